@@ -1,0 +1,54 @@
+"""The very hidden _meta sheet: who issued a workbook, from which template, with what layout.
+
+The reader identifies a workbook by these values, never by its file name.
+"""
+
+from __future__ import annotations
+
+from .model import Identity
+
+META_FORMAT = "xlform-meta-1"
+META_KEYS = (
+    "format",
+    "generator",
+    "template_id",
+    "template_version",
+    "form_id",
+    "issued_at",
+    "department",
+    "department_code",
+    "year",
+    "money_unit",
+    "fingerprint",
+)
+
+
+def meta_values(identity: Identity, generator_version: str) -> dict[str, str]:
+    return {
+        "format": META_FORMAT,
+        "generator": f"xlform {generator_version}",
+        "template_id": identity.template_id,
+        "template_version": identity.template_version,
+        "form_id": identity.form_id,
+        "issued_at": identity.issued_at,
+        "department": identity.department,
+        "department_code": identity.department_code,
+        "year": str(identity.year or ""),
+        "money_unit": identity.money_unit,
+        "fingerprint": identity.fingerprint,
+    }
+
+
+def identity_from_meta(values: dict[str, str]) -> Identity:
+    year = values.get("year", "")
+    return Identity(
+        template_id=values.get("template_id", ""),
+        template_version=values.get("template_version", ""),
+        form_id=values.get("form_id", ""),
+        issued_at=values.get("issued_at", ""),
+        department=values.get("department", ""),
+        department_code=values.get("department_code", ""),
+        year=int(year) if year.isdigit() else None,
+        money_unit=values.get("money_unit", "") or "元",
+        fingerprint=values.get("fingerprint", ""),
+    )

@@ -1,0 +1,156 @@
+"""The data on a 财政项目支出绩效目标申报表, as plain dataclasses.
+
+The writer takes a Declaration (blank or filled) and the reader gives one back,
+so `write(d)` then `read()` is the identity the tests rely on. Money is Decimal,
+dates are date; every free-text field is a str ("" when empty).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+
+@dataclass
+class Identity:
+    """Who issued the workbook and what layout it has (the hidden _meta sheet)."""
+
+    template_id: str = ""
+    template_version: str = ""
+    form_id: str = ""
+    issued_at: str = ""  # ISO 8601 timestamp, "" for a workbook never issued
+    department: str = ""  # the department it was issued to, "" when blank
+    department_code: str = ""
+    year: int | None = None
+    money_unit: str = "元"
+    fingerprint: str = ""
+
+
+@dataclass
+class Funding:
+    total: Decimal | None = None  # 一、项目总预算
+    current_year: Decimal | None = None  # 二、当年预算
+    fiscal: Decimal | None = None  # （一）财政拨款
+    fiscal_superior: Decimal | None = None  # 1. 上级财政拨款
+    fiscal_local: Decimal | None = None  # 2. 本级财政安排
+    fiscal_subordinate: Decimal | None = None  # 3. 下级财政配套
+    other: Decimal | None = None  # （二）其他资金
+
+
+@dataclass
+class Project:
+    """Table 1 · 项目总体情况 (everything but the money)."""
+
+    unit: str = ""  # 填报单位
+    name: str = ""
+    category: str = ""
+    leader: str = ""
+    contact: str = ""
+    phone: str = ""
+    start_date: date | None = None
+    end_date: date | None = None
+    overview: str = ""
+    basis: str = ""
+    necessity: str = ""
+    feasibility: str = ""
+    resources: str = ""
+    overall_goal: str = ""
+    annual_goal: str = ""
+    other_notes: str = ""
+
+
+@dataclass
+class Footer:
+    unit_head: str = ""  # 填报单位负责人
+    filled_by: str = ""  # 填表人
+    filled_on: date | None = None  # 填报日期
+
+
+@dataclass
+class Activity:
+    """One 项目构成 row: 主体活动 with its amount and the 一级目标 it serves."""
+
+    name: str = ""
+    amount: Decimal | None = None
+    level1: str = ""
+    row: int = field(default=0, compare=False)  # 1-based sheet row it was read from; 0 when not read
+
+
+@dataclass
+class Target:
+    """A parsed 目标值: `≥95%` → operator '≥', number 95, unit '%'."""
+
+    raw: str = ""
+    operator: str = ""
+    number: Decimal | None = None
+    unit: str = ""
+    qualitative: bool = False
+
+
+@dataclass
+class Indicator:
+    level1: str = ""  # 一级目标 / 一级指标
+    level2: str = ""  # 二级目标 / 二级指标
+    name: str = ""  # 三级目标: the indicator's own name
+    target: Target = field(default_factory=Target)
+    note: str = ""  # 备注 (shanghai) — the basis of the value
+    # Extra columns of national (mof-style) forms; "" where a template lacks them.
+    value_type: str = ""  # 指标值类型: 定量 / 定性
+    operator: str = ""  # 计算符号 as its own column
+    measure_unit: str = ""  # 计量单位
+    value_basis: str = ""  # 指标值设定依据
+    row: int = field(default=0, compare=False)
+
+
+@dataclass
+class CostItem:
+    """One 项目构成分解 row."""
+
+    project: str = ""  # 项目名称
+    content: str = ""  # 项目内容
+    detail: str = ""  # 项目明细
+    amount: Decimal | None = None  # 明细金额
+    unit_price: Decimal | None = None  # 单价
+    price_basis: str = ""
+    quantity: Decimal | None = None  # 数量
+    quantity_basis: str = ""
+    note: str = ""
+    row: int = field(default=0, compare=False)
+
+
+@dataclass
+class Guarantee:
+    """One 制度保障 row; the three stages are ticks (True = ✓)."""
+
+    kind: str = ""  # 制度类别
+    document: str = ""  # 文件名称
+    measures: str = ""  # 具体措施
+    planning: bool = False  # 立项和计划阶段
+    implementation: bool = False  # 实施阶段
+    completion: bool = False  # 收尾和完成阶段
+    row: int = field(default=0, compare=False)
+
+
+@dataclass
+class Declaration:
+    identity: Identity = field(default_factory=Identity)
+    project: Project = field(default_factory=Project)
+    funding: Funding = field(default_factory=Funding)
+    activities: list[Activity] = field(default_factory=list)
+    indicators: list[Indicator] = field(default_factory=list)
+    costs: list[CostItem] = field(default_factory=list)
+    guarantees: list[Guarantee] = field(default_factory=list)
+    footer: Footer = field(default_factory=Footer)
+    # Where things were read from, and what reading found; not part of the data itself.
+    source: Source = field(default_factory=lambda: Source(), compare=False)
+
+
+@dataclass
+class Source:
+    """Where a Declaration was read from: the file, each field's cell, each table's columns."""
+
+    file: str = ""
+    cells: dict[str, tuple[str, str]] = field(default_factory=dict)  # field key → (sheet, "C4")
+    columns: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)  # table → (sheet, key → "E")
+    findings: list = field(default_factory=list)  # list[Finding] raised while reading

@@ -1,0 +1,283 @@
+"""Read a returned workbook into a Declaration.
+
+Values come from python-calamine (fast); defined names, sheet list and
+protection flags straight from the file's XML (package.py). The workbook says
+which template it follows (the _meta sheet); every value is found through its
+defined name and cross-checked against the label beside it, so a workbook
+whose structure was edited yields a finding, never shifted numbers.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from python_calamine import CalamineError, CalamineWorkbook
+from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
+
+from .fields import META_SHEET, Kind
+from .findings import Finding
+from .layout import Layout, TablePos, layout_for
+from .meta import META_FORMAT, identity_from_meta
+from .model import Activity, CostItem, Declaration, Guarantee, Indicator, Source
+from .package import Package, Unreadable, open_package
+from .targets import parse_target
+from .template import Template, builtin_templates, load_template
+from .values import ValueProblem, clean_text, parse_date, parse_decimal, parse_tick
+
+_REF = re.compile(r"^=?(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?$")
+_ROW_TYPES = {"activities": Activity, "indicators": Indicator, "costs": CostItem, "guarantees": Guarantee}
+_PUNCT = re.compile(r"[\s:：*＊]+")
+
+
+@dataclass(frozen=True)
+class Ref:
+    sheet: str
+    row: int  # 0-based
+    col: int
+    last_row: int
+    last_col: int
+
+
+def parse_ref(text: str) -> Ref | None:
+    m = _REF.match(text.strip())
+    if not m:
+        return None
+    sheet = (m.group(1) or "").replace("''", "'") or (m.group(2) or "")
+    row, col = int(m.group(4)) - 1, _col_index(m.group(3))
+    last_row = int(m.group(6)) - 1 if m.group(6) else row
+    last_col = _col_index(m.group(5)) if m.group(5) else col
+    return Ref(sheet, row, col, last_row, last_col)
+
+
+def _col_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+class Registry:
+    """The templates a reader knows: the built-ins plus any the user passes."""
+
+    def __init__(self, extra: list[str | Path] | None = None) -> None:
+        self.templates: dict[tuple[str, str], Template] = {}
+        for t in builtin_templates():
+            self.templates[(t.id, t.version)] = t
+        for ref in extra or []:
+            t = load_template(ref)
+            self.templates[(t.id, t.version)] = t
+
+    def find(self, template_id: str, version: str) -> Template:
+        found = self.templates.get((template_id, version))
+        if found is not None:
+            return found
+        known = "、".join(f"{i} 版本 {v}" for i, v in sorted(self.templates))
+        if any(i == template_id for i, _ in self.templates):
+            raise Unreadable(
+                f"这是模板 {template_id} 的版本 {version}，本系统只认识 {known}；请使用本次下发的申报表重新填报，"
+                "或由财政部门用 --template 指定该版本的模板文件。"
+            )
+        raise Unreadable(f"这张表来自未知的模板“{template_id}”（版本 {version}），本系统认识：{known}。")
+
+
+_default_registry: Registry | None = None
+
+
+def default_registry() -> Registry:
+    global _default_registry
+    if _default_registry is None:
+        _default_registry = Registry()
+    return _default_registry
+
+
+def read(path: str | Path, registry: Registry | None = None, data: bytes | None = None) -> Declaration:
+    """Read one workbook. Raises Unreadable (reason in Chinese) when it cannot be read at all."""
+    path = Path(path)
+    pkg = open_package(path, data)
+    try:
+        return _Reader(pkg, registry or default_registry()).read()
+    finally:
+        pkg.zf.close()
+
+
+class _Reader:
+    def __init__(self, pkg: Package, registry: Registry) -> None:
+        self.pkg = pkg
+        self.registry = registry
+        self.findings: list[Finding] = []
+        self.grids: dict[str, list[list[Any]]] = {}
+        try:
+            self.book = CalamineWorkbook.from_filelike(io.BytesIO(pkg.data))
+        except (CalamineError, Exception) as exc:
+            raise Unreadable(f"文件已损坏，无法读取表格内容（{_short(exc)}），请用 Excel 或 WPS 重新保存。") from None
+
+    def grid(self, sheet: str) -> list[list[Any]]:
+        if sheet not in self.grids:
+            try:
+                ws = self.book.get_sheet_by_name(sheet)
+                rows = ws.to_python(skip_empty_area=False)
+            except Exception as exc:
+                raise Unreadable(f"工作表“{sheet}”已损坏，无法读取（{_short(exc)}）。") from None
+            self.grids[sheet] = rows
+        return self.grids[sheet]
+
+    def cell(self, sheet: str, row: int, col: int) -> Any:
+        rows = self.grid(sheet)
+        if 0 <= row < len(rows) and 0 <= col < len(rows[row]):
+            return rows[row][col]
+        return ""
+
+    # ---- identity -----------------------------------------------------------
+    def read(self) -> Declaration:
+        template = self.identify()
+        layout = layout_for(template)
+        d = Declaration(identity=self.identity)
+        d.source = Source(file=str(self.pkg.path), findings=self.findings)
+        self.check_container(template)
+        missing = [s for s in template.sheets.values() if self.pkg.sheet(s) is None]
+        if missing:
+            raise Unreadable(
+                f"工作表“{'”“'.join(missing)}”被删除或改名，无法按表读取；请使用下发的原表重新填报，不要改动工作表。"
+            )
+        self.read_fields(d, template, layout)
+        for table, pos in layout.tables.items():
+            setattr(d, table, self.read_table(d, template, pos))
+        return d
+
+    def identify(self) -> Template:
+        if self.pkg.sheet(META_SHEET) is None:
+            raise Unreadable("这不是本系统下发的申报表（缺少识别信息）；请使用财政部门下发的申报表填报。")
+        values = {}
+        for row in self.grid(META_SHEET):
+            if len(row) >= 2 and isinstance(row[0], str):
+                values[row[0]] = clean_text(row[1])
+        if values.get("format") != META_FORMAT:
+            raise Unreadable("这不是本系统下发的申报表（识别信息不完整）；请使用财政部门下发的申报表填报。")
+        self.identity = identity_from_meta(values)
+        template = self.registry.find(self.identity.template_id, self.identity.template_version)
+        if self.identity.fingerprint != layout_for(template).fingerprint:
+            raise Unreadable(
+                f"这张表与模板 {template.id} 版本 {template.version} 的格式不一致（同一版本号下模板被修改过），"
+                "无法确定各数值的位置；请使用本次下发的申报表重新填报。"
+            )
+        return template
+
+    def check_container(self, template: Template) -> None:
+        for name in template.sheets.values():
+            if self.pkg.sheet(name) is not None and not self.pkg.sheet_protected(name):
+                self.add("structure.unprotected", "warning", name, "", "工作表保护", "未保护",
+                         f"工作表“{name}”的保护被取消；请核对表格结构未被改动（已按单元格名称读取）。")
+        if self.pkg.has_macros:
+            self.add("structure.macros", "warning", "", "", "宏", "含宏",
+                     "文件含有宏（VBA），本系统不会运行它；请另存为不含宏的 .xlsx。")
+        if self.pkg.external_links:
+            self.add("structure.external_links", "warning", "", "", "外部链接", "含外部链接",
+                     "文件含有指向其他工作簿的外部链接，本系统不读取也不更新它们；请把数值粘贴为数值后重新保存。")
+
+    def add(self, rule: str, severity: str, sheet: str, cell: str, field: str, value: Any, message: str) -> None:
+        self.findings.append(Finding(rule, severity, sheet, cell, field, clean_text(value)[:200], message))  # type: ignore[arg-type]
+
+    # ---- single cells -----------------------------------------------------
+    def name_ref(self, name: str) -> Ref | None:
+        text = self.pkg.names.get(name)
+        return parse_ref(text) if text else None
+
+    def read_fields(self, d: Declaration, template: Template, layout: Layout) -> None:
+        for key, pos in layout.fields.items():
+            label = template.labels[key]
+            ref = self.name_ref(pos.name)
+            if ref is None or ref.sheet != pos.sheet:
+                self.add("structure.name_missing", "error", pos.sheet, "", label, "",
+                         f"找不到“{label}”的单元格（名称 {pos.name} 被删除或失效），该项未读取；请使用下发的原表。")
+                continue
+            address = xl_rowcol_to_cell(ref.row, ref.col)
+            found = self.cell(ref.sheet, ref.row, pos.label_col)
+            if not _same_label(found, label):
+                self.add("structure.label_mismatch", "error", ref.sheet, xl_rowcol_to_cell(ref.row, pos.label_col),
+                         label, found,
+                         f"“{label}”旁边的标签变成了“{clean_text(found)}”，表格结构被改动，该项未读取；请使用下发的原表。")
+                continue
+            d.source.cells[key] = (ref.sheet, address)
+            raw = self.cell(ref.sheet, ref.row, ref.col)
+            value = self.convert(pos.field.kind, raw, ref.sheet, address, label)
+            setattr(getattr(d, pos.field.group), key, value)
+
+    def convert(self, kind: Kind, raw: Any, sheet: str, address: str, label: str) -> Any:
+        """One raw cell value → model value; a value of the wrong kind becomes a finding and None."""
+        try:
+            if kind is Kind.MONEY or kind is Kind.NUMBER:
+                return parse_decimal(raw)
+            if kind is Kind.DATE:
+                return parse_date(raw)
+            if kind is Kind.TICK:
+                return parse_tick(raw)
+            if kind is Kind.TARGET:
+                number = isinstance(raw, (int, float)) and not isinstance(raw, bool)
+                if number and self.pkg.is_percent_cell(sheet, address):
+                    return parse_target(f"{Decimal(str(raw)) * 100:f}".rstrip("0").rstrip(".") + "%")
+                return parse_target(raw)
+        except ValueProblem as exc:
+            rule = {Kind.MONEY: "kind.money", Kind.NUMBER: "kind.number", Kind.DATE: "kind.date",
+                    Kind.TICK: "kind.tick"}.get(kind, "kind.value")
+            self.add(rule, "error", sheet, address, label, raw, f"“{label}”{exc}：{clean_text(raw)[:50]}。")
+            return None if kind is not Kind.TICK else False
+        return clean_text(raw)
+
+    # ---- row tables ---------------------------------------------------------
+    def read_table(self, d: Declaration, template: Template, pos: TablePos) -> list[Any]:
+        label = pos.section_label
+        ref = self.name_ref(pos.name)
+        if ref is None or ref.sheet != pos.sheet or ref.last_col - ref.col != pos.last_col - pos.first_col:
+            self.add("structure.name_missing", "error", pos.sheet, "", label, "",
+                     f"找不到“{label}”表格（名称 {pos.name} 被删除或失效），该表未读取；请使用下发的原表。")
+            return []
+        header_row = ref.row - 1
+        letters: dict[str, str] = {}
+        for c in pos.columns:
+            col = ref.col + (c.col - pos.first_col)
+            found = self.cell(ref.sheet, header_row, col)
+            if not _same_label(found, c.header):
+                self.add("structure.label_mismatch", "error", ref.sheet, xl_rowcol_to_cell(header_row, col),
+                         c.header, found,
+                         f"“{label}”表的列标题“{c.header}”变成了“{clean_text(found)}”，表格结构被改动，该表未读取。")
+                return []
+            letters[c.column.key] = xl_col_to_name(col)
+        d.source.columns[pos.table] = (ref.sheet, letters)
+        items = []
+        row_type = _ROW_TYPES[pos.table]
+        for r in range(ref.row, ref.last_row + 1):
+            raw = {c.column.key: self.cell(ref.sheet, r, ref.col + c.col - pos.first_col) for c in pos.columns}
+            if all(clean_text(v) == "" for v in raw.values()):
+                continue  # empty rows between filled ones are normal
+            item = row_type(row=r + 1)
+            for c in pos.columns:
+                address = f"{letters[c.column.key]}{r + 1}"
+                value = self.convert(c.column.kind, raw[c.column.key], ref.sheet, address, c.header)
+                setattr(item, c.column.key, value)
+            if pos.table == "indicators":
+                _merge_mof_target(item)
+            items.append(item)
+        return items
+
+
+def _merge_mof_target(item: Indicator) -> None:
+    """National forms split 计算符号 / 指标值 / 计量单位: fold them into the parsed target."""
+    t = item.target
+    if item.operator and not t.operator and t.number is not None:
+        t.operator = parse_target(item.operator + "1").operator or item.operator
+    if item.measure_unit and not t.unit and t.number is not None:
+        t.unit = item.measure_unit
+
+
+def _same_label(found: Any, expected: str) -> bool:
+    return _PUNCT.sub("", clean_text(found)) == _PUNCT.sub("", expected)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:80]

@@ -1,0 +1,202 @@
+"""Tolerant coercion of raw cell values into model types.
+
+python-calamine hands back str, int, float, bool, date, datetime, time or None,
+and clerks type the same amount as 232124, "232,124.00", "２３２１２４元" or
+"￥232124". Everything here accepts all of those and raises ValueProblem (with a
+Chinese message a clerk understands) only for what really is not a value.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+
+__all__ = [
+    "ValueProblem",
+    "clean_text",
+    "parse_date",
+    "parse_decimal",
+    "parse_money",
+    "parse_tick",
+    "to_halfwidth",
+]
+
+
+class ValueProblem(ValueError):
+    """A cell holds something that is not a value of the expected kind."""
+
+
+# U+FF01..U+FF5E mirror ASCII 0x21..0x7E at a fixed offset; U+3000 is the ideographic space.
+_HALFWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+# Invisible characters that Python's str.strip() keeps but copy-paste from Word/web brings along.
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+
+
+def to_halfwidth(text: str) -> str:
+    """Full-width ASCII (Ｕ+FF01..FF5E) → ASCII, ideographic space → space. Length is kept."""
+    return text.translate(_HALFWIDTH)
+
+
+def _plain_decimal(d: Decimal) -> str:
+    # format "f" never switches to exponent notation (Decimal("1E+2") → "100").
+    return format(d, "f")
+
+
+def _strip_zeros(d: Decimal) -> Decimal:
+    # normalize() alone would turn 100 into 1E+2, which prints badly.
+    return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
+
+
+def _float_decimal(value: float) -> Decimal:
+    # repr gives the shortest round-tripping text (0.1 → "0.1"); rounding to 10
+    # decimals then removes binary noise such as 232124.00000000003.
+    d = Decimal(repr(value)).quantize(Decimal("1E-10")) if abs(value) < 1e15 else Decimal(repr(value))
+    return _strip_zeros(d)
+
+
+def clean_text(value: object) -> str:
+    """Any cell value as the text a person sees, without surrounding blanks."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):  # before int: bool is an int subclass
+        return "TRUE" if value else "FALSE"  # what Excel shows
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return _plain_decimal(_float_decimal(value))
+    if isinstance(value, Decimal):
+        return _plain_decimal(value)
+    if isinstance(value, datetime):  # before date: datetime is a date subclass
+        if value.time() == time(0):
+            return value.date().isoformat()  # a date cell that calamine typed as datetime
+        return value.isoformat(sep=" ")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return str(value).strip().strip(_INVISIBLE).strip()
+
+
+_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+")
+
+
+def _parse_number(value: object, problem: str) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):  # TRUE in a money cell is a mistake, not 1
+        raise ValueProblem(problem)
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueProblem(problem)
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueProblem(problem)
+        return _float_decimal(value)
+    if not isinstance(value, str):  # dates, times: never silently a number
+        raise ValueProblem(problem)
+    text = re.sub(r"\s+", "", to_halfwidth(clean_text(value)))
+    if not text:
+        return None
+    text = text.replace("−", "-")  # U+2212 MINUS SIGN, from Word
+    text = text.removeprefix("¥").removeprefix("￥")
+    # The unit word is the form's money unit; converting 万元 ↔ 元 is the caller's job.
+    text = text.removesuffix("万元").removesuffix("元")
+    # Commas must group by three: "1,5" could be a European decimal, so refuse it.
+    if not _NUMBER.fullmatch(text):
+        raise ValueProblem(problem)
+    try:
+        return Decimal(text.replace(",", ""))
+    except InvalidOperation as exc:  # pragma: no cover - the regex already guards this
+        raise ValueProblem(problem) from exc
+
+
+def parse_decimal(value: object) -> Decimal | None:
+    """A number (quantity, price) from a cell; None when the cell is empty."""
+    return _parse_number(value, "不是有效的数字")
+
+
+def parse_money(value: object) -> Decimal | None:
+    """An amount of money; separate from parse_decimal so money checks can evolve."""
+    return _parse_number(value, "不是有效的金额")
+
+
+_EXCEL_EPOCH = date(1899, 12, 30)  # serial 0 once the fictitious 1900-02-29 is accounted for
+_MAX_SERIAL = 2958465  # 9999-12-31
+# A time part after the date (text pasted from a system export) is accepted and dropped.
+_TIME_PART = r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+_DATE_PATTERNS = tuple(
+    re.compile(p + _TIME_PART)
+    for p in (
+        r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})",  # 2020-01-01, 2020/1/1, 2020.1.1
+        r"(\d{4})年(\d{1,2})月(\d{1,2})日?",  # 2020年1月1日
+        r"(\d{4})(\d{2})(\d{2})",  # 20200101
+    )
+)
+
+
+def _from_serial(serial: float) -> date:
+    day = math.floor(serial)  # the fraction is a time of day
+    if not 1 <= day <= _MAX_SERIAL or day == 60:  # 60 is Excel's non-existent 1900-02-29
+        raise ValueProblem("不是有效的日期")
+    if day < 60:
+        return _EXCEL_EPOCH + timedelta(days=day + 1)
+    return _EXCEL_EPOCH + timedelta(days=day)
+
+
+def parse_date(value: object) -> date | None:
+    """A date from a date cell, an Excel serial number or typed text; None when empty."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        raise ValueProblem("不是有效的日期")
+    if isinstance(value, int | float | Decimal):
+        if not math.isfinite(value):
+            raise ValueProblem("不是有效的日期")
+        return _from_serial(float(value))
+    text = to_halfwidth(clean_text(value))
+    # Spaces around separators ("2020 年 1 月 1 日") are noise; one space before a time is not.
+    text = re.sub(r"\s*([-/.年月日:])\s*", r"\1", text)
+    text = re.sub(r"\s+", " ", text)
+    if not text:
+        return None
+    for pattern in _DATE_PATTERNS:
+        m = pattern.fullmatch(text)
+        if m:
+            try:
+                return date(int(m[1]), int(m[2]), int(m[3]))
+            except ValueError as exc:  # 2020-02-30 and the like
+                raise ValueProblem("不是有效的日期") from exc
+    raise ValueProblem("不是有效的日期")
+
+
+# ☒ and ✅ are ticked boxes too; ☐ is the empty box some templates pre-print.
+_TICKED = frozenset({"✓", "√", "✔", "☑", "☒", "✅", "是", "Y", "y", "x", "X", "1"})
+_UNTICKED = frozenset({"", "否", "☐", "0", "N", "n"})
+
+
+def parse_tick(value: object) -> bool:
+    """A stage tick of 制度保障: True for ✓ and its look-alikes, False when empty."""
+    if value is None or value is False:
+        return False
+    if value is True:
+        return True
+    if isinstance(value, int | float | Decimal):
+        if value == 1:
+            return True
+        if value == 0:
+            return False
+        raise ValueProblem("不是有效的勾选标记，请填 ✓ 或留空")
+    if isinstance(value, str):
+        text = to_halfwidth(clean_text(value)).strip()
+        if text in _TICKED:
+            return True
+        if text in _UNTICKED:
+            return False
+    raise ValueProblem("不是有效的勾选标记，请填 ✓ 或留空")

@@ -1,0 +1,579 @@
+"""Write the locked, validated 申报表 workbook (blank, prefilled or filled) with xlsxwriter.
+
+Layout comes from layout.py, labels and lists from the template, values from a
+Declaration. User text always goes through write_string (never write(), which
+would turn "=…" into a formula). Workbook-structure protection is not offered
+by xlsxwriter, so one small post-processing step adds it to xl/workbook.xml.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import uuid
+import zipfile
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from xlsxwriter.utility import quote_sheetname, xl_col_to_name, xl_rowcol_to_cell
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import Worksheet
+
+from . import __version__, livechecks
+from .fields import CHECK_SHEET, HELP_SHEET, LISTS_SHEET, META_SHEET, TICK, Kind
+from .fileio import write_bytes_atomic
+from .help_text import help_lines
+from .layout import (
+    FUNDING_CHECK_COL,
+    PROJECT_COLS,
+    PROJECT_GROUPS,
+    PROJECT_NAME_ROW_GOALS,
+    FieldCell,
+    Layout,
+    TablePos,
+    layout_for,
+)
+from .meta import META_KEYS, meta_values
+from .model import Declaration, Identity
+from .template import Template
+
+FONT = "宋体"
+TITLE_FONT = "黑体"
+INPUT_FILL = "#FFF8DC"  # pale yellow: "type here"
+LABEL_FILL = "#EDEDED"
+COMPUTED_FILL = "#F2F2F2"
+BAD_FILL = "#FFC7CE"
+BAD_FONT = "#9C0006"
+GOOD_FILL = "#C6EFCE"
+MONEY_FORMAT = "#,##0.00"
+DATE_FORMAT = "yyyy-mm-dd"
+MAX_TEXT = 32767  # Excel's limit for one cell
+CJK_CHARS_PER_WIDTH = 2  # a CJK character is about two column-width units wide
+LINE_HEIGHT = 15
+
+
+def write_workbook(
+    template: Template,
+    target: Path | io.BytesIO,
+    declaration: Declaration | None = None,
+    *,
+    year: int | None = None,
+    password: str | None = None,
+    now: datetime | None = None,
+) -> Identity:
+    """Write a workbook for `declaration` (None = blank) and return the identity stamped into it.
+
+    A Path is written atomically; a BytesIO receives the bytes.
+    """
+    declaration = declaration or Declaration()
+    identity = _stamp(template, declaration.identity, year, now)
+    declaration = replace(declaration, identity=identity)
+    data = _WorkbookWriter(template, declaration, password).build()
+    if isinstance(target, io.BytesIO):
+        target.write(data)
+    else:
+        write_bytes_atomic(Path(target), data)
+    return identity
+
+
+def _stamp(template: Template, given: Identity, year: int | None, now: datetime | None) -> Identity:
+    layout = layout_for(template)
+    when = now or datetime.now(timezone(timedelta(hours=8)))  # 北京时间, what the clerks see
+    return replace(
+        given,
+        template_id=template.id,
+        template_version=template.version,
+        form_id=given.form_id or str(uuid.uuid4()),
+        issued_at=given.issued_at or when.isoformat(timespec="seconds"),
+        year=year or given.year or template.year,
+        money_unit=template.money_unit,
+        fingerprint=layout.fingerprint,
+    )
+
+
+class _WorkbookWriter:
+    def __init__(self, template: Template, declaration: Declaration, password: str | None) -> None:
+        self.t = template
+        self.d = declaration
+        self.layout: Layout = layout_for(template)
+        self.password = template.password if password is None else password
+        self.buffer = io.BytesIO()
+        self.wb = Workbook(
+            self.buffer,
+            {
+                "in_memory": True,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+                "default_format_properties": {"font_name": FONT, "font_size": 11},
+            },
+        )
+        self.f = self._formats()
+
+    # ---- formats -----------------------------------------------------------
+    def _formats(self) -> dict[str, Any]:
+        base = {"font_name": FONT, "font_size": 11, "valign": "vcenter", "text_wrap": True, "border": 1}
+        add = self.wb.add_format
+
+        def fmt(**kw: Any) -> Any:
+            return add({**base, **kw})
+
+        inp = {"locked": False, "bg_color": INPUT_FILL}
+        return {
+            "title": add({"font_name": TITLE_FONT, "font_size": 16, "bold": True, "align": "center",
+                          "valign": "vcenter"}),
+            "subtitle": add({"font_name": FONT, "font_size": 11, "align": "center", "valign": "vcenter"}),
+            "plain": add({"font_name": FONT, "font_size": 11, "valign": "vcenter"}),
+            "right": add({"font_name": FONT, "font_size": 11, "align": "right", "valign": "vcenter"}),
+            "label": fmt(bold=True, bg_color=LABEL_FILL, align="center"),
+            "label_left": fmt(bold=True, bg_color=LABEL_FILL, align="left"),
+            "header": fmt(bold=True, bg_color=LABEL_FILL, align="center"),
+            "text": fmt(**inp),
+            "long": fmt(**inp, valign="top"),
+            "code": fmt(**inp, num_format="@"),  # phone, 目标值: keep what is typed as text
+            "money": fmt(**inp, num_format=MONEY_FORMAT),
+            "number": fmt(**inp, num_format="0.00"),
+            "date": fmt(**inp, num_format=DATE_FORMAT, align="center"),
+            "tick": fmt(**inp, align="center"),
+            "choice": fmt(**inp, align="center"),
+            "fixed": fmt(bg_color=COMPUTED_FILL),  # prefilled and locked (the department)
+            "computed": fmt(bg_color=COMPUTED_FILL),
+            "computed_money": fmt(bg_color=COMPUTED_FILL, num_format=MONEY_FORMAT),
+            "note": add({"font_name": FONT, "font_size": 9, "font_color": BAD_FONT, "valign": "vcenter",
+                         "text_wrap": True, "border": 1, "bg_color": COMPUTED_FILL}),
+            "bad": add({"bg_color": BAD_FILL, "font_color": BAD_FONT}),
+            "good": add({"bg_color": GOOD_FILL, "font_color": "#006100"}),
+            "help_title": add({"font_name": TITLE_FONT, "font_size": 14, "bold": True}),
+            "help_head": add({"font_name": FONT, "font_size": 11, "bold": True, "bg_color": LABEL_FILL}),
+            "help": add({"font_name": FONT, "font_size": 11, "text_wrap": True, "valign": "top"}),
+        }
+
+    def input_format(self, kind: Kind) -> Any:
+        return self.f[{
+            Kind.TEXT: "text", Kind.LONG: "long", Kind.MONEY: "money", Kind.DATE: "date",
+            Kind.PHONE: "code", Kind.CHOICE: "choice", Kind.NUMBER: "number", Kind.TICK: "tick",
+            Kind.TARGET: "code",
+        }[kind]]
+
+    # ---- the whole workbook ------------------------------------------------
+    def build(self) -> bytes:
+        sheets = self.t.sheets
+        help_ws = self.wb.add_worksheet(HELP_SHEET)
+        project = self.wb.add_worksheet(sheets["project"])
+        goals = self.wb.add_worksheet(sheets["goals"])
+        guarantees = self.wb.add_worksheet(sheets["guarantees"])
+        checks = self.wb.add_worksheet(CHECK_SHEET)
+        lists = self.wb.add_worksheet(LISTS_SHEET)
+        meta = self.wb.add_worksheet(META_SHEET)
+        self._lists(lists)
+        self._project(project)
+        self._goals(goals)
+        self._guarantees(guarantees)
+        self._checks(checks)
+        self._help(help_ws)
+        self._meta(meta)
+        for ws in (help_ws, project, goals, guarantees, checks):
+            self._protect(ws)
+        self.wb.close()
+        return _protect_structure(self.buffer.getvalue(), self.password)
+
+    def _protect(self, ws: Worksheet) -> None:
+        table_sheet = ws.name in (self.t.sheets["goals"], self.t.sheets["guarantees"])
+        ws.protect(self.password, {
+            "format_columns": True,
+            "format_rows": True,
+            "insert_rows": table_sheet,  # more rows for a long table; names stretch with them
+            "select_locked_cells": True,
+            "select_unlocked_cells": True,
+        })
+
+    def _print_setup(self, ws: Worksheet, landscape: bool, repeat_to: int) -> None:
+        ws.set_paper(9)  # A4
+        if landscape:
+            ws.set_landscape()
+        ws.fit_to_pages(1, 0)
+        ws.center_horizontally()
+        ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
+        ws.repeat_rows(0, repeat_to)
+        ws.set_footer("&C第 &P 页，共 &N 页")
+
+    def _heading(self, ws: Worksheet, title: str, width: int) -> None:
+        last = width - 1
+        ws.merge_range(0, 0, 0, last, title, self.f["title"])
+        ws.set_row(0, 30)
+        ws.merge_range(1, 0, 1, last, f"（{self.d.identity.year} 年）", self.f["subtitle"])
+
+    # ---- 项目总体情况 --------------------------------------------------------
+    def _project(self, ws: Worksheet) -> None:
+        t, f = self.t, self.f
+        for col, width in enumerate((12, 14, 16, 14, 16, 24)):
+            ws.set_column(col, col, width)
+        self._heading(ws, t.titles["project"], PROJECT_COLS)
+        ws.write_string(2, 4, f"金额单位：{t.money_unit}", f["right"])
+        ws.write_string(2, 5, "", f["plain"])
+        for key, first, last in PROJECT_GROUPS:
+            ws.merge_range(first, 0, last, 0, t.labels[key], f["label"])
+        for cell in self.layout.fields.values():
+            self._label(ws, cell)
+            self._field(ws, cell)
+        self._funding_checks(ws)
+        self._signature(ws)
+        self._print_setup(ws, landscape=False, repeat_to=2)
+
+    def _label(self, ws: Worksheet, cell: FieldCell) -> None:
+        text = self.t.labels[cell.field.key]
+        style = self.f["label_left"] if cell.label_col == 1 else self.f["label"]  # sub-labels sit in B
+        if cell.field.key == "unit":
+            ws.write_string(cell.row, cell.label_col, text, self.f["plain"])
+        elif cell.label_last_col > cell.label_col:
+            ws.merge_range(cell.row, cell.label_col, cell.row, cell.label_last_col, text, style)
+        else:
+            ws.write_string(cell.row, cell.label_col, text, style)
+
+    def _field(self, ws: Worksheet, cell: FieldCell) -> None:
+        field = cell.field
+        value = getattr(getattr(self.d, field.group), field.key)
+        fmt = self.input_format(field.kind)
+        if field.key == "unit":
+            department = self.d.identity.department
+            value = value or department
+            fmt = self.f["fixed"] if department else self.f["text"]  # issued: the name is fixed
+        if cell.last_col > cell.col:
+            ws.merge_range(cell.row, cell.col, cell.row, cell.last_col, "", fmt)
+        self._value(ws, cell.row, cell.col, field.kind, value, fmt)
+        self.wb.define_name(field.name, _abs(ws.name, cell.row, cell.col))
+        if fmt is not self.f["fixed"]:
+            self._validate(ws, cell.row, cell.col, field.kind, field.choices, field.key in self.t.required,
+                           self.t.labels[field.key])
+        if field.kind is Kind.LONG:
+            chars = (sum(self._widths(cell.col, cell.last_col)) * 2) // CJK_CHARS_PER_WIDTH
+            ws.set_row(cell.row, _row_height(str(value or ""), chars // 2, minimum=45))
+
+    def _widths(self, first: int, last: int) -> list[int]:
+        widths = (12, 14, 16, 14, 16, 24)
+        return list(widths[first : last + 1])
+
+    def _value(self, ws: Worksheet, row: int, col: int, kind: Kind, value: Any, fmt: Any) -> None:
+        """Write one input value with the call that suits its kind; None / "" stays blank."""
+        if value is None or value == "" or value is False:
+            ws.write_blank(row, col, None, fmt)
+        elif kind in (Kind.MONEY, Kind.NUMBER):
+            ws.write_number(row, col, float(value), fmt)
+        elif kind is Kind.DATE:
+            ws.write_datetime(row, col, datetime(value.year, value.month, value.day), fmt)
+        elif kind is Kind.TICK:
+            ws.write_string(row, col, TICK, fmt)
+        elif kind is Kind.TARGET:
+            ws.write_string(row, col, value.raw if hasattr(value, "raw") else str(value), fmt)
+        else:
+            ws.write_string(row, col, str(value), fmt)
+
+    def _validate(self, ws: Worksheet, row: int, col: int, kind: Kind, choices: str, required: bool,
+                  label: str, last_row: int | None = None) -> None:
+        """Data validation with a Chinese prompt and error for one cell or a column of cells."""
+        last_row = row if last_row is None else last_row
+        here = xl_rowcol_to_cell(row, col)
+        need = "（必填）" if required else ""
+        year = self.d.identity.year or self.t.year
+        rule: dict[str, Any]
+        if kind is Kind.CHOICE:
+            source = f"=l_{choices}"
+            if choices == "level2":
+                level1 = xl_rowcol_to_cell(row, col - 1, col_abs=True)
+                source = f'=INDIRECT("l2_"&MATCH({level1},l_level1,0))'
+            rule = {"validate": "list", "source": source,
+                    "input_message": f"请从下拉列表中选择{need}。",
+                    "error_message": "请从下拉列表中选择，不要自行输入。"}
+            if choices == "guarantee_kind":  # more kinds may be added: allow, with a notice
+                rule["error_type"] = "information"
+                rule["error_message"] = "这不是常用的制度类别；如确需新增，请点“确定”。"
+        elif kind is Kind.TICK:
+            rule = {"validate": "list", "source": "=l_tick",
+                    "input_message": f"适用的阶段请选择 {TICK}，不适用留空。",
+                    "error_message": f"请选择 {TICK} 或留空。"}
+        elif kind is Kind.MONEY:
+            rule = {"validate": "custom", "value": f"=AND(ISNUMBER({here}),{here}>=0,ROUND({here},2)={here})",
+                    "input_message": f"填写金额（{self.t.money_unit}），不小于 0，最多两位小数{need}。",
+                    "error_message": f"金额须为不小于 0 的数字，最多两位小数，单位：{self.t.money_unit}。"}
+        elif kind is Kind.NUMBER:
+            rule = {"validate": "decimal", "criteria": ">=", "value": 0,
+                    "input_message": "填写数量（不小于 0 的数字）。",
+                    "error_message": "数量须为不小于 0 的数字。"}
+        elif kind is Kind.DATE:
+            rule = {"validate": "date", "criteria": "between",
+                    "minimum": datetime(year - 10, 1, 1), "maximum": datetime(year + 10, 12, 31),
+                    "input_message": f"填写日期，如 {year}-01-01{need}。",
+                    "error_message": f"请填写 {year - 10} 至 {year + 10} 年之间的有效日期，如 {year}-01-01。"}
+        elif kind is Kind.PHONE:
+            rule = {"validate": "length", "criteria": "between", "minimum": 7, "maximum": 20,
+                    "input_message": f"固定电话（可带区号）或 11 位手机号{need}。",
+                    "error_message": "电话号码应为 7 至 20 位，如 021-24033138 或 13800000000。"}
+        elif kind is Kind.TARGET:
+            rule = {"validate": "length", "criteria": "between", "minimum": 1, "maximum": 255,
+                    "input_message": "如 100%、≥95%、≤10次、及时。",
+                    "error_message": "目标值最多 255 个字符。"}
+        else:
+            limit = 500 if kind is Kind.TEXT else MAX_TEXT
+            rule = {"validate": "length", "criteria": "<=", "value": limit,
+                    "input_message": f"最多 {limit} 个字{need}。",
+                    "error_message": f"内容过长：最多 {limit} 个字。"}
+        rule["input_title"] = label[:32]
+        rule["error_title"] = "输入有误"
+        rule["ignore_blank"] = True
+        ws.data_validation(row, col, last_row, col, rule)
+
+    def _funding_checks(self, ws: Worksheet) -> None:
+        """Beside the amounts: what is wrong, in words; the cells themselves turn red."""
+        fields = self.layout.fields
+        for check in livechecks.LIVE_CHECKS:
+            for key in check.cells:
+                cell = fields[key]
+                ws.conditional_format(cell.row, cell.col, cell.row, cell.col,
+                                      {"type": "formula", "criteria": check.fail_formula(), "format": self.f["bad"]})
+        rows = {check.cells[0]: check for check in livechecks.LIVE_CHECKS if check.cells}
+        for key in ("total", "current_year", "fiscal", "fiscal_superior", "fiscal_local", "fiscal_subordinate",
+                    "other"):
+            cell = fields[key]
+            check = rows.get(key)
+            if check is None:
+                ws.write_blank(cell.row, FUNDING_CHECK_COL, None, self.f["note"])
+                continue
+            cached = "" if check.passes(self.d) else "✗ " + check.title
+            ws.write_formula(cell.row, FUNDING_CHECK_COL,
+                             f'=IF(IFERROR({check.formula},FALSE),"","✗ {check.title}")', self.f["note"], cached)
+
+    def _signature(self, ws: Worksheet) -> None:
+        row = self.layout.fields["filled_on"].row
+        ws.merge_range(row, 3, row, 5, "（填报单位盖章）", self.f["right"])
+
+    # ---- 绩效目标 ------------------------------------------------------------
+    def _goals(self, ws: Worksheet) -> None:
+        t, f, layout = self.t, self.f, self.layout
+        width = layout.goals_width + 1  # + the per-row check column of 项目构成分解
+        tables = [layout.tables[k] for k in ("activities", "indicators", "costs")]
+        ws.set_column(0, 0, 10)
+        for col in range(1, width):
+            widest = max((c.column.width for tp in tables for c in tp.columns if c.col == col), default=12)
+            ws.set_column(col, col, min(widest, 26))
+        self._heading(ws, t.titles["goals"], width)
+        ws.write_string(2, 0, t.titles["goals_annex"], f["plain"])
+        ws.write_string(2, width - 1, f"金额单位：{t.money_unit}", f["right"])
+        self._project_name_row(ws, width)
+        for tp in tables:
+            self._table(ws, tp, getattr(self.d, tp.table))
+        self._activity_total(ws, layout.tables["activities"])
+        self._cost_total(ws, layout.tables["costs"])
+        ws.freeze_panes(PROJECT_NAME_ROW_GOALS + 1, 0)
+        self._print_setup(ws, landscape=True, repeat_to=PROJECT_NAME_ROW_GOALS)
+
+    def _project_name_row(self, ws: Worksheet, width: int) -> None:
+        row = PROJECT_NAME_ROW_GOALS
+        ws.write_string(row, 0, self.t.labels["name"], self.f["label"])
+        ws.merge_range(row, 1, row, width - 1, "", self.f["computed"])
+        ws.write_formula(row, 1, '=IF(f_name="","",f_name)', self.f["computed"], self.d.project.name)
+
+    def _table(self, ws: Worksheet, tp: TablePos, rows: list[Any]) -> None:
+        f = self.f
+        ws.merge_range(tp.header_row, 0, tp.last_row, 0, tp.section_label, f["label"])
+        for c in tp.columns:
+            ws.write_string(tp.header_row, c.col, c.header, f["header"])
+        for i in range(tp.n_rows):
+            item = rows[i] if i < len(rows) else None
+            r = tp.first_row + i
+            for c in tp.columns:
+                value = getattr(item, c.column.key) if item is not None else None
+                self._value(ws, r, c.col, c.column.kind, value, self.input_format(c.column.kind))
+        for c in tp.columns:
+            self._validate(ws, tp.first_row, c.col, c.column.kind, c.column.choices, False, c.header, tp.last_row)
+            self.wb.define_name(f"c_{tp.table}_{c.column.key}",
+                                f"={quote_sheetname(ws.name)}!${xl_col_to_name(c.col)}${tp.first_row + 1}"
+                                f":${xl_col_to_name(c.col)}${tp.last_row + 1}")
+        self.wb.define_name(tp.name, f"={quote_sheetname(ws.name)}!"
+                                     f"${xl_col_to_name(tp.first_col)}${tp.first_row + 1}"
+                                     f":${xl_col_to_name(tp.last_col)}${tp.last_row + 1}")
+
+    def _activity_total(self, ws: Worksheet, tp: TablePos) -> None:
+        row = self.layout.activity_total_row
+        amount_col = tp.col_of("amount")
+        assert amount_col is not None
+        ws.write_string(row, 0, "", self.f["label"])
+        ws.write_string(row, tp.first_col, self.t.labels["activity_total"], self.f["label"])
+        total = sum((a.amount for a in self.d.activities if a.amount is not None), Decimal(0))
+        ws.write_formula(row, amount_col, "=SUM(c_activities_amount)", self.f["computed_money"], float(total))
+
+    def _cost_total(self, ws: Worksheet, tp: TablePos) -> None:
+        """金额合计 row and a per-row check column right of 项目构成分解."""
+        f = self.f
+        row = self.layout.cost_total_row
+        amount, price, qty = (tp.col_of(k) for k in ("amount", "unit_price", "quantity"))
+        check_col = tp.last_col + 1
+        ws.write_string(tp.header_row, check_col, "校验", f["header"])
+        ws.write_string(row, 0, "", f["label"])
+        ws.write_string(row, tp.first_col, self.t.labels["cost_total"], f["label"])
+        assert amount is not None
+        total = sum((c.amount for c in self.d.costs if c.amount is not None), Decimal(0))
+        ws.write_formula(row, amount, "=SUM(c_costs_amount)", f["computed_money"], float(total))
+        for col in range(tp.first_col + 1, check_col + 1):
+            if col != amount:
+                ws.write_string(row, col, "", f["computed"])
+        for i in range(tp.n_rows):
+            r = tp.first_row + i
+            item = self.d.costs[i] if i < len(self.d.costs) else None
+            if price is None or qty is None:
+                ws.write_blank(r, check_col, None, f["note"])
+                continue
+            cells = [xl_rowcol_to_cell(r, c) for c in (amount, price, qty)]
+            cached = livechecks.cost_row_message(item.amount, item.unit_price, item.quantity) if item else ""
+            ws.write_formula(r, check_col, livechecks.cost_row_formula(*cells), f["note"], cached)
+        self.wb.define_name("c_costs_check", f"={quote_sheetname(ws.name)}!${xl_col_to_name(check_col)}$"
+                                             f"{tp.first_row + 1}:${xl_col_to_name(check_col)}${tp.last_row + 1}")
+        ws.conditional_format(tp.first_row, amount, tp.last_row, amount, {
+            "type": "formula", "format": f["bad"],
+            "criteria": f'=LEN({xl_rowcol_to_cell(tp.first_row, check_col, col_abs=True)})>0'})
+        ws.conditional_format(row, amount, row, amount, {
+            "type": "formula", "format": f["bad"], "criteria": livechecks.LIVE_CHECKS[3].fail_formula()})
+
+    # ---- 制度保障 ------------------------------------------------------------
+    def _guarantees(self, ws: Worksheet) -> None:
+        t, f = self.t, self.f
+        tp = self.layout.tables["guarantees"]
+        width = len(tp.columns)
+        for c in tp.columns:
+            ws.set_column(c.col, c.col, c.column.width)
+        self._heading(ws, t.titles["guarantees"], width)
+        ws.write_string(PROJECT_NAME_ROW_GOALS, 0, t.labels["name"], f["label"])
+        ws.merge_range(PROJECT_NAME_ROW_GOALS, 1, PROJECT_NAME_ROW_GOALS, width - 1, "", f["computed"])
+        ws.write_formula(PROJECT_NAME_ROW_GOALS, 1, '=IF(f_name="","",f_name)', f["computed"], self.d.project.name)
+        stages = [c.col for c in tp.columns if c.column.kind is Kind.TICK]
+        group_row = tp.header_row - 1
+        for c in tp.columns:
+            ws.write_blank(group_row, c.col, None, f["header"])
+        ws.write_string(group_row, 0, t.labels["guarantees"], f["header"])
+        if stages:
+            ws.merge_range(group_row, stages[0], group_row, stages[-1], "保障阶段", f["header"])
+        for c in tp.columns:
+            ws.write_string(tp.header_row, c.col, c.header, f["header"])
+        rows: list[Any] = self.d.guarantees
+        for i in range(tp.n_rows):
+            item = rows[i] if i < len(rows) else None
+            for c in tp.columns:
+                value = getattr(item, c.column.key) if item is not None else None
+                self._value(ws, tp.first_row + i, c.col, c.column.kind, value, self.input_format(c.column.kind))
+        for c in tp.columns:
+            self._validate(ws, tp.first_row, c.col, c.column.kind, c.column.choices, False, c.header, tp.last_row)
+        self.wb.define_name(tp.name, f"={quote_sheetname(ws.name)}!"
+                                     f"${xl_col_to_name(tp.first_col)}${tp.first_row + 1}"
+                                     f":${xl_col_to_name(tp.last_col)}${tp.last_row + 1}")
+        ws.freeze_panes(tp.first_row, 0)
+        self._print_setup(ws, landscape=False, repeat_to=tp.header_row)
+
+    # ---- 校验, 填表说明, lists, meta ------------------------------------------
+    def _checks(self, ws: Worksheet) -> None:
+        f = self.f
+        ws.set_column(0, 0, 44)
+        ws.set_column(1, 1, 10)
+        ws.set_column(2, 2, 50)
+        ws.merge_range(0, 0, 0, 2, "校验结果（随填写自动更新）", f["title"])
+        for col, head in enumerate(("检查项", "结果", "未通过时如何修改")):
+            ws.write_string(1, col, head, f["header"])
+        for i, check in enumerate(livechecks.LIVE_CHECKS):
+            r = 2 + i
+            ws.write_string(r, 0, check.title, f["computed"])
+            ws.write_formula(r, 1, check.status_formula(), f["computed"],
+                             livechecks.PASS if check.passes(self.d) else livechecks.FAIL)
+            ws.write_string(r, 2, check.fix, f["computed"])
+        last = 1 + len(livechecks.LIVE_CHECKS)
+        ws.conditional_format(2, 1, last, 1, {"type": "cell", "criteria": "==",
+                                              "value": f'"{livechecks.FAIL}"', "format": f["bad"]})
+        ws.conditional_format(2, 1, last, 1, {"type": "cell", "criteria": "==",
+                                              "value": f'"{livechecks.PASS}"', "format": f["good"]})
+        ws.write_string(last + 2, 0, "说明：本页只做金额勾稽检查；必填项、指标层级、目标值等由财政部门收表时统一审核。",
+                        f["help"])
+        self._print_setup(ws, landscape=False, repeat_to=1)
+
+    def _help(self, ws: Worksheet) -> None:
+        f = self.f
+        ws.set_column(0, 0, 100)
+        ws.write_string(0, 0, f"{self.t.title} · 填表说明", f["help_title"])
+        for i, (kind, text) in enumerate(help_lines(self.t, self.layout), start=2):
+            ws.write_string(i, 0, text, f["help_head"] if kind == "head" else f["help"])
+            if kind != "head":
+                ws.set_row(i, _row_height(text, 50, minimum=18))
+        ws.activate()
+        self._print_setup(ws, landscape=False, repeat_to=0)
+
+    def _lists(self, ws: Worksheet) -> None:
+        """Every dropdown list lives here (never inline: Excel caps inline lists at 255 chars)."""
+        lists: dict[str, tuple[str, ...]] = dict(self.t.choices)
+        lists["level1"] = self.t.level1
+        lists["tick"] = (TICK,)
+        col = 0
+        for key, values in lists.items():
+            self._list_column(ws, col, f"l_{key}", values)
+            col += 1
+        # One list of 二级 per 一级, named by position: 一级 text need not be a valid name.
+        for i, values in enumerate(self.t.taxonomy.values(), start=1):
+            self._list_column(ws, col, f"l2_{i}", values)
+            col += 1
+        ws.hide()
+
+    def _list_column(self, ws: Worksheet, col: int, name: str, values: tuple[str, ...]) -> None:
+        ws.write_string(0, col, name)
+        for r, v in enumerate(values, start=1):
+            ws.write_string(r, col, v)
+        letter = xl_col_to_name(col)
+        self.wb.define_name(name, f"={LISTS_SHEET}!${letter}$2:${letter}${len(values) + 1}")
+
+    def _meta(self, ws: Worksheet) -> None:
+        values = meta_values(self.d.identity, __version__)
+        for r, key in enumerate(META_KEYS):
+            ws.write_string(r, 0, key)
+            ws.write_string(r, 1, values[key])
+        ws.very_hidden()
+        ws.protect(self.password)
+
+
+def _abs(sheet: str, row: int, col: int) -> str:
+    return f"={quote_sheetname(sheet)}!{xl_rowcol_to_cell(row, col, row_abs=True, col_abs=True)}"
+
+
+def _row_height(text: str, chars_per_line: int, minimum: int) -> int:
+    lines = sum(max(1, math.ceil(len(part) / max(chars_per_line, 1))) for part in text.split("\n")) if text else 1
+    return max(minimum, min(409, lines * LINE_HEIGHT + 6))
+
+
+def _legacy_password_hash(password: str) -> str:
+    """Excel's 16-bit password verifier, as workbookProtection's workbookPassword expects."""
+    h = 0
+    for i, ch in enumerate(password, start=1):
+        value = ord(ch) << i
+        h ^= ((value >> 15) | value) & 0x7FFF
+    h ^= len(password) ^ 0xCE4B
+    return f"{h:X}"
+
+
+def _protect_structure(data: bytes, password: str) -> bytes:
+    """Add <workbookProtection lockStructure="1"/>: no adding, renaming or deleting sheets."""
+    attrs = ' lockStructure="1"'
+    if password:
+        attrs = f' workbookPassword="{_legacy_password_hash(password)}"' + attrs
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "xl/workbook.xml":
+                body = body.replace(b"<bookViews>", f"<workbookProtection{attrs}/><bookViews>".encode(), 1)
+            dst.writestr(info, body)
+    return out.getvalue()
+
+
+def default_filename(template: Template, identity: Identity, stem: str = "绩效目标申报表") -> str:
+    parts = [str(identity.year or template.year)]
+    if identity.department:
+        parts.append(identity.department)
+    parts.append(stem)
+    return "_".join(parts) + ".xlsx"
+
