@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from . import __version__
+from .checks import catalogue
 from .errors import UserError
+from .export import declaration_dict, dumps_json, to_csv
+from .fileio import write_bytes_atomic
+from .findings import SEVERITY_LABEL
+from .package import Unreadable
+from .reader import Registry, read
+from .review import check_file, result_json, result_text
 from .model import Declaration, Identity
 from .sample import sample_declaration
 from .template import DEFAULT_TEMPLATE, TemplateError, builtin_templates, load_template
@@ -93,6 +101,112 @@ def example_cmd(
     path = output or Path("示例_绩效目标申报表.xlsx")
     write_workbook(t, path, sample_declaration())
     typer.echo(f"已生成示例申报表（2020 年闵行区样例）：{path}")
+
+
+def _inputs(paths: list[Path]) -> list[Path]:
+    """Files as given; a folder stands for every .xlsx (and .xlsm) below it."""
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.suffix.lower() in (".xlsx", ".xlsm") and f.is_file()
+                            and not f.name.startswith("~$"))
+        else:
+            files.append(p)
+    return files
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class ExportFormat(str, Enum):
+    json = "json"
+    csv = "csv"
+
+
+class Table(str, Enum):
+    activities = "activities"
+    indicators = "indicators"
+    costs = "costs"
+    guarantees = "guarantees"
+
+
+TemplatesOpt = Annotated[
+    list[str] | None,
+    typer.Option("--template", "-t", help="另外认识的模板 YAML（可多次）/ extra template files the reader accepts."),
+]
+
+
+@app.command("check")
+def check_cmd(
+    files: Annotated[list[Path], typer.Argument(help="申报表文件或文件夹 / workbooks or folders.")],
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="输出格式 / output format.")] = Format.text,
+    templates: TemplatesOpt = None,
+) -> None:
+    """审核申报表：退出码 0 全部通过，1 有错误，2 有文件无法读取 / Check returned workbooks."""
+    registry = Registry(list(templates or []))
+    paths = _inputs(files)
+    if not paths:
+        raise fail("没有找到要审核的 .xlsx 文件。")
+    results = [check_file(p, registry) for p in paths]
+    if fmt is Format.json:
+        typer.echo(dumps_json([result_json(r) for r in results]))
+    else:
+        for r in results:
+            typer.echo(result_text(r))
+            typer.echo("")
+        unreadable = sum(not r.readable for r in results)
+        with_errors = sum(r.readable and r.errors > 0 for r in results)
+        typer.echo(f"合计：{len(results)} 个文件，{sum(r.ok for r in results)} 个通过，{with_errors} 个需修改，"
+                   f"{unreadable} 个无法读取；共 {sum(r.errors for r in results)} 个错误，"
+                   f"{sum(r.warnings for r in results)} 个提示。")
+    if any(not r.readable for r in results):
+        raise typer.Exit(2)
+    if any(r.errors for r in results):
+        raise typer.Exit(1)
+
+
+@app.command("export")
+def export_cmd(
+    files: Annotated[list[Path], typer.Argument(help="申报表文件或文件夹 / workbooks or folders.")],
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="json 或 csv")] = ExportFormat.json,
+    table: Annotated[Table | None, typer.Option("--table", help="CSV：导出某张行表 / a row table as CSV.")] = None,
+    output: OutOpt = None,
+    templates: TemplatesOpt = None,
+) -> None:
+    """导出读取到的数据（JSON 或 CSV）/ Export the data as read."""
+    registry = Registry(list(templates or []))
+    declarations = []
+    failed = 0
+    for p in _inputs(files):
+        try:
+            d = read(p, registry)
+        except Unreadable as exc:
+            typer.echo(f"无法读取 {p}：{exc}", err=True)
+            failed += 1
+            continue
+        d.source.file = str(p)
+        declarations.append(d)
+    if fmt is ExportFormat.json:
+        text = dumps_json([declaration_dict(d) for d in declarations]) + "\n"
+    else:
+        text = to_csv(declarations, table.value if table else None)
+    if output:
+        # A BOM so Excel opens the CSV as UTF-8 rather than GBK.
+        write_bytes_atomic(output, (("\ufeff" if fmt is ExportFormat.csv else "") + text).encode("utf-8"))
+        typer.echo(f"已导出 {len(declarations)} 份到 {output}", err=True)
+    else:
+        typer.echo(text, nl=False)
+    if failed:
+        raise typer.Exit(2)
+
+
+@app.command("rules")
+def rules_cmd() -> None:
+    """列出全部审核规则 / List the review rules."""
+    for rule_id, severity, title, example in catalogue():
+        typer.echo(f"{rule_id:<30}{SEVERITY_LABEL[severity]}  {title}。例：{example}")
 
 
 def run() -> None:

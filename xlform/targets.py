@@ -7,6 +7,7 @@ Also finds the targets a clerk states in the 年度绩效目标 free text
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -26,8 +27,9 @@ _WORD_OPERATORS = {
 _TAILS = {"及以上": "≥", "以上": "≥", "及以下": "≤", "以下": "≤", "以内": "≤", "之内": "≤"}
 
 
-def _alternation(words: object) -> str:
-    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))  # type: ignore[call-overload]
+def _alternation(words: Iterable[str]) -> str:
+    # Longest first: a regex alternation takes the first branch that fits, so 人次 must precede 人.
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
 
 
 _NUM = r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
@@ -78,13 +80,14 @@ _VERB_OPERATORS = {
 _VERBS = [*_VERB_OPERATORS, "达到", "为", "控制在"]
 _UNITS = [
     "%", "‰", "人次", "万人次", "万人", "万元", "元", "个", "天", "小时", "台", "套", "项", "家", "户", "人",
-    "件", "年", "月", "日", "分", "平方米", "公里", "千米", "米", "吨", "次", "场", "辆", "份", "篇", "所", "处",
+    "件", "年", "月", "日", "分钟", "分", "平方米", "公里", "千米", "米", "吨", "次", "场", "辆", "份", "篇", "所", "处",
 ]  # fmt: skip
 _PUNCT = r"，。；、,;:：！？!?()（）“”\"\s"
-# The subject starts right after punctuation (or at the start) and runs up to the verb.
+# The subject starts right after punctuation, a joining word (so "…85%以上和完成率达到100%"
+# yields two targets) or at the start, and runs up to the verb.
 _GOAL = re.compile(
-    rf"(?:(?<=[{_PUNCT}])|^)(?P<subject>[^{_PUNCT}]+?)(?P<verb>{_alternation(_VERBS)})\s*"
-    rf"(?P<num>{_NUM})\s*(?P<unit>{_alternation(_UNITS)})?(?P<tail>{_alternation(_TAILS)})?"
+    rf"(?:(?<=[{_PUNCT}和及与并且])|^)(?P<subject>[^{_PUNCT}]+?)(?P<verb>{_alternation(_VERBS)})\s*"
+    rf"(?P<num>{_NUM})\s*(?P<unit>{_alternation(_UNITS)})?\s*(?P<tail>{_alternation(_TAILS)})?"
 )
 _LEAD_WORDS = ("确保", "保证", "力争", "实现", "全年", "年度", "预计", "其中", "使")
 
@@ -135,7 +138,5 @@ def same_subject(goal_subject: str, indicator_name: str, level2: str) -> bool:
     goal = _core(goal_subject)
     if len(goal) < 2:  # a lone character (or nothing) would match almost anything
         return False
-    for other in (_core(indicator_name), _core(level2)):
-        if len(other) >= 2 and (goal in other or other in goal):
-            return True
-    return False
+    others = (_core(indicator_name), _core(level2))
+    return any(len(other) >= 2 and (goal in other or other in goal) for other in others)

@@ -1,0 +1,455 @@
+"""The reviewer's catalogue: every check in FORM.md as a small rule with a stable id.
+
+Each rule is a function over a Declaration that yields Findings pointing at
+the cell a person must fix. Ids are a contract (reports and scripts filter on
+them): add rules freely, never rename one. `xlform rules` prints this
+catalogue, and the README lists it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+from .fields import FIELD_BY_KEY
+from .findings import Finding, Severity
+from .layout import layout_for
+from .livechecks import cost_row_message
+from .model import Declaration
+from .targets import extract_goal_targets, same_subject
+from .template import Template, TemplateError, load_template
+from .values import clean_text
+
+CENT = Decimal("0.005")
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: Severity
+    title: str  # what the rule checks, in Chinese
+    example: str  # a case that fires, as a reviewer would describe it
+    run: Callable[[Context], Iterator[Finding]]
+
+
+class Context:
+    """A declaration plus how to name its cells (from where it was read, else from its template)."""
+
+    def __init__(self, d: Declaration, template: Template) -> None:
+        self.d = d
+        self.t = template
+        self.layout = layout_for(template)
+
+    def label(self, key: str) -> str:
+        return self.t.labels.get(key, key)
+
+    def cell(self, key: str) -> tuple[str, str]:
+        if key in self.d.source.cells:
+            return self.d.source.cells[key]
+        pos = self.layout.fields[key]
+        return pos.sheet, f"{_col(pos.col)}{pos.row + 1}"
+
+    def row_cell(self, table: str, column: str, row: int) -> tuple[str, str]:
+        """The cell of `column` in a table row (row is 1-based; 0 = not read, use the table's first row)."""
+        pos = self.layout.tables[table]
+        sheet, letters = self.d.source.columns.get(table, (pos.sheet, {}))
+        col_pos = pos.col_of(column)
+        letter = letters.get(column) or (_col(col_pos) if col_pos is not None else "A")
+        return sheet, f"{letter}{row or pos.first_row + 1}"
+
+    def header(self, table: str, column: str) -> str:
+        return self.t.columns[table].get(column, column)
+
+    def finding(self, rule: Rule, where: tuple[str, str], field: str, value: object, message: str) -> Finding:
+        return Finding(rule.id, rule.severity, where[0], where[1], field, _show(value), message)
+
+
+def _col(index: int) -> str:
+    name = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        name = chr(65 + rem) + name
+    return name
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return _money(value)
+    return clean_text(value)[:200]
+
+
+def _money(value: Decimal | None) -> str:
+    return "空" if value is None else f"{value:,.2f}"
+
+
+def _n(value: Decimal | None) -> Decimal:
+    return value if value is not None else Decimal(0)
+
+
+RULES: list[Rule] = []
+
+
+def rule(rule_id: str, severity: Severity, title: str, example: str) -> Callable[..., Callable[[Context], Iterator[Finding]]]:
+    def register(fn: Callable[[Rule, Context], Iterator[Finding]]) -> Callable[[Context], Iterator[Finding]]:
+        def run(ctx: Context) -> Iterator[Finding]:
+            return fn(this, ctx)
+
+        this = Rule(rule_id, severity, title, example, run)
+        RULES.append(this)
+        return run
+
+    return register
+
+
+def check(d: Declaration, template: Template | None = None) -> list[Finding]:
+    """All findings for one declaration: what reading found, then every rule in catalogue order."""
+    if template is None:
+        try:
+            template = load_template(d.identity.template_id or "shanghai-2020")
+        except TemplateError:
+            template = load_template("shanghai-2020")
+    ctx = Context(d, template)
+    findings = list(d.source.findings)
+    for r in RULES:
+        findings.extend(r.run(ctx))
+    return findings
+
+
+# ---- 项目总体情况 ----------------------------------------------------------------
+
+
+@rule("required.field", "error", "必填项未填写", "项目名称、项目类别、联系电话等必填项为空。")
+def _required(r: Rule, ctx: Context) -> Iterator[Finding]:
+    for key in ctx.t.required:
+        field = FIELD_BY_KEY[key]
+        value = getattr(getattr(ctx.d, field.group), key)
+        if value is None or value == "":
+            if ctx.d.source.cells or not ctx.d.source.findings:  # not reported already as unreadable
+                label = ctx.label(key)
+                yield ctx.finding(r, ctx.cell(key), label, "", f"“{label}”为必填项，请填写。")
+
+
+@rule("choice.category", "error", "项目类别不在列表中", "项目类别填了“专项项目”，应从下拉列表选择。")
+def _category(r: Rule, ctx: Context) -> Iterator[Finding]:
+    value = ctx.d.project.category
+    allowed = ctx.t.choice_list("category")
+    if value and value not in allowed:
+        label = ctx.label("category")
+        yield ctx.finding(r, ctx.cell("category"), label, value,
+                          f"“{label}”填了“{value}”，应为 {'、'.join(allowed)} 之一，请从下拉列表选择。")
+
+
+_PHONE = re.compile(r"^(?:1[3-9]\d{9}|(?:0\d{2,3}[-\s]?)?[2-9]\d{6,7}(?:[-转]\d{1,5})?)$")
+
+
+@rule("format.phone", "error", "联系电话格式不对", "联系电话填了“2403313”（少一位）。")
+def _phone(r: Rule, ctx: Context) -> Iterator[Finding]:
+    phone = ctx.d.project.phone
+    compact = re.sub(r"[()（）\s]", "", phone)
+    if phone and not _PHONE.match(compact):
+        label = ctx.label("phone")
+        yield ctx.finding(r, ctx.cell("phone"), label, phone,
+                          f"“{label}”应为 8 位本地号码、带区号的固定电话（如 021-24033138）或 11 位手机号，现为“{phone}”。")
+
+
+_MONEY_KEYS = ("total", "current_year", "fiscal", "fiscal_superior", "fiscal_local", "fiscal_subordinate", "other")
+
+
+@rule("money.value", "error", "金额为负数或超过两位小数", "本级财政安排填了 -100 或 232124.555。")
+def _money_values(r: Rule, ctx: Context) -> Iterator[Finding]:
+    for key in _MONEY_KEYS:
+        value = getattr(ctx.d.funding, key)
+        yield from _money_problem(r, ctx, value, ctx.cell(key), ctx.label(key))
+    for table, column in (("activities", "amount"), ("costs", "amount"), ("costs", "unit_price")):
+        for item in getattr(ctx.d, table):
+            yield from _money_problem(r, ctx, getattr(item, column), ctx.row_cell(table, column, item.row),
+                                      ctx.header(table, column))
+
+
+def _money_problem(r: Rule, ctx: Context, value: Decimal | None, where: tuple[str, str], label: str) -> Iterator[Finding]:
+    if value is None:
+        return
+    if value < 0:
+        yield ctx.finding(r, where, label, value, f"“{label}”不能为负数（现为 {_money(value)}）。")
+    elif value != value.quantize(Decimal("0.01")):
+        yield ctx.finding(r, where, label, value, f"“{label}”最多保留两位小数（现为 {value}）。")
+
+
+@rule("funding.fiscal_parts", "error", "财政拨款 ≠ 上级 + 本级 + 下级",
+      "财政拨款 232,124.00，而三项之和为 200,000.00。")
+def _fiscal_parts(r: Rule, ctx: Context) -> Iterator[Finding]:
+    f = ctx.d.funding
+    parts = (f.fiscal_superior, f.fiscal_local, f.fiscal_subordinate)
+    if f.fiscal is None and all(p is None for p in parts):
+        return
+    total = sum((_n(p) for p in parts), Decimal(0))
+    if abs(_n(f.fiscal) - total) > CENT:
+        label = ctx.label("fiscal")
+        yield ctx.finding(r, ctx.cell("fiscal"), label, f.fiscal,
+                          f"“{label}”为 {_money(f.fiscal)}，但上级财政拨款、本级财政安排、下级财政配套之和为 "
+                          f"{_money(total)}；请核对使两者相等。")
+
+
+@rule("funding.current_year_sum", "error", "当年预算 ≠ 财政拨款 + 其他资金", "当年预算 232,124.00，财政拨款 200,000.00，其他资金 0。")
+def _current_year_sum(r: Rule, ctx: Context) -> Iterator[Finding]:
+    f = ctx.d.funding
+    if f.current_year is None and f.fiscal is None and f.other is None:
+        return
+    total = _n(f.fiscal) + _n(f.other)
+    if abs(_n(f.current_year) - total) > CENT:
+        label = ctx.label("current_year")
+        yield ctx.finding(r, ctx.cell("current_year"), label, f.current_year,
+                          f"“{label}”为 {_money(f.current_year)}，但财政拨款与其他资金之和为 {_money(total)}；请核对。")
+
+
+@rule("funding.current_year_le_total", "error", "当年预算超过项目总预算", "项目总预算 100,000.00，当年预算 232,124.00。")
+def _current_le_total(r: Rule, ctx: Context) -> Iterator[Finding]:
+    f = ctx.d.funding
+    if f.current_year is not None and f.total is not None and f.current_year > f.total + CENT:
+        label = ctx.label("current_year")
+        yield ctx.finding(r, ctx.cell("current_year"), label, f.current_year,
+                          f"“{label}”{_money(f.current_year)} 超过了项目总预算 {_money(f.total)}；当年预算不能大于总预算。")
+
+
+@rule("funding.unit", "warning", "金额与金额单位（元/万元）不相称",
+      "金额单位为元，当年预算却只填了 23.21（像是按万元填的）。")
+def _money_unit(r: Rule, ctx: Context) -> Iterator[Finding]:
+    value = ctx.d.funding.current_year
+    unit = ctx.d.identity.money_unit or ctx.t.money_unit
+    if value is None or value <= 0:
+        return
+    label = ctx.label("current_year")
+    if unit == "元" and value < 1000:
+        yield ctx.finding(r, ctx.cell("current_year"), label, value,
+                          f"金额单位为元，“{label}”只有 {_money(value)} 元；如是按万元填写，请换算成元（×10000）。")
+    elif unit == "万元" and value >= 100000:
+        yield ctx.finding(r, ctx.cell("current_year"), label, value,
+                          f"金额单位为万元，“{label}”为 {_money(value)} 万元（即 {value / 10000:,.2f} 亿元）；"
+                          "如是按元填写，请换算成万元（÷10000）。")
+
+
+@rule("dates.order", "error", "起始日期晚于结束日期", "起始日期 2020-12-31，结束日期 2020-01-01。")
+def _date_order(r: Rule, ctx: Context) -> Iterator[Finding]:
+    p = ctx.d.project
+    if p.start_date and p.end_date and p.start_date > p.end_date:
+        yield ctx.finding(r, ctx.cell("end_date"), ctx.label("end_date"), p.end_date.isoformat(),
+                          f"结束日期 {p.end_date} 早于起始日期 {p.start_date}，请核对。")
+
+
+@rule("dates.budget_year", "warning", "项目日期不在预算年度内", "2020 年的申报表，起始日期填了 2019-07-01。")
+def _date_year(r: Rule, ctx: Context) -> Iterator[Finding]:
+    year = ctx.d.identity.year or ctx.t.year
+    for key in ("start_date", "end_date"):
+        value = getattr(ctx.d.project, key)
+        if value is not None and value.year != year:
+            label = ctx.label(key)
+            yield ctx.finding(r, ctx.cell(key), label, value.isoformat(),
+                              f"“{label}”{value} 不在 {year} 预算年度内；跨年项目请在“需要说明的其他问题”中说明。")
+
+
+# ---- 绩效目标 -------------------------------------------------------------------
+
+
+@rule("activities.total", "error", "项目构成各主体活动金额之和 ≠ 当年预算", "两项主体活动共 200,000.00，当年预算 232,124.00。")
+def _activities_total(r: Rule, ctx: Context) -> Iterator[Finding]:
+    amounts = [a for a in ctx.d.activities if a.amount is not None]
+    if not amounts or ctx.d.funding.current_year is None:
+        return
+    total = sum((a.amount for a in amounts if a.amount is not None), Decimal(0))
+    if abs(total - ctx.d.funding.current_year) > CENT:
+        header = ctx.header("activities", "amount")
+        yield ctx.finding(r, ctx.row_cell("activities", "amount", amounts[-1].row), header, total,
+                          f"项目构成各主体活动金额合计 {_money(total)}，与当年预算 {_money(ctx.d.funding.current_year)} 不一致。")
+
+
+@rule("activities.level1", "error", "主体活动对应的一级目标不在列表中", "对应一级目标填了“产出”。")
+def _activities_level1(r: Rule, ctx: Context) -> Iterator[Finding]:
+    if "level1" not in ctx.t.columns["activities"]:
+        return
+    for a in ctx.d.activities:
+        if a.level1 and a.level1 not in ctx.t.taxonomy:
+            header = ctx.header("activities", "level1")
+            yield ctx.finding(r, ctx.row_cell("activities", "level1", a.row), header, a.level1,
+                              f"“{header}”填了“{a.level1}”，应为 {'、'.join(ctx.t.level1)} 之一。")
+
+
+@rule("indicators.level1", "error", "一级目标不在指标体系中", "一级目标填了“产出指标”（本模板为“产出目标”）。")
+def _level1(r: Rule, ctx: Context) -> Iterator[Finding]:
+    header = ctx.header("indicators", "level1")
+    for i in ctx.d.indicators:
+        if not i.level1:
+            yield ctx.finding(r, ctx.row_cell("indicators", "level1", i.row), header, "",
+                              f"第 {i.row} 行指标没有填“{header}”，请从下拉列表选择。")
+        elif i.level1 not in ctx.t.taxonomy:
+            yield ctx.finding(r, ctx.row_cell("indicators", "level1", i.row), header, i.level1,
+                              f"“{header}”填了“{i.level1}”，应为 {'、'.join(ctx.t.level1)} 之一。")
+
+
+@rule("indicators.level2", "error", "二级目标不属于其一级目标", "一级目标“产出目标”下填了二级目标“满意度”。")
+def _level2(r: Rule, ctx: Context) -> Iterator[Finding]:
+    header = ctx.header("indicators", "level2")
+    for i in ctx.d.indicators:
+        allowed = ctx.t.taxonomy.get(i.level1)
+        if allowed is None:
+            continue
+        if not i.level2:
+            yield ctx.finding(r, ctx.row_cell("indicators", "level2", i.row), header, "",
+                              f"第 {i.row} 行指标没有填“{header}”，请从下拉列表选择（可选：{'、'.join(allowed)}）。")
+        elif i.level2 not in allowed:
+            yield ctx.finding(r, ctx.row_cell("indicators", "level2", i.row), header, i.level2,
+                              f"“{i.level2}”不属于一级目标“{i.level1}”，应为 {'、'.join(allowed)} 之一。")
+
+
+@rule("indicators.required_level1", "error", "缺少必需的一级目标", "没有任何“影响力目标”（满意度）指标。")
+def _required_level1(r: Rule, ctx: Context) -> Iterator[Finding]:
+    present = {i.level1 for i in ctx.d.indicators}
+    header = ctx.header("indicators", "level1")
+    for level1 in ctx.t.required_level1:
+        if level1 not in present:
+            yield ctx.finding(r, ctx.row_cell("indicators", "level1", 0), header, "",
+                              f"缺少“{level1}”类指标：每个项目至少要有一项（可选二级：{'、'.join(ctx.t.taxonomy[level1])}）。")
+
+
+@rule("indicators.name", "error", "指标缺少名称（三级目标）", "填了目标值 100%，但三级目标（指标名称）为空。")
+def _indicator_name(r: Rule, ctx: Context) -> Iterator[Finding]:
+    header = ctx.header("indicators", "name")
+    for i in ctx.d.indicators:
+        if not i.name:
+            yield ctx.finding(r, ctx.row_cell("indicators", "name", i.row), header, "",
+                              f"第 {i.row} 行指标没有填“{header}”（指标名称），请补充。")
+
+
+@rule("indicators.target", "error", "指标缺少目标值", "“系统运维完成率”的目标值为空。")
+def _indicator_target(r: Rule, ctx: Context) -> Iterator[Finding]:
+    header = ctx.header("indicators", "target")
+    for i in ctx.d.indicators:
+        if not i.target.raw:
+            yield ctx.finding(r, ctx.row_cell("indicators", "target", i.row), header, "",
+                              f"指标“{i.name or '（未命名）'}”没有填{header}；定量的写数值和单位（如 ≥95%），定性的写文字（如 及时）。")
+
+
+_DIGIT = re.compile(r"[0-9０-９]")
+
+
+@rule("indicators.target_format", "warning", "目标值写法无法识别", "目标值写了“约95左右%”。")
+def _target_format(r: Rule, ctx: Context) -> Iterator[Finding]:
+    header = ctx.header("indicators", "target")
+    for i in ctx.d.indicators:
+        if i.target.raw and i.target.number is None and _DIGIT.search(i.target.raw):
+            yield ctx.finding(r, ctx.row_cell("indicators", "target", i.row), header, i.target.raw,
+                              f"指标“{i.name}”的{header}“{i.target.raw}”含数字但无法识别；请写成 符号+数值+单位，如 ≥95%、≤10次。")
+
+
+@rule("goal.target_mismatch", "error", "年度绩效目标中的数值与指标不一致",
+      "年度绩效目标写“满意率达到85%以上”，满意度指标却是 95%。")
+def _goal_mismatch(r: Rule, ctx: Context) -> Iterator[Finding]:
+    for goal, indicator in _goal_pairs(ctx):
+        if indicator is None:
+            continue
+        t = indicator.target
+        if t.number is not None and (t.number != goal.number or (t.unit and goal.unit and t.unit != goal.unit)):
+            where = ctx.row_cell("indicators", "target", indicator.row)
+            label = ctx.label("annual_goal")
+            yield ctx.finding(r, ctx.cell("annual_goal"), label, goal.phrase,
+                              f"“{label}”写“{goal.phrase}”（{goal.number}{goal.unit}），而指标“{indicator.name}”的目标值为"
+                              f" {t.raw}（{where[0]}!{where[1]}）：{goal.number}{goal.unit} 与 {t.number}{t.unit} 不一致，请统一。")
+
+
+@rule("goal.target_unmatched", "warning", "年度绩效目标中的数值没有对应指标",
+      "年度绩效目标写“设备有效使用率达到99.5%以上”，指标表中没有这一指标。")
+def _goal_unmatched(r: Rule, ctx: Context) -> Iterator[Finding]:
+    for goal, indicator in _goal_pairs(ctx):
+        if indicator is None:
+            label = ctx.label("annual_goal")
+            yield ctx.finding(r, ctx.cell("annual_goal"), label, goal.phrase,
+                              f"“{label}”写“{goal.phrase}”，但指标表中没有“{goal.subject}”这一指标；请补充指标或修改文字。")
+
+
+def _goal_pairs(ctx: Context) -> Iterator[tuple]:
+    """Each target stated in 年度绩效目标 with the indicator it speaks of (None when none does)."""
+    for goal in extract_goal_targets(ctx.d.project.annual_goal):
+        match = next((i for i in ctx.d.indicators if same_subject(goal.subject, i.name, i.level2)), None)
+        yield goal, match
+
+
+# ---- 项目构成分解 -------------------------------------------------------------------
+
+
+@rule("costs.row", "error", "明细金额 ≠ 单价 × 数量", "单价 1,000.00 × 数量 3 = 3,000.00，明细金额却填了 2,000.00。")
+def _cost_rows(r: Rule, ctx: Context) -> Iterator[Finding]:
+    header = ctx.header("costs", "amount")
+    for c in ctx.d.costs:
+        message = cost_row_message(c.amount, c.unit_price, c.quantity)
+        if message and c.unit_price is not None and c.quantity is not None:
+            yield ctx.finding(r, ctx.row_cell("costs", "amount", c.row), header, c.amount,
+                              f"“{c.detail or c.content or c.project}”：单价 {_money(c.unit_price)} × 数量 {c.quantity.normalize():f}"
+                              f" = {_money(c.unit_price * c.quantity)}，明细金额却为 {_money(c.amount)}。")
+
+
+@rule("costs.total", "error", "项目构成分解金额合计 ≠ 当年预算", "各明细金额合计 200,000.00，当年预算 232,124.00。")
+def _cost_total(r: Rule, ctx: Context) -> Iterator[Finding]:
+    current = ctx.d.funding.current_year
+    if current is None or current == 0 and not ctx.d.costs:
+        return
+    total = sum((_n(c.amount) for c in ctx.d.costs), Decimal(0))
+    if abs(total - current) > CENT:
+        header = ctx.header("costs", "amount")
+        last = ctx.d.costs[-1].row if ctx.d.costs else 0
+        what = "未填写项目构成分解" if not ctx.d.costs else f"项目构成分解明细金额合计 {_money(total)}"
+        yield ctx.finding(r, ctx.row_cell("costs", "amount", last), header, total,
+                          f"{what}，与当年预算 {_money(current)} 不一致；金额合计应等于当年预算。")
+
+
+# ---- 制度保障 -------------------------------------------------------------------
+
+
+@rule("guarantees.stage", "error", "制度保障未勾选保障阶段", "写了文件名称“内控指南”，三个阶段都没有勾选。")
+def _guarantee_stage(r: Rule, ctx: Context) -> Iterator[Finding]:
+    header = ctx.header("guarantees", "planning")
+    for g in ctx.d.guarantees:
+        if g.document and not (g.planning or g.implementation or g.completion):
+            yield ctx.finding(r, ctx.row_cell("guarantees", "planning", g.row), header, "",
+                              f"“{g.document}”没有勾选任何保障阶段；请在适用的阶段选择 ✓。")
+
+
+@rule("guarantees.document", "warning", "制度保障缺少文件名称", "勾选了实施阶段 ✓，但文件名称为空。")
+def _guarantee_document(r: Rule, ctx: Context) -> Iterator[Finding]:
+    header = ctx.header("guarantees", "document")
+    for g in ctx.d.guarantees:
+        if not g.document and (g.measures or g.planning or g.implementation or g.completion):
+            yield ctx.finding(r, ctx.row_cell("guarantees", "document", g.row), header, "",
+                              f"第 {g.row} 行“{g.kind or '制度保障'}”没有填写文件名称，请补充依据的制度文件。")
+
+
+@rule("guarantees.kind", "warning", "制度类别不是常用类别", "制度类别填了“其他制度”。")
+def _guarantee_kind(r: Rule, ctx: Context) -> Iterator[Finding]:
+    allowed = ctx.t.choice_list("guarantee_kind")
+    header = ctx.header("guarantees", "kind")
+    for g in ctx.d.guarantees:
+        if g.kind and g.kind not in allowed:
+            yield ctx.finding(r, ctx.row_cell("guarantees", "kind", g.row), header, g.kind,
+                              f"制度类别“{g.kind}”不是常用类别（{'、'.join(allowed)}）；如确为新增类别可忽略。")
+
+
+def catalogue() -> list[tuple[str, str, str, str]]:
+    """(id, severity, title, example) of every rule, reader rules included, for docs and `xlform rules`."""
+    reader_rules = [
+        ("kind.money", "error", "金额不是数字", "当年预算填了“二十三万”。"),
+        ("kind.number", "error", "数量不是数字", "数量填了“一批”。"),
+        ("kind.date", "error", "日期无法识别", "起始日期填了“2020年13月”。"),
+        ("kind.tick", "error", "保障阶段不是 ✓", "实施阶段填了“部分”。"),
+        ("structure.unprotected", "warning", "工作表保护被取消", "用其他软件另存后工作表不再受保护。"),
+        ("structure.label_mismatch", "error", "标签与名称不符（结构被改动）", "在项目总体情况中插入了行，标签错位。"),
+        ("structure.name_missing", "error", "单元格名称缺失", "删除了带名称的单元格所在行。"),
+        ("structure.macros", "warning", "含宏", "另存为 .xlsm 并带有 VBA。"),
+        ("structure.external_links", "warning", "含外部链接", "公式引用了另一个工作簿。"),
+    ]
+    return [(r.id, r.severity, r.title, r.example) for r in RULES] + reader_rules
+
+
+__all__ = ["RULES", "Rule", "catalogue", "check"]

@@ -1,0 +1,108 @@
+"""Read and check one file: the unit of work of `xlform check` and of the report.
+
+A FileResult always exists, readable or not: that is how no file is ever
+silently dropped. Its JSON shape (`result_json`) is a contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .checks import check
+from .findings import SEVERITY_LABEL, Finding
+from .model import Declaration
+from .package import Unreadable
+from .reader import Registry, read
+
+STATUS_PASS, STATUS_FIX, STATUS_UNREADABLE = "通过", "需修改", "无法读取"
+
+
+@dataclass
+class FileResult:
+    file: str
+    declaration: Declaration | None = None
+    findings: list[Finding] = field(default_factory=list)
+    error: str = ""  # why the file could not be read; "" when it was
+
+    @property
+    def errors(self) -> int:
+        return sum(f.severity == "error" for f in self.findings)
+
+    @property
+    def warnings(self) -> int:
+        return sum(f.severity == "warning" for f in self.findings)
+
+    @property
+    def readable(self) -> bool:
+        return self.declaration is not None
+
+    @property
+    def ok(self) -> bool:
+        return self.readable and self.errors == 0
+
+    @property
+    def status(self) -> str:
+        if not self.readable:
+            return STATUS_UNREADABLE
+        return STATUS_PASS if self.errors == 0 else STATUS_FIX
+
+
+def check_file(path: str | Path, registry: Registry | None = None, data: bytes | None = None,
+               name: str | None = None) -> FileResult:
+    """Read and check one workbook; an unreadable one gives a result with `error` set."""
+    shown = name or str(path)
+    try:
+        d = read(path, registry, data)
+    except Unreadable as exc:
+        return FileResult(shown, error=str(exc))
+    except MemoryError:
+        return FileResult(shown, error="文件内容过大，读取时内存不足，已拒绝读取。")
+    except Exception as exc:  # noqa: BLE001 - a damaged file must never stop a whole collection
+        return FileResult(shown, error=f"文件已损坏或格式异常，无法读取（{type(exc).__name__}）；请用 Excel 或 WPS 重新保存后再交。")
+    d.source.file = shown
+    try:
+        findings = check(d)
+    except Exception as exc:  # noqa: BLE001 - same reasoning: report, don't crash
+        return FileResult(shown, error=f"审核时出错（{type(exc).__name__}: {exc}）；请把此文件发给维护人员。")
+    return FileResult(shown, d, findings)
+
+
+def result_json(r: FileResult) -> dict[str, Any]:
+    identity = r.declaration.identity if r.declaration else None
+    return {
+        "file": r.file,
+        "template": f"{identity.template_id}@{identity.template_version}" if identity else "",
+        "form_id": identity.form_id if identity else "",
+        "department": (identity.department or r.declaration.project.unit) if identity and r.declaration else "",
+        "ok": r.ok,
+        "errors": r.errors,
+        "warnings": r.warnings,
+        "findings": [f.to_dict() for f in r.findings],
+        "error": r.error,
+    }
+
+
+def result_text(r: FileResult) -> str:
+    lines = [f"文件：{r.file}"]
+    if not r.readable:
+        lines.append(f"  无法读取：{r.error}")
+        return "\n".join(lines)
+    d = r.declaration
+    assert d is not None
+    who = d.identity.department or d.project.unit or "（未填填报单位）"
+    lines.append(f"  {who} · {d.project.name or '（未填项目名称）'} · 模板 {d.identity.template_id} 版本 "
+                 f"{d.identity.template_version} · 表单编号 {d.identity.form_id}")
+    by_sheet: dict[str, list[Finding]] = {}
+    for f in r.findings:
+        by_sheet.setdefault(f.sheet or "整个文件", []).append(f)
+    for sheet, items in by_sheet.items():
+        lines.append(f"  【{sheet}】")
+        for f in items:
+            value = f"（现为：{f.value}）" if f.value else ""
+            cell = f"{f.sheet}!{f.cell}" if f.cell else "—"
+            lines.append(f"    {SEVERITY_LABEL[f.severity]} {f.rule} {cell} {f.message}{value}")
+    verdict = "通过" if r.ok else "需修改"
+    lines.append(f"  结果：{verdict}，{r.errors} 个错误，{r.warnings} 个提示")
+    return "\n".join(lines)
