@@ -1,3 +1,16 @@
-"""xlform: 财政项目支出绩效目标申报表 workbooks — generate, collect, check, summarise."""
+"""xlform: 财政项目支出绩效目标申报表 workbooks — generate, collect, check, summarise.
+
+The library mirrors the command line:
+    xlform.read(path) -> Declaration
+    xlform.check(declaration) -> list[Finding]
+    xlform.write_workbook(template, path, declaration=None) -> Identity
+"""
 
 __version__ = "0.1.0"
+
+from .checks import check  # noqa: E402
+from .reader import read  # noqa: E402
+from .template import load_template  # noqa: E402
+from .writer import write_workbook  # noqa: E402
+
+__all__ = ["__version__", "check", "load_template", "read", "write_workbook"]

@@ -107,7 +107,7 @@ TABLE_EXPORT_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("指标值设定依据", "value_basis"), ("行", "row"),
     ),
     "costs": (
-        ("项目名称", "project"), ("项目内容", "content"), ("项目明细", "detail"), ("明细金额", "amount"),
+        ("分解项目名称", "project"), ("项目内容", "content"), ("项目明细", "detail"), ("明细金额", "amount"),
         ("单价", "unit_price"), ("单价依据", "price_basis"), ("数量", "quantity"),
         ("数量依据", "quantity_basis"), ("备注", "note"), ("行", "row"),
     ),

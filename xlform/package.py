@@ -149,22 +149,22 @@ def _sniff(path: Path, data: bytes) -> None:
         raise Unreadable("这是 WPS 表格格式（.et）；请在 WPS 中“另存为” Excel 工作簿（.xlsx）后再交。")
     if head.lstrip().startswith((b"<?xml", b"<html", b"<HTML", b"<!DOCTYPE")):
         raise Unreadable("这是网页或 XML 文件，不是 Excel 工作簿（.xlsx）；请用 Excel 或 WPS 另存为 .xlsx。")
-    try:
-        head.decode("utf-8")
-        text = True
-    except UnicodeDecodeError:
-        text = head.count(b"\x00") == 0 and _mostly_gbk(head)
+    text = b"\x00" not in head and (_decodes(head, "utf-8") or _decodes(head, "gb18030"))
     if text:
         raise Unreadable("这是文本（如 CSV）文件，只是扩展名为表格；请在 Excel 或 WPS 中打开后另存为 .xlsx。")
     raise Unreadable("这不是 Excel 工作簿（.xlsx），无法识别文件内容。")
 
 
-def _mostly_gbk(head: bytes) -> bool:
+def _decodes(head: bytes, encoding: str) -> bool:
     try:
-        head.decode("gb18030")
-        return True
+        head.decode(encoding)
     except UnicodeDecodeError:
-        return False
+        # The 2 KB cut may split a multi-byte character: allow a short tail.
+        try:
+            head[:-4].decode(encoding)
+        except UnicodeDecodeError:
+            return False
+    return True
 
 
 def _check_zip(zf: zipfile.ZipFile) -> None:

@@ -210,7 +210,9 @@ class _Reader:
     def convert(self, kind: Kind, raw: Any, sheet: str, address: str, label: str) -> Any:
         """One raw cell value → model value; a value of the wrong kind becomes a finding and None."""
         try:
-            if kind is Kind.MONEY or kind is Kind.NUMBER:
+            if kind is Kind.MONEY:
+                return _cents(parse_decimal(raw))
+            if kind is Kind.NUMBER:
                 return parse_decimal(raw)
             if kind is Kind.DATE:
                 return parse_date(raw)
@@ -272,6 +274,16 @@ def _merge_mof_target(item: Indicator) -> None:
         t.operator = parse_target(item.operator + "1").operator or item.operator
     if item.measure_unit and not t.unit and t.number is not None:
         t.unit = item.measure_unit
+
+
+def _cents(value: Decimal | None) -> Decimal | None:
+    """Money shown with two decimals (232124 → 232124.00); more decimals are kept for the check to see."""
+    if value is not None and value == value.quantize(_CENT):
+        return value.quantize(_CENT)
+    return value
+
+
+_CENT = Decimal("0.01")
 
 
 def _same_label(found: Any, expected: str) -> bool:

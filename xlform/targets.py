@@ -87,7 +87,7 @@ _PUNCT = r"，。；、,;:：！？!?()（）“”\"\s"
 # yields two targets) or at the start, and runs up to the verb.
 _GOAL = re.compile(
     rf"(?:(?<=[{_PUNCT}和及与并且])|^)(?P<subject>[^{_PUNCT}]+?)(?P<verb>{_alternation(_VERBS)})\s*"
-    rf"(?P<num>{_NUM})\s*(?P<unit>{_alternation(_UNITS)})?\s*(?P<tail>{_alternation(_TAILS)})?"
+    rf"(?P<num>{_NUM})(?:\s*(?P<unit>{_alternation(_UNITS)}))?(?:\s*(?P<tail>{_alternation(_TAILS)}))?"
 )
 _LEAD_WORDS = ("确保", "保证", "力争", "实现", "全年", "年度", "预计", "其中", "使")
 

@@ -519,6 +519,7 @@ class _WorkbookWriter:
             self._list_column(ws, col, f"l2_{i}", values)
             col += 1
         ws.hide()
+        ws.protect(self.password)
 
     def _list_column(self, ws: Worksheet, col: int, name: str, values: tuple[str, ...]) -> None:
         ws.write_string(0, col, name)

@@ -1,0 +1,108 @@
+"""The real command: templates / new / example / check / export / rules, and the installed wheel."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import venv
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import ROOT
+from xlform.cli import app
+from xlform.reader import read
+
+runner = CliRunner()
+
+
+def test_help_is_bilingual() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    assert "申报表" in result.output and "workbook" in result.output.lower()
+    for command in ("templates", "new", "example", "check", "export"):
+        assert command in result.output
+
+
+def test_templates_lists_builtins() -> None:
+    result = runner.invoke(app, ["templates"])
+    assert result.exit_code == 0
+    assert "shanghai-2020" in result.output and "mof-2021" in result.output
+    assert "万元" in result.output and "产出目标" in result.output
+
+
+def test_new_with_unit_year_and_default_name(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["new", "--unit", "区教育局", "--year", "2026", "-o", str(tmp_path / "a.xlsx")])
+    assert result.exit_code == 0, result.output
+    d = read(tmp_path / "a.xlsx")
+    assert d.identity.department == "区教育局" and d.identity.year == 2026 and d.project.unit == "区教育局"
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert runner.invoke(app, ["new", "-t", "mof-2021"]).exit_code == 0
+    finally:
+        os.chdir(cwd)
+    assert (tmp_path / "2022_绩效目标申报表.xlsx").exists()
+
+
+def test_example_then_check_and_export(tmp_path: Path) -> None:
+    out = tmp_path / "example.xlsx"
+    assert runner.invoke(app, ["example", "-o", str(out)]).exit_code == 0
+    wb = openpyxl.load_workbook(out)
+    assert wb["项目总体情况"]["C4"].value == "沪闵路6258号1号楼139会议室新建会议系统"
+    text = runner.invoke(app, ["check", str(out)])
+    assert text.exit_code == 1  # the real sample has errors a reviewer sends back
+    assert "goal.target_mismatch" in text.output and "85%" in text.output and "95%" in text.output
+    assert "合计：1 个文件" in text.output
+    payload = json.loads(runner.invoke(app, ["check", str(out), "--format", "json"]).output)
+    assert payload[0]["template"] == "shanghai-2020@1" and payload[0]["ok"] is False
+    assert {"file", "form_id", "department", "errors", "warnings", "findings", "error"} <= set(payload[0])
+    exported = json.loads(runner.invoke(app, ["export", str(out)]).output)
+    assert Decimal(exported[0]["funding"]["current_year"]) == Decimal("232124")
+    assert Decimal(exported[0]["indicators"][4]["target"]["number"]) == 95
+    csv_text = runner.invoke(app, ["export", str(out), "--format", "csv", "--table", "costs"]).output
+    assert "明细金额" in csv_text.splitlines()[0] and "232124.00" in csv_text
+
+
+def test_entry_point_never_shows_a_traceback(tmp_path: Path) -> None:
+    junk = tmp_path / "垃圾 文件.xlsx"
+    junk.write_bytes(b"\x00\x01garbage")
+    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "check", str(junk)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert "垃圾 文件.xlsx" in proc.stdout and "不是 Excel" in proc.stdout
+    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "new", "-t", "no-such-template"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "找不到模板" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_installed_wheel_finds_its_templates(tmp_path: Path) -> None:
+    """Build the wheel, install it in a fresh venv, run the installed command outside the checkout."""
+    dist = tmp_path / "dist"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+                    "-w", str(dist), str(ROOT)], check=True, timeout=300)
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, system_site_packages=True, with_pip=False)
+    py = env_dir / "bin" / "python"
+    wheel = next(dist.glob("xlform-*.whl"))
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q", str(wheel)],
+                   check=True, timeout=300)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    proc = subprocess.run([str(env_dir / "bin" / "xlform"), "templates"], cwd=work,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "shanghai-2020" in proc.stdout and "mof-2021" in proc.stdout
+    where = subprocess.run([str(py), "-c", "import xlform.template as t; print(t.templates_dir())"], cwd=work,
+                           capture_output=True, text=True, timeout=60)
+    assert "site-packages" in where.stdout  # package data, not the source tree
+    proc = subprocess.run([str(env_dir / "bin" / "xlform"), "example", "-o", "ex.xlsx"], cwd=work,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and (work / "ex.xlsx").exists()
