@@ -93,7 +93,7 @@ def test_dropdowns_come_from_hidden_lists(write, template_id: str) -> None:
         for key in ("value_type", "operator", "value_basis"):
             assert sources[f"{_letter(ind.col_of(key))}{first}"] == f"l_{key}"
     # Every list is a range on the hidden sheet, never an inline string; 二级 lists follow the taxonomy.
-    for i, (level1_value, level2_values) in enumerate(t.taxonomy.items(), start=1):
+    for i, level2_values in enumerate(t.taxonomy.values(), start=1):
         sheet, ref = _ref(wb, f"l2_{i}")
         assert sheet == LISTS_SHEET
         assert [c.value for (c,) in wb[sheet][ref]] == list(level2_values)
@@ -132,8 +132,8 @@ def test_validations_have_chinese_prompts_and_rules(write) -> None:
 
 def test_meta_sheet_identifies_the_workbook(write, tmp_path: Path) -> None:
     t = load_template("shanghai-2020")
-    from xlform.writer import write_workbook
     from xlform.model import Declaration
+    from xlform.writer import write_workbook
 
     path = tmp_path / "issued.xlsx"
     identity = write_workbook(t, path, Declaration(identity=Identity(department="区教育局", department_code="017")))

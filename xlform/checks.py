@@ -128,10 +128,10 @@ def _required(r: Rule, ctx: Context) -> Iterator[Finding]:
     for key in ctx.t.required:
         field = FIELD_BY_KEY[key]
         value = getattr(getattr(ctx.d, field.group), key)
-        if value is None or value == "":
-            if ctx.d.source.cells or not ctx.d.source.findings:  # not reported already as unreadable
-                label = ctx.label(key)
-                yield ctx.finding(r, ctx.cell(key), label, "", f"“{label}”为必填项，请填写。")
+        unread = ctx.d.source.cells and key not in ctx.d.source.cells  # already a structure finding
+        if (value is None or value == "") and not unread:
+            label = ctx.label(key)
+            yield ctx.finding(r, ctx.cell(key), label, "", f"“{label}”为必填项，请填写。")
 
 
 @rule("choice.category", "error", "项目类别不在列表中", "项目类别填了“专项项目”，应从下拉列表选择。")
@@ -394,7 +394,7 @@ def _cost_rows(r: Rule, ctx: Context) -> Iterator[Finding]:
 @rule("costs.total", "error", "项目构成分解金额合计 ≠ 当年预算", "各明细金额合计 200,000.00，当年预算 232,124.00。")
 def _cost_total(r: Rule, ctx: Context) -> Iterator[Finding]:
     current = ctx.d.funding.current_year
-    if current is None or current == 0 and not ctx.d.costs:
+    if current is None or (current == 0 and not ctx.d.costs):
         return
     total = sum((_n(c.amount) for c in ctx.d.costs), Decimal(0))
     if abs(total - current) > CENT:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,10 +15,10 @@ from .errors import UserError
 from .export import declaration_dict, dumps_json, to_csv
 from .fileio import write_bytes_atomic
 from .findings import SEVERITY_LABEL
+from .model import Declaration, Identity
 from .package import Unreadable
 from .reader import Registry, read
 from .review import check_file, result_json, result_text
-from .model import Declaration, Identity
 from .sample import sample_declaration
 from .template import DEFAULT_TEMPLATE, TemplateError, builtin_templates, load_template
 from .writer import default_filename, write_workbook
@@ -115,17 +115,17 @@ def _inputs(paths: list[Path]) -> list[Path]:
     return files
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     text = "text"
     json = "json"
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     json = "json"
     csv = "csv"
 
 
-class Table(str, Enum):
+class Table(StrEnum):
     activities = "activities"
     indicators = "indicators"
     costs = "costs"
@@ -225,7 +225,7 @@ def run() -> None:
     except KeyboardInterrupt:
         typer.echo("已中止（Ctrl-C）；已写出的文件保持完整。", err=True)
         sys.exit(130)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the last line of defence before the user
         import click
 
         if isinstance(exc, click.ClickException):

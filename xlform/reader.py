@@ -113,7 +113,7 @@ class _Reader:
         self.grids: dict[str, list[list[Any]]] = {}
         try:
             self.book = CalamineWorkbook.from_filelike(io.BytesIO(pkg.data))
-        except (CalamineError, Exception) as exc:
+        except (CalamineError, Exception) as exc:  # noqa: BLE001 - calamine raises several types
             raise Unreadable(f"文件已损坏，无法读取表格内容（{_short(exc)}），请用 Excel 或 WPS 重新保存。") from None
 
     def grid(self, sheet: str) -> list[list[Any]]:
@@ -121,7 +121,7 @@ class _Reader:
             try:
                 ws = self.book.get_sheet_by_name(sheet)
                 rows = ws.to_python(skip_empty_area=False)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any calamine failure means a damaged sheet
                 raise Unreadable(f"工作表“{sheet}”已损坏，无法读取（{_short(exc)}）。") from None
             self.grids[sheet] = rows
         return self.grids[sheet]
