@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from .fields import FIELD_BY_KEY
+from . import template as template_module
+from .fields import FIELD_BY_KEY, TABLES
 from .findings import Finding, Severity
 from .layout import layout_for
 from .livechecks import cost_row_message
 from .model import Declaration
 from .targets import extract_goal_targets, same_subject
-from .template import Template, TemplateError, load_template
+from .template import DEFAULT_TEMPLATE, Template, TemplateError, load_template
 from .values import clean_text
 
 CENT = Decimal("0.005")
@@ -61,6 +62,10 @@ class Context:
 
     def header(self, table: str, column: str) -> str:
         return self.t.columns[table].get(column, column)
+
+    def unread(self, table: str) -> bool:
+        """A table the reader could not read (structure edited; it reported that): rules skip it."""
+        return bool(self.d.source.cells) and table not in self.d.source.columns
 
     def finding(self, rule: Rule, where: tuple[str, str], field: str, value: object, message: str) -> Finding:
         return Finding(rule.id, rule.severity, where[0], where[1], field, _show(value), message)
@@ -109,10 +114,8 @@ def rule(rule_id: str, severity: Severity, title: str, example: str) -> Callable
 def check(d: Declaration, template: Template | None = None) -> list[Finding]:
     """All findings for one declaration: what reading found, then every rule in catalogue order."""
     if template is None:
-        try:
-            template = load_template(d.identity.template_id or "shanghai-2020")
-        except TemplateError:
-            template = load_template("shanghai-2020")
+        template = _template_of(d)
+    d = _with_rows(d, template)
     ctx = Context(d, template)
     findings = list(d.source.findings)
     for r in RULES:
@@ -120,16 +123,47 @@ def check(d: Declaration, template: Template | None = None) -> list[Finding]:
     return findings
 
 
+def _template_of(d: Declaration) -> Template:
+    """The template a declaration follows: a built-in by id, or one loaded from a YAML file in this
+    process (a bureau's own, passed to the reader's Registry) by id and version; shanghai-2020 otherwise."""
+    wanted = d.identity.template_id or DEFAULT_TEMPLATE
+    try:
+        builtin = load_template(wanted)
+        if builtin.version == d.identity.template_version or not d.identity.template_version:
+            return builtin
+    except TemplateError:
+        builtin = None
+    for t in list(template_module._cache.values()):  # the templates loaded so far, built-in or from files
+        if (t.id, t.version) == (wanted, d.identity.template_version):
+            return t
+    return builtin or load_template(DEFAULT_TEMPLATE)
+
+
+def _with_rows(d: Declaration, template: Template) -> Declaration:
+    """A declaration built in code (not read) has row 0 everywhere: give each item the sheet row
+    the writer puts it on, so findings point at its own cell, not at the table's first row."""
+    if all(item.row for table in TABLES for item in getattr(d, table)):
+        return d
+    layout = layout_for(template)
+    rows = {
+        table: [item if item.row else replace(item, row=layout.tables[table].first_row + 1 + i)
+                for i, item in enumerate(getattr(d, table))]
+        for table in TABLES
+    }
+    return replace(d, **rows)
+
+
 # ---- 项目总体情况 ----------------------------------------------------------------
 
 
 @rule("required.field", "error", "必填项未填写", "项目名称、项目类别、联系电话等必填项为空。")
 def _required(r: Rule, ctx: Context) -> Iterator[Finding]:
+    reported = {(f.sheet, f.cell) for f in ctx.d.source.findings}  # e.g. kind.money: filled, but not a number
     for key in ctx.t.required:
         field = FIELD_BY_KEY[key]
         value = getattr(getattr(ctx.d, field.group), key)
         unread = ctx.d.source.cells and key not in ctx.d.source.cells  # already a structure finding
-        if (value is None or value == "") and not unread:
+        if (value is None or value == "") and not unread and ctx.cell(key) not in reported:
             label = ctx.label(key)
             yield ctx.finding(r, ctx.cell(key), label, "", f"“{label}”为必填项，请填写。")
 
@@ -144,7 +178,8 @@ def _category(r: Rule, ctx: Context) -> Iterator[Finding]:
                           f"“{label}”填了“{value}”，应为 {'、'.join(allowed)} 之一，请从下拉列表选择。")
 
 
-_PHONE = re.compile(r"^(?:1[3-9]\d{9}|(?:0\d{2,3}[-\s]?)?[2-9]\d{6,7}(?:[-转]\d{1,5})?)$")
+# A bare local number has 8 digits (as the message says); with an area code, 7 or 8 (smaller cities).
+_PHONE = re.compile(r"^(?:1[3-9]\d{9}|(?:0\d{2,3}[-\s]?[2-9]\d{6,7}|[2-9]\d{7})(?:[-转]\d{1,5})?)$")
 
 
 @rule("format.phone", "error", "联系电话格式不对", "联系电话填了“2403313”（少一位）。")
@@ -220,7 +255,9 @@ def _current_le_total(r: Rule, ctx: Context) -> Iterator[Finding]:
       "金额单位为元，当年预算却只填了 23.21（像是按万元填的）。")
 def _money_unit(r: Rule, ctx: Context) -> Iterator[Finding]:
     value = ctx.d.funding.current_year
-    unit = ctx.d.identity.money_unit or ctx.t.money_unit
+    # Identity.money_unit defaults to 元: only a stamped identity (written or read; it has a fingerprint) says
+    # the unit, a Declaration built in code is in its template's unit.
+    unit = (ctx.d.identity.money_unit if ctx.d.identity.fingerprint else "") or ctx.t.money_unit
     if value is None or value <= 0:
         return
     label = ctx.label("current_year")
@@ -307,6 +344,8 @@ def _level2(r: Rule, ctx: Context) -> Iterator[Finding]:
 
 @rule("indicators.required_level1", "error", "缺少必需的一级目标", "没有任何“影响力目标”（满意度）指标。")
 def _required_level1(r: Rule, ctx: Context) -> Iterator[Finding]:
+    if ctx.unread("indicators"):
+        return
     present = {i.level1 for i in ctx.d.indicators}
     header = ctx.header("indicators", "level1")
     for level1 in ctx.t.required_level1:
@@ -372,9 +411,20 @@ def _goal_unmatched(r: Rule, ctx: Context) -> Iterator[Finding]:
 
 def _goal_pairs(ctx: Context) -> Iterator[tuple]:
     """Each target stated in 年度绩效目标 with the indicator it speaks of (None when none does)."""
+    if ctx.unread("indicators"):
+        return
+    indicators = ctx.d.indicators
     for goal in extract_goal_targets(ctx.d.project.annual_goal):
-        match = next((i for i in ctx.d.indicators if same_subject(goal.subject, i.name, i.level2)), None)
-        yield goal, match
+        # Closest first: the indicator's own name, then a fuzzy match on the name, then one that only shares
+        # the 二级 (which may be mis-picked). Of several (群众满意度, 服务对象满意度), one that agrees is the match.
+        tiers = (
+            [i for i in indicators if i.name and (goal.subject in i.name or i.name in goal.subject)],
+            [i for i in indicators if same_subject(goal.subject, i.name, "")],
+            [i for i in indicators if same_subject(goal.subject, i.name, i.level2)],
+        )
+        found = next((tier for tier in tiers if tier), [])
+        agreeing = [i for i in found if i.target.number == goal.number]
+        yield goal, (agreeing or found or [None])[0]
 
 
 # ---- 项目构成分解 -------------------------------------------------------------------
@@ -394,7 +444,7 @@ def _cost_rows(r: Rule, ctx: Context) -> Iterator[Finding]:
 @rule("costs.total", "error", "项目构成分解金额合计 ≠ 当年预算", "各明细金额合计 200,000.00，当年预算 232,124.00。")
 def _cost_total(r: Rule, ctx: Context) -> Iterator[Finding]:
     current = ctx.d.funding.current_year
-    if current is None or (current == 0 and not ctx.d.costs):
+    if current is None or (current == 0 and not ctx.d.costs) or ctx.unread("costs"):
         return
     total = sum((_n(c.amount) for c in ctx.d.costs), Decimal(0))
     if abs(total - current) > CENT:

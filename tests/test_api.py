@@ -1,0 +1,54 @@
+"""The Python API mirrors the command line: xlform.read(path) and xlform.check(declaration)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import xlform
+from xlform.findings import Finding
+from xlform.model import Declaration
+from xlform.package import Unreadable
+
+
+def test_read_and_check_are_exported() -> None:
+    assert {"read", "check"} <= set(xlform.__all__)
+    assert callable(xlform.read) and callable(xlform.check)
+
+
+def test_read_then_check_a_written_workbook(write, sample) -> None:
+    path = write(sample)
+    d = xlform.read(path)
+    assert isinstance(d, Declaration)
+    assert d.identity.template_id == "shanghai-2020" and d.identity.form_id
+    assert d.project.name == "沪闵路6258号1号楼139会议室新建会议系统"
+    assert d.funding.current_year == Decimal("232124")
+    assert d.indicators[4].target.number == Decimal(95)
+    assert d.source.file == str(path)
+    findings = xlform.check(d)
+    assert all(isinstance(f, Finding) for f in findings)
+    mismatch = [f for f in findings if f.rule == "goal.target_mismatch"]
+    assert len(mismatch) == 1 and "85%" in mismatch[0].message and "95%" in mismatch[0].message
+    assert mismatch[0].where == "项目总体情况!C22"
+
+
+def test_read_accepts_str_paths(write, sample) -> None:
+    assert xlform.read(str(write(sample))).project.leader == "张宇华"
+
+
+def test_check_a_declaration_built_in_code(sample) -> None:
+    sample.project.unit = "闵行区机关事务管理局"
+    sample.project.category = "经常性项目"
+    sample.project.annual_goal = "满意度达到95%以上。"
+    assert xlform.check(sample) == []
+    sample.funding.fiscal_local = Decimal("200000")
+    assert [(f.rule, f.where) for f in xlform.check(sample)] == [("funding.fiscal_parts", "项目总体情况!E15")]
+
+
+def test_read_refuses_what_is_not_a_workbook(tmp_path: Path) -> None:
+    path = tmp_path / "名单.xlsx"
+    path.write_text("单位,金额\n区机关事务管理局,232124\n", encoding="utf-8")
+    with pytest.raises(Unreadable, match="CSV"):
+        xlform.read(path)

@@ -1,0 +1,354 @@
+"""The reviewer's catalogue, rule by rule, on real workbooks.
+
+Every case is a small filled form written inline: the clean form below (the
+real sample with what it lacks filled in), then `field → value` changes that
+break exactly one rule. The form is written to a real .xlsx, read back and
+checked; the bad form must fire the rule at the cell a person has to fix, with
+the numbers in the message, and a nearby good form must be silent.
+Reader rules (kind.*) need a cell typed wrongly, which a Declaration cannot
+hold: those cases also type raw values into the written workbook.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal as D
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+import yaml
+
+from xlform.checks import RULES, catalogue, check
+from xlform.findings import Finding
+from xlform.model import Activity, CostItem, Declaration, Indicator
+from xlform.reader import Registry, read
+from xlform.sample import sample_declaration
+from xlform.targets import parse_target
+from xlform.template import load_template, templates_dir
+from xlform.writer import write_workbook
+
+P, G, Z = "项目总体情况", "绩效目标", "制度保障"  # the three sheets of both built-in templates
+DELETE = object()
+AMOUNT = D("232124.00")
+CLEAN_GOAL = "系统运维完成率达到100%，满意度达到95%以上。"
+
+
+def clean_form(template: str = "shanghai-2020") -> Declaration:
+    """The sample, fixed so a reviewer has nothing to say about it."""
+    d = sample_declaration()
+    d.identity.template_id = template  # what xlform.check uses when a Declaration was not read
+    d.project.unit = "闵行区机关事务管理局"
+    d.project.category = "经常性项目"
+    d.project.annual_goal = CLEAN_GOAL  # the sample's own text says 85% where the indicator says 95%
+    if template == "mof-2021":  # national wording, amounts in 万元
+        d.indicators = [
+            _ind("成本指标", "经济成本指标", "会议系统建设成本", "≤23.21万元"),
+            _ind("产出指标", "数量指标", "系统运维完成率", "100%"),
+            _ind("产出指标", "时效指标", "运维完成及时性", "及时"),
+            _ind("效益指标", "社会效益指标", "视频会议正常召开", "100%"),
+            _ind("满意度指标", "服务对象满意度指标", "系统使用满意度", "≥95%"),
+        ]
+        _set_amount(d, D("23.21"))
+    return d
+
+
+def _ind(level1: str, level2: str, name: str, target: str) -> Indicator:
+    return Indicator(level1=level1, level2=level2, name=name, target=parse_target(target), note="工作计划")
+
+
+def _set_amount(d: Declaration, amount: D) -> None:
+    """Every amount of the one-line sample budget at once, so the sums stay consistent."""
+    f = d.funding
+    f.total = f.current_year = f.fiscal = f.fiscal_local = amount
+    d.activities[0].amount = amount
+    d.costs[0].amount = d.costs[0].unit_price = amount
+
+
+def filled(template: str, changes: dict[str, Any]) -> Declaration:
+    """The clean form with `path → value` changes: "funding.fiscal", "indicators[3]", "costs[0].quantity"."""
+    d = clean_form(template)
+    for path, value in changes.items():
+        if path == "amounts":
+            _set_amount(d, value)
+            continue
+        *parents, last = path.split(".")
+        obj: Any = d
+        for part in parents:
+            obj = _step(obj, part)
+        m = re.fullmatch(r"(\w+)\[(\d+)\]", last)
+        if m:
+            items = getattr(obj, m[1])
+            if value is DELETE:
+                del items[int(m[2])]
+            else:
+                items[int(m[2])] = value
+        elif last == "target" and isinstance(value, str):
+            setattr(obj, last, parse_target(value))
+        else:
+            assert hasattr(obj, last), path
+            setattr(obj, last, value)
+    return d
+
+
+def _step(obj: Any, part: str) -> Any:
+    m = re.fullmatch(r"(\w+)\[(\d+)\]", part)
+    return getattr(obj, m[1])[int(m[2])] if m else getattr(obj, part)
+
+
+def type_into(path: Path, cells: dict[tuple[str, str], Any]) -> None:
+    """What a clerk does in Excel: type raw values into cells, save."""
+    wb = openpyxl.load_workbook(path)
+    for (sheet, address), value in cells.items():
+        wb[sheet][address].value = value
+    wb.save(path)
+
+
+@dataclass
+class Case:
+    rule: str
+    bad: dict[str, Any]  # field → value: what breaks the rule
+    where: tuple[str, str]  # (sheet, cell) the finding must point at
+    says: tuple[str, ...]  # what the message must contain (the numbers a reviewer quotes)
+    good: dict[str, Any] = field(default_factory=dict)  # a nearby form that passes
+    cells: dict[tuple[str, str], Any] = field(default_factory=dict)  # raw values typed after writing (bad)
+    good_cells: dict[tuple[str, str], Any] = field(default_factory=dict)
+    template: str = "shanghai-2020"
+    also: frozenset[str] = frozenset()  # other rules the bad form legitimately trips
+    name: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.rule}{'-' + self.name if self.name else ''}"
+
+
+CASES = [
+    # ---- 项目总体情况 -------------------------------------------------------------
+    Case("required.field", {"project.contact": ""}, (P, "E6"), ("联系人", "必填")),
+    Case("required.field", {"funding.other": None}, (P, "E19"), ("（二）其他资金",), name="money",
+         good={"funding.other": D(0)}),
+    Case("required.field", {"project.start_date": None}, (P, "C8"), ("起始日期",), name="date"),
+    Case("choice.category", {"project.category": "专项项目"}, (P, "C5"), ("专项项目", "一次性项目"),
+         good={"project.category": "中期预算试点项目"}),
+    Case("format.phone", {"project.phone": "2403313"}, (P, "E7"), ("2403313",),
+         good={"project.phone": "021-24033138"}),
+    Case("format.phone", {"project.phone": "1380000000"}, (P, "E7"), ("1380000000",), name="mobile",
+         good={"project.phone": "13800000000"}),
+    Case("money.value", {"funding.fiscal_superior": D("-100"), "funding.fiscal_local": D("232224")},
+         (P, "E16"), ("-100.00", "负数"),
+         good={"funding.fiscal_superior": D("100"), "funding.fiscal_local": D("232024")}),
+    Case("money.value", {"funding.fiscal_superior": D("0.005"), "funding.fiscal_local": D("232123.995")},
+         (P, "E17"), ("232123.995", "两位小数"), name="decimals",
+         good={"funding.fiscal_superior": D("0.01"), "funding.fiscal_local": D("232123.99")}),
+    Case("money.value", {"costs[0].unit_price": D("77374.666"), "costs[0].quantity": D("3"), "costs[0].amount": AMOUNT},
+         (G, "F40"), ("77374.666",), name="unit-price",
+         good={"amounts": D("232124.01"), "costs[0].unit_price": D("77374.67"), "costs[0].quantity": D("3")}),
+    Case("funding.fiscal_parts", {"funding.fiscal_local": D("200000")}, (P, "E15"), ("232,124.00", "200,000.00"),
+         good={"funding.fiscal_superior": D("32124"), "funding.fiscal_local": D("200000")}),
+    Case("funding.current_year_sum", {"funding.other": D("1000")}, (P, "E14"), ("232,124.00", "233,124.00"),
+         good={"funding.other": D("1000"), "funding.fiscal": D("231124"), "funding.fiscal_local": D("231124")}),
+    Case("funding.current_year_le_total", {"funding.total": D("100000")}, (P, "E14"), ("232,124.00", "100,000.00"),
+         good={"funding.total": D("500000")}),
+    Case("funding.unit", {"amounts": D("23.21")}, (P, "E14"), ("23.21", "万元"), good={"amounts": D("1000")}),
+    Case("funding.unit", {"amounts": AMOUNT}, (P, "E14"), ("232,124.00", "23.21 亿元"), template="mof-2021",
+         name="wan-yuan", good={"amounts": D("99999.99")}),
+    Case("dates.order", {"project.start_date": date(2020, 12, 31), "project.end_date": date(2020, 1, 1)},
+         (P, "E8"), ("2020-01-01", "2020-12-31"),
+         good={"project.start_date": date(2020, 12, 31), "project.end_date": date(2020, 12, 31)}),
+    Case("dates.budget_year", {"project.start_date": date(2019, 7, 1)}, (P, "C8"), ("2019-07-01", "2020"),
+         good={"project.start_date": date(2020, 7, 1)}),
+    Case("dates.budget_year", {"project.end_date": date(2021, 3, 31)}, (P, "E8"), ("2021-03-31", "2020"),
+         name="end"),
+    # ---- 绩效目标 --------------------------------------------------------------
+    Case("activities.total",
+         {"activities": [Activity("音频音控系统", D("100000")), Activity("视频系统", D("100000"))]},
+         (G, "C8"), ("200,000.00", "232,124.00"),
+         good={"activities": [Activity("音频音控系统", D("100000")), Activity("视频系统", D("132124"))]}),
+    Case("activities.level1", {"activities[0].level1": "产出"}, (G, "D7"), ("产出", "产出目标、效果目标、影响力目标"),
+         good={"activities[0].level1": "产出目标"}),
+    Case("indicators.level1", {"indicators[1].level1": "产出指标"}, (G, "B19"), ("产出指标", "产出目标"),
+         good={"indicators[1].level1": "产出目标"}),
+    Case("indicators.level1", {"indicators[1].level1": "产出目标"}, (G, "B19"), ("产出目标", "成本指标"),
+         template="mof-2021", name="mof", good={"indicators[1].level1": "产出指标"}),
+    Case("indicators.level2", {"indicators[1].level2": "满意度"}, (G, "C19"), ("满意度", "产出目标", "数量、质量、时效、成本"),
+         good={"indicators[1].level2": "成本"}),
+    Case("indicators.level2", {"indicators[1].level2": ""}, (G, "C19"), ("第 19 行",), name="empty"),
+    Case("indicators.required_level1", {"indicators[3]": DELETE}, (G, "B18"), ("效果目标", "经济效益"),
+         good={"indicators[3].level2": "生态效益"}),
+    Case("indicators.name", {"indicators[1].name": ""}, (G, "D19"), ("第 19 行",)),
+    Case("indicators.target", {"indicators[2].target": ""}, (G, "E20"), ("运维完成及时性",),
+         good={"indicators[2].target": "良好"}),
+    Case("indicators.target_format", {"indicators[3].target": "1-2次"}, (G, "E21"), ("1-2次", "视频会议正常召开"),
+         good={"indicators[3].target": "≥ 1,000 人次"}),
+    Case("goal.target_mismatch", {"project.annual_goal": "系统运维完成率达到100%，满意率达到85%以上。"},
+         (P, "C22"), ("85%", "95%", "系统使用满意度", "绩效目标!E22"),
+         good={"project.annual_goal": "系统运维完成率达到100%，满意率达到95%以上。"}),
+    Case("goal.target_mismatch", {"indicators[0].target": "≥90%"}, (P, "C22"), ("100%", "90%", "绩效目标!E18"),
+         name="indicator-side", good={"indicators[0].target": "≥100%"}),
+    Case("goal.target_unmatched", {"project.annual_goal": "设备有效使用率达到99.5%以上，满意度达到95%以上。"},
+         (P, "C22"), ("设备有效使用率", "99.5%"),
+         good={"project.annual_goal": "会议保障有序进行，满意度达到95%以上。"}),
+    # ---- 项目构成分解 ------------------------------------------------------------
+    Case("costs.row", {"costs[0].unit_price": D("1000"), "costs[0].quantity": D("3")}, (G, "E40"),
+         ("1,000.00", "数量 3", "3,000.00", "232,124.00"),
+         good={"costs": [CostItem(detail="维护", amount=D("3000"), unit_price=D("1000"), quantity=D("3")),
+                         CostItem(detail="设备", amount=D("229124"), unit_price=D("229124"), quantity=D("1"))]}),
+    Case("costs.total", {"costs[0].amount": D("200000"), "costs[0].unit_price": D("200000")}, (G, "E40"),
+         ("200,000.00", "232,124.00"),
+         good={"costs": [CostItem(detail="维护", amount=D("32124")), CostItem(detail="设备", amount=D("200000"))]}),
+    Case("costs.total", {"costs": []}, (G, "E40"), ("未填写项目构成分解", "232,124.00"), name="empty"),
+    # ---- 制度保障 --------------------------------------------------------------
+    Case("guarantees.stage", {"guarantees[1].planning": False, "guarantees[1].implementation": False,
+                              "guarantees[1].completion": False}, (Z, "D8"), ("闵行区机关事务管理局内控指南",),
+         good={"guarantees[1].planning": False, "guarantees[1].completion": False}),
+    Case("guarantees.document", {"guarantees[2].document": ""}, (Z, "B9"), ("第 9 行", "财务管理制度"),
+         good={"guarantees[2].document": "闵行区财务管理办法"}),
+    Case("guarantees.kind", {"guarantees[0].kind": "其他制度"}, (Z, "A7"), ("其他制度",),
+         good={"guarantees[0].kind": "财务管理制度"}),
+    # ---- reader rules: a cell typed with something that is not a value of its kind ----
+    Case("kind.money", {}, (P, "E13"), ("一、项目总预算", "不是有效的金额", "二十三万"),
+         cells={(P, "E13"): "二十三万"}, good_cells={(P, "E13"): "232,124.00"}),
+    Case("kind.number", {}, (G, "H40"), ("数量", "一批"), cells={(G, "H40"): "一批"}, good_cells={(G, "H40"): "１"}),
+    Case("kind.date", {}, (P, "C8"), ("起始日期", "2020年13月"), cells={(P, "C8"): "2020年13月1日"},
+         good_cells={(P, "C8"): "2020年1月1日"}),
+    Case("kind.tick", {}, (Z, "E7"), ("实施阶段", "部分"), cells={(Z, "E7"): "部分"}, good_cells={(Z, "E7"): "√"}),
+]
+
+
+def findings_of(write: Callable[..., Path], template: str, changes: dict[str, Any],
+                cells: dict[tuple[str, str], Any]) -> tuple[Declaration, list[Finding]]:
+    path = write(filled(template, changes), template)
+    if cells:
+        type_into(path, cells)
+    d = read(path)
+    return d, check(d)
+
+
+def show(findings: list[Finding]) -> str:
+    return "\n".join(f"{f.rule} {f.where} {f.message}" for f in findings)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_rule_fires_at_the_cell_to_fix(write, case: Case) -> None:
+    _, findings = findings_of(write, case.template, case.bad, case.cells)
+    hits = [f for f in findings if f.rule == case.rule and (f.sheet, f.cell) == case.where]
+    assert hits, f"{case.rule} did not fire at {case.where[0]}!{case.where[1]}:\n{show(findings)}"
+    for text in case.says:
+        assert text in hits[0].message, (text, hits[0].message)
+    severity = next((sev for rid, sev, _, _ in catalogue() if rid == case.rule), None)
+    assert hits[0].severity == severity
+    assert {f.rule for f in findings} == {case.rule} | case.also, show(findings)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_rule_silent_on_the_good_form(write, case: Case) -> None:
+    _, findings = findings_of(write, case.template, case.good, case.good_cells)
+    assert findings == [], show(findings)
+
+
+@pytest.mark.parametrize("template", ["shanghai-2020", "mof-2021"])
+def test_clean_form_is_clean_in_memory_and_read_back(write, template: str) -> None:
+    assert check(clean_form(template)) == []
+    assert check(read(write(clean_form(template), template))) == []
+
+
+def test_every_rule_has_a_firing_case() -> None:
+    """Adding a rule to the catalogue without a case here fails this test."""
+    covered = {c.rule for c in CASES}
+    rule_ids = {r.id for r in RULES} | {rid for rid, *_ in catalogue() if rid.startswith("kind.")}
+    assert rule_ids - covered == set()
+    assert covered - {rid for rid, *_ in catalogue()} == set()  # and no case for a rule that does not exist
+
+
+# ---- the real sample, as `xlform example` writes it ---------------------------------
+
+
+def test_sample_gets_what_a_careful_reviewer_raises(write) -> None:
+    d = read(write(sample_declaration()))
+    findings = check(d)
+    got = {(f.rule, f.severity, f.sheet, f.cell) for f in findings}
+    assert got == {
+        ("required.field", "error", P, "B3"),  # 填报单位 is empty in the extract (it is stamped on paper)
+        ("required.field", "error", P, "C5"),  # no 项目类别 ticked in the extract
+        ("goal.target_mismatch", "error", P, "C22"),  # 满意率达到85%以上 vs the 95% satisfaction indicator
+        ("goal.target_unmatched", "warning", P, "C22"),  # 设备有效使用率达到99.5%以上 has no indicator
+    }, show(findings)
+    assert len(findings) == 4
+    mismatch = next(f for f in findings if f.rule == "goal.target_mismatch")
+    assert "85%" in mismatch.message and "95%" in mismatch.message
+    assert "系统使用满意度" in mismatch.message and "绩效目标!E22" in mismatch.message
+    assert mismatch.value == "满意率达到85%以上"
+    unmatched = next(f for f in findings if f.rule == "goal.target_unmatched")
+    assert "99.5%" in unmatched.value
+
+
+def test_sample_checked_in_memory_points_at_the_same_cells(write) -> None:
+    """xlform.check on a Declaration built in code names the cells the writer would use."""
+    in_memory = check(sample_declaration())
+    read_back = check(read(write(sample_declaration())))
+    assert in_memory == read_back
+
+
+def test_in_memory_rows_point_at_each_item() -> None:
+    d = clean_form()
+    d.indicators[4].level2 = "数量"  # 5th indicator: sheet row 22
+    d.guarantees[2].kind = "其他制度"  # 3rd guarantee: sheet row 9
+    where = {(f.rule, f.where) for f in check(d)}
+    assert ("indicators.level2", "绩效目标!C22") in where
+    assert ("guarantees.kind", "制度保障!A9") in where
+    assert d.indicators[4].row == 0  # the caller's declaration is not changed
+
+
+def test_in_memory_money_unit_is_the_templates() -> None:
+    """A Declaration built in code for a 万元 template is checked in 万元 (Identity defaults to 元)."""
+    assert [f.rule for f in check(filled("mof-2021", {"amounts": AMOUNT}))] == ["funding.unit"]
+    assert check(filled("mof-2021", {})) == []
+
+
+def test_unreadable_cell_is_not_also_reported_empty(write) -> None:
+    """A required amount typed as words is one finding (kind.money), not also “请填写”."""
+    _, findings = findings_of(write, "shanghai-2020", {}, {(P, "E14"): "二十三万"})
+    at_cell = [f.rule for f in findings if f.where == "项目总体情况!E14"]
+    assert at_cell[0] == "kind.money"
+    assert "required.field" not in at_cell
+
+
+def test_unread_table_gives_no_consequential_findings(write) -> None:
+    """A header edited on 绩效目标: the indicators are not read, so no “missing 一级” or goal findings."""
+    d, findings = findings_of(write, "shanghai-2020", {}, {(G, "E17"): "指标值"})
+    assert d.indicators == []
+    assert [(f.rule, f.where) for f in findings] == [("structure.label_mismatch", "绩效目标!E17")]
+
+
+def test_bureau_template_is_checked_against_its_own_lists(tmp_path: Path) -> None:
+    """A bureau's copy of a template (read through a Registry) is checked with its own taxonomy."""
+    data = yaml.safe_load(templates_dir().joinpath("shanghai-2020.yaml").read_text(encoding="utf-8"))
+    data.update(id="bureau-2025", version="3")
+    data["taxonomy"]["产出目标"].append("安全")
+    path = tmp_path / "bureau.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    write_workbook(load_template(path), tmp_path / "f.xlsx", filled("shanghai-2020", {"indicators[0].level2": "安全"}))
+    back = read(tmp_path / "f.xlsx", Registry([path]))
+    assert back.identity.template_id == "bureau-2025"
+    assert check(back) == []
+    back.indicators[1].level2 = "安保"
+    assert [(f.rule, f.where) for f in check(back)] == [("indicators.level2", "绩效目标!C19")]
+
+
+def test_goal_matched_to_the_indicator_it_names(write) -> None:
+    """Two satisfaction indicators: each stated target is compared with its own, not with the first one."""
+    base = clean_form().indicators[:4]
+    two = {"project.annual_goal": "服务对象满意度达到95%以上，群众满意度达到90%以上。"}
+    good = filled("shanghai-2020", {**two, "indicators": [
+        *base, _ind("影响力目标", "满意度", "服务对象满意度", "≥95%"), _ind("影响力目标", "满意度", "群众满意度", "≥90%")]})
+    assert check(read(write(good))) == []
+    bad = filled("shanghai-2020", {**two, "indicators": [
+        *base, _ind("影响力目标", "满意度", "服务对象满意度", "≥95%"), _ind("影响力目标", "满意度", "群众满意度", "≥85%")]})
+    findings = check(read(write(bad)))
+    assert [(f.rule, f.where) for f in findings] == [("goal.target_mismatch", "项目总体情况!C22")]
+    assert "群众满意度" in findings[0].message and "绩效目标!E23" in findings[0].message
+    assert "90%" in findings[0].message and "85%" in findings[0].message
