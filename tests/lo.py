@@ -188,7 +188,7 @@ def resave(src: Path, dst_dir: Path) -> Path:
     try:
         stdout, stderr = proc.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
-        timed_out = killed = _stop(proc, grace=0)
+        timed_out, killed = True, _stop(proc, grace=0)
         stdout, stderr = proc.communicate()
     finally:
         killed = _stop(proc) or killed
@@ -204,8 +204,7 @@ def resave(src: Path, dst_dir: Path) -> Path:
 # ---------------------------------------------------------------- fill_cells (UNO)
 
 _FILL_SCRIPT = r'''
-import faulthandler, json, os, sys, time, traceback
-faulthandler.enable()
+import json, os, sys, time, traceback
 import uno
 from com.sun.star.beans import PropertyValue
 
@@ -217,53 +216,45 @@ def prop(name, value):
     p.Name, p.Value = name, value
     return p
 
-spec = json.load(open(sys.argv[1], encoding="utf-8"))
-errors = []
-local = uno.getComponentContext()
-resolver = local.ServiceManager.createInstanceWithContext("com.sun.star.bridge.UnoUrlResolver", local)
-deadline = time.monotonic() + spec["connect_timeout"]
-while True:
-    try:
-        ctx = resolver.resolve(spec["connect"] + "StarOffice.ComponentContext")
-        break
-    except Exception:
-        if time.monotonic() > deadline:
-            raise
-        time.sleep(0.2)
-stage("connected")
-desktop = ctx.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
-doc = desktop.loadComponentFromURL(uno.systemPathToFileUrl(spec["src"]), "_blank", 0, (prop("Hidden", True),))
-if doc is None:
-    raise SystemExit("could not open " + spec["src"])
-stage("loaded")
-try:
+def connect(url, timeout):
+    local = uno.getComponentContext()
+    resolver = local.ServiceManager.createInstanceWithContext("com.sun.star.bridge.UnoUrlResolver", local)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return resolver.resolve(url + "StarOffice.ComponentContext")
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+def named_cell(doc, name, sheet_name):
     sheets = doc.Sheets
+    holders = [doc.NamedRanges]
+    if sheet_name != "*" and sheets.hasByName(sheet_name):
+        holders.insert(0, sheets.getByName(sheet_name).NamedRanges)  # sheet-local names first
+    holders += [sheets.getByIndex(i).NamedRanges for i in range(sheets.Count)]
+    for holder in holders:
+        if holder.hasByName(name):
+            cells = holder.getByName(name).getReferredCells()
+            if cells is None:
+                raise KeyError("defined name %r does not refer to cells" % name)
+            return cells.getCellByPosition(0, 0)
+    raise KeyError("no defined name %r" % name)
 
-    def named_cell(name, sheet_name):
-        holders = [doc.NamedRanges]
-        if sheet_name != "*" and sheets.hasByName(sheet_name):
-            holders.insert(0, sheets.getByName(sheet_name).NamedRanges)  # sheet-local names first
-        holders += [sheets.getByIndex(i).NamedRanges for i in range(sheets.Count)]
-        for holder in holders:
-            if holder.hasByName(name):
-                cells = holder.getByName(name).getReferredCells()
-                if cells is None:
-                    raise KeyError("defined name %r does not refer to cells" % name)
-                return cells.getCellByPosition(0, 0)
-        raise KeyError("no defined name %r" % name)
-
-    for sheet_name, cells in spec["values"].items():
+def type_into(doc, values, errors):
+    sheets = doc.Sheets
+    for sheet_name, cells in values.items():
         for key, value in cells.items():
             where = "%s!%s" % (sheet_name, key)
             try:
                 if key.startswith("name:"):
-                    cell = named_cell(key[5:], sheet_name)
+                    cell = named_cell(doc, key[5:], sheet_name)
                 else:
                     if not sheets.hasByName(sheet_name):
                         raise KeyError("no sheet %r" % sheet_name)
                     cell = sheets.getByName(sheet_name).getCellRangeByName(key).getCellByPosition(0, 0)
-                addr = cell.getCellAddress()
-                sheet = sheets.getByIndex(addr.Sheet)
+                sheet = sheets.getByIndex(cell.getCellAddress().Sheet)
                 where += " (%s!%s)" % (sheet.Name, cell.AbsoluteName.split(".")[-1].replace("$", ""))
                 if sheet.isProtected() and cell.CellProtection.IsLocked:
                     raise PermissionError("cell is locked on a protected sheet")
@@ -277,22 +268,42 @@ try:
                     raise RuntimeError("value was not written")
             except Exception as exc:
                 errors.append("%s: %s: %s" % (where, type(exc).__name__, exc))
-    stage("typed")
-    if not errors:
-        doc.storeToURL(uno.systemPathToFileUrl(spec["dst"]), (prop("FilterName", spec["filter"]), prop("Overwrite", True)))
-        stage("stored")
-finally:
+
+def main():
+    spec = json.load(open(sys.argv[1], encoding="utf-8"))
+    result = {"errors": [], "saved": False, "fatal": None}
+    desktop = None
     try:
-        doc.close(True)
+        ctx = connect(spec["connect"], spec["connect_timeout"])
+        stage("connected")
+        desktop = ctx.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
+        doc = desktop.loadComponentFromURL(uno.systemPathToFileUrl(spec["src"]), "_blank", 0, (prop("Hidden", True),))
+        if doc is None:
+            raise RuntimeError("LibreOffice could not open " + spec["src"])
+        stage("loaded")
+        try:
+            type_into(doc, spec["values"], result["errors"])
+            stage("typed")
+            if not result["errors"]:
+                doc.storeToURL(uno.systemPathToFileUrl(spec["dst"]), (prop("FilterName", spec["filter"]), prop("Overwrite", True)))
+                result["saved"] = True
+                stage("stored")
+        finally:
+            doc.close(True)
+            stage("closed")
     except Exception:
-        traceback.print_exc()
-    stage("closed")
-    try:
-        desktop.terminate()  # the connection drops while soffice quits
-    except Exception:
-        pass
-json.dump({"errors": errors}, open(spec["result"], "w", encoding="utf-8"), ensure_ascii=False)
-sys.exit(1 if errors else 0)
+        result["fatal"] = traceback.format_exc()
+    with open(spec["result"], "w", encoding="utf-8") as f:
+        json.dump(result, f, ensure_ascii=False)
+    if desktop is not None:
+        try:
+            desktop.terminate()  # the connection drops while soffice quits
+        except Exception:
+            pass
+    stage("done")
+    os._exit(0)  # python-uno may crash tearing down a dropped bridge; the result is already written
+
+main()
 '''
 
 CellValue = str | int | float | None
@@ -336,12 +347,14 @@ def fill_cells(src: Path, dst: Path, values: Mapping[str, Mapping[str, CellValue
                                      timeout=TIMEOUT + CONNECT_TIMEOUT, stdin=subprocess.DEVNULL)
             except subprocess.TimeoutExpired as exc:
                 raise AssertionError(f"LibreOffice fill timed out\nstdout:\n{exc.stdout!r}\nstderr:\n{exc.stderr!r}") from None
-            finished = result_file.is_file()
-            errors = json.loads(result_file.read_text(encoding="utf-8"))["errors"] if result_file.is_file() else []
-            detail = f"stdout:\n{run.stdout.decode(errors='replace')}\nstderr:\n{run.stderr.decode(errors='replace')}"
-            assert not errors, "LibreOffice could not type into:\n  " + "\n  ".join(errors)
-            assert run.returncode == 0, f"LibreOffice fill script failed (exit {run.returncode})\n{detail}"
-            assert dst.is_file() and dst.stat().st_size > 0, f"LibreOffice wrote no {dst}\n{detail}"
+            result = json.loads(result_file.read_text(encoding="utf-8")) if result_file.is_file() else None
+            finished = result is not None
+            out, err = run.stdout.decode(errors="replace"), run.stderr.decode(errors="replace")
+            detail = f"exit {run.returncode}\nstdout:\n{out}\nstderr:\n{err}"
+            assert result is not None, f"LibreOffice fill script gave no result\n{detail}"
+            assert not result["errors"], "LibreOffice could not type into:\n  " + "\n  ".join(result["errors"])
+            assert result["fatal"] is None, f"LibreOffice fill failed:\n{result['fatal']}\n{detail}"
+            assert result["saved"] and dst.is_file() and dst.stat().st_size > 0, f"LibreOffice wrote no {dst}\n{detail}"
         finally:
             if _stop(office, grace=15 if finished else 0):
                 _drop_profile(locale)
