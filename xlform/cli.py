@@ -209,10 +209,86 @@ def rules_cmd() -> None:
         typer.echo(f"{rule_id:<30}{SEVERITY_LABEL[severity]}  {title}。例：{example}")
 
 
+@app.command("distribute")
+def distribute_cmd(
+    roster: Annotated[Path, typer.Argument(help="部门名单（.csv 或 .xlsx）/ roster of departments.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="输出文件夹 / output folder.")],
+    template: TemplateOpt = DEFAULT_TEMPLATE,
+    year: YearOpt = None,
+) -> None:
+    """按部门名单下发申报表（每部门每项目一份，预填并锁定部门）/ Issue one workbook per department."""
+    from .distribute import distribute
+
+    try:
+        result = distribute(roster, output, load_template(template), year=year)
+    except (UserError, TemplateError) as exc:
+        raise fail(str(exc)) from None
+    departments = len({i.department for i in result.issued})
+    typer.echo(f"已为 {departments} 个部门生成 {len(result.issued)} 份申报表：{result.folder}")
+    typer.echo(f"下发清单：{result.manifest}（汇总时可用 --manifest 核对未提交的部门）")
+    rate = f"（每秒 {result.rate:.0f} 份）" if len(result.issued) >= 100 else ""
+    typer.echo(f"用时 {result.seconds:.2f} 秒{rate}。")
+
+
+class ReportFormat(StrEnum):
+    xlsx = "xlsx"
+    csv = "csv"
+    json = "json"
+
+
+@app.command("report")
+def report_cmd(
+    inboxes: Annotated[list[Path], typer.Argument(help="收件文件夹（可多个，含子文件夹和 .zip）/ inbox folders.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="汇总报告文件 / report file.")],
+    roster: Annotated[Path | None, typer.Option("--roster", help="部门名单：列出未提交的部门 / roster.")] = None,
+    manifest: Annotated[
+        Path | None, typer.Option("--manifest", help="下发清单（distribute 生成）/ manifest written by distribute.")
+    ] = None,
+    db: Annotated[
+        Path | None, typer.Option("--db", help="收件记录库（SQLite），每天重跑只读新文件 / persistent store.")
+    ] = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", min=1, help="并行进程数，默认全部 CPU / worker processes.")
+    ] = None,
+    fmt: Annotated[ReportFormat, typer.Option("--format", "-f", help="xlsx、csv 或 json")] = ReportFormat.xlsx,
+    templates: TemplatesOpt = None,
+) -> None:
+    """收集、审核并汇总交回的申报表：退出码 0 全部通过，1 有错误、无法读取或未提交，2 用法错误 / Build the summary."""
+    from .report import make_report
+
+    try:
+        result = make_report(inboxes, output, roster=roster, manifest=manifest, db=db, jobs=jobs, fmt=fmt.value,
+                             templates=list(templates or []))
+    except (UserError, TemplateError) as exc:
+        raise fail(str(exc)) from None
+    typer.echo(result.closing_line())
+    shown = "、".join(str(p) for p in result.outputs)
+    typer.echo(f"报告：{shown}" + ("（内容未变，沿用上次生成的文件）" if result.reused_report else "")
+               + f"；用时 {result.seconds:.1f} 秒。")
+    raise typer.Exit(result.exit_code)
+
+
+@app.command("demo")
+def demo_cmd(
+    outdir: Annotated[Path, typer.Argument(help="演示文件夹 / demo folder.")] = Path("xlform-demo"),
+) -> None:
+    """演示完整流程：名单 → 下发 → 交回（含常见错误）→ 汇总 / The whole job on built-in data."""
+    from .demo import run_demo
+
+    try:
+        demo = run_demo(outdir)
+    except (UserError, TemplateError) as exc:
+        raise fail(str(exc)) from None
+    for line in demo.lines():
+        typer.echo(line)
+
+
 def run() -> None:
     """Entry point: every known problem becomes one Chinese line and exit code 2, never a traceback."""
     try:
         code = app(standalone_mode=False)
+        if code == 130:  # typer turns Ctrl-C into a silent exit code 130
+            typer.echo("已中止（Ctrl-C）；已写出的文件保持完整。", err=True)
         sys.exit(code if isinstance(code, int) else 0)
     except (UserError, TemplateError) as exc:
         typer.echo(f"错误：{exc}", err=True)
@@ -228,7 +304,7 @@ def run() -> None:
     except Exception as exc:  # noqa: BLE001 - the last line of defence before the user
         import click
 
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, click.ClickException | typer.TyperException) and hasattr(exc, "show"):  # typer vendors click
             exc.show()
             sys.exit(exc.exit_code)
         typer.echo(f"内部错误：{type(exc).__name__}: {exc}。请把这条信息和所用文件发给维护人员。", err=True)

@@ -1,0 +1,60 @@
+"""`xlform demo`, the README's first command, end to end; and the console entry point around report."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+from typer.testing import CliRunner
+
+from xlform.cli import app
+
+runner = CliRunner()
+
+
+def test_demo_runs_end_to_end_and_says_where_everything_is(tmp_path: Path) -> None:
+    folder = tmp_path / "xlform-demo"
+    result = runner.invoke(app, ["demo", str(folder)])
+    assert result.exit_code == 0, result.output + result.stderr
+    for shown in ("部门名单.csv", "下发", "收件", "汇总报告.xlsx", "收件记录.db"):
+        assert str(folder / shown) in result.output
+    assert "共 8 个文件：读取申报表 5 份，其中需修改 2 份；无法读取 1 个；未提交部门 1 个（共缺 2 份）" in result.output
+    wb = openpyxl.load_workbook(folder / "汇总报告.xlsx")
+    departments = {r[0]: r[-1] for r in wb["按部门"].iter_rows(min_row=2, values_only=True) if r[0] != "合计"}
+    assert departments == {"区机关事务管理局": "需修改", "区教育局": "缺 1 份", "区卫生健康委": "已通过",
+                           "区民政局": "需修改", "区生态环境局": "已通过", "区文化和旅游局": "未提交"}
+    rules = {r[4] for r in wb["问题清单"].iter_rows(min_row=2, values_only=True)}
+    assert {"goal.target_mismatch", "indicators.level2", "indicators.target", "funding.unit",
+            "dates.budget_year"} <= rules
+    superseded = list(wb["被替代版本"].iter_rows(min_row=2, values_only=True))
+    assert len(superseded) == 1 and superseded[0][0] == "区卫生健康委" and superseded[0][4] == "需修改"
+
+    again = runner.invoke(app, ["demo", str(folder)])  # a demo folder may be re-run
+    assert again.exit_code == 0, again.output + again.stderr
+
+
+def test_demo_refuses_a_folder_that_is_not_its_own(tmp_path: Path) -> None:
+    (tmp_path / "mine.txt").write_text("keep", encoding="utf-8")
+    result = runner.invoke(app, ["demo", str(tmp_path)])
+    assert result.exit_code == 2 and "不是空的" in result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["mine.txt"]
+
+
+def _console(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The installed console script's entry point, `xlform.cli:run`, as a user runs it."""
+    return subprocess.run([sys.executable, "-c", "from xlform.cli import run; run()", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_console_entry_point_demo_then_report_exit_codes(tmp_path: Path) -> None:
+    demo = _console("demo", cwd=tmp_path)  # the default folder ./xlform-demo
+    assert demo.returncode == 0, demo.stderr
+    folder = tmp_path / "xlform-demo"
+    report = _console("report", str(folder / "收件"), "-o", "again.xlsx", "--manifest", str(folder / "下发"), cwd=tmp_path)
+    assert report.returncode == 1 and "未提交部门 1 个" in report.stdout, report.stderr
+    usage = _console("report", str(folder / "收件"), cwd=tmp_path)  # no -o
+    assert usage.returncode == 2 and "Traceback" not in usage.stderr
+    both = _console("report", str(folder / "收件"), "-o", "x.xlsx", "--roster", "a.csv", "--manifest", "b", cwd=tmp_path)
+    assert both.returncode == 2 and both.stderr.startswith("错误：") and len(both.stderr.strip().splitlines()) == 1

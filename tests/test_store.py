@@ -1,0 +1,143 @@
+"""The store behind `report --db`: skip what is unchanged, supersede resubmissions, keep history, stay consistent."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+import openpyxl
+import pytest
+from typer.testing import CliRunner
+
+from xlform.cli import app
+from xlform.collect import Collected, DiskFile, FileOutcome, Outcome
+from xlform.distribute import DistributeResult, distribute
+from xlform.errors import UserError
+from xlform.model import Declaration
+from xlform.reader import read
+from xlform.report import make_report
+from xlform.roster import Department
+from xlform.sample import sample_declaration
+from xlform.store import SCHEMA_VERSION, Store
+from xlform.template import load_template
+from xlform.writer import write_workbook
+
+runner = CliRunner()
+DAY = 86400
+
+
+@pytest.fixture
+def issued(tmp_path: Path) -> DistributeResult:
+    return distribute([Department("区教育局"), Department("区民政局"), Department("区卫生健康委")], tmp_path / "下发",
+                      load_template("shanghai-2020"))
+
+
+def fill(issued: DistributeResult, n: int, path: Path, name: str, mtime: float) -> Path:
+    d: Declaration = sample_declaration()
+    d.identity = read(issued.folder / issued.issued[n].file).identity
+    d.project.name = name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_workbook(load_template("shanghai-2020"), path, d)
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+def summary_names(report: Path) -> list[str]:
+    ws = openpyxl.load_workbook(report)["汇总"]
+    return [r[2] for r in ws.iter_rows(min_row=2, values_only=True) if r[0] not in (None, "合计")]
+
+
+def test_second_run_skips_unchanged_files_and_catches_changes(tmp_path: Path, issued: DistributeResult) -> None:
+    inbox, db, out = tmp_path / "in", tmp_path / "s.db", tmp_path / "r.xlsx"
+    now = time.time()
+    for n in range(3):
+        fill(issued, n, inbox / f"{n}.xlsx", f"项目{n}", now - DAY)
+    (inbox / "junk.xlsx").write_bytes(b"junk")
+    first = make_report([inbox], out, db=db, jobs=1)
+    assert (first.returns, first.unreadable, first.skipped, first.reused_report) == (3, 1, 0, False)
+
+    again = make_report([inbox], out, db=db, jobs=1)
+    assert (again.returns, again.unreadable, again.skipped, again.reused_report) == (3, 1, 4, True)
+
+    os.utime(inbox / "1.xlsx", (now, now))  # touched, same bytes: hashed, not re-read
+    fill(issued, 2, inbox / "2.xlsx", "改过的项目", now)  # new content at the same path: re-read
+    third = make_report([inbox], out, db=db, jobs=1)
+    assert third.skipped == 3 and not third.reused_report
+    assert sorted(summary_names(out)) == ["改过的项目", "项目0", "项目1"]
+
+    os.remove(out)  # a report someone deleted is written again, even when nothing changed
+    fourth = make_report([inbox], out, db=db, jobs=1)
+    assert fourth.skipped == 4 and not fourth.reused_report and out.exists()
+
+
+def test_resubmission_supersedes_and_history_stays(tmp_path: Path, issued: DistributeResult) -> None:
+    inbox, db, out = tmp_path / "in", tmp_path / "s.db", tmp_path / "r.xlsx"
+    now = time.time()
+    fill(issued, 0, inbox / "第一次" / "教育局.xlsx", "第一版", now - 2 * DAY)
+    fill(issued, 1, inbox / "民政局.xlsx", "民政项目", now - 2 * DAY)
+    result = runner.invoke(app, ["report", str(inbox), "-o", str(out), "--db", str(db)])
+    assert result.exit_code == 1  # the sample has findings
+    assert summary_names(out) == ["第一版", "民政项目"]
+
+    fill(issued, 0, inbox / "第二次" / "教育局.xlsx", "第二版", now - DAY)
+    result = runner.invoke(app, ["report", str(inbox), "-o", str(out), "--db", str(db)])
+    assert "1 份旧版本已被重新提交的版本替代" in result.output and "2 个文件未变" in result.output
+    assert summary_names(out) == ["第二版", "民政项目"]
+    ws = openpyxl.load_workbook(out)["被替代版本"]
+    old = [r for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert len(old) == 1 and old[0][1] == "第一版" and str(old[0][6]).endswith("第二次/教育局.xlsx")
+    assert "项目名称与新版本不同" in old[0][7]
+
+    with Store(db) as store:
+        history = store.history(issued.issued[0].form_id)
+    assert [h.project for h in history] == ["第一版", "第二版"]
+    assert history[0].received_at < history[1].received_at
+
+    # The old file removed from the inbox: it stays in the history, the report shows the latest.
+    (inbox / "第一次" / "教育局.xlsx").unlink()
+    make_report([inbox], out, db=db, jobs=1)
+    assert summary_names(out) == ["第二版", "民政项目"]
+    with Store(db) as store:
+        assert len(store.history(issued.issued[0].form_id)) == 2
+
+
+def test_schema_is_versioned_and_foreign_files_are_refused(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    Store(db).close()
+    with sqlite3.connect(db) as conn:
+        meta = dict(conn.execute("SELECT key, value FROM meta"))
+        assert meta["schema_version"] == str(SCHEMA_VERSION)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(UserError, match="更新版本"):
+        Store(db)
+    text = tmp_path / "notes.db"
+    text.write_text("not a database", encoding="utf-8")
+    with pytest.raises(UserError, match="不是 xlform 的收件记录库"):
+        Store(text)
+
+
+def test_changed_checker_rechecks_everything(tmp_path: Path, issued: DistributeResult) -> None:
+    inbox, db = tmp_path / "in", tmp_path / "s.db"
+    fill(issued, 0, inbox / "a.xlsx", "甲", time.time())
+    make_report([inbox], tmp_path / "r.xlsx", db=db, jobs=1)
+    with sqlite3.connect(db) as conn:  # as after an upgrade of xlform or an edited template
+        conn.execute("UPDATE meta SET value = 'older code' WHERE key = 'checker'")
+    result = make_report([inbox], tmp_path / "r.xlsx", db=db, jobs=1)
+    assert result.skipped == 0 and result.returns == 1
+
+
+def test_a_batch_is_all_or_nothing(tmp_path: Path) -> None:
+    """Ctrl-C (or any error) inside a batch leaves the store as it was before the batch."""
+    store = Store(tmp_path / "s.db")
+    good = FileOutcome(DiskFile("/in/a.xlsx", "a.xlsx", 1, 1), "a" * 64, [Collected("", "k1|.xlsx|", Outcome("通过"))])
+    broken = FileOutcome(DiskFile("/in/b.xlsx", "b.xlsx", 1, 1), "b" * 64, [Collected("", "k2|.xlsx|", None)])  # type: ignore[arg-type]
+    with pytest.raises(AttributeError):
+        store.save([good, broken], "2020-01-01T00:00:00")
+    assert store.known_files() == {} and store.contents() == {}
+    store.save([good], "2020-01-01T00:00:00")
+    assert list(store.known_files()) == ["/in/a.xlsx"] and store.contents() == {"a" * 64: [("", "k1|.xlsx|")]}
+    assert store.results(["k1|.xlsx|"])["k1|.xlsx|"].status == "通过"
+    store.close()

@@ -1,0 +1,424 @@
+"""Collecting returns: every file under the inbox folders, inside .zip files too, read and checked.
+
+Returns arrive by mail (often zipped), USB and OA exports, so an inbox holds
+workbooks, zips, zips of zips and junk. `walk` lists the files on disk (stat
+only); `items_of` turns one of them into the items it holds, as (display name,
+bytes), opening zips in memory with the same kind of limits as package.py
+(never extracting to disk, never writing into the inbox); `collect_file`
+reads and checks each item into a compact `Outcome`, which is what crosses
+process boundaries, goes into the store and feeds the report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import signal
+import zipfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, fields
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .errors import UserError
+from .package import MAX_FILE_BYTES, MAX_RATIO, RATIO_FLOOR
+from .reader import Registry
+from .review import STATUS_UNREADABLE, FileResult, check_file
+
+STATUS_IGNORED = "已忽略"
+JUNK_REASON = "临时文件，已忽略"
+# Zip inboxes: a real one holds up to a few thousand ~30 KB returns.
+MAX_ZIP_BYTES = 1024 * 1024 * 1024
+MAX_ZIP_MEMBERS = 20000
+MAX_ZIP_UNZIPPED = 2 * 1024 * 1024 * 1024
+MAX_ZIP_DEPTH = 3  # a zip inside a zip inside a zip, as forwarded mail does
+_JUNK_NAMES = {"thumbs.db", "ehthumbs.db", "desktop.ini", ".ds_store", "icon\r"}
+_JUNK_DIRS = {"__macosx", ".git", ".svn", "$recycle.bin"}
+# Handed to the reader, which says what each is and how to save it as .xlsx; anything else is not a return.
+_SPREADSHEET_SUFFIXES = {"", ".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".xlsb", ".et", ".ett", ".ods", ".csv"}
+
+
+@dataclass(frozen=True, slots=True)
+class DiskFile:
+    path: str  # as the OS needs it
+    name: str  # as the user sees it in the report
+    size: int
+    mtime_ns: int
+
+
+@dataclass(slots=True)
+class Item:
+    """One input file: a file on disk or a member of a zip; `data` is None when it is not read."""
+
+    name: str
+    member: str = ""  # path inside the (outermost) zip, "" for a file on disk
+    data: bytes | None = None
+    reason: str = ""  # why there is nothing to read
+    ignored: bool = False  # OS junk (Thumbs.db, ~$ lock files): listed, never counted as a problem
+
+
+def is_junk(name: str) -> bool:
+    """Files operating systems and office programs leave beside real ones."""
+    parts = name.replace("\\", "/").split("/")
+    base, lower = parts[-1], parts[-1].lower()
+    return (lower in _JUNK_NAMES or base.startswith(("~$", "._", ".~lock.")) or lower.endswith(".tmp")
+            or any(part.lower() in _JUNK_DIRS for part in parts[:-1]))
+
+
+def walk(inboxes: Iterable[Path]) -> list[DiskFile]:
+    """Every file under the inbox folders (a file may be given directly), in a stable order. Stat only."""
+    found: list[DiskFile] = []
+    for inbox in inboxes:
+        inbox = Path(inbox)
+        if inbox.is_file():
+            st = inbox.stat()
+            found.append(DiskFile(str(inbox), str(inbox), st.st_size, st.st_mtime_ns))
+        elif inbox.is_dir():
+            _scan(str(inbox), found)
+        else:
+            raise UserError(f"找不到收件文件夹：{inbox}")
+    seen: set[str] = set()  # a folder given twice, or inside another one given, is still read once
+    unique = []
+    for d in found:
+        real = os.path.abspath(d.path)
+        if real not in seen:
+            seen.add(real)
+            unique.append(d)
+    return unique
+
+
+def _scan(folder: str, found: list[DiskFile]) -> None:
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return  # unreadable folder: nothing in it can be collected; the rest still is
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):  # a link back up the tree must not loop
+                _scan(entry.path, found)
+            elif entry.is_file():
+                st = entry.stat()
+                found.append(DiskFile(entry.path, entry.path, st.st_size, st.st_mtime_ns))
+        except OSError:
+            continue  # vanished between listing and stat (a sync client at work)
+
+
+def file_hash(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def items_of(disk: DiskFile) -> Iterator[Item]:
+    """What one file on disk holds: itself, or each member of a zip (recursively)."""
+    if is_junk(disk.name):
+        yield Item(disk.name, reason=JUNK_REASON, ignored=True)
+        return
+    if disk.name.lower().endswith(".zip"):
+        if disk.size > MAX_ZIP_BYTES:
+            yield Item(disk.name, reason=f"压缩包过大（{disk.size / 1048576:.0f} MB），已拒绝读取；请分成几个较小的压缩包。")
+            return
+        try:
+            with zipfile.ZipFile(disk.path) as zf:
+                yield from _zip_items(zf, disk.name, "", 1)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+            yield Item(disk.name, reason="压缩包已损坏或不完整，无法打开；请重新下载或让对方重新打包。")
+        return
+    if not_a_workbook(disk.name):
+        yield Item(disk.name, reason=not_a_workbook(disk.name))
+        return
+    if disk.size > MAX_FILE_BYTES:
+        yield Item(disk.name, reason=f"文件过大（{disk.size / 1048576:.0f} MB），申报表通常不到 1 MB，请确认是否选错文件。")
+        return
+    try:
+        yield Item(disk.name, data=Path(disk.path).read_bytes())
+    except OSError as exc:
+        yield Item(disk.name, reason=f"无法打开文件（{exc.strerror or exc}）。")
+
+
+def not_a_workbook(name: str) -> str:
+    """Why a file with this name is not read at all ("" when the reader should look at it)."""
+    suffix = PurePosixPath(name.replace("\\", "/")).suffix.lower()
+    if suffix in _SPREADSHEET_SUFFIXES or not suffix.isascii() or len(suffix) > 6:
+        return ""  # "申报表.区教育局" has no real suffix: let the reader sniff it
+    if suffix in (".rar", ".7z", ".gz", ".tar", ".tgz"):
+        return f"这是 {suffix} 压缩包，本系统只打开 .zip；请解压后把申报表放进收件文件夹，或改用 .zip 打包。"
+    return f"不是表格文件（{suffix} 文件），未读取；申报表应为 Excel 工作簿（.xlsx）。"
+
+
+def iter_items(inboxes: Iterable[Path]) -> Iterator[Item]:
+    """Every item under the inboxes, as the report sees them (one process, no store)."""
+    for disk in walk(inboxes):
+        yield from items_of(disk)
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """Zip tools on Chinese Windows store names in GBK without saying so; Python reads them as cp437."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        raw = info.filename.encode("cp437")
+    except UnicodeEncodeError:
+        return info.filename
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return info.filename
+
+
+def _zip_items(zf: zipfile.ZipFile, shown: str, prefix: str, depth: int) -> Iterator[Item]:
+    infos = [i for i in zf.infolist() if not i.is_dir()]
+    if len(infos) > MAX_ZIP_MEMBERS:
+        yield Item(shown, reason=f"压缩包内文件过多（{len(infos)} 个），已拒绝读取；请分成几个较小的压缩包。")
+        return
+    total = 0
+    for info in infos:
+        member = _member_name(info)
+        name = f"{shown}/{member}"
+        inner = prefix + member
+        total += info.file_size
+        if is_junk(member):
+            yield Item(name, inner, reason=JUNK_REASON, ignored=True)
+        elif not_a_workbook(member) and not member.lower().endswith(".zip"):
+            yield Item(name, inner, reason=not_a_workbook(member))
+        elif info.flag_bits & 0x1:
+            yield Item(name, inner, reason="压缩包内的这个文件设置了密码，无法读取；请不加密码重新打包。")
+        elif (info.file_size > MAX_FILE_BYTES or total > MAX_ZIP_UNZIPPED
+              or (info.file_size > RATIO_FLOOR and info.file_size / max(info.compress_size, 1) > MAX_RATIO)):
+            yield Item(name, inner, reason="解压后异常庞大（疑似“压缩炸弹”）或文件过大，已拒绝读取。")
+        else:
+            try:
+                with zf.open(info) as fh:
+                    data = fh.read(MAX_FILE_BYTES + 1)  # bounded whatever the header claims
+            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError):
+                yield Item(name, inner, reason="压缩包内的这个文件已损坏，无法解压；请让对方重新打包发送。")
+                continue
+            if member.lower().endswith(".zip"):
+                yield from _nested(data, name, inner, depth)
+            else:
+                yield Item(name, inner, data=data)
+
+
+def _nested(data: bytes, name: str, inner: str, depth: int) -> Iterator[Item]:
+    if depth >= MAX_ZIP_DEPTH:
+        yield Item(name, inner, reason=f"压缩包嵌套超过 {MAX_ZIP_DEPTH} 层，已拒绝读取；请解开后重新打包。")
+        return
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as inner_zf:
+            yield from _zip_items(inner_zf, name, inner + "/", depth + 1)
+    except (zipfile.BadZipFile, ValueError, EOFError):
+        yield Item(name, inner, reason="压缩包已损坏或不完整，无法打开；请重新下载或让对方重新打包。")
+
+
+# ---- outcomes: what reading and checking one item gives, in compact form ----------------
+
+
+@dataclass(slots=True)
+class Outcome:
+    """Read + check result of one item: plain strings and numbers only (cheap to pickle and to store).
+
+    Money stays a decimal string, dates ISO strings; the report converts them.
+    """
+
+    status: str  # 通过 / 需修改 / 无法读取 / 已忽略
+    error: str = ""  # why it could not be read
+    form_id: str = ""
+    issued_to: str = ""  # department in _meta ("" for a blank form nobody was issued)
+    department: str = ""  # issued_to, else what the department typed as 填报单位
+    code: str = ""
+    template: str = ""
+    version: str = ""
+    year: int | None = None
+    money_unit: str = ""
+    project: str = ""
+    category: str = ""
+    start: str = ""
+    end: str = ""
+    money: list[str] = field(default_factory=list)  # 总预算, 当年, 财政拨款, 上级, 本级, 下级, 其他
+    errors: int = 0
+    warnings: int = 0
+    indicators: list[list[Any]] = field(default_factory=list)
+    costs: list[list[Any]] = field(default_factory=list)
+    findings: list[list[str]] = field(default_factory=list)  # severity, rule, sheet, cell, field, value, message
+
+    def to_list(self) -> list[Any]:
+        return [getattr(self, f) for f in _OUTCOME_FIELDS]
+
+    @classmethod
+    def from_list(cls, values: list[Any]) -> Outcome:
+        return cls(*values)
+
+    @property
+    def readable(self) -> bool:
+        return self.status not in (STATUS_UNREADABLE, STATUS_IGNORED)
+
+
+_OUTCOME_FIELDS = [f.name for f in fields(Outcome)]
+MONEY_FIELDS = ("total", "current_year", "fiscal", "fiscal_superior", "fiscal_local", "fiscal_subordinate", "other")
+
+
+def _s(value: Any) -> str:
+    return "" if value is None else (value.isoformat() if hasattr(value, "isoformat") else f"{value}")
+
+
+def outcome_of(result: FileResult) -> Outcome:
+    d = result.declaration
+    if d is None:
+        return Outcome(STATUS_UNREADABLE, result.error)
+    ident, p = d.identity, d.project
+    return Outcome(
+        status=result.status,
+        form_id=ident.form_id,
+        issued_to=ident.department,
+        department=ident.department or p.unit,
+        code=ident.department_code,
+        template=ident.template_id,
+        version=ident.template_version,
+        year=ident.year,
+        money_unit=ident.money_unit,
+        project=p.name,
+        category=p.category,
+        start=_s(p.start_date),
+        end=_s(p.end_date),
+        money=[_s(getattr(d.funding, key)) for key in MONEY_FIELDS],
+        errors=result.errors,
+        warnings=result.warnings,
+        indicators=[[i.level1, i.level2, i.name, i.target.raw, i.target.operator, _s(i.target.number), i.target.unit,
+                     i.note, i.value_type, i.value_basis, i.row] for i in d.indicators],
+        costs=[[c.project, c.content, c.detail, _s(c.amount), _s(c.unit_price), c.price_basis, _s(c.quantity),
+                c.quantity_basis, c.note, c.row] for c in d.costs],
+        findings=[[f.severity, f.rule, f.sheet, f.cell, f.field, f.value, f.message] for f in result.findings],
+    )
+
+
+def check_item(item: Item, registry: Registry | None = None) -> Outcome:
+    if item.data is None:
+        return Outcome(STATUS_IGNORED if item.ignored else STATUS_UNREADABLE, item.reason)
+    return outcome_of(check_file(item.name, registry, item.data, item.name))
+
+
+def item_key(item: Item) -> str:
+    """What a result depends on: the bytes, and the name's suffix (the reader's advice differs for .et and .xls)."""
+    digest = hashlib.sha256(item.data).hexdigest() if item.data is not None else "-"
+    return f"{digest}|{PurePosixPath(item.name).suffix.lower()}|{item.reason}"
+
+
+@dataclass(slots=True)
+class Collected:
+    """One item of a file on disk, with its result."""
+
+    member: str
+    key: str
+    outcome: Outcome
+
+
+@dataclass(slots=True)
+class FileOutcome:
+    disk: DiskFile
+    sha256: str
+    items: list[Collected]
+
+
+def collect_file(disk: DiskFile, registry: Registry | None = None) -> FileOutcome:
+    """Hash, open and check everything one file on disk holds. Never raises for a bad file."""
+    try:
+        sha = file_hash(disk.path) if not is_junk(disk.name) else ""
+    except OSError:
+        sha = ""
+    collected = []
+    for item in items_of(disk):
+        collected.append(Collected(item.member, item_key(item), check_item(item, registry)))
+    return FileOutcome(disk, sha, collected)
+
+
+# ---- running many: one process or a pool -----------------------------------------------
+
+_worker_registry: Registry | None = None
+
+
+def _init_worker(templates: list[str]) -> None:
+    global _worker_registry
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; no tracebacks per worker
+    _worker_registry = Registry(list(templates)) if templates else None
+
+
+def _collect_chunk(chunk: list[DiskFile]) -> list[FileOutcome]:
+    return [collect_file(d, _worker_registry) for d in chunk]
+
+
+def collect_files(
+    disks: list[DiskFile],
+    *,
+    jobs: int,
+    templates: list[str] | None = None,
+    on_done: Callable[[list[FileOutcome]], None],
+    parallel_from: int = 64,
+) -> None:
+    """Collect every file, handing results to `on_done` in batches as they finish.
+
+    Below `parallel_from` files (or with one job) everything runs here: starting
+    processes costs more than reading a few dozen returns.
+    """
+    templates = list(templates or [])
+    if jobs <= 1 or len(disks) < parallel_from:
+        _collect_here(disks, templates, on_done)
+        return
+    size = max(4, min(64, len(disks) // (jobs * 8) or 1))
+    chunks = [disks[i: i + size] for i in range(0, len(disks), size)]
+    unfinished = _collect_in_pool(chunks, jobs, templates, on_done)
+    if unfinished:  # a worker died (killed, out of memory): finish here rather than lose files
+        _collect_here([d for chunk in unfinished for d in chunk], templates, on_done)
+
+
+def _collect_here(disks: list[DiskFile], templates: list[str], on_done: Callable[[list[FileOutcome]], None]) -> None:
+    registry = Registry(templates) if templates else None
+    for start in range(0, len(disks), 16):
+        on_done([collect_file(d, registry) for d in disks[start: start + 16]])
+
+
+def _pool_context() -> Any:
+    """fork where it is safe (Linux): workers start at once, and a caller's script is not re-imported
+    (spawn would re-run an unguarded `__main__`). No other thread runs when the workers are forked:
+    the pool forks them all at the first submit, before the progress bar starts its thread."""
+    import multiprocessing
+    import sys
+
+    return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+
+
+def _collect_in_pool(chunks: list[list[DiskFile]], jobs: int, templates: list[str],
+                     on_done: Callable[[list[FileOutcome]], None]) -> list[list[DiskFile]]:
+    """Run the chunks in worker processes, a bounded number in flight (memory stays flat).
+    Returns the chunks left unfinished if the pool broke."""
+    queue = list(reversed(chunks))
+    running: dict[Future[list[FileOutcome]], list[DiskFile]] = {}
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context(), initializer=_init_worker,
+                             initargs=(templates,)) as pool:
+        try:
+            while queue and len(running) < jobs * 4:
+                chunk = queue.pop()
+                running[pool.submit(_collect_chunk, chunk)] = chunk
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    chunk = running.pop(future)
+                    try:
+                        batch = future.result()
+                    except BrokenProcessPool:
+                        return [chunk, *running.values(), *reversed(queue)]
+                    on_done(batch)
+                    if queue:
+                        chunk = queue.pop()
+                        running[pool.submit(_collect_chunk, chunk)] = chunk
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return []

@@ -1,0 +1,341 @@
+"""Issue one prefilled, locked workbook per department (per project) and a manifest of what went out.
+
+Building a workbook with xlsxwriter takes ~15-25 ms, almost all of it the
+template's layout, validations and styles, which are the same for every
+department. So the workbook is built once with placeholder strings for the
+per-department values (form id, department name, department code); xlsxwriter
+puts each string once into xl/sharedStrings.xml, and each department's file is
+that package with only the shared-strings part replaced (XML-escaped) and
+re-deflated, the other parts' compressed bytes copied as they are. That is
+~0.3 ms per workbook instead of ~20 ms. If a template ever places a placeholder
+anywhere else, stamping falls back to building each workbook in full.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import struct
+import time
+import uuid
+import zipfile
+import zlib
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from .errors import UserError
+from .export import csv_safe
+from .fileio import atomic_path
+from .model import Declaration, Identity
+from .roster import Department, department_name_problem, read_roster
+from .template import Template
+from .writer import write_workbook
+
+MANIFEST_NAME = "下发清单.csv"
+FILE_STEM = "绩效目标申报表"
+SHARED_STRINGS = "xl/sharedStrings.xml"
+BEIJING = timezone(timedelta(hours=8))
+
+
+@dataclass(frozen=True)
+class Issued:
+    """One workbook sent out: a row of the manifest."""
+
+    form_id: str
+    department: str
+    code: str
+    contact: str
+    phone: str
+    project_no: int
+    file: str  # file name inside the output folder
+    issued_at: str
+    template: str
+    version: str
+    year: int
+
+
+# Manifest columns: (header a clerk sees, Issued attribute). The order is the file's.
+MANIFEST_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("表单编号", "form_id"),
+    ("部门名称", "department"),
+    ("部门编码", "code"),
+    ("联系人", "contact"),
+    ("联系电话", "phone"),
+    ("项目序号", "project_no"),
+    ("文件", "file"),
+    ("下发时间", "issued_at"),
+    ("模板", "template"),
+    ("模板版本", "version"),
+    ("年度", "year"),
+)
+
+
+@dataclass(frozen=True)
+class DistributeResult:
+    issued: list[Issued]
+    folder: Path
+    manifest: Path
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        """Workbooks per second, for the closing line and the benchmark."""
+        return len(self.issued) / self.seconds if self.seconds > 0 else float("inf")
+
+
+def file_name(year: int, department: str, project_no: int) -> str:
+    """`2020_区教育局_绩效目标申报表.xlsx`; the second and later projects get `_2`, `_3`."""
+    suffix = f"_{project_no}" if project_no > 1 else ""
+    return f"{year}_{department}_{FILE_STEM}{suffix}.xlsx"
+
+
+def distribute(
+    roster: Path | list[Department],
+    outdir: Path,
+    template: Template,
+    *,
+    year: int | None = None,
+    now: datetime | None = None,
+) -> DistributeResult:
+    """Write one workbook per department and project into `outdir`, then the manifest.
+
+    Everything is validated first (the roster, clashes with files already in
+    `outdir`), so a mistake writes nothing. Workbooks are written into a hidden
+    staging folder and moved in at the end: Ctrl-C while writing leaves no partial set.
+    """
+    started = time.perf_counter()
+    departments = read_roster(roster) if isinstance(roster, (str, Path)) else _checked(roster)
+    year = year or template.year
+    issued_at = (now or datetime.now(BEIJING)).isoformat(timespec="seconds")
+    plan = [
+        Issued(str(uuid.uuid4()), d.name, d.code, d.contact, d.phone, n, file_name(year, d.name, n), issued_at,
+               template.id, template.version, year)
+        for d in departments
+        for n in range(1, d.projects + 1)
+    ]
+    outdir = Path(outdir)
+    _check_outdir(outdir, plan)
+    stamper = Stamper(template, year, issued_at)
+    manifest = outdir / MANIFEST_NAME
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        staging = outdir / f".xlform-staging-{uuid.uuid4().hex[:8]}"
+        staging.mkdir()
+        try:
+            for item in plan:
+                (staging / item.file).write_bytes(stamper.stamp(item.form_id, item.department, item.code))
+            for item in plan:  # renames in one folder: a moment, whatever the count
+                (staging / item.file).replace(outdir / item.file)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        write_manifest(manifest, plan)
+    except OSError as exc:
+        raise UserError(f"无法写入输出文件夹 {outdir}：{exc.strerror or exc}") from None
+    return DistributeResult(plan, outdir, manifest, time.perf_counter() - started)
+
+
+def _checked(departments: list[Department]) -> list[Department]:
+    """The same rules as a roster file, for callers that pass departments in code."""
+    seen: set[str] = set()
+    for d in departments:
+        problem = department_name_problem(d.name) or ("部门名称重复。" if d.name in seen else "")
+        if problem:
+            raise UserError(f"部门“{d.name}”：{problem}")
+        seen.add(d.name)
+    if not departments:
+        raise UserError("没有任何部门，无法下发。")
+    return departments
+
+
+def _check_outdir(outdir: Path, plan: list[Issued]) -> None:
+    if outdir.exists() and not outdir.is_dir():
+        raise UserError(f"输出位置 {outdir} 是一个文件，不是文件夹。")
+    lowered: dict[str, str] = {}
+    for item in plan:  # Windows and macOS file names ignore case: 'Abc' and 'ABC' would overwrite each other
+        key = item.file.lower()
+        if key in lowered and lowered[key] != item.department:
+            raise UserError(f"部门“{lowered[key]}”和“{item.department}”只差大小写，生成的文件名会互相覆盖；请修改名单。")
+        lowered[key] = item.department
+    if not outdir.is_dir():
+        return
+    existing = {p.name.lower() for p in outdir.iterdir()}
+    clashes = [item.file for item in plan if item.file.lower() in existing]
+    if MANIFEST_NAME.lower() in existing:
+        clashes.append(MANIFEST_NAME)
+    if clashes:
+        shown = "、".join(clashes[:3]) + ("等" if len(clashes) > 3 else "")
+        raise UserError(f"输出文件夹 {outdir} 中已有 {len(clashes)} 个同名文件（{shown}）。为免覆盖已下发的申报表"
+                        "（覆盖后原表的表单编号就对不上了），请换一个空文件夹，或先移走这些文件。")
+
+
+# ---- stamping ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Member:
+    """One zip member, kept compressed: name, flags and method as stored, and the raw deflate stream."""
+
+    name: bytes
+    flags: int
+    method: int
+    dos_time: int
+    dos_date: int
+    crc: int
+    usize: int
+    data: bytes
+
+
+class Stamper:
+    """The template's workbook built once; `stamp()` gives one department's copy in well under a millisecond."""
+
+    def __init__(self, template: Template, year: int, issued_at: str) -> None:
+        self.template, self.year, self.issued_at = template, year, issued_at
+        tag = uuid.uuid4().hex
+        self.tokens = {key: f"XLFORM{key.upper()}{tag}" for key in ("form_id", "department", "code")}
+        base = io.BytesIO()
+        identity = Identity(form_id=self.tokens["form_id"], department=self.tokens["department"],
+                            department_code=self.tokens["code"], issued_at=issued_at)
+        write_workbook(template, base, Declaration(identity=identity), year=year)
+        self.members = _raw_members(base.getvalue())
+        self.sst: str | None = None
+        self.sst_index = -1
+        for i, m in enumerate(self.members):
+            if m.name.decode() == SHARED_STRINGS:
+                self.sst_index = i
+                with zipfile.ZipFile(base) as zf:
+                    self.sst = zf.read(SHARED_STRINGS).decode("utf-8")
+        self.fast = self._placeholders_only_in_sst(base.getvalue())
+
+    def _placeholders_only_in_sst(self, data: bytes) -> bool:
+        """Each token exactly once, as a whole shared string, and in no other part."""
+        if self.sst is None:
+            return False
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            for name in zf.namelist():
+                if name != SHARED_STRINGS and any(t.encode() in zf.read(name) for t in self.tokens.values()):
+                    return False
+        return all(self.sst.count(f"<t>{t}</t>") == 1 and self.sst.count(t) == 1 for t in self.tokens.values())
+
+    def stamp(self, form_id: str, department: str, code: str) -> bytes:
+        if not self.fast:
+            identity = Identity(form_id=form_id, department=department, department_code=code,
+                                issued_at=self.issued_at)
+            out = io.BytesIO()
+            write_workbook(self.template, out, Declaration(identity=identity), year=self.year)
+            return out.getvalue()
+        assert self.sst is not None
+        sst = (self.sst.replace(self.tokens["form_id"], escape(form_id))
+               .replace(self.tokens["department"], escape(department))
+               .replace(self.tokens["code"], escape(code)))
+        body = sst.encode("utf-8")
+        packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+        data = packer.compress(body) + packer.flush()
+        old = self.members[self.sst_index]
+        members = list(self.members)
+        members[self.sst_index] = replace(old, method=zipfile.ZIP_DEFLATED, crc=zlib.crc32(body),
+                                          usize=len(body), data=data)
+        return _zip(members)
+
+
+def _raw_members(data: bytes) -> list[_Member]:
+    """The members of a zip with their compressed bytes, read straight from the local headers."""
+    members = []
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for info in zf.infolist():
+            head = data[info.header_offset: info.header_offset + 30]
+            name_len, extra_len = struct.unpack("<2H", head[26:30])
+            start = info.header_offset + 30 + name_len + extra_len
+            y, mo, d, h, mi, s = info.date_time
+            members.append(_Member(
+                name=info.filename.encode("utf-8"),
+                flags=info.flag_bits & ~0x08,  # sizes go in the local header: no data descriptor
+                method=info.compress_type,
+                dos_time=(h << 11) | (mi << 5) | (s // 2),
+                dos_date=((y - 1980) << 9) | (mo << 5) | d,
+                crc=info.CRC,
+                usize=info.file_size,
+                data=data[start: start + info.compress_size],
+            ))
+    return members
+
+
+def _zip(members: list[_Member]) -> bytes:
+    """A plain (non-zip64) archive of already-compressed members."""
+    out = bytearray()
+    central = bytearray()
+    for m in members:
+        offset = len(out)
+        fixed = (m.flags, m.method, m.dos_time, m.dos_date, m.crc, len(m.data), m.usize, len(m.name))
+        out += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, *fixed, 0) + m.name + m.data
+        central += struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, *fixed, 0, 0, 0, 0, 0, offset) + m.name
+    out_len = len(out)
+    out += central
+    out += struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(members), len(members), len(central), out_len, 0)
+    return bytes(out)
+
+
+# ---- the manifest ------------------------------------------------------------------
+
+
+def write_manifest(path: Path, issued: list[Issued]) -> None:
+    """CSV with a BOM (so Excel opens it as UTF-8); text that looks like a formula is neutralised."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([header for header, _ in MANIFEST_COLUMNS])
+    for item in issued:
+        writer.writerow([csv_safe(getattr(item, attr)) for _, attr in MANIFEST_COLUMNS])
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(("\ufeff" + out.getvalue()).encode("utf-8"))
+
+
+def read_manifest(path: str | Path) -> list[Issued]:
+    """The manifest written by `distribute` (a clerk may have re-saved it in Excel, hence GBK too).
+
+    `path` may be the CSV itself or the folder `distribute` wrote.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / MANIFEST_NAME
+    if not path.is_file():
+        raise UserError(f"找不到下发清单：{path}（由 xlform distribute 生成的 {MANIFEST_NAME}）。")
+    raw = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise UserError(f"下发清单 {path} 的编码无法识别。")
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise UserError(f"下发清单 {path} 是空的。")
+    header = [h.strip() for h in rows[0]]
+    where = {attr: header.index(h) for h, attr in MANIFEST_COLUMNS if h in header}
+    missing = [h for h, attr in MANIFEST_COLUMNS[:2] if attr not in where]
+    if missing:
+        raise UserError(f"下发清单 {path} 缺少列：{'、'.join(missing)}；请使用 xlform distribute 生成的清单。")
+    issued = []
+    for row in rows[1:]:
+        if not any(c.strip() for c in row):
+            continue
+        values: dict[str, object] = {}
+        for _, attr in MANIFEST_COLUMNS:
+            text = _unsafe(row[where[attr]]) if attr in where and where[attr] < len(row) else ""
+            values[attr] = (int(text) if text.isdigit() else 0) if attr in _INT_COLUMNS else text
+        issued.append(Issued(**values))  # type: ignore[arg-type]
+    return issued
+
+
+_INT_COLUMNS = ("project_no", "year")
+
+
+def _unsafe(text: str) -> str:
+    """Undo csv_safe: a leading ' before = + - @ was added by us, not typed by anyone."""
+    text = text.strip()
+    if len(text) > 1 and text[0] == "'" and text[1] in "=+-@\t\r":
+        return text[1:]
+    return text
