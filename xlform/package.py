@@ -4,11 +4,24 @@ Nothing here executes, fetches or recalculates anything in the file. What the
 reader needs from the XML (sheet list, defined names, protection flags, a
 cell's number format) is read straight from the parts, and every refusal is
 an `Unreadable` with one Chinese sentence a clerk understands.
+
+Order of defence, cheapest first, each before anything bigger is parsed:
+1. sniff the first bytes (empty, OLE = encrypted/.xls/.et, CSV, HTML, …);
+2. bound the zip directory (entries, claimed sizes and ratios, methods);
+3. decompress every XML part with a cap on the bytes it really yields (headers
+   can lie), refusing DTDs (billion laughs, external entities) and UTF-16;
+4. bound each worksheet's extent (last row / column holding a value), because
+   python-calamine allocates the whole rectangle from A1 to the last value:
+   one value in XFD1048576 is a 17-billion-cell grid and aborts the process;
+5. calamine only ever sees a fresh zip of exactly the parts checked here, so
+   a zip that Python's and Rust's zip readers would read differently cannot
+   slip an unchecked part past us.
 """
 
 from __future__ import annotations
 
 import io
+import posixpath
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -17,19 +30,34 @@ from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree as SafeET
 
-# Limits: a real return is ~30 KB zipped and ~300 KB unzipped.
-MAX_FILE_BYTES = 50 * 1024 * 1024
-MAX_MEMBERS = 2000
-MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
-MAX_MEMBER_BYTES = 100 * 1024 * 1024
-MAX_RATIO = 200  # uncompressed / compressed, for members over RATIO_FLOOR
+# Limits. A real return is ~25 KB zipped and ~80 KB unzipped (a few MB with
+# 32,767-character texts), with fewer than 200 rows and 20 columns a sheet.
+MAX_FILE_BYTES = 50 * 1024 * 1024  # the file itself (a pasted photo can make a return a few MB)
+MAX_MEMBERS = 2000  # zip entries (a return has ~15)
+MAX_MEMBER_BYTES = 100 * 1024 * 1024  # what one entry claims unzipped
+MAX_UNZIPPED_BYTES = 200 * 1024 * 1024  # what all entries claim together
+MAX_RATIO = 200  # unzipped / zipped, for entries over RATIO_FLOOR (XML parts of a return: 3-10)
 RATIO_FLOOR = 1024 * 1024
+MAX_XML_BYTES = 16 * 1024 * 1024  # one XML part, as really decompressed
+MAX_XML_TOTAL = 32 * 1024 * 1024  # all XML parts together, as really decompressed
+MAX_TREE_TAGS = 500_000  # parts parsed into a tree (workbook.xml, .rels, styles.xml): bounds memory
+MAX_SHEET_ROWS = 10_000  # last row holding a value
+MAX_SHEET_COLS = 100  # last column holding a value (CV); with the rows: ≤ 1,000,000 cells, ~40 MB
+MAX_SHEET_TAGS = 500_000  # XML tags ("<") in one sheet part (a sheet of ours has ~3,000)
 
 NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
+_CD_ENTRY = b"PK\x01\x02"  # central-directory entry signature
+_XML_SUFFIXES = (".xml", ".rels", ".vml")
+# Never opened at all: macros (vbaProject.bin), printer settings, pictures. No reader of ours needs them.
+_BINARY_SUFFIXES = (".bin", ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".emf", ".wmf", ".wdp")
+
+BOMB = "文件解压后异常庞大（疑似“压缩炸弹”），已拒绝读取；如是正常申报表，请删除多余内容后重新保存。"
+DAMAGED = "文件已损坏（内部数据无法解压），请重新保存后再交。"
+UNSAFE_XML = "文件中含有不安全的 XML 声明（DOCTYPE/实体），已拒绝读取；请用 Excel 或 WPS 重新保存。"
 
 
 class Unreadable(Exception):
@@ -53,43 +81,53 @@ class Package:
     structure_locked: bool
     has_macros: bool
     external_links: bool
+    parts: dict[str, bytes] = field(default_factory=dict, repr=False)  # every XML part, checked
     _styles: dict[int, bool] | None = field(default=None, repr=False)
 
     def sheet(self, name: str) -> SheetRef | None:
         return next((s for s in self.sheets if s.name == name), None)
 
     def read_part(self, part: str) -> bytes:
-        return _safe_xml(self.zf, part)
+        """A checked XML part (KeyError when the file has none by that name)."""
+        return self.parts[part]
+
+    def calamine_zip(self) -> bytes:
+        """The checked XML parts as a fresh, uncompressed zip: all python-calamine ever parses."""
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
+            for name, body in self.parts.items():
+                zf.writestr(name, body)
+        return out.getvalue()
 
     def sheet_protected(self, name: str) -> bool:
         ref = self.sheet(name)
-        if ref is None:
+        if ref is None or ref.part not in self.parts:
             return False
-        tag = re.search(rb"<(?:\w+:)?sheetProtection\b[^>]*>", self.read_part(ref.part))
+        tag = re.search(rb"<(?:\w+:)?sheetProtection\b[^>]*>", self.parts[ref.part])
         return bool(tag and re.search(rb'\bsheet="(1|true)"', tag.group(0)))
 
     def is_percent_cell(self, sheet: str, address: str) -> bool:
         """Whether the cell at `address` carries a percent number format (for 1.0 shown as 100%)."""
         ref = self.sheet(sheet)
-        if ref is None:
+        if ref is None or ref.part not in self.parts:
             return False
-        m = re.search(rb'<c r="' + address.encode() + rb'"[^>]*?\ss="(\d+)"', self.read_part(ref.part))
+        m = re.search(rb'<c r="' + address.encode() + rb'"[^>]*?\ss="(\d+)"', self.parts[ref.part])
         return bool(m) and self._percent_styles().get(int(m.group(1)), False)
 
     def _percent_styles(self) -> dict[int, bool]:
         if self._styles is None:
             self._styles = {}
             try:
-                root = SafeET.fromstring(self.read_part("xl/styles.xml"))
-            except (KeyError, SafeET.ParseError):
+                root = _parse(self.parts, "xl/styles.xml")
+            except Unreadable:  # without styles a number is just not shown as a percent
                 return self._styles
             custom = {
-                int(n.get("numFmtId", "0")): "%" in (n.get("formatCode") or "")
+                _int(n.get("numFmtId")): "%" in (n.get("formatCode") or "")
                 for n in root.iter(f"{NS_MAIN}numFmt")
             }
             xfs = root.find(f"{NS_MAIN}cellXfs")
             for i, xf in enumerate(xfs if xfs is not None else []):
-                fmt = int(xf.get("numFmtId", "0"))
+                fmt = _int(xf.get("numFmtId"))
                 self._styles[i] = fmt in (9, 10) or custom.get(fmt, False)
         return self._styles
 
@@ -108,18 +146,37 @@ def open_package(path: Path, data: bytes | None = None) -> Package:
     if len(data) > MAX_FILE_BYTES:
         raise Unreadable(f"文件过大（{len(data) / 1048576:.0f} MB），申报表通常不到 1 MB，请确认是否选错文件。")
     _sniff(path, data)
+    # zipfile builds an object per directory entry before we could count them: count first.
+    if data.count(_CD_ENTRY) > MAX_MEMBERS:
+        raise Unreadable(f"文件结构异常（压缩包内有超过 {MAX_MEMBERS} 个部件），已拒绝读取。")
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError, OSError):
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):
         raise Unreadable("文件已损坏（压缩包不完整，可能是传输或保存时中断），请重新保存后再交。") from None
+    try:
+        return _open_zip(path, data, zf)
+    except BaseException:
+        zf.close()
+        raise
+
+
+def _open_zip(path: Path, data: bytes, zf: zipfile.ZipFile) -> Package:
     _check_zip(zf)
     names = set(zf.namelist())
-    if "mimetype" in names and b"opendocument" in zf.read("mimetype")[:100]:
+    if "mimetype" in names and b"opendocument" in _head(zf, zf.getinfo("mimetype"), 100):
         raise Unreadable("这是 ODS（OpenDocument）格式；请在 LibreOffice/WPS 中“另存为” Excel 工作簿（.xlsx）后再交。")
     if "xl/workbook.xml" not in names:
+        if "xl/workbook.bin" in names:
+            raise Unreadable("这是 Excel 二进制工作簿（.xlsb）；请在 Excel 中“另存为” Excel 工作簿（.xlsx）后再交。")
+        if "content.xml" in names and "META-INF/manifest.xml" in names:
+            raise Unreadable("这是 ODS（OpenDocument）格式；请在 LibreOffice/WPS 中“另存为” Excel 工作簿（.xlsx）后再交。")
+        if any(n.startswith(("word/", "ppt/")) for n in names):
+            raise Unreadable("这是 Word 或 PowerPoint 文件，不是 Excel 工作簿（.xlsx）；请确认是否选错文件。")
         raise Unreadable("这不是 Excel 工作簿（.xlsx）：压缩包里没有工作簿内容。")
-    content_types = _safe_xml(zf, "[Content_Types].xml") if "[Content_Types].xml" in names else b""
-    sheets, defined, locked = _workbook(zf)
+    parts = _xml_parts(zf)
+    sheets, defined, locked = _workbook(parts)
+    _check_sheets(parts, sheets)
+    content_types = parts.get("[Content_Types].xml", b"")
     return Package(
         path=path,
         data=data,
@@ -129,6 +186,7 @@ def open_package(path: Path, data: bytes | None = None) -> Package:
         structure_locked=locked,
         has_macros=b"macroEnabled" in content_types or "xl/vbaProject.bin" in names,
         external_links=any(n.startswith("xl/externalLinks/") for n in names),
+        parts=parts,
     )
 
 
@@ -137,17 +195,23 @@ def _sniff(path: Path, data: bytes) -> None:
     if not data:
         raise Unreadable("文件是空的（0 字节），请重新保存后再交。")
     if data.startswith(OLE_MAGIC):
+        # An OLE2 compound file: Office puts an encrypted .xlsx in one, under these stream names (UTF-16).
         if b"E\x00n\x00c\x00r\x00y\x00p\x00t\x00i\x00o\x00n\x00I\x00n\x00f\x00o" in data:
             raise Unreadable("文件设置了打开密码（已加密），无法读取；请取消密码后另存为 .xlsx 再交。")
-        if suffix == ".et":
+        if suffix in (".et", ".ett"):
             raise Unreadable("这是 WPS 表格格式（.et）；请在 WPS 中“另存为” Excel 工作簿（.xlsx）后再交。")
+        if b"W\x00o\x00r\x00d\x00D\x00o\x00c\x00u\x00m\x00e\x00n\x00t" in data:
+            raise Unreadable("这是 Word 文档（.doc），不是 Excel 工作簿（.xlsx）；请确认是否选错文件。")
         raise Unreadable("这是旧版 Excel 格式（.xls）；请用 Excel 或 WPS “另存为” Excel 工作簿（.xlsx）后再交。")
     if data.startswith(ZIP_MAGIC) or data.startswith(b"PK\x05\x06"):
         return
     head = data[:2048]
-    if suffix == ".et":
+    if suffix in (".et", ".ett"):
         raise Unreadable("这是 WPS 表格格式（.et）；请在 WPS 中“另存为” Excel 工作簿（.xlsx）后再交。")
-    if head.lstrip().startswith((b"<?xml", b"<html", b"<HTML", b"<!DOCTYPE")):
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode 文本" export is UTF-16
+        raise Unreadable("这是文本（如 CSV 或 Unicode 文本）文件，只是扩展名为表格；请在 Excel 或 WPS 中打开后另存为 .xlsx。")
+    stripped = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if stripped[:5].lower() in (b"<?xml", b"<html", b"<!doc") or stripped[:6].lower() == b"<table":
         raise Unreadable("这是网页或 XML 文件，不是 Excel 工作簿（.xlsx）；请用 Excel 或 WPS 另存为 .xlsx。")
     text = b"\x00" not in head and (_decodes(head, "utf-8") or _decodes(head, "gb18030"))
     if text:
@@ -168,51 +232,116 @@ def _decodes(head: bytes, encoding: str) -> bool:
 
 
 def _check_zip(zf: zipfile.ZipFile) -> None:
+    """Refuse by what the zip directory says, before decompressing anything."""
     infos = zf.infolist()
     if len(infos) > MAX_MEMBERS:
         raise Unreadable(f"文件结构异常（压缩包内有 {len(infos)} 个部件），已拒绝读取。")
+    if len({i.filename for i in infos}) != len(infos):
+        # Two entries of one name: each zip reader may pick a different one.
+        raise Unreadable("文件结构异常（压缩包内有重名部件），已拒绝读取；请用 Excel 或 WPS 重新保存。")
     total = 0
     for info in infos:
+        if info.flag_bits & 0x1:
+            raise Unreadable("文件内部被加密，无法读取；请取消密码后用 Excel 或 WPS 另存为 .xlsx 再交。")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            # Excel, WPS and LibreOffice only deflate; bzip2/lzma would also bypass zipfile's output bound.
+            raise Unreadable("文件使用了不支持的压缩方式，不是 Excel 或 WPS 保存的 .xlsx；请用 Excel 或 WPS 重新保存。")
         total += info.file_size
-        too_big = info.file_size > MAX_MEMBER_BYTES or total > MAX_UNZIPPED_BYTES
-        ratio = info.file_size / max(info.compress_size, 1)
-        if too_big or (info.file_size > RATIO_FLOOR and ratio > MAX_RATIO):
-            raise Unreadable("文件解压后异常庞大（疑似“压缩炸弹”），已拒绝读取；如是正常申报表，请删除多余内容后重新保存。")
+        if info.file_size > MAX_MEMBER_BYTES or total > MAX_UNZIPPED_BYTES or _bomb_ratio(info, info.file_size):
+            raise Unreadable(BOMB)
+        if info.filename.lower().endswith(_XML_SUFFIXES) and info.file_size > MAX_XML_BYTES:
+            raise _too_much(info.filename, info.file_size)
 
 
-def _safe_xml(zf: zipfile.ZipFile, part: str) -> bytes:
-    """Read one XML part, refusing DTDs: no entity expansion (billion laughs), no external entities."""
+def _bomb_ratio(info: zipfile.ZipInfo, size: int) -> bool:
+    return size > RATIO_FLOOR and size / max(info.compress_size, 1) > MAX_RATIO
+
+
+def _too_much(part: str, size: int) -> Unreadable:
+    return Unreadable(f"文件内容过多（{part} 解压后约 {size / 1048576:.0f} MB，申报表通常不到 1 MB），已拒绝读取；"
+                      "请删除多余的行或粘贴进来的大量数据后重新保存。")
+
+
+def _head(zf: zipfile.ZipFile, info: zipfile.ZipInfo, n: int) -> bytes:
     try:
-        with zf.open(part) as fh:
-            body = fh.read(MAX_MEMBER_BYTES + 1)
-    except KeyError:
+        with zf.open(info) as fh:
+            return fh.read(n)
+    except Exception:  # noqa: BLE001 - zlib.error, BadZipFile, CRC, struct errors: all mean damage
+        raise Unreadable(DAMAGED) from None
+
+
+def _xml_parts(zf: zipfile.ZipFile) -> dict[str, bytes]:
+    """Every XML part, really decompressed within the limits and free of DTDs; binary parts are left alone."""
+    parts: dict[str, bytes] = {}
+    total = 0
+    for info in zf.infolist():
+        if info.is_dir():
+            continue
+        name = info.filename.lower()
+        if name.endswith(_BINARY_SUFFIXES):
+            continue
+        if not name.endswith(_XML_SUFFIXES) and not _looks_xml(_head(zf, info, 64)):
+            continue  # some other binary part: never parsed, never run
+        body = _read_capped(zf, info, min(MAX_XML_BYTES, MAX_XML_TOTAL - total))
+        total += len(body)
+        if body[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in body[:4]:
+            # UTF-16/32: our byte checks below would not see a DTD, and calamine reads such a sheet as empty.
+            raise Unreadable("文件内部使用了不支持的文字编码（UTF-16），无法可靠读取；请用 Excel 或 WPS 重新保存。")
+        if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+            raise Unreadable(UNSAFE_XML)
+        parts[info.filename] = body
+    return parts
+
+
+def _looks_xml(head: bytes) -> bool:
+    head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    return head.startswith(b"<") or head[:2] in (b"\xff\xfe", b"\xfe\xff") or head[:2] in (b"<\x00", b"\x00<")
+
+
+def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes:
+    """Decompress one entry, stopping as soon as it yields more than `cap` bytes, whatever its header claims."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        with zf.open(info) as fh:
+            while chunk := fh.read(1024 * 1024):
+                size += len(chunk)
+                if _bomb_ratio(info, size):
+                    raise Unreadable(BOMB)
+                if size > cap:
+                    raise _too_much(info.filename, size) if size > MAX_XML_BYTES else Unreadable(
+                        f"文件内容过多（解压后的表格内容超过 {MAX_XML_TOTAL // 1048576} MB，申报表通常不到 1 MB），"
+                        "已拒绝读取；请删除多余的行或粘贴进来的大量数据后重新保存。")
+                chunks.append(chunk)
+    except Unreadable:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
-        raise Unreadable("文件已损坏（内部数据无法解压），请重新保存后再交。") from None
-    if len(body) > MAX_MEMBER_BYTES:
-        raise Unreadable("文件解压后异常庞大（疑似“压缩炸弹”），已拒绝读取。")
-    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
-        raise Unreadable("文件中含有不安全的 XML 声明（DOCTYPE/实体），已拒绝读取；请用 Excel 或 WPS 重新保存。")
-    return body
+    except Exception:  # noqa: BLE001 - zlib.error, bad CRC, truncated data: all mean damage
+        raise Unreadable(DAMAGED) from None
+    return b"".join(chunks)
 
 
-def _parse(zf: zipfile.ZipFile, part: str) -> Element:
+def _parse(parts: dict[str, bytes], part: str) -> Element:
+    """Parse a small structural part into a tree (defusedxml: no DTD has got this far anyway)."""
     try:
-        return SafeET.fromstring(_safe_xml(zf, part))
+        body = parts[part]
     except KeyError:
         raise Unreadable(f"文件不完整（缺少 {part}），请用 Excel 或 WPS 重新保存。") from None
-    except Exception as exc:  # defusedxml / expat errors of any kind mean a damaged file
-        raise Unreadable(f"文件已损坏（{part} 无法解析），请重新保存后再交。") from exc
+    if body.count(b"<") > MAX_TREE_TAGS:
+        raise Unreadable(f"文件结构异常（{part} 过于庞大），已拒绝读取；请用 Excel 或 WPS 重新保存。")
+    try:
+        return SafeET.fromstring(body)
+    except Exception:  # noqa: BLE001 - defusedxml / expat errors of any kind mean a damaged file
+        raise Unreadable(f"文件已损坏（{part} 无法解析），请重新保存后再交。") from None
 
 
-def _workbook(zf: zipfile.ZipFile) -> tuple[list[SheetRef], dict[str, str], bool]:
-    root = _parse(zf, "xl/workbook.xml")
-    targets = {}
-    if "xl/_rels/workbook.xml.rels" in zf.namelist():
-        for rel in _parse(zf, "xl/_rels/workbook.xml.rels").iter(f"{NS_PKG_REL}Relationship"):
-            target = rel.get("Target", "")
+def _workbook(parts: dict[str, bytes]) -> tuple[list[SheetRef], dict[str, str], bool]:
+    root = _parse(parts, "xl/workbook.xml")
+    targets: dict[str | None, str] = {}
+    if "xl/_rels/workbook.xml.rels" in parts:
+        for rel in _parse(parts, "xl/_rels/workbook.xml.rels").iter(f"{NS_PKG_REL}Relationship"):
+            target = rel.get("Target", "").replace("\\", "/")
             target = target.lstrip("/") if target.startswith("/") else "xl/" + target
-            targets[rel.get("Id")] = target
+            targets[rel.get("Id")] = posixpath.normpath(target)
     sheets = []
     for s in root.iter(f"{NS_MAIN}sheet"):
         part = targets.get(s.get(f"{NS_REL}id"), "")
@@ -224,3 +353,85 @@ def _workbook(zf: zipfile.ZipFile) -> tuple[list[SheetRef], dict[str, str], bool
     protection = root.find(f"{NS_MAIN}workbookProtection")
     locked = protection is not None and protection.get("lockStructure") in ("1", "true")
     return sheets, names, locked
+
+
+def _check_sheets(parts: dict[str, bytes], sheets: list[SheetRef]) -> None:
+    """Bound every worksheet calamine could be asked for (any part with <sheetData), named or not."""
+    shown = {s.part: s.name for s in sheets}
+    for part, body in parts.items():
+        if b"sheetData" not in body:
+            continue
+        where = f"工作表“{shown[part]}”" if part in shown else f"部件 {part}"
+        if body.count(b"<") > MAX_SHEET_TAGS:  # also bounds the time sheet_extent may take
+            raise Unreadable(f"{where}内容过多（超过 {MAX_SHEET_TAGS} 个 XML 标记，申报表一张表只有几千个），已拒绝读取；"
+                             "请删除多余的行、列或粘贴进来的数据后重新保存。")
+        rows, cols = sheet_extent(body)
+        if rows > MAX_SHEET_ROWS or cols > MAX_SHEET_COLS:
+            last = f"第 {rows} 行" if rows > MAX_SHEET_ROWS else f"第 {cols} 列"
+            raise Unreadable(
+                f"{where}中一直到{last}都有内容（申报表不到 200 行、20 列，本系统最多读取 {MAX_SHEET_ROWS} 行、"
+                f"{MAX_SHEET_COLS} 列），已拒绝读取；请删除多余的行、列或粘贴进来的数据后重新保存。"
+            )
+
+
+_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(\s[^>]*?)?(/?)>")
+_R_ATTR = re.compile(rb"""\sr\s*=\s*["']\s*([A-Za-z]{0,8})(\d{0,12})\s*["']""")
+# Every cell's opening tag, in any spelling (prefix, whitespace), and the usual one: `<c r="B7"`.
+_ANY_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
+_USUAL_CELL = re.compile(rb'<c r="[A-Z]{1,3}\d{1,7}"')
+# A usual cell that may hold a value: not self-closing.
+_VALUE_CELL = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"[^>]*(?<!/)>')
+
+
+def sheet_extent(body: bytes) -> tuple[int, int]:
+    """(last row, last column), 1-based, of the cells in a sheet part that may hold a value.
+
+    Mirrors how calamine places cells. Self-closing cells (<c r="XFD1" s="3"/>,
+    formatting only) hold nothing and do not count.
+    """
+    if len(_ANY_CELL.findall(body)) != len(_USUAL_CELL.findall(body)):
+        return _positional_extent(body)
+    # Excel, WPS, LibreOffice and every library we know write `<c r="B7"` for every cell: C-speed scans only.
+    found = _VALUE_CELL.findall(body)
+    if not found:
+        return 0, 0
+    letters, digits = zip(*found, strict=True)
+    return max(map(int, digits)), max(map(_col_number, set(letters)))
+
+
+def _positional_extent(body: bytes) -> tuple[int, int]:
+    """The same, for cells placed by position: r="B7", else the next column; a row's r="7", else the next row."""
+    row = col = last_row = last_col = 0
+    for m in _TAG.finditer(body):
+        tag, attrs, empty = m.groups()
+        r = _R_ATTR.search(attrs) if attrs else None
+        if tag == b"row":
+            row = int(r.group(2)) if r and r.group(2) else row + 1
+            col = 0
+            continue
+        if r and r.group(1):
+            col = _col_number(r.group(1).upper())
+            cell_row = int(r.group(2)) if r.group(2) else row
+        else:
+            col += 1
+            cell_row = row
+        if empty:
+            continue
+        last_row, last_col = max(last_row, cell_row), max(last_col, col)
+        if last_row > MAX_SHEET_ROWS or last_col > MAX_SHEET_COLS:
+            break
+    return last_row, last_col
+
+
+def _col_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
+
+
+def _int(text: str | None) -> int:
+    try:
+        return int(text or "0")
+    except ValueError:
+        return -1

@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from python_calamine import CalamineError, CalamineWorkbook
+from python_calamine import CalamineWorkbook
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from .fields import META_SHEET, Kind
@@ -27,7 +27,7 @@ from .model import Activity, CostItem, Declaration, Guarantee, Indicator, Source
 from .package import Package, Unreadable, open_package
 from .targets import parse_target
 from .template import Template, builtin_templates, load_template
-from .values import ValueProblem, clean_text, parse_date, parse_decimal, parse_tick
+from .values import ValueProblem, clean_text, parse_date, parse_decimal, parse_money, parse_tick
 
 _REF = re.compile(r"^=?(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?$")
 _ROW_TYPES = {"activities": Activity, "indicators": Indicator, "costs": CostItem, "guarantees": Guarantee}
@@ -51,6 +51,8 @@ def parse_ref(text: str) -> Ref | None:
     row, col = int(m.group(4)) - 1, _col_index(m.group(3))
     last_row = int(m.group(6)) - 1 if m.group(6) else row
     last_col = _col_index(m.group(5)) if m.group(5) else col
+    if row < 0 or last_row < 0:  # "$C$0": no such row
+        return None
     return Ref(sheet, row, col, last_row, last_col)
 
 
@@ -112,8 +114,11 @@ class _Reader:
         self.findings: list[Finding] = []
         self.grids: dict[str, list[list[Any]]] = {}
         try:
-            self.book = CalamineWorkbook.from_filelike(io.BytesIO(pkg.data))
-        except (CalamineError, Exception) as exc:  # noqa: BLE001 - calamine raises several types
+            # Only the parts package.py has checked (and bounded) ever reach calamine.
+            self.book = CalamineWorkbook.from_filelike(io.BytesIO(pkg.calamine_zip()))
+        except BaseException as exc:  # calamine raises several types, a Rust panic included
+            if not _calamine_failed(exc):
+                raise
             raise Unreadable(f"文件已损坏，无法读取表格内容（{_short(exc)}），请用 Excel 或 WPS 重新保存。") from None
 
     def grid(self, sheet: str) -> list[list[Any]]:
@@ -121,7 +126,9 @@ class _Reader:
             try:
                 ws = self.book.get_sheet_by_name(sheet)
                 rows = ws.to_python(skip_empty_area=False)
-            except Exception as exc:  # noqa: BLE001 - any calamine failure means a damaged sheet
+            except BaseException as exc:  # any calamine failure means a damaged sheet
+                if not _calamine_failed(exc):
+                    raise
                 raise Unreadable(f"工作表“{sheet}”已损坏，无法读取（{_short(exc)}）。") from None
             self.grids[sheet] = rows
         return self.grids[sheet]
@@ -156,7 +163,7 @@ class _Reader:
         for row in self.grid(META_SHEET):
             if len(row) >= 2 and isinstance(row[0], str):
                 values[row[0]] = clean_text(row[1])
-        if values.get("format") != META_FORMAT:
+        if values.get("format") != META_FORMAT or not values.get("template_id"):
             raise Unreadable("这不是本系统下发的申报表（识别信息不完整）；请使用财政部门下发的申报表填报。")
         self.identity = identity_from_meta(values)
         template = self.registry.find(self.identity.template_id, self.identity.template_version)
@@ -211,7 +218,7 @@ class _Reader:
         """One raw cell value → model value; a value of the wrong kind becomes a finding and None."""
         try:
             if kind is Kind.MONEY:
-                return _cents(parse_decimal(raw))
+                return _cents(parse_money(raw))
             if kind is Kind.NUMBER:
                 return parse_decimal(raw)
             if kind is Kind.DATE:
@@ -221,7 +228,8 @@ class _Reader:
             if kind is Kind.TARGET:
                 number = isinstance(raw, (int, float)) and not isinstance(raw, bool)
                 if number and self.pkg.is_percent_cell(sheet, address):
-                    return parse_target(f"{Decimal(str(raw)) * 100:f}".rstrip("0").rstrip(".") + "%")
+                    # normalize() drops trailing zeros; "f" then never shows an exponent (1 → "100", not "1").
+                    return parse_target(f"{(Decimal(str(raw)) * 100).normalize():f}%")
                 return parse_target(raw)
         except ValueProblem as exc:
             rule = {Kind.MONEY: "kind.money", Kind.NUMBER: "kind.number", Kind.DATE: "kind.date",
@@ -234,7 +242,8 @@ class _Reader:
     def read_table(self, d: Declaration, template: Template, pos: TablePos) -> list[Any]:
         label = pos.section_label
         ref = self.name_ref(pos.name)
-        if ref is None or ref.sheet != pos.sheet or ref.last_col - ref.col != pos.last_col - pos.first_col:
+        if (ref is None or ref.sheet != pos.sheet or ref.last_col - ref.col != pos.last_col - pos.first_col
+                or ref.row == 0):  # a table always has its header row above it
             self.add("structure.name_missing", "error", pos.sheet, "", label, "",
                      f"找不到“{label}”表格（名称 {pos.name} 被删除或失效），该表未读取；请使用下发的原表。")
             return []
@@ -252,7 +261,9 @@ class _Reader:
         d.source.columns[pos.table] = (ref.sheet, letters)
         items = []
         row_type = _ROW_TYPES[pos.table]
-        for r in range(ref.row, ref.last_row + 1):
+        # Rows past the sheet's last row are empty: a name stretched to row 1,048,576 (or 10^12) costs nothing.
+        last_row = min(ref.last_row, len(self.grid(ref.sheet)) - 1)
+        for r in range(ref.row, last_row + 1):
             raw = {c.column.key: self.cell(ref.sheet, r, ref.col + c.col - pos.first_col) for c in pos.columns}
             if all(clean_text(v) == "" for v in raw.values()):
                 continue  # empty rows between filled ones are normal
@@ -288,6 +299,11 @@ _CENT = Decimal("0.01")
 
 def _same_label(found: Any, expected: str) -> bool:
     return _PUNCT.sub("", clean_text(found)) == _PUNCT.sub("", expected)
+
+
+def _calamine_failed(exc: BaseException) -> bool:
+    """An error from calamine: any Exception, or a Rust panic (pyo3's PanicException derives from BaseException)."""
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
 
 
 def _short(exc: BaseException) -> str:
