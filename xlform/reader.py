@@ -74,6 +74,14 @@ class Registry:
             t = load_template(ref)
             self.templates[(t.id, t.version)] = t
 
+    @property
+    def sheet_names(self) -> set[str]:
+        """Every worksheet a reader may look at: the meta sheet and the tables of any known template."""
+        names = {META_SHEET}
+        for t in self.templates.values():
+            names.update(t.sheets.values())
+        return names
+
     def find(self, template_id: str, version: str) -> Template:
         found = self.templates.get((template_id, version))
         if found is not None:
@@ -100,9 +108,10 @@ def default_registry() -> Registry:
 def read(path: str | Path, registry: Registry | None = None, data: bytes | None = None) -> Declaration:
     """Read one workbook. Raises Unreadable (reason in Chinese) when it cannot be read at all."""
     path = Path(path)
-    pkg = open_package(path, data)
+    registry = registry or default_registry()
+    pkg = open_package(path, data, registry.sheet_names)
     try:
-        return _Reader(pkg, registry or default_registry()).read()
+        return _Reader(pkg, registry).read()
     finally:
         pkg.zf.close()
 
@@ -262,16 +271,25 @@ class _Reader:
         items = []
         row_type = _ROW_TYPES[pos.table]
         # Rows past the sheet's last row are empty: a name stretched to row 1,048,576 (or 10^12) costs nothing.
-        last_row = min(ref.last_row, len(self.grid(ref.sheet)) - 1)
+        grid = self.grid(ref.sheet)
+        last_row = min(ref.last_row, len(grid) - 1)
+        first, width = ref.col, len(pos.columns)
+        keys = [c.column.key for c in pos.columns]
         for r in range(ref.row, last_row + 1):
-            raw = {c.column.key: self.cell(ref.sheet, r, ref.col + c.col - pos.first_col) for c in pos.columns}
-            if all(clean_text(v) == "" for v in raw.values()):
-                continue  # empty rows between filled ones are normal
+            values = grid[r][first : first + width]
+            if values.count("") == len(values):
+                continue  # empty rows between filled ones are normal (calamine gives "" for an empty cell)
+            raw = dict(zip(keys, values + [""] * (width - len(values)), strict=True))
             item = row_type(row=r + 1)
+            found_before = len(self.findings)
+            filled = False
             for c in pos.columns:
                 address = f"{letters[c.column.key]}{r + 1}"
                 value = self.convert(c.column.kind, raw[c.column.key], ref.sheet, address, c.header)
                 setattr(item, c.column.key, value)
+                filled = filled or (value not in ("", None, False) and getattr(value, "raw", True) != "")
+            if not filled and len(self.findings) == found_before:
+                continue  # only blanks typed in (a value that could not be read keeps its row)
             if pos.table == "indicators":
                 _merge_mof_target(item)
             items.append(item)
@@ -298,7 +316,8 @@ _CENT = Decimal("0.01")
 
 
 def _same_label(found: Any, expected: str) -> bool:
-    return _PUNCT.sub("", clean_text(found)) == _PUNCT.sub("", expected)
+    """Labels match ignoring spaces, colons and asterisks (LibreOffice, WPS and clerks add or drop them)."""
+    return found == expected or _PUNCT.sub("", clean_text(found)) == _PUNCT.sub("", expected)
 
 
 def _calamine_failed(exc: BaseException) -> bool:
