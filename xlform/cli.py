@@ -11,6 +11,7 @@ import typer
 
 from . import __version__
 from .checks import catalogue
+from .collect import is_junk
 from .errors import UserError
 from .export import declaration_dict, dumps_json, to_csv
 from .fileio import write_bytes_atomic
@@ -104,12 +105,12 @@ def example_cmd(
 
 
 def _inputs(paths: list[Path]) -> list[Path]:
-    """Files as given; a folder stands for every .xlsx (and .xlsm) below it."""
+    """Files as given; a folder stands for every file below it (OS and Office temporary files aside),
+    so a stray .xls or .ods in a folder is answered too, never skipped in silence."""
     files: list[Path] = []
     for p in paths:
         if p.is_dir():
-            files += sorted(f for f in p.rglob("*") if f.suffix.lower() in (".xlsx", ".xlsm") and f.is_file()
-                            and not f.name.startswith("~$"))
+            files += sorted(f for f in p.rglob("*") if f.is_file() and not is_junk(str(f.relative_to(p))))
         else:
             files.append(p)
     return files

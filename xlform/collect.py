@@ -124,6 +124,9 @@ def items_of(disk: DiskFile) -> Iterator[Item]:
         if disk.size > MAX_ZIP_BYTES:
             yield Item(disk.name, reason=f"压缩包过大（{disk.size / 1048576:.0f} MB），已拒绝读取；请分成几个较小的压缩包。")
             return
+        if _directory_too_big(disk.path):
+            yield Item(disk.name, reason="压缩包目录异常庞大（声称有极多文件），已拒绝读取；请分成几个较小的压缩包。")
+            return
         try:
             with zipfile.ZipFile(disk.path) as zf:
                 yield from _zip_items(zf, disk.name, "", 1)
@@ -140,6 +143,24 @@ def items_of(disk: DiskFile) -> Iterator[Item]:
         yield Item(disk.name, data=Path(disk.path).read_bytes())
     except OSError as exc:
         yield Item(disk.name, reason=f"无法打开文件（{exc.strerror or exc}）。")
+
+
+def _directory_too_big(path: str) -> bool:
+    """Whether a zip's central directory is too big to list: zipfile builds one object per entry
+    before we could count them, so a forged directory of millions of entries is refused first."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 66_000))  # the end record sits in the last 64 KB (+ its comment)
+            tail = fh.read()
+    except OSError:
+        return False  # let zipfile report the damage
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) < at + 16:
+        return False
+    entries = int.from_bytes(tail[at + 10 : at + 12], "little")
+    directory_bytes = int.from_bytes(tail[at + 12 : at + 16], "little")
+    return entries > MAX_ZIP_MEMBERS or directory_bytes > MAX_ZIP_MEMBERS * 1024
 
 
 def not_a_workbook(name: str) -> str:

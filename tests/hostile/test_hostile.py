@@ -426,3 +426,19 @@ def test_a_panic_inside_calamine_is_a_clear_error(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(xlform.reader.CalamineWorkbook, "from_filelike", panic)
     path = corpus.write_return(tmp_path / "ok.xlsx")
     assert_refused(path, "损坏")
+
+
+def test_inbox_zip_with_a_forged_huge_directory_is_refused_before_listing(tmp_path: Path) -> None:
+    """A zip whose end record claims a million entries is refused without building a million objects."""
+    from xlform.collect import DiskFile, items_of
+
+    path = tmp_path / "邮件附件.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("a.xlsx", b"x")
+    data = bytearray(path.read_bytes())
+    at = data.rfind(b"PK\x05\x06")
+    data[at + 8 : at + 12] = (0xFFFF).to_bytes(2, "little") * 2  # entries on this disk / in total
+    data[at + 12 : at + 16] = (900 * 1024 * 1024).to_bytes(4, "little")  # directory size
+    path.write_bytes(bytes(data))
+    items = list(items_of(DiskFile(str(path), path.name, path.stat().st_size, 0)))
+    assert len(items) == 1 and items[0].data is None and "压缩包目录异常庞大" in items[0].reason
