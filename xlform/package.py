@@ -20,15 +20,15 @@ Order of defence, cheapest first, each before anything bigger is parsed:
 
 from __future__ import annotations
 
+import html
 import io
 import posixpath
 import re
 import zipfile
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree.ElementTree import Element
-from xml.parsers import expat
 
 from defusedxml import ElementTree as SafeET
 
@@ -350,11 +350,20 @@ def _parse(parts: dict[str, bytes], part: str) -> Element:
         raise Unreadable(f"文件已损坏（{part} 无法解析），请重新保存后再交。") from None
 
 
-def _elements(parts: dict[str, bytes], part: str, wanted: set[str], text_of: str = "") -> list[tuple[str, dict, str]]:
-    """(local tag, attributes, text) of the `wanted` elements of a small structural part.
+# The few elements the reader needs from workbook.xml and its .rels, in any namespace prefix.
+_ELEMENT = re.compile(rb"<(?:[\w.-]+:)?(sheet|workbookProtection|Relationship)\b([^>]*?)/?>")
+# Defined names are most of workbook.xml (~60): one regex for tag and text, the name attribute by search.
+_DEFINED = re.compile(rb"<(?:[\w.-]+:)?definedName\b([^>]*)>([^<]*)<")
+_NAME_ATTR = re.compile(rb"""\bname\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_ATTR = re.compile(rb"""([\w.:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 
-    A streaming expat pass, no tree: several times faster than ElementTree on
-    workbook.xml, and safe because a part with a DTD never gets this far.
+
+def _elements(parts: dict[str, bytes], part: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """(local tag, attributes without prefixes) of the elements the reader needs.
+
+    A regex scan rather than a tree: four times faster on workbook.xml, and safe
+    because a part with a DTD never gets this far; calamine parses the same part
+    strictly right after, so a damaged one is still refused.
     """
     try:
         body = parts[part]
@@ -362,48 +371,36 @@ def _elements(parts: dict[str, bytes], part: str, wanted: set[str], text_of: str
         raise Unreadable(f"文件不完整（缺少 {part}），请用 Excel 或 WPS 重新保存。") from None
     if body.count(b"<") > MAX_TREE_TAGS:
         raise Unreadable(f"文件结构异常（{part} 过于庞大），已拒绝读取；请用 Excel 或 WPS 重新保存。")
-    found: list[tuple[str, dict, str]] = []
-    text: list[str] = []
-    parser = expat.ParserCreate(namespace_separator="}")
+    for m in _ELEMENT.finditer(body):
+        attrs = {k.rpartition(b":")[2].decode("utf-8", "replace"): _xml_text(v if v else w)
+                 for k, v, w in _ATTR.findall(m.group(2))}
+        yield m.group(1).decode(), attrs
 
-    def start(tag: str, attrs: dict) -> None:
-        local = tag.rpartition("}")[2]
-        if local in wanted:
-            found.append((local, {k.rpartition("}")[2]: v for k, v in attrs.items()}, ""))
-            text.clear()
 
-    def end(tag: str) -> None:
-        if text_of and tag.rpartition("}")[2] == text_of and found and found[-1][0] == text_of:
-            found[-1] = (text_of, found[-1][1], "".join(text).strip())
-
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    if text_of:
-        parser.CharacterDataHandler = text.append
-    try:
-        parser.Parse(body, True)
-    except expat.ExpatError:
-        raise Unreadable(f"文件已损坏（{part} 无法解析），请重新保存后再交。") from None
-    return found
+def _xml_text(raw: bytes) -> str:
+    """XML character data to text (the five entities and character references)."""
+    text = raw.decode("utf-8", "replace")
+    return html.unescape(text) if "&" in text else text
 
 
 def _workbook(parts: dict[str, bytes]) -> tuple[list[SheetRef], dict[str, str], bool, dict[str | None, str]]:
     targets: dict[str | None, str] = {}
     if "xl/_rels/workbook.xml.rels" in parts:
-        for _, rel, _ in _elements(parts, "xl/_rels/workbook.xml.rels", {"Relationship"}):
-            target = rel.get("Target", "").replace("\\", "/")
-            target = target.lstrip("/") if target.startswith("/") else "xl/" + target
-            targets[rel.get("Id")] = posixpath.normpath(target)
+        for tag, rel in _elements(parts, "xl/_rels/workbook.xml.rels"):
+            if tag == "Relationship":
+                target = rel.get("Target", "").replace("\\", "/")
+                target = target.lstrip("/") if target.startswith("/") else "xl/" + target
+                targets[rel.get("Id")] = posixpath.normpath(target)
     sheets, names, locked = [], {}, False
-    for tag, attrs, text in _elements(parts, "xl/workbook.xml", {"sheet", "definedName", "workbookProtection"},
-                                      text_of="definedName"):
+    for tag, attrs in _elements(parts, "xl/workbook.xml"):
         if tag == "sheet":
             sheets.append(SheetRef(attrs.get("name", ""), targets.get(attrs.get("id"), ""), attrs.get("state", "visible")))
-        elif tag == "definedName":
-            if attrs.get("localSheetId") is None and attrs.get("name"):
-                names[attrs["name"]] = text
-        else:
+        elif tag == "workbookProtection":
             locked = attrs.get("lockStructure") in ("1", "true")
+    for attrs_raw, text in _DEFINED.findall(parts["xl/workbook.xml"]):
+        name = _NAME_ATTR.search(attrs_raw)
+        if name and b"localSheetId" not in attrs_raw:
+            names[_xml_text(name.group(1) or name.group(2))] = _xml_text(text).strip()
     return sheets, names, locked, targets
 
 
@@ -414,11 +411,11 @@ def _check_sheets(parts: dict[str, bytes], sheets: list[SheetRef]) -> None:
         if b"sheetData" not in body:
             continue
         where = f"工作表“{shown[part]}”" if part in shown else f"部件 {part}"
-        if body.count(b"<") > MAX_SHEET_TAGS:  # also bounds the time sheet_extent may take
+        if clearly_within_limits(body):
+            continue  # one search answers for every sheet of ours
+        if body.count(b"<") > MAX_SHEET_TAGS:  # bounds the time sheet_extent may take
             raise Unreadable(f"{where}内容过多（超过 {MAX_SHEET_TAGS} 个 XML 标记，申报表一张表只有几千个），已拒绝读取；"
                              "请删除多余的行、列或粘贴进来的数据后重新保存。")
-        if clearly_within_limits(body):
-            continue
         rows, cols = sheet_extent(body)
         if rows > MAX_SHEET_ROWS or cols > MAX_SHEET_COLS:
             last = f"第 {rows} 行" if rows > MAX_SHEET_ROWS else f"第 {cols} 列"
@@ -435,7 +432,8 @@ _ANY_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
 _USUAL_CELL = re.compile(rb'<c r="[A-Z]{1,3}\d{1,7}"')
 # Any cell tag that is not `<c r="B7"` with B7 inside the limits (column ≤ CV, row ≤ 9999): prefixed
 # (<x:c ...>), bare (<c>, <c/>), other white space after "c", an odd or a far reference. One search.
-_SUSPECT_CELL = re.compile(rb'<[A-Za-z_][\w.-]*:c[\s/>]|<c[\t\n\r/>]|<c r="(?!(?:[A-Z]|[AB][A-Z]|C[A-V])\d{1,4}")')
+_SUSPECT_CELL = re.compile(
+    rb'<[A-Za-z_][\w.-]*:c[\s/>]|<c[\t\n\r/>]|<c (?!r=")|<c r="(?!(?:[A-Z]|[AB][A-Z]|C[A-V])\d{1,4}")')
 # A usual cell that may hold a value: not self-closing.
 _VALUE_CELL = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"[^>]*(?<!/)>')
 
@@ -459,7 +457,7 @@ def sheet_extent(body: bytes) -> tuple[int, int]:
 def clearly_within_limits(body: bytes) -> bool:
     """True when every cell is spelled `<c r="B7"` and none is beyond the limits: a few C-speed
     searches that answer for every sheet of ours, before the exact (slower) sheet_extent."""
-    return body.count(b"<c ") == body.count(b'<c r="') and not _SUSPECT_CELL.search(body)
+    return not _SUSPECT_CELL.search(body)
 
 
 def _positional_extent(body: bytes) -> tuple[int, int]:
