@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from . import template as template_module
 from .fields import FIELD_BY_KEY, TABLES
 from .findings import Finding, Severity
 from .layout import layout_for
@@ -124,19 +123,14 @@ def check(d: Declaration, template: Template | None = None) -> list[Finding]:
 
 
 def _template_of(d: Declaration) -> Template:
-    """The template a declaration follows: a built-in by id, or one loaded from a YAML file in this
-    process (a bureau's own, passed to the reader's Registry) by id and version; shanghai-2020 otherwise."""
-    wanted = d.identity.template_id or DEFAULT_TEMPLATE
+    """The template a declaration follows: the one it was read with (a bureau's own YAML included),
+    else a built-in by id, else shanghai-2020."""
+    if isinstance(d.source.template, Template):
+        return d.source.template
     try:
-        builtin = load_template(wanted)
-        if builtin.version == d.identity.template_version or not d.identity.template_version:
-            return builtin
+        return load_template(d.identity.template_id or DEFAULT_TEMPLATE)
     except TemplateError:
-        builtin = None
-    for t in list(template_module._cache.values()):  # the templates loaded so far, built-in or from files
-        if (t.id, t.version) == (wanted, d.identity.template_version):
-            return t
-    return builtin or load_template(DEFAULT_TEMPLATE)
+        return load_template(DEFAULT_TEMPLATE)
 
 
 def _with_rows(d: Declaration, template: Template) -> Declaration:

@@ -154,3 +154,4 @@ class Source:
     cells: dict[str, tuple[str, str]] = field(default_factory=dict)  # field key → (sheet, "C4")
     columns: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)  # table → (sheet, key → "E")
     findings: list = field(default_factory=list)  # list[Finding] raised while reading
+    template: object = None  # the Template it was read with (a bureau's own YAML included)

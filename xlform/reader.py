@@ -153,7 +153,7 @@ class _Reader:
         template = self.identify()
         layout = layout_for(template)
         d = Declaration(identity=self.identity)
-        d.source = Source(file=str(self.pkg.path), findings=self.findings)
+        d.source = Source(file=str(self.pkg.path), findings=self.findings, template=template)
         self.check_container(template)
         missing = [s for s in template.sheets.values() if self.pkg.sheet(s) is None]
         if missing:
