@@ -30,7 +30,7 @@ from .errors import UserError
 from .export import csv_safe
 from .fileio import atomic_path
 from .model import Declaration, Identity
-from .roster import Department, department_name_problem, read_roster
+from .roster import Department, decode_csv, department_name_problem, read_roster
 from .template import Template
 from .writer import write_workbook
 
@@ -302,13 +302,8 @@ def read_manifest(path: str | Path) -> list[Issued]:
     if not path.is_file():
         raise UserError(f"找不到下发清单：{path}（由 xlform distribute 生成的 {MANIFEST_NAME}）。")
     raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
+    text = decode_csv(raw)
+    if text is None:
         raise UserError(f"下发清单 {path} 的编码无法识别。")
     rows = list(csv.reader(io.StringIO(text)))
     if not rows:

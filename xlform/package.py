@@ -336,14 +336,20 @@ def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes:
     return b"".join(chunks)
 
 
-def _parse(parts: dict[str, bytes], part: str) -> Element:
-    """Parse a small structural part into a tree (defusedxml: no DTD has got this far anyway)."""
+def _structural(parts: dict[str, bytes], part: str) -> bytes:
+    """A small structural part (workbook.xml, .rels, styles.xml), present and of a sane size."""
     try:
         body = parts[part]
     except KeyError:
         raise Unreadable(f"文件不完整（缺少 {part}），请用 Excel 或 WPS 重新保存。") from None
     if body.count(b"<") > MAX_TREE_TAGS:
         raise Unreadable(f"文件结构异常（{part} 过于庞大），已拒绝读取；请用 Excel 或 WPS 重新保存。")
+    return body
+
+
+def _parse(parts: dict[str, bytes], part: str) -> Element:
+    """Parse a small structural part into a tree (defusedxml: no DTD has got this far anyway)."""
+    body = _structural(parts, part)
     try:
         return SafeET.fromstring(body)
     except Exception:  # noqa: BLE001 - defusedxml / expat errors of any kind mean a damaged file
@@ -365,12 +371,7 @@ def _elements(parts: dict[str, bytes], part: str) -> Iterator[tuple[str, dict[st
     because a part with a DTD never gets this far; calamine parses the same part
     strictly right after, so a damaged one is still refused.
     """
-    try:
-        body = parts[part]
-    except KeyError:
-        raise Unreadable(f"文件不完整（缺少 {part}），请用 Excel 或 WPS 重新保存。") from None
-    if body.count(b"<") > MAX_TREE_TAGS:
-        raise Unreadable(f"文件结构异常（{part} 过于庞大），已拒绝读取；请用 Excel 或 WPS 重新保存。")
+    body = _structural(parts, part)
     for m in _ELEMENT.finditer(body):
         attrs = {k.rpartition(b":")[2].decode("utf-8", "replace"): _xml_text(v if v else w)
                  for k, v, w in _ATTR.findall(m.group(2))}

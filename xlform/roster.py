@@ -88,13 +88,8 @@ def _csv_rows(path: Path) -> list[list[Any]]:
     except OSError as exc:
         raise UserError(f"无法读取部门名单 {path}：{exc.strerror or exc}") from None
     # UTF-8 (with or without BOM) first; Excel on Chinese Windows saves "CSV" as GBK, which GB18030 covers.
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
+    text = decode_csv(raw)
+    if text is None:
         raise UserError(f"部门名单 {path} 的编码无法识别；请在 Excel 中另存为“CSV UTF-8（逗号分隔）”。")
     first = text.split("\n", 1)[0]
     delimiter = "\t" if "\t" in first and "," not in first else ","
@@ -215,3 +210,13 @@ def _cell_text(value: Any) -> str:
 
 def _visible(text: str) -> str:
     return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+
+
+def decode_csv(raw: bytes) -> str | None:
+    """CSV text as Chinese offices save it: UTF-8 (with or without BOM) or GBK, which GB18030 covers."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
