@@ -208,3 +208,14 @@ def test_password_option_protects_with_a_password(tmp_path: Path) -> None:
     assert wb["项目总体情况"].protection.password
     with zipfile.ZipFile(path) as z:
         assert b"workbookPassword=" in z.read("xl/workbook.xml")
+
+
+def test_more_rows_than_the_template_holds_is_refused_not_dropped(tmp_path: Path, sample) -> None:
+    from xlform.errors import UserError
+    from xlform.writer import write_workbook
+
+    t = load_template("shanghai-2020")
+    sample.indicators = sample.indicators * 5  # 25 rows for a 20-row table
+    with pytest.raises(UserError, match=r"25 行.*20 行.*rows\.indicators"):
+        write_workbook(t, tmp_path / "too_many.xlsx", sample)
+    assert not (tmp_path / "too_many.xlsx").exists()

@@ -23,6 +23,7 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from . import __version__, livechecks
+from .errors import UserError
 from .fields import CHECK_SHEET, HELP_SHEET, LISTS_SHEET, META_SHEET, TICK, Kind
 from .fileio import write_bytes_atomic
 from .help_text import help_lines
@@ -69,6 +70,7 @@ def write_workbook(
     A Path is written atomically; a BytesIO receives the bytes.
     """
     declaration = declaration or Declaration()
+    _fits(template, declaration)
     identity = _stamp(template, declaration.identity, year, now)
     declaration = replace(declaration, identity=identity)
     data = _WorkbookWriter(template, declaration, password).build()
@@ -77,6 +79,15 @@ def write_workbook(
     else:
         write_bytes_atomic(Path(target), data)
     return identity
+
+
+def _fits(template: Template, declaration: Declaration) -> None:
+    """Refuse rather than drop rows: a table with more rows than the template has room for."""
+    for table, room in template.rows.items():
+        count = len(getattr(declaration, table))
+        if count > room:
+            raise UserError(f"“{template.labels[table]}”有 {count} 行，模板 {template.id} 只有 {room} 行；"
+                            f"请在模板的 rows.{table} 中调大行数后再生成。")
 
 
 def _stamp(template: Template, given: Identity, year: int | None, now: datetime | None) -> Identity:
