@@ -85,10 +85,9 @@ def result_json(r: FileResult) -> dict[str, Any]:
 
 
 def result_text(r: FileResult) -> str:
-    lines = [f"文件：{r.file}"]
     if not r.readable:
-        lines.append(f"  无法读取：{r.error}")
-        return "\n".join(lines)
+        return f"文件：{r.file}\n  无法读取：“{Path(r.file).name}”{r.error}"  # one sentence naming the file
+    lines = [f"文件：{r.file}"]
     d = r.declaration
     assert d is not None
     who = d.identity.department or d.project.unit or "（未填填报单位）"

@@ -47,6 +47,7 @@ def assert_refused(path: Path, *reason: str) -> str:
     assert "Traceback" not in out
     assert f"文件：{path}" in out
     line = next(x.strip() for x in out.splitlines() if "无法读取：" in x)
+    assert path.name in line  # the sentence names the file
     for word in reason:
         assert word in line, line
     assert chinese(line) and line.endswith("。"), line
