@@ -17,6 +17,7 @@ from .template import Template
 
 # 项目总体情况: label in A:B (or a sub-label in B), input in C:F.
 PROJECT_COLS = 6
+PROJECT_WIDTHS = (12, 14, 16, 14, 16, 24)  # column widths A..F, in characters
 # Rows of the first sheet: (field key, row, first input col, last input col, label col, label last col).
 # A row holding two fields (负责人 / 联系人) lists both.
 _PROJECT_ROWS: tuple[tuple[str, int, int, int, int, int], ...] = (

@@ -32,6 +32,7 @@ from .layout import (
     PROJECT_COLS,
     PROJECT_GROUPS,
     PROJECT_NAME_ROW_GOALS,
+    PROJECT_WIDTHS,
     FieldCell,
     Layout,
     TablePos,
@@ -220,7 +221,7 @@ class _WorkbookWriter:
     # ---- 项目总体情况 --------------------------------------------------------
     def _project(self, ws: Worksheet) -> None:
         t, f = self.t, self.f
-        for col, width in enumerate((12, 14, 16, 14, 16, 24)):
+        for col, width in enumerate(PROJECT_WIDTHS):
             ws.set_column(col, col, width)
         self._heading(ws, t.titles["project"], PROJECT_COLS)
         ws.write_string(2, 4, f"金额单位：{t.money_unit}", f["right"])
@@ -260,12 +261,8 @@ class _WorkbookWriter:
             self._validate(ws, cell.row, cell.col, field.kind, field.choices, field.key in self.t.required,
                            self.t.labels[field.key])
         if field.kind is Kind.LONG:
-            chars = (sum(self._widths(cell.col, cell.last_col)) * 2) // CJK_CHARS_PER_WIDTH
-            ws.set_row(cell.row, _row_height(str(value or ""), chars // 2, minimum=45))
-
-    def _widths(self, first: int, last: int) -> list[int]:
-        widths = (12, 14, 16, 14, 16, 24)
-        return list(widths[first : last + 1])
+            per_line = sum(PROJECT_WIDTHS[cell.col : cell.last_col + 1]) // CJK_CHARS_PER_WIDTH
+            ws.set_row(cell.row, _row_height(str(value or ""), per_line, minimum=45))
 
     def _value(self, ws: Worksheet, row: int, col: int, kind: Kind, value: Any, fmt: Any) -> None:
         """Write one input value with the call that suits its kind; None / "" stays blank."""
