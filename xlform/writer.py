@@ -54,6 +54,7 @@ MONEY_FORMAT = "#,##0.00"
 DATE_FORMAT = "yyyy-mm-dd"
 MAX_TEXT = 32767  # Excel's limit for one cell
 CJK_CHARS_PER_WIDTH = 2  # a CJK character is about two column-width units wide
+HELP_WIDTH = 80  # 填表说明 is one column that fits an A4 portrait page unscaled
 LINE_HEIGHT = 15
 
 
@@ -498,18 +499,19 @@ class _WorkbookWriter:
                                               "value": f'"{livechecks.FAIL}"', "format": f["bad"]})
         ws.conditional_format(2, 1, last, 1, {"type": "cell", "criteria": "==",
                                               "value": f'"{livechecks.PASS}"', "format": f["good"]})
-        ws.write_string(last + 2, 0, "说明：本页只做金额勾稽检查；必填项、指标层级、目标值等由财政部门收表时统一审核。",
-                        f["help"])
+        ws.merge_range(last + 2, 0, last + 2, 2, "说明：本页只做金额勾稽检查；必填项、指标层级、目标值等由财政部门收表时统一审核。",
+                       f["help"])
+        ws.set_row(last + 2, 32)
         self._print_setup(ws, landscape=False, repeat_to=1)
 
     def _help(self, ws: Worksheet) -> None:
         f = self.f
-        ws.set_column(0, 0, 100)
+        ws.set_column(0, 0, HELP_WIDTH)
         ws.write_string(0, 0, f"{self.t.title} · 填表说明", f["help_title"])
         for i, (kind, text) in enumerate(help_lines(self.t, self.layout), start=2):
             ws.write_string(i, 0, text, f["help_head"] if kind == "head" else f["help"])
             if kind != "head":
-                ws.set_row(i, _row_height(text, 50, minimum=18))
+                ws.set_row(i, _row_height(text, HELP_WIDTH // CJK_CHARS_PER_WIDTH - 2, minimum=18))
         ws.activate()
         self._print_setup(ws, landscape=False, repeat_to=0)
 
