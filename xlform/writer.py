@@ -385,23 +385,26 @@ class _WorkbookWriter:
         ws.write_formula(row, 1, '=IF(f_name="","",f_name)', self.f["computed"], self.d.project.name)
 
     def _table(self, ws: Worksheet, tp: TablePos, rows: list[Any]) -> None:
-        f = self.f
-        ws.merge_range(tp.header_row, 0, tp.last_row, 0, tp.section_label, f["label"])
+        """A row table under its merged section label in column A."""
+        ws.merge_range(tp.header_row, 0, tp.last_row, 0, tp.section_label, self.f["label"])
+        self._table_body(ws, tp, rows)
+
+    def _table_body(self, ws: Worksheet, tp: TablePos, rows: list[Any]) -> None:
+        """Headers, input rows (values where given), validations, and the names t_<table> and c_<table>_<column>."""
         for c in tp.columns:
-            ws.write_string(tp.header_row, c.col, c.header, f["header"])
+            ws.write_string(tp.header_row, c.col, c.header, self.f["header"])
         for i in range(tp.n_rows):
             item = rows[i] if i < len(rows) else None
-            r = tp.first_row + i
             for c in tp.columns:
                 value = getattr(item, c.column.key) if item is not None else None
-                self._value(ws, r, c.col, c.column.kind, value, self.input_format(c.column.kind))
+                self._value(ws, tp.first_row + i, c.col, c.column.kind, value, self.input_format(c.column.kind))
+        sheet = quote_sheetname(ws.name)
         for c in tp.columns:
             self._validate(ws, tp.first_row, c.col, c.column.kind, c.column.choices, False, c.header, tp.last_row)
+            letter = xl_col_to_name(c.col)
             self.wb.define_name(f"c_{tp.table}_{c.column.key}",
-                                f"={quote_sheetname(ws.name)}!${xl_col_to_name(c.col)}${tp.first_row + 1}"
-                                f":${xl_col_to_name(c.col)}${tp.last_row + 1}")
-        self.wb.define_name(tp.name, f"={quote_sheetname(ws.name)}!"
-                                     f"${xl_col_to_name(tp.first_col)}${tp.first_row + 1}"
+                                f"={sheet}!${letter}${tp.first_row + 1}:${letter}${tp.last_row + 1}")
+        self.wb.define_name(tp.name, f"={sheet}!${xl_col_to_name(tp.first_col)}${tp.first_row + 1}"
                                      f":${xl_col_to_name(tp.last_col)}${tp.last_row + 1}")
 
     def _activity_total(self, ws: Worksheet, tp: TablePos) -> None:
@@ -453,9 +456,7 @@ class _WorkbookWriter:
         for c in tp.columns:
             ws.set_column(c.col, c.col, c.column.width)
         self._heading(ws, t.titles["guarantees"], width)
-        ws.write_string(PROJECT_NAME_ROW_GOALS, 0, t.labels["name"], f["label"])
-        ws.merge_range(PROJECT_NAME_ROW_GOALS, 1, PROJECT_NAME_ROW_GOALS, width - 1, "", f["computed"])
-        ws.write_formula(PROJECT_NAME_ROW_GOALS, 1, '=IF(f_name="","",f_name)', f["computed"], self.d.project.name)
+        self._project_name_row(ws, width)
         stages = [c.col for c in tp.columns if c.column.kind is Kind.TICK]
         group_row = tp.header_row - 1
         for c in tp.columns:
@@ -463,19 +464,7 @@ class _WorkbookWriter:
         ws.write_string(group_row, 0, t.labels["guarantees"], f["header"])
         if stages:
             ws.merge_range(group_row, stages[0], group_row, stages[-1], "保障阶段", f["header"])
-        for c in tp.columns:
-            ws.write_string(tp.header_row, c.col, c.header, f["header"])
-        rows: list[Any] = self.d.guarantees
-        for i in range(tp.n_rows):
-            item = rows[i] if i < len(rows) else None
-            for c in tp.columns:
-                value = getattr(item, c.column.key) if item is not None else None
-                self._value(ws, tp.first_row + i, c.col, c.column.kind, value, self.input_format(c.column.kind))
-        for c in tp.columns:
-            self._validate(ws, tp.first_row, c.col, c.column.kind, c.column.choices, False, c.header, tp.last_row)
-        self.wb.define_name(tp.name, f"={quote_sheetname(ws.name)}!"
-                                     f"${xl_col_to_name(tp.first_col)}${tp.first_row + 1}"
-                                     f":${xl_col_to_name(tp.last_col)}${tp.last_row + 1}")
+        self._table_body(ws, tp, self.d.guarantees)
         ws.freeze_panes(tp.first_row, 0)
         self._print_setup(ws, landscape=False, repeat_to=tp.header_row)
 
