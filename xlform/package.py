@@ -435,6 +435,8 @@ _USUAL_CELL = re.compile(rb'<c r="[A-Z]{1,3}\d{1,7}"')
 # (<x:c ...>), bare (<c>, <c/>), other white space after "c", an odd or a far reference. One search.
 _SUSPECT_CELL = re.compile(
     rb'<[A-Za-z_][\w.-]*:c[\s/>]|<c[\t\n\r/>]|<c (?!r=")|<c r="(?!(?:[A-Z]|[AB][A-Z]|C[A-V])\d{1,4}")')
+# An r attribute spelled otherwise: other white space before it, around "=", or single quotes.
+_ODD_R = re.compile(rb"""[\t\n\r]r\s*=|\sr\s+=|\sr=\s|\sr='""")
 # A usual cell that may hold a value: not self-closing.
 _VALUE_CELL = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"[^>]*(?<!/)>')
 
@@ -445,7 +447,7 @@ def sheet_extent(body: bytes) -> tuple[int, int]:
     Mirrors how calamine places cells. Self-closing cells (<c r="XFD1" s="3"/>,
     formatting only) hold nothing and do not count.
     """
-    if len(_ANY_CELL.findall(body)) != len(_USUAL_CELL.findall(body)):
+    if len(_ANY_CELL.findall(body)) != len(_USUAL_CELL.findall(body)) or not _only_usual_r(body):
         return _positional_extent(body)
     # Excel, WPS, LibreOffice and every library we know write `<c r="B7"` for every cell: C-speed scans only.
     found = _VALUE_CELL.findall(body)
@@ -458,7 +460,13 @@ def sheet_extent(body: bytes) -> tuple[int, int]:
 def clearly_within_limits(body: bytes) -> bool:
     """True when every cell is spelled `<c r="B7"` and none is beyond the limits: a few C-speed
     searches that answer for every sheet of ours, before the exact (slower) sheet_extent."""
-    return not _SUSPECT_CELL.search(body)
+    return _only_usual_r(body) and not _SUSPECT_CELL.search(body)
+
+
+def _only_usual_r(body: bytes) -> bool:
+    """Every r attribute is the one right after `<c ` or `<row `. calamine takes the LAST r of a tag,
+    so a second one (`<c r="A4" r="XFD1048576">`) must send the sheet to the exact, positional scan."""
+    return body.count(b' r="') == body.count(b'<c r="') + body.count(b'<row r="') and not _ODD_R.search(body)
 
 
 def _positional_extent(body: bytes) -> tuple[int, int]:
@@ -466,7 +474,8 @@ def _positional_extent(body: bytes) -> tuple[int, int]:
     row = col = last_row = last_col = 0
     for m in _TAG.finditer(body):
         tag, attrs, empty = m.groups()
-        r = _R_ATTR.search(attrs) if attrs else None
+        found = list(_R_ATTR.finditer(attrs)) if attrs else []
+        r = found[-1] if found else None  # the last r counts, as calamine reads it
         if tag == b"row":
             row = int(r.group(2)) if r and r.group(2) else row + 1
             col = 0

@@ -443,3 +443,16 @@ def test_inbox_zip_with_a_forged_huge_directory_is_refused_before_listing(tmp_pa
     path.write_bytes(bytes(data))
     items = list(items_of(DiskFile(str(path), path.name, path.stat().st_size, 0)))
     assert len(items) == 1 and items[0].data is None and "压缩包目录异常庞大" in items[0].reason
+
+
+def test_a_second_r_attribute_cannot_smuggle_a_far_cell_past_the_bound(tmp_path: Path) -> None:
+    """calamine takes the last r of a cell tag: `<c r="A4" r="XFD1048576">` once made it allocate 512 GB
+    and abort the process (found by the fuzz test). The bound must read r the same way."""
+    parts = corpus.members(corpus.valid_return())
+    body = parts[corpus.GOALS_PART]
+    at = body.index(b'<c r="A4"') + len(b'<c r="A4"')
+    parts[corpus.GOALS_PART] = body[:at] + b' r="XFD1048576"' + body[at:]
+    path = tmp_path / "两个r.xlsx"
+    path.write_bytes(corpus.rezip(parts))
+    assert "1048576" in assert_refused(path, "一直到第")
+    assert sheet_extent(b'<sheetData><row r="1"><c r="A1" r="B9"><v>1</v></c></row></sheetData>') == (9, 2)
