@@ -290,6 +290,10 @@ def _head(zf: zipfile.ZipFile, info: zipfile.ZipInfo, n: int) -> bytes:
         raise Unreadable(DAMAGED) from None
 
 
+# A count / uniqueCount attribute of a million or more (literal "ount" first: a fast scan).
+_HUGE_COUNT = re.compile(rb"""ount\s*=\s*["']\s*\d{7}""")
+
+
 class _XmlParts:
     """XML parts, each really decompressed within the limits and free of DTDs, as they are asked for."""
 
@@ -311,6 +315,10 @@ class _XmlParts:
             raise Unreadable("文件内部使用了不支持的文字编码（UTF-16），无法可靠读取；请用 Excel 或 WPS 重新保存。")
         if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
             raise Unreadable(UNSAFE_XML)
+        if _HUGE_COUNT.search(body):
+            # calamine reserves memory for a declared count (sst uniqueCount="2147483648" asked for
+            # 51 GB and aborted the process); a return has a few hundred of anything.
+            raise Unreadable(f"文件结构异常（{info.filename} 声明了不合理的数量），已拒绝读取；请用 Excel 或 WPS 重新保存。")
         self.parts[info.filename] = body
 
 

@@ -456,3 +456,12 @@ def test_a_second_r_attribute_cannot_smuggle_a_far_cell_past_the_bound(tmp_path:
     path.write_bytes(corpus.rezip(parts))
     assert "1048576" in assert_refused(path, "一直到第")
     assert sheet_extent(b'<sheetData><row r="1"><c r="A1" r="B9"><v>1</v></c></row></sheetData>') == (9, 2)
+
+
+def test_a_huge_declared_count_is_refused_before_calamine_reserves_memory(tmp_path: Path) -> None:
+    """sharedStrings uniqueCount="2147483648" made calamine reserve 51 GB and abort (found by the fuzz test)."""
+    parts = corpus.members(corpus.valid_return())
+    parts[corpus.STRINGS_PART] = re.sub(rb'uniqueCount="\d+"', b'uniqueCount="2147483648"', parts[corpus.STRINGS_PART])
+    path = tmp_path / "数量异常.xlsx"
+    path.write_bytes(corpus.rezip(parts))
+    assert_refused(path, "不合理的数量")
