@@ -395,14 +395,43 @@ def collect_files(
     size = max(4, min(64, len(disks) // (jobs * 8) or 1))
     chunks = [disks[i: i + size] for i in range(0, len(disks), size)]
     unfinished = _collect_in_pool(chunks, jobs, templates, on_done)
-    if unfinished:  # a worker died (killed, out of memory): finish here rather than lose files
-        _collect_here([d for chunk in unfinished for d in chunk], templates, on_done)
+    if unfinished:  # a worker died (killed, out of memory, a file that aborts the reader): lose no file
+        _collect_isolated([d for chunk in unfinished for d in chunk], templates, on_done)
 
 
 def _collect_here(disks: list[DiskFile], templates: list[str], on_done: Callable[[list[FileOutcome]], None]) -> None:
     registry = Registry(templates) if templates else None
     for start in range(0, len(disks), 16):
         on_done([collect_file(d, registry) for d in disks[start: start + 16]])
+
+
+CRASHED = "读取这个文件时读取程序异常退出（文件可能损坏或经过特殊构造），已拒绝读取；请用 Excel 或 WPS 重新保存后再交。"
+
+
+def _collect_isolated(disks: list[DiskFile], templates: list[str], on_done: Callable[[list[FileOutcome]], None]) -> None:
+    """After a worker died: one file at a time in one worker, so the file that kills its process is
+    named and listed as unreadable (never re-read in this process, which it would kill too), and every
+    other file is still read. Slower, but only for what was unfinished when the pool broke."""
+    pending = list(reversed(disks))
+    while pending:
+        with ProcessPoolExecutor(max_workers=1, mp_context=_pool_context(), initializer=_init_worker,
+                                 initargs=(templates,)) as pool:
+            while pending:
+                disk = pending.pop()
+                try:
+                    batch = pool.submit(_collect_chunk, [disk]).result()
+                except BrokenProcessPool:
+                    on_done([_crashed(disk)])
+                    break  # a fresh worker for the rest
+                on_done(batch)
+
+
+def _crashed(disk: DiskFile) -> FileOutcome:
+    try:
+        sha = file_hash(disk.path)
+    except OSError:
+        sha = ""
+    return FileOutcome(disk, sha, [Collected("", f"crashed|{sha}", Outcome(STATUS_UNREADABLE, CRASHED))])
 
 
 def _pool_context() -> Any:

@@ -1,0 +1,37 @@
+"""A file that kills the process reading it (as a Rust abort in a parser would) costs only that file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from xlform import collect
+from xlform.collect import DiskFile, FileOutcome, collect_files
+from xlform.distribute import distribute
+from xlform.roster import Department
+from xlform.template import load_template
+
+
+def test_a_file_that_kills_its_worker_is_listed_and_every_other_file_is_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    issued = distribute([Department(f"部门{i:02d}") for i in range(12)], tmp_path / "下发", load_template("shanghai-2020"))
+    files = sorted(issued.folder.glob("*.xlsx"))
+    killer = files[5]
+    real = collect.collect_file
+
+    def dies_on_killer(disk: DiskFile, registry=None) -> FileOutcome:  # type: ignore[no-untyped-def]
+        if disk.path == str(killer):
+            os.abort()  # what calamine does when it cannot allocate
+        return real(disk, registry)
+
+    monkeypatch.setattr(collect, "collect_file", dies_on_killer)  # forked workers inherit the patch
+    disks = [DiskFile(str(f), f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+    results: list[FileOutcome] = []
+    collect_files(disks, jobs=2, on_done=results.extend, parallel_from=1)
+    assert sorted(r.disk.path for r in results) == sorted(str(f) for f in files)  # nothing lost
+    by_path = {r.disk.path: r for r in results}
+    crashed = by_path[str(killer)].items[0].outcome
+    assert crashed.status == "无法读取" and "异常退出" in crashed.error
+    assert all(r.items[0].outcome.status != "无法读取" for p, r in by_path.items() if p != str(killer))
