@@ -441,10 +441,13 @@ _ANY_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
 _USUAL_CELL = re.compile(rb'<c r="[A-Z]{1,3}\d{1,7}"')
 # Any cell tag that is not `<c r="B7"` with B7 inside the limits (column ≤ CV, row ≤ 9999): prefixed
 # (<x:c ...>), bare (<c>, <c/>), other white space after "c", an odd or a far reference. One search.
+# A second r in a cell tag counts too: calamine takes the last one (`<c r="A4" r="XFD1048576">`).
 _SUSPECT_CELL = re.compile(
-    rb'<[A-Za-z_][\w.-]*:c[\s/>]|<c[\t\n\r/>]|<c (?!r=")|<c r="(?!(?:[A-Z]|[AB][A-Z]|C[A-V])\d{1,4}")')
+    rb'<[A-Za-z_][\w.-]*:c[\s/>]|<c[\t\n\r/>]|<c (?!r=")|<c r="(?!(?:[A-Z]|[AB][A-Z]|C[A-V])\d{1,4}")'
+    rb'|<c r="[^"]*"[^>]*?\sr\s*=')
 # An r attribute spelled otherwise: other white space before it, around "=", or single quotes.
-_ODD_R = re.compile(rb"""[\t\n\r]r\s*=|\sr\s+=|\sr=\s|\sr='""")
+# Written to start with the literal "r" (a fast scan); the look-behinds then check what precedes it.
+_ODD_R = re.compile(rb"""r(?:(?<=[\t\n\r]r)\s*=|(?<=\sr)(?:\s+=|=\s|='))""")
 # A usual cell that may hold a value: not self-closing.
 _VALUE_CELL = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"[^>]*(?<!/)>')
 
@@ -468,7 +471,7 @@ def sheet_extent(body: bytes) -> tuple[int, int]:
 def clearly_within_limits(body: bytes) -> bool:
     """True when every cell is spelled `<c r="B7"` and none is beyond the limits: a few C-speed
     searches that answer for every sheet of ours, before the exact (slower) sheet_extent."""
-    return _only_usual_r(body) and not _SUSPECT_CELL.search(body)
+    return not _SUSPECT_CELL.search(body)
 
 
 def _only_usual_r(body: bytes) -> bool:
