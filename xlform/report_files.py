@@ -1,0 +1,194 @@
+"""Writing the report's tables: an xlsx workbook (xlsxwriter, constant memory, user text
+only through write_string, never a formula or a link), CSV files, or one JSON document."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from xlsxwriter.utility import xl_rowcol_to_cell
+from xlsxwriter.workbook import Workbook
+
+from .errors import UserError
+from .export import csv_safe
+from .fileio import atomic_path
+from .report_tables import ReportResult, Table
+
+
+def write_tables(tables: list[Table], output: Path, fmt: str, unit: str, result: ReportResult) -> list[Path]:
+    try:
+        if fmt == "xlsx":
+            write_xlsx(tables, output, unit)
+            return [output]
+        if fmt == "json":
+            write_json(tables, output, unit, result)
+            return [output]
+        return write_csv(tables, output)
+    except PermissionError:
+        raise UserError(f"无法写入 {output}：文件可能正在 Excel/WPS 中打开，请关闭后重试。") from None
+    except OSError as exc:
+        raise UserError(f"无法写入 {output}：{exc.strerror or exc}") from None
+
+
+def write_xlsx(tables: list[Table], output: Path, unit: str) -> None:
+    with atomic_path(output) as tmp:
+        wb = Workbook(str(tmp), {
+            "constant_memory": True,  # rows go to disk as written: memory stays flat for 10,000 returns
+            "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
+        })
+        base = {"font_name": "宋体", "font_size": 10, "valign": "vcenter"}
+        fmts = {
+            "header": wb.add_format({**base, "bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
+                                     "align": "center"}),
+            "text": wb.add_format(base),
+            "money": wb.add_format({**base, "num_format": "#,##0.00"}),
+            "int": wb.add_format({**base, "num_format": "0"}),
+            "number": wb.add_format({**base, "num_format": "General"}),
+            "date": wb.add_format({**base, "num_format": "yyyy-mm-dd"}),
+            "datetime": wb.add_format({**base, "num_format": "yyyy-mm-dd hh:mm"}),
+            "total": wb.add_format({**base, "bold": True, "top": 1, "num_format": "#,##0.00"}),
+            "total_int": wb.add_format({**base, "bold": True, "top": 1, "num_format": "0"}),
+            "total_text": wb.add_format({**base, "bold": True, "top": 1}),
+            "bad": wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"}),
+            "good": wb.add_format({"bg_color": "#C6EFCE", "font_color": "#006100"}),
+            "warn": wb.add_format({"bg_color": "#FFEB9C", "font_color": "#9C5700"}),
+        }
+        for table in tables:
+            _write_sheet(wb, table, fmts)
+            if table.key == "departments":
+                _chart(wb, table, unit)
+        wb.close()
+
+
+def _write_sheet(wb: Workbook, table: Table, fmts: dict[str, Any]) -> None:
+    ws = wb.add_worksheet(table.sheet)
+    columns = table.columns
+    for c, col in enumerate(columns):
+        ws.set_column(c, c, col.width)
+    ws.set_row(0, 30)
+    for c, col in enumerate(columns):
+        ws.write_string(0, c, col.header, fmts["header"])
+    ws.freeze_panes(1, 0)
+    ws.set_paper(9)  # A4, landscape, one page wide, header on every page: 问题清单 gets printed and sent back
+    ws.set_landscape()
+    if sum(c.width for c in columns) <= 260:  # wider tables would print too small to read: let them span pages
+        ws.fit_to_pages(1, 0)
+    ws.repeat_rows(0)
+    ws.set_footer(f"&L{table.sheet}&C第 &P 页，共 &N 页")
+    writers = [_cell_writer(ws, col.kind, fmts) for col in columns]
+    for r, row in enumerate(table.rows, start=1):
+        for c, value in enumerate(row):
+            if value is not None and value != "":
+                writers[c](r, c, value)
+    last = len(table.rows)
+    ws.autofilter(0, 0, max(last, 1), len(columns) - 1)
+    if table.totals and table.rows:
+        _totals(ws, table, last + 1, fmts)
+    if table.status_col is not None and table.rows:
+        for text, style in (("需修改", "bad"), ("未提交", "bad"), ("通过", "good"), ("已通过", "good"),
+                            ("缺", "warn"), ("不在名单中", "warn")):
+            ws.conditional_format(1, table.status_col, last, table.status_col,
+                                  {"type": "text", "criteria": "begins with", "value": text, "format": fmts[style]})
+
+
+def _cell_writer(ws: Any, kind: str, fmts: dict[str, Any]) -> Callable[[int, int, Any], Any]:
+    if kind == "money":
+        return lambda r, c, v: ws.write_number(r, c, v, fmts["money"])
+    if kind == "int":
+        return lambda r, c, v: ws.write_number(r, c, v, fmts["int"])
+    if kind == "number":
+        return lambda r, c, v: ws.write_number(r, c, v, fmts["number"])
+    if kind == "date":
+        return lambda r, c, v: ws.write_datetime(r, c, datetime(v.year, v.month, v.day), fmts["date"])
+    if kind == "datetime":
+        return lambda r, c, v: ws.write_datetime(r, c, v, fmts["datetime"])
+    fmt = fmts["text"]
+    return lambda r, c, v: ws.write_string(r, c, str(v), fmt)  # never write(): "=…" must stay text
+
+
+def _totals(ws: Any, table: Table, row: int, fmts: dict[str, Any]) -> None:
+    """合计 with SUBTOTAL(109): it follows the autofilter; the cached value is the full sum."""
+    ws.write_string(row, 0, "合计", fmts["total_text"])
+    for c, col in enumerate(table.columns):
+        if c == 0:
+            continue
+        if not col.total:
+            ws.write_blank(row, c, None, fmts["total_text"])
+            continue
+        values = [v for v in (r[c] for r in table.rows) if isinstance(v, (int, float))]
+        total = round(sum(values), 6)  # 万元 after conversion can carry more than two decimals
+        first, last = xl_rowcol_to_cell(1, c), xl_rowcol_to_cell(row - 1, c)
+        style = fmts["total"] if col.kind == "money" else fmts["total_int"]
+        ws.write_formula(row, c, f"=SUBTOTAL(109,{first}:{last})", style, total)
+
+
+def _chart(wb: Workbook, table: Table, unit: str) -> None:
+    """当年预算 by department, beside the 按部门 table (the totals row left out)."""
+    if not table.rows:
+        return
+    ws = wb.get_worksheet_by_name(table.sheet)
+    value_col = next(i for i, c in enumerate(table.columns) if c.key == "current_year")
+    n = len(table.rows)
+    chart = wb.add_chart({"type": "bar"})
+    chart.add_series({
+        "name": f"当年预算（{unit}）",
+        "categories": [table.sheet, 1, 0, n, 0],
+        "values": [table.sheet, 1, value_col, n, value_col],
+        "data_labels": {"value": True, "num_format": "#,##0"},
+    })
+    chart.set_title({"name": f"各部门当年预算（{unit}）"})
+    chart.set_legend({"none": True})
+    chart.set_y_axis({"reverse": True})  # first department at the top, as in the table
+    chart.set_x_axis({"num_format": "#,##0"})
+    chart.set_size({"width": 640, "height": min(4000, max(300, 24 * n + 80))})
+    ws.insert_chart(1, len(table.columns) + 1, chart)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def write_json(tables: list[Table], output: Path, unit: str, result: ReportResult) -> None:
+    doc: dict[str, Any] = {
+        "money_unit": unit,
+        "summary": {
+            "files": result.files, "returns": result.returns, "with_errors": result.with_errors,
+            "unreadable": result.unreadable, "ignored": result.ignored, "superseded": result.superseded,
+            "departments_missing": result.departments_missing, "forms_missing": result.forms_missing,
+        },
+    }
+    for table in tables:
+        doc[table.key] = [{col.key: _plain(v) for col, v in zip(table.columns, row, strict=True)} for row in table.rows]
+    with atomic_path(output) as tmp:
+        tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def write_csv(tables: list[Table], output: Path) -> list[Path]:
+    """汇总 goes to `output`; each other table to `<stem>_<sheet>.csv` beside it (UTF-8 with BOM, for Excel)."""
+    paths = []
+    for i, table in enumerate(tables):
+        path = output if i == 0 else output.with_name(f"{output.stem}_{table.sheet}{output.suffix}")
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow([c.header for c in table.columns])
+        for row in table.rows:
+            writer.writerow([csv_safe(_csv_value(v)) for v in row])
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(("\ufeff" + out.getvalue()).encode("utf-8"))
+        paths.append(path)
+    return paths
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, float):
+        return f"{value:.2f}" if value != int(value) else f"{value:.0f}"
+    return _plain(value)

@@ -1,0 +1,290 @@
+"""What the summary report is about (returns, departments, unreadable files) and its tables.
+
+Each sheet of the report is a Table: columns with a kind (text, money, date…)
+and plain rows. Builders here turn collected returns into those tables;
+report_files.py writes them as xlsx, CSV or JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from .collect import Outcome
+from .findings import SEVERITY_LABEL
+from .review import STATUS_FIX, STATUS_PASS
+
+TO_YUAN = {"元": Decimal(1), "万元": Decimal(10000)}
+
+
+@dataclass
+class Expected:
+    """A department returns are expected from (a roster row, or the manifest's rows for it)."""
+
+    name: str
+    code: str = ""
+    contact: str = ""
+    phone: str = ""
+    count: int | None = None  # forms expected; None when nobody said (no roster, no manifest)
+    listed: bool = True  # False: not on the roster/manifest, known only from its returns
+    form_ids: set[str] = field(default_factory=set)  # issued to it (manifest only)
+    returns: list[Return] = field(default_factory=list)
+
+
+@dataclass
+class Return:
+    """One readable item as the report lists it."""
+
+    name: str
+    received: datetime
+    key: str
+    outcome: Outcome
+    department: str = ""  # as matched to the roster, else as read
+    replaced: list[Return] = field(default_factory=list)  # earlier versions this one supersedes
+    superseded_by: Return | None = None
+
+
+@dataclass
+class Unread:
+    name: str
+    received: datetime
+    reason: str
+    ignored: bool
+
+
+@dataclass
+class ReportResult:
+    outputs: list[Path]
+    files: int = 0  # every input file, zip members counted one by one
+    returns: int = 0  # latest version of each form, readable
+    with_errors: int = 0
+    unreadable: int = 0
+    ignored: int = 0
+    superseded: int = 0
+    departments_missing: int = 0
+    forms_missing: int = 0
+    skipped: int = 0  # files on disk not read again (unchanged since the store saw them)
+    reused_report: bool = False
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if (self.with_errors or self.unreadable or self.forms_missing) else 0
+
+    def closing_line(self) -> str:
+        line = (f"共 {self.files} 个文件：读取申报表 {self.returns} 份，其中需修改 {self.with_errors} 份；"
+                f"无法读取 {self.unreadable} 个；未提交部门 {self.departments_missing} 个")
+        if self.forms_missing > self.departments_missing:
+            line += f"（共缺 {self.forms_missing} 份）"
+        extra = []
+        if self.superseded:
+            extra.append(f"{self.superseded} 份旧版本已被重新提交的版本替代")
+        if self.ignored:
+            extra.append(f"已忽略临时文件 {self.ignored} 个")
+        if self.skipped:
+            extra.append(f"{self.skipped} 个文件未变，沿用上次结果")
+        return line + "。" + ("；".join(extra) + "。" if extra else "")
+
+
+def _money(text: str, unit: str, to: str) -> float | None:
+    if not text:
+        return None
+    try:
+        value = Decimal(text) * TO_YUAN.get(unit or "元", Decimal(1)) / TO_YUAN[to]
+    except (InvalidOperation, KeyError):
+        return None
+    return float(value)
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(Decimal(text)) if text else None
+    except InvalidOperation:
+        return None
+
+
+def _date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    key: str  # JSON key
+    kind: str = "text"  # text | money | int | number | date | datetime
+    width: int = 12
+    total: bool = False  # summed in the totals row
+
+
+@dataclass
+class Table:
+    sheet: str
+    key: str
+    columns: list[Column]
+    rows: list[list[Any]]
+    totals: bool = False
+    status_col: int | None = None  # coloured 通过 / 需修改 / 未提交
+
+
+def _money_columns(unit: str) -> list[Column]:
+    names = ("项目总预算", "当年预算", "财政拨款", "上级财政拨款", "本级财政安排", "下级财政配套", "其他资金")
+    keys = ("total", "current_year", "fiscal", "fiscal_superior", "fiscal_local", "fiscal_subordinate", "other")
+    return [Column(f"{n}（{unit}）", k, "money", 15, True) for n, k in zip(names, keys, strict=True)]
+
+
+def build_tables(latest: list[Return], superseded: list[Return], unread: list[Unread], departments: list[Expected],
+                 unit: str) -> list[Table]:
+    return [
+        _summary(latest, unit),
+        _by_department(departments, unit),
+        _indicators(latest),
+        _costs(latest, unit),
+        _problems(latest),
+        _unread(unread),
+        _superseded(superseded),
+    ]
+
+
+def _summary(latest: list[Return], unit: str) -> Table:
+    columns = [
+        Column("部门", "department", width=18), Column("部门编码", "code", width=10),
+        Column("项目名称", "project", width=32), Column("项目类别", "category", width=12),
+        Column("起始日期", "start", "date", 11), Column("结束日期", "end", "date", 11),
+        *_money_columns(unit),
+        Column("指标数", "indicators", "int", 8, True), Column("错误", "errors", "int", 6, True),
+        Column("提示", "warnings", "int", 6, True), Column("状态", "status", width=9),
+        Column("文件", "file", width=44), Column("收到时间", "received", "datetime", 17),
+        Column("表单编号", "form_id", width=38), Column("模板", "template", width=18), Column("备注", "note", width=36),
+    ]
+    rows = []
+    for r in latest:
+        o = r.outcome
+        notes = []
+        if (o.money_unit or "元") != unit:
+            notes.append(f"原表金额单位为{o.money_unit}，已换算为{unit}")
+        if r.replaced:
+            notes.append(f"替代了 {len(r.replaced)} 份早先提交的版本")
+        rows.append([
+            r.department, o.code, o.project, o.category, _date(o.start), _date(o.end),
+            *[_money(m, o.money_unit, unit) for m in o.money],
+            len(o.indicators), o.errors, o.warnings, o.status, r.name, r.received, o.form_id,
+            f"{o.template} 版本 {o.version}", "；".join(notes),
+        ])
+    return Table("汇总", "returns", columns, rows, totals=True, status_col=columns.index(_col(columns, "status")))
+
+
+def _col(columns: list[Column], key: str) -> Column:
+    return next(c for c in columns if c.key == key)
+
+
+def _by_department(departments: list[Expected], unit: str) -> Table:
+    has_list = any(e.listed for e in departments)
+    columns = [
+        Column("部门", "department", width=20), Column("部门编码", "code", width=10),
+        Column("联系人", "contact", width=10), Column("联系电话", "phone", width=14),
+        Column("应交份数", "expected", "int", 9, True), Column("已交份数", "returned", "int", 9, True),
+        Column("通过", "passed", "int", 7, True), Column("需修改", "to_fix", "int", 7, True),
+        Column(f"项目总预算（{unit}）", "total", "money", 16, True),
+        Column(f"当年预算（{unit}）", "current_year", "money", 16, True),
+        Column("状态", "status", width=16),
+    ]
+    rows = []
+    for e in departments:
+        returned = len(e.returns)
+        fix = sum(r.outcome.status == STATUS_FIX for r in e.returns)
+        missing = max(0, (e.count or 0) - returned)
+        if returned == 0:
+            status = "未提交"
+        else:
+            parts = (["不在名单中"] if has_list and not e.listed else []) + (["需修改"] if fix else []) \
+                + ([f"缺 {missing} 份"] if missing else [])
+            status = "；".join(parts) or "已通过"
+        totals = [sum(_money(r.outcome.money[i], r.outcome.money_unit, unit) or 0.0 for r in e.returns) if e.returns
+                  else None for i in (0, 1)]
+        rows.append([e.name, e.code, e.contact, e.phone, e.count, returned,
+                     sum(r.outcome.status == STATUS_PASS for r in e.returns), fix, *totals, status])
+    return Table("按部门", "departments", columns, rows, totals=True, status_col=len(columns) - 1)
+
+
+def _indicators(latest: list[Return]) -> Table:
+    columns = [
+        Column("部门", "department", width=18), Column("项目名称", "project", width=28),
+        Column("一级目标", "level1", width=12), Column("二级目标", "level2", width=12),
+        Column("三级目标", "name", width=28), Column("目标值", "target", width=12),
+        Column("符号", "operator", width=6), Column("数值", "number", "number", 10), Column("单位", "unit", width=8),
+        Column("备注", "note", width=20), Column("指标值类型", "value_type", width=10),
+        Column("指标值设定依据", "value_basis", width=14), Column("文件", "file", width=40),
+        Column("行", "row", "int", 6),
+    ]
+    rows = []
+    for r in latest:
+        for level1, level2, name, raw, op, number, unit, note, vtype, basis, row in r.outcome.indicators:
+            rows.append([r.department, r.outcome.project, level1, level2, name, raw, op, _number(number), unit, note,
+                         vtype, basis, r.name, row])
+    return Table("指标明细", "indicators", columns, rows)
+
+
+def _costs(latest: list[Return], unit: str) -> Table:
+    columns = [
+        Column("部门", "department", width=18), Column("项目名称", "project", width=28),
+        Column("构成项目", "item", width=20), Column("项目内容", "content", width=20),
+        Column("项目明细", "detail", width=20), Column(f"明细金额（{unit}）", "amount", "money", 15, True),
+        Column(f"单价（{unit}）", "unit_price", "money", 15), Column("单价依据", "price_basis", width=14),
+        Column("数量", "quantity", "number", 8), Column("数量依据", "quantity_basis", width=14),
+        Column("备注", "note", width=16), Column("文件", "file", width=40), Column("行", "row", "int", 6),
+    ]
+    rows = []
+    for r in latest:
+        mu = r.outcome.money_unit
+        for item, content, detail, amount, price, pbasis, qty, qbasis, note, row in r.outcome.costs:
+            rows.append([r.department, r.outcome.project, item, content, detail, _money(amount, mu, unit),
+                         _money(price, mu, unit), pbasis, _number(qty), qbasis, note, r.name, row])
+    return Table("构成明细", "costs", columns, rows)
+
+
+def _problems(latest: list[Return]) -> Table:
+    columns = [
+        Column("部门", "department", width=18), Column("项目名称", "project", width=28),
+        Column("文件", "file", width=40), Column("级别", "severity", width=6), Column("规则", "rule", width=26),
+        Column("位置", "where", width=18), Column("内容", "field", width=16), Column("现值", "value", width=20),
+        Column("说明", "message", width=70),
+    ]
+    rows = []
+    for r in latest:
+        for severity, rule, sheet, cell, fld, value, message in r.outcome.findings:
+            where = f"{sheet}!{cell}" if cell else sheet
+            rows.append([r.department, r.outcome.project, r.name, SEVERITY_LABEL.get(severity, severity), rule, where,
+                         fld, value, message])
+    return Table("问题清单", "findings", columns, rows)
+
+
+def _unread(unread: list[Unread]) -> Table:
+    columns = [Column("文件", "file", width=50), Column("原因", "reason", width=80),
+               Column("收到时间", "received", "datetime", 17)]
+    return Table("未读取文件", "unreadable", columns, [[u.name, u.reason, u.received] for u in unread])
+
+
+def _superseded(superseded: list[Return]) -> Table:
+    columns = [
+        Column("部门", "department", width=18), Column("项目名称", "project", width=28),
+        Column("文件", "file", width=44), Column("收到时间", "received", "datetime", 17),
+        Column("状态", "status", width=9), Column("表单编号", "form_id", width=38),
+        Column("被替代为", "superseded_by", width=44), Column("说明", "note", width=40),
+    ]
+    rows = []
+    for r in superseded:
+        newest = r.superseded_by
+        note = ""
+        if newest is not None and newest.key.split("|")[0] == r.key.split("|")[0]:
+            note = "与新版本内容相同（重复提交）"
+        elif newest is not None and newest.outcome.project != r.outcome.project:
+            note = "项目名称与新版本不同：可能是复制同一张表填报了另一个项目，请核实"
+        rows.append([r.department, r.outcome.project, r.name, r.received, r.outcome.status, r.outcome.form_id,
+                     newest.name if newest else "", note])
+    return Table("被替代版本", "superseded", columns, rows)
