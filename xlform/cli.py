@@ -305,7 +305,9 @@ def run() -> None:
     except Exception as exc:  # noqa: BLE001 - the last line of defence before the user
         import click
 
-        if isinstance(exc, click.ClickException | typer.TyperException) and hasattr(exc, "show"):  # typer vendors click
+        # typer ≥ 0.29 raises its own copy of click's exceptions; older ones raise click's.
+        usage_errors = (click.ClickException, getattr(typer, "TyperException", click.ClickException))
+        if isinstance(exc, usage_errors) and hasattr(exc, "show"):
             exc.show()
             sys.exit(exc.exit_code)
         typer.echo(f"内部错误：{type(exc).__name__}: {exc}。请把这条信息和所用文件发给维护人员。", err=True)
