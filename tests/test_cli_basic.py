@@ -106,3 +106,12 @@ def test_installed_wheel_finds_its_templates(tmp_path: Path) -> None:
     proc = subprocess.run([str(env_dir / "bin" / "xlform"), "example", "-o", "ex.xlsx"], cwd=work,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and (work / "ex.xlsx").exists()
+
+
+def test_usage_errors_are_one_chinese_line_with_exit_2() -> None:
+    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "check"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("用法错误：缺少参数") and "Traceback" not in proc.stderr
+    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "no-such-command"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2 and "没有这个命令" in proc.stderr

@@ -307,8 +307,28 @@ def run() -> None:
 
         # typer ≥ 0.29 raises its own copy of click's exceptions; older ones raise click's.
         usage_errors = (click.ClickException, getattr(typer, "TyperException", click.ClickException))
-        if isinstance(exc, usage_errors) and hasattr(exc, "show"):
-            exc.show()
-            sys.exit(exc.exit_code)
+        if isinstance(exc, usage_errors) and hasattr(exc, "format_message"):
+            typer.echo(f"用法错误：{_in_chinese(exc.format_message())}（运行 xlform -h 或 xlform 命令 -h 查看帮助）",
+                       err=True)
+            sys.exit(getattr(exc, "exit_code", 2))
         typer.echo(f"内部错误：{type(exc).__name__}: {exc}。请把这条信息和所用文件发给维护人员。", err=True)
         sys.exit(3)
+
+
+_USAGE_WORDS = (
+    ("Missing argument", "缺少参数"),
+    ("Missing option", "缺少选项"),
+    ("No such option", "没有这个选项"),
+    ("No such command", "没有这个命令"),
+    ("Invalid value for", "取值无效："),
+    ("Got unexpected extra argument", "多出了参数"),
+    ("requires an argument", "需要一个值"),
+    ("Did you mean", "是不是要用"),
+)
+
+
+def _in_chinese(message: str) -> str:
+    """click's usage messages, with their common phrases in Chinese (names and values stay as typed)."""
+    for english, chinese in _USAGE_WORDS:
+        message = message.replace(english, chinese)
+    return message
