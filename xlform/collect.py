@@ -173,12 +173,6 @@ def not_a_workbook(name: str) -> str:
     return f"不是表格文件（{suffix} 文件），未读取；申报表应为 Excel 工作簿（.xlsx）。"
 
 
-def iter_items(inboxes: Iterable[Path]) -> Iterator[Item]:
-    """Every item under the inboxes, as the report sees them (one process, no store)."""
-    for disk in walk(inboxes):
-        yield from items_of(disk)
-
-
 def _member_name(info: zipfile.ZipInfo) -> str:
     """Zip tools on Chinese Windows store names in GBK without saying so; Python reads them as cp437."""
     if info.flag_bits & 0x800:

@@ -48,8 +48,6 @@ MAX_SHEET_COLS = 100  # last column holding a value (CV); with the rows: ≤ 1,0
 MAX_SHEET_TAGS = 500_000  # XML tags ("<") in one sheet part (a sheet of ours has ~3,000)
 
 NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 _CD_ENTRY = b"PK\x01\x02"  # central-directory entry signature

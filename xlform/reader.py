@@ -73,14 +73,9 @@ class Registry:
         for ref in extra or []:
             t = load_template(ref)
             self.templates[(t.id, t.version)] = t
-
-    @property
-    def sheet_names(self) -> set[str]:
-        """Every worksheet a reader may look at: the meta sheet and the tables of any known template."""
-        names = {META_SHEET}
-        for t in self.templates.values():
-            names.update(t.sheets.values())
-        return names
+        # Every worksheet a reader may look at (the only ones a file is opened for): computed once,
+        # not on every read.
+        self.sheet_names = {META_SHEET} | {name for t in self.templates.values() for name in t.sheets.values()}
 
     def find(self, template_id: str, version: str) -> Template:
         found = self.templates.get((template_id, version))
