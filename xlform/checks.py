@@ -41,6 +41,7 @@ class Context:
         self.d = d
         self.t = template
         self.layout = layout_for(template)
+        self.goal_pairs: list[tuple] | None = None  # see _goal_pairs
 
     def label(self, key: str) -> str:
         return self.t.labels.get(key, key)
@@ -191,22 +192,29 @@ _MONEY_KEYS = ("total", "current_year", "fiscal", "fiscal_superior", "fiscal_loc
 
 @rule("money.value", "error", "金额为负数或超过两位小数", "本级财政安排填了 -100 或 232124.555。")
 def _money_values(r: Rule, ctx: Context) -> Iterator[Finding]:
+    # Where and under which label are only looked up for a bad value: most returns have none.
     for key in _MONEY_KEYS:
         value = getattr(ctx.d.funding, key)
-        yield from _money_problem(r, ctx, value, ctx.cell(key), ctx.label(key))
+        if _bad_money(value):
+            yield _money_problem(r, ctx, value, ctx.cell(key), ctx.label(key))
     for table, column in (("activities", "amount"), ("costs", "amount"), ("costs", "unit_price")):
         for item in getattr(ctx.d, table):
-            yield from _money_problem(r, ctx, getattr(item, column), ctx.row_cell(table, column, item.row),
-                                      ctx.header(table, column))
+            value = getattr(item, column)
+            if _bad_money(value):
+                yield _money_problem(r, ctx, value, ctx.row_cell(table, column, item.row), ctx.header(table, column))
 
 
-def _money_problem(r: Rule, ctx: Context, value: Decimal | None, where: tuple[str, str], label: str) -> Iterator[Finding]:
-    if value is None:
-        return
+def _bad_money(value: Decimal | None) -> bool:
+    return value is not None and (value < 0 or value != value.quantize(_TWO_PLACES))
+
+
+_TWO_PLACES = Decimal("0.01")
+
+
+def _money_problem(r: Rule, ctx: Context, value: Decimal, where: tuple[str, str], label: str) -> Finding:
     if value < 0:
-        yield ctx.finding(r, where, label, value, f"“{label}”不能为负数（现为 {_money(value)}）。")
-    elif value != value.quantize(Decimal("0.01")):
-        yield ctx.finding(r, where, label, value, f"“{label}”最多保留两位小数（现为 {value}）。")
+        return ctx.finding(r, where, label, value, f"“{label}”不能为负数（现为 {_money(value)}）。")
+    return ctx.finding(r, where, label, value, f"“{label}”最多保留两位小数（现为 {value}）。")
 
 
 @rule("funding.fiscal_parts", "error", "财政拨款 ≠ 上级 + 本级 + 下级",
@@ -403,10 +411,15 @@ def _goal_unmatched(r: Rule, ctx: Context) -> Iterator[Finding]:
                               f"“{label}”写“{goal.phrase}”，但指标表中没有“{goal.subject}”这一指标；请补充指标或修改文字。")
 
 
-def _goal_pairs(ctx: Context) -> Iterator[tuple]:
-    """Each target stated in 年度绩效目标 with the indicator it speaks of (None when none does)."""
-    if ctx.unread("indicators"):
-        return
+def _goal_pairs(ctx: Context) -> list[tuple]:
+    """Each target stated in 年度绩效目标 with the indicator it speaks of (None when none does);
+    worked out once per declaration, for the two rules that use it."""
+    if ctx.goal_pairs is None:
+        ctx.goal_pairs = [] if ctx.unread("indicators") else list(_pair_goals(ctx))
+    return ctx.goal_pairs
+
+
+def _pair_goals(ctx: Context) -> Iterator[tuple]:
     indicators = ctx.d.indicators
     for goal in extract_goal_targets(ctx.d.project.annual_goal):
         # Closest first: the indicator's own name, then a fuzzy match on the name, then one that only shares

@@ -9,6 +9,7 @@ whose structure was edited yields a finding, never shifted numbers.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ class Ref:
     last_col: int
 
 
+@functools.lru_cache(maxsize=4096)  # the same few hundred references recur in every return of a round
 def parse_ref(text: str) -> Ref | None:
     m = _REF.match(text.strip())
     if not m:
@@ -206,41 +208,33 @@ class _Reader:
                 self.add("structure.name_missing", "error", pos.sheet, "", label, "",
                          f"找不到“{label}”的单元格（名称 {pos.name} 被删除或失效），该项未读取；请使用下发的原表。")
                 continue
-            address = xl_rowcol_to_cell(ref.row, ref.col)
+            address = _address(ref.row, ref.col)
             found = self.cell(ref.sheet, ref.row, pos.label_col)
             if not _same_label(found, label):
-                self.add("structure.label_mismatch", "error", ref.sheet, xl_rowcol_to_cell(ref.row, pos.label_col),
+                self.add("structure.label_mismatch", "error", ref.sheet, _address(ref.row, pos.label_col),
                          label, found,
                          f"“{label}”旁边的标签变成了“{clean_text(found)}”，表格结构被改动，该项未读取；请使用下发的原表。")
                 continue
             d.source.cells[key] = (ref.sheet, address)
             raw = self.cell(ref.sheet, ref.row, ref.col)
-            value = self.convert(pos.field.kind, raw, ref.sheet, address, label)
+            kind = pos.field.kind
+            value = clean_text(raw) if kind in _TEXT_KINDS else self.convert(kind, raw, ref.sheet, address, label)
             setattr(getattr(d, pos.field.group), key, value)
 
     def convert(self, kind: Kind, raw: Any, sheet: str, address: str, label: str) -> Any:
         """One raw cell value → model value; a value of the wrong kind becomes a finding and None."""
         try:
-            if kind is Kind.MONEY:
-                return _cents(parse_money(raw))
-            if kind is Kind.NUMBER:
-                return parse_decimal(raw)
-            if kind is Kind.DATE:
-                return parse_date(raw)
-            if kind is Kind.TICK:
-                return parse_tick(raw)
             if kind is Kind.TARGET:
                 number = isinstance(raw, (int, float)) and not isinstance(raw, bool)
                 if number and self.pkg.is_percent_cell(sheet, address):
                     # normalize() drops trailing zeros; "f" then never shows an exponent (1 → "100", not "1").
                     return parse_target(f"{(Decimal(str(raw)) * 100).normalize():f}%")
                 return parse_target(raw)
+            return _CONVERTERS.get(kind, clean_text)(raw)
         except ValueProblem as exc:
-            rule = {Kind.MONEY: "kind.money", Kind.NUMBER: "kind.number", Kind.DATE: "kind.date",
-                    Kind.TICK: "kind.tick"}.get(kind, "kind.value")
-            self.add(rule, "error", sheet, address, label, raw, f"“{label}”{exc}：{clean_text(raw)[:50]}。")
+            self.add(_KIND_RULES.get(kind, "kind.value"), "error", sheet, address, label, raw,
+                     f"“{label}”{exc}：{clean_text(raw)[:50]}。")
             return None if kind is not Kind.TICK else False
-        return clean_text(raw)
 
     # ---- row tables ---------------------------------------------------------
     def read_table(self, d: Declaration, template: Template, pos: TablePos) -> list[Any]:
@@ -257,7 +251,7 @@ class _Reader:
             col = ref.col + (c.col - pos.first_col)
             found = self.cell(ref.sheet, header_row, col)
             if not _same_label(found, c.header):
-                self.add("structure.label_mismatch", "error", ref.sheet, xl_rowcol_to_cell(header_row, col),
+                self.add("structure.label_mismatch", "error", ref.sheet, _address(header_row, col),
                          c.header, found,
                          f"“{label}”表的列标题“{c.header}”变成了“{clean_text(found)}”，表格结构被改动，该表未读取。")
                 return []
@@ -269,19 +263,19 @@ class _Reader:
         grid = self.grid(ref.sheet)
         last_row = min(ref.last_row, len(grid) - 1)
         first, width = ref.col, len(pos.columns)
-        keys = [c.column.key for c in pos.columns]
+        columns = [(c.column.key, c.column.kind, letters[c.column.key], c.header) for c in pos.columns]
         for r in range(ref.row, last_row + 1):
             values = grid[r][first : first + width]
             if values.count("") == len(values):
                 continue  # empty rows between filled ones are normal (calamine gives "" for an empty cell)
-            raw = dict(zip(keys, values + [""] * (width - len(values)), strict=True))
+            values += [""] * (width - len(values))
             item = row_type(row=r + 1)
             found_before = len(self.findings)
             filled = False
-            for c in pos.columns:
-                address = f"{letters[c.column.key]}{r + 1}"
-                value = self.convert(c.column.kind, raw[c.column.key], ref.sheet, address, c.header)
-                setattr(item, c.column.key, value)
+            for (key, kind, letter, header), raw in zip(columns, values, strict=True):
+                # Text never fails to read: no finding, so no address to build.
+                value = clean_text(raw) if kind in _TEXT_KINDS else self.convert(kind, raw, ref.sheet, f"{letter}{r + 1}", header)
+                setattr(item, key, value)
                 filled = filled or (value not in ("", None, False) and getattr(value, "raw", True) != "")
             if not filled and len(self.findings) == found_before:
                 continue  # only blanks typed in (a value that could not be read keeps its row)
@@ -289,6 +283,23 @@ class _Reader:
                 _merge_mof_target(item)
             items.append(item)
         return items
+
+
+# How each kind of value is read (text kinds: clean_text), and the rule a value that cannot be read breaks.
+_CONVERTERS = {
+    Kind.MONEY: lambda raw: _cents(parse_money(raw)),
+    Kind.NUMBER: parse_decimal,
+    Kind.DATE: parse_date,
+    Kind.TICK: parse_tick,
+}
+_TEXT_KINDS = frozenset(Kind) - {*_CONVERTERS, Kind.TARGET}
+_KIND_RULES = {Kind.MONEY: "kind.money", Kind.NUMBER: "kind.number", Kind.DATE: "kind.date", Kind.TICK: "kind.tick"}
+
+
+@functools.lru_cache(maxsize=4096)
+def _address(row: int, col: int) -> str:
+    """"B7" for 0-based (6, 1): the same few hundred cells in every return."""
+    return xl_rowcol_to_cell(row, col)
 
 
 def _merge_mof_target(item: Indicator) -> None:

@@ -49,15 +49,22 @@ def _strip_zeros(d: Decimal) -> Decimal:
     return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
 
 
+_TEN_DECIMALS = Decimal("1E-10")
+
+
 def _float_decimal(value: float) -> Decimal:
+    if value.is_integer() and abs(value) < 1e15:
+        return Decimal(int(value))  # most amounts: exact, and the quickest way there
     # repr gives the shortest round-tripping text (0.1 → "0.1"); rounding to 10
     # decimals then removes binary noise such as 232124.00000000003.
-    d = Decimal(repr(value)).quantize(Decimal("1E-10")) if abs(value) < 1e15 else Decimal(repr(value))
+    d = Decimal(repr(value)).quantize(_TEN_DECIMALS) if abs(value) < 1e15 else Decimal(repr(value))
     return _strip_zeros(d)
 
 
 def clean_text(value: object) -> str:
     """Any cell value as the text a person sees, without surrounding blanks."""
+    if value.__class__ is str:  # most cells: skip the type tests below
+        return value.strip().strip(_INVISIBLE).strip()  # type: ignore[attr-defined]
     if value is None:
         return ""
     if isinstance(value, bool):  # before int: bool is an int subclass
@@ -77,6 +84,7 @@ def clean_text(value: object) -> str:
     return str(value).strip().strip(_INVISIBLE).strip()
 
 
+_SPACES = re.compile(r"\s+")
 _NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+")
 
 
@@ -97,7 +105,7 @@ def _parse_number(value: object, problem: str) -> Decimal | None:
         return _float_decimal(value)
     if not isinstance(value, str):  # dates, times: never silently a number
         raise ValueProblem(problem)
-    text = re.sub(r"\s+", "", to_halfwidth(clean_text(value)))
+    text = _SPACES.sub("", to_halfwidth(clean_text(value)))
     if not text:
         return None
     text = text.replace("−", "-")  # U+2212 MINUS SIGN, from Word
