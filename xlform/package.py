@@ -22,11 +22,8 @@ from __future__ import annotations
 
 import functools
 import html
-import io
 import posixpath
 import re
-import struct
-import zipfile
 import zlib
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +31,8 @@ from pathlib import Path
 from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree as SafeET
+
+from .ziparchive import DEFLATED, ENCRYPTED, STORED, BadZip, Member, TooManyMembers, directory, inflate, stored_zip
 
 # Limits. A real return is ~25 KB zipped and ~80 KB unzipped (a few MB with
 # 32,767-character texts), with fewer than 200 rows and 20 columns a sheet.
@@ -53,7 +52,6 @@ MAX_SHEET_TAGS = 500_000  # XML tags ("<") in one sheet part (a sheet of ours ha
 NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
-_CD_ENTRY = b"PK\x01\x02"  # central-directory entry signature
 _XML_SUFFIXES = (".xml", ".rels", ".vml")
 
 BOMB = "文件解压后异常庞大（疑似“压缩炸弹”），已拒绝读取；如是正常申报表，请删除多余内容后重新保存。"
@@ -79,7 +77,6 @@ class SheetRef:
 class Package:
     path: Path
     data: bytes
-    zf: zipfile.ZipFile
     sheets: list[SheetRef]
     names: dict[str, str]  # workbook-level defined names → formula text
     structure_locked: bool
@@ -165,24 +162,21 @@ def open_package(path: Path, data: bytes | None = None, sheets: Collection[str] 
     if len(data) > MAX_FILE_BYTES:
         raise Unreadable(f"文件过大（{len(data) / 1048576:.0f} MB），申报表通常不到 1 MB，请确认是否选错文件。")
     _sniff(path, data)
-    # zipfile builds an object per directory entry before we could count them: count first.
-    if data.count(_CD_ENTRY) > MAX_MEMBERS:
-        raise Unreadable(f"文件结构异常（压缩包内有超过 {MAX_MEMBERS} 个部件），已拒绝读取。")
     try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):
+        members = directory(data, MAX_MEMBERS)
+    except TooManyMembers as exc:
+        raise Unreadable(f"文件结构异常（压缩包内有 {exc.args[0]} 个部件），已拒绝读取。") from None
+    except BadZip:
         raise Unreadable("文件已损坏（压缩包不完整，可能是传输或保存时中断），请重新保存后再交。") from None
-    try:
-        return _open_zip(path, data, zf, sheets)
-    except BaseException:
-        zf.close()
-        raise
+    return _open_zip(path, data, members, sheets)
 
 
-def _open_zip(path: Path, data: bytes, zf: zipfile.ZipFile, wanted: Collection[str] | None) -> Package:
-    _check_zip(zf)
-    names = set(zf.namelist())
-    if "mimetype" in names and b"opendocument" in _head(zf, zf.getinfo("mimetype"), 100):
+def _open_zip(path: Path, data: bytes, members: list[Member], wanted: Collection[str] | None) -> Package:
+    _check_zip(members)
+    by_name = {m.name: m for m in members}
+    names = by_name.keys()
+    mimetype = by_name.get("mimetype")
+    if mimetype and mimetype.size < 1000 and b"opendocument" in _inflate(data, mimetype):
         raise Unreadable("这是 ODS（OpenDocument）格式；请在 LibreOffice/WPS 中“另存为” Excel 工作簿（.xlsx）后再交。")
     if "xl/workbook.xml" not in names:
         if "xl/workbook.bin" in names:
@@ -192,7 +186,7 @@ def _open_zip(path: Path, data: bytes, zf: zipfile.ZipFile, wanted: Collection[s
         if any(n.startswith(("word/", "ppt/")) for n in names):
             raise Unreadable("这是 Word 或 PowerPoint 文件，不是 Excel 工作簿（.xlsx）；请确认是否选错文件。")
         raise Unreadable("这不是 Excel 工作簿（.xlsx）：压缩包里没有工作簿内容。")
-    parts = _XmlParts(data, zf)
+    parts = _XmlParts(data, by_name)
     parts.load(n for n in _STRUCTURE if n in names)
     sheets, defined, locked, targets = _workbook(parts.parts)
     # What calamine reads when it opens a workbook, then the sheets the caller asked for.
@@ -201,22 +195,21 @@ def _open_zip(path: Path, data: bytes, zf: zipfile.ZipFile, wanted: Collection[s
     chosen = [s for s in sheets if wanted is None or s.name in wanted]
     parts.load(s.part for s in chosen if s.part in names)
     _check_sheets(parts.parts, sheets)
-    content_types = parts.parts.get("[Content_Types].xml", b"")
     return Package(
         path=path,
         data=data,
-        zf=zf,
         sheets=sheets,
         names=defined,
         structure_locked=locked,
-        has_macros=b"macroEnabled" in content_types or "xl/vbaProject.bin" in names,
+        has_macros=any(n.lower().endswith("vbaproject.bin") for n in names),  # what an .xlsm carries its macros in
         external_links=any(n.startswith("xl/externalLinks/") for n in names),
         parts=parts.parts,
         crcs=parts.crcs,
     )
 
 
-_STRUCTURE = ("[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels")
+# What calamine needs to recognise and open a workbook ([Content_Types].xml it does not read).
+_STRUCTURE = ("_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels")
 
 
 def _sniff(path: Path, data: bytes) -> None:
@@ -260,30 +253,27 @@ def _decodes(head: bytes, encoding: str) -> bool:
     return True
 
 
-def _check_zip(zf: zipfile.ZipFile) -> None:
+def _check_zip(members: list[Member]) -> None:
     """Refuse by what the zip directory says, before decompressing anything."""
-    infos = zf.infolist()
-    if len(infos) > MAX_MEMBERS:
-        raise Unreadable(f"文件结构异常（压缩包内有 {len(infos)} 个部件），已拒绝读取。")
-    if len({i.filename for i in infos}) != len(infos):
+    if len({m.name for m in members}) != len(members):
         # Two entries of one name: each zip reader may pick a different one.
         raise Unreadable("文件结构异常（压缩包内有重名部件），已拒绝读取；请用 Excel 或 WPS 重新保存。")
     total = 0
-    for info in infos:
-        if info.flag_bits & 0x1:
+    for m in members:
+        if m.flags & ENCRYPTED:
             raise Unreadable("文件内部被加密，无法读取；请取消密码后用 Excel 或 WPS 另存为 .xlsx 再交。")
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            # Excel, WPS and LibreOffice only deflate; bzip2/lzma would also bypass zipfile's output bound.
+        if m.method not in (STORED, DEFLATED):
+            # Excel, WPS and LibreOffice only deflate; bzip2/lzma are refused rather than trusted.
             raise Unreadable("文件使用了不支持的压缩方式，不是 Excel 或 WPS 保存的 .xlsx；请用 Excel 或 WPS 重新保存。")
-        total += info.file_size
-        if info.file_size > MAX_MEMBER_BYTES or total > MAX_UNZIPPED_BYTES or _bomb_ratio(info, info.file_size):
+        total += m.size
+        if m.size > MAX_MEMBER_BYTES or total > MAX_UNZIPPED_BYTES or _bomb_ratio(m, m.size):
             raise Unreadable(BOMB)
-        if info.filename.lower().endswith(_XML_SUFFIXES) and info.file_size > MAX_XML_BYTES:
-            raise _too_much(info.filename, info.file_size)
+        if m.name.lower().endswith(_XML_SUFFIXES) and m.size > MAX_XML_BYTES:
+            raise _too_much(m.name, m.size)
 
 
-def _bomb_ratio(info: zipfile.ZipInfo, size: int) -> bool:
-    return size > RATIO_FLOOR and size / max(info.compress_size, 1) > MAX_RATIO
+def _bomb_ratio(m: Member, size: int) -> bool:
+    return size > RATIO_FLOOR and size / max(m.compressed_size, 1) > MAX_RATIO
 
 
 def _too_much(part: str, size: int) -> Unreadable:
@@ -291,11 +281,10 @@ def _too_much(part: str, size: int) -> Unreadable:
                       "请删除多余的行或粘贴进来的大量数据后重新保存。")
 
 
-def _head(zf: zipfile.ZipFile, info: zipfile.ZipInfo, n: int) -> bytes:
+def _inflate(data: bytes, member: Member) -> bytes:
     try:
-        with zf.open(info) as fh:
-            return fh.read(n)
-    except Exception:  # noqa: BLE001 - zlib.error, BadZipFile, CRC, struct errors: all mean damage
+        return inflate(data, member)
+    except BadZip:
         raise Unreadable(DAMAGED) from None
 
 
@@ -304,12 +293,13 @@ _DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)")
 _HUGE_COUNT = re.compile(rb"""ount\s*=\s*["']\s*\d{7}""")
 
 
+
 class _XmlParts:
     """XML parts, each really decompressed within the limits and free of DTDs, as they are asked for."""
 
-    def __init__(self, data: bytes, zf: zipfile.ZipFile) -> None:
+    def __init__(self, data: bytes, members: dict[str, Member]) -> None:
         self.data = data
-        self.zf = zf
+        self.members = members
         self.parts: dict[str, bytes] = {}
         self.crcs: dict[str, int] = {}
         self.total = 0
@@ -317,10 +307,14 @@ class _XmlParts:
     def load(self, names: Iterable[str]) -> None:
         for name in names:
             if name not in self.parts:
-                self._load(self.zf.getinfo(name))
+                self._load(self.members[name])
 
-    def _load(self, info: zipfile.ZipInfo) -> None:
-        body = _member(self.data, info, min(MAX_XML_BYTES, MAX_XML_TOTAL - self.total))
+    def _load(self, info: Member) -> None:
+        cap = min(MAX_XML_BYTES, MAX_XML_TOTAL - self.total)
+        if info.size > cap:  # the directory was checked against MAX_XML_BYTES: this is the running total
+            raise Unreadable(f"文件内容过多（解压后的表格内容超过 {MAX_XML_TOTAL // 1048576} MB，申报表通常不到 1 MB），"
+                             "已拒绝读取；请删除多余的行或粘贴进来的大量数据后重新保存。")
+        body = _inflate(self.data, info)
         self.total += len(body)
         if body[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in body[:4]:
             # UTF-16/32: our byte checks below would not see a DTD, and calamine reads such a sheet as empty.
@@ -330,74 +324,9 @@ class _XmlParts:
         if _HUGE_COUNT.search(body):
             # calamine reserves memory for a declared count (sst uniqueCount="2147483648" asked for
             # 51 GB and aborted the process); a return has a few hundred of anything.
-            raise Unreadable(f"文件结构异常（{info.filename} 声明了不合理的数量），已拒绝读取；请用 Excel 或 WPS 重新保存。")
-        self.parts[info.filename] = body
-        self.crcs[info.filename] = info.CRC
-
-
-_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, …, file name length, extra field length
-
-
-def _member(data: bytes, info: zipfile.ZipInfo, cap: int) -> bytes:
-    """One entry, decompressed straight from the file's bytes (zipfile's reader objects cost more than
-    the inflating itself), never beyond the size its header claims: a header that lies is damage."""
-    if info.file_size > cap:
-        raise _too_much(info.filename, info.file_size) if info.file_size > MAX_XML_BYTES else Unreadable(
-            f"文件内容过多（解压后的表格内容超过 {MAX_XML_TOTAL // 1048576} MB，申报表通常不到 1 MB），"
-            "已拒绝读取；请删除多余的行或粘贴进来的大量数据后重新保存。")
-    at = info.header_offset
-    try:
-        magic, name_len, extra_len = _LOCAL_HEADER.unpack_from(data, at)
-    except struct.error:
-        raise Unreadable(DAMAGED) from None
-    start = at + _LOCAL_HEADER.size + name_len + extra_len
-    # The local header must name the same part as the directory, or two zip readers could read two parts.
-    if magic != ZIP_MAGIC or data[at + _LOCAL_HEADER.size : at + _LOCAL_HEADER.size + name_len] != _raw_name(info):
-        raise Unreadable(DAMAGED)
-    raw = data[start : start + info.compress_size]
-    if info.compress_type == zipfile.ZIP_STORED:
-        body, complete = raw, len(raw) == info.compress_size
-    else:
-        inflate = zlib.decompressobj(-15)
-        try:
-            body = inflate.decompress(raw, info.file_size + 1)
-        except zlib.error:
-            raise Unreadable(DAMAGED) from None
-        complete = inflate.eof
-    if not complete or len(body) != info.file_size or zlib.crc32(body) != info.CRC:
-        raise Unreadable(DAMAGED)
-    return body
-
-
-def _raw_name(info: zipfile.ZipInfo) -> bytes:
-    """The file name as the directory stores it (zipfile decodes it by the UTF-8 flag)."""
-    return info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
-
-
-_STORED_LOCAL = struct.Struct("<4s5H3I2H")
-_STORED_CENTRAL = struct.Struct("<4s6H3I5H2I")
-_STORED_END = struct.Struct("<4s4H2IH")
-_UTF8_NAMES = 0x800
-_DOS_DATE_1980 = 0x21  # 1980-01-01, the zip epoch
-
-
-def stored_zip(parts: dict[str, bytes], crcs: dict[str, int]) -> bytes:
-    """An uncompressed zip of `parts` (CRC-32s already known), written directly: ten times faster
-    than zipfile's writer, and a zip this simple needs nothing more."""
-    chunks: list[bytes] = []
-    central: list[bytes] = []
-    offset = 0
-    for name, body in parts.items():
-        raw = name.encode()
-        crc, size = crcs[name], len(body)
-        central.append(_STORED_CENTRAL.pack(b"PK\x01\x02", 20, 20, _UTF8_NAMES, 0, 0, _DOS_DATE_1980, crc, size, size,
-                                            len(raw), 0, 0, 0, 0, 0, offset) + raw)
-        local = _STORED_LOCAL.pack(ZIP_MAGIC, 20, _UTF8_NAMES, 0, 0, _DOS_DATE_1980, crc, size, size, len(raw), 0) + raw
-        chunks += (local, body)
-        offset += len(local) + size
-    directory = b"".join(central)
-    end = _STORED_END.pack(b"PK\x05\x06", 0, 0, len(central), len(central), len(directory), offset, 0)
-    return b"".join([*chunks, directory, end])
+            raise Unreadable(f"文件结构异常（{info.name} 声明了不合理的数量），已拒绝读取；请用 Excel 或 WPS 重新保存。")
+        self.parts[info.name] = body
+        self.crcs[info.name] = info.crc
 
 
 def _structural(parts: dict[str, bytes], part: str) -> bytes:

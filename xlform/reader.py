@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from .fields import META_SHEET, Kind
 from .findings import Finding
-from .layout import Layout, TablePos, layout_for
+from .layout import TablePos, layout_for
 from .meta import META_FORMAT, identity_from_meta
 from .model import Activity, CostItem, Declaration, Guarantee, Indicator, Source
 from .package import Package, Unreadable, open_package
@@ -106,11 +106,7 @@ def read(path: str | Path, registry: Registry | None = None, data: bytes | None 
     """Read one workbook. Raises Unreadable (reason in Chinese) when it cannot be read at all."""
     path = Path(path)
     registry = registry or default_registry()
-    pkg = open_package(path, data, registry.sheet_names)
-    try:
-        return _Reader(pkg, registry).read()
-    finally:
-        pkg.zf.close()
+    return _Reader(open_package(path, data, registry.sheet_names), registry).read()
 
 
 class _Reader:
@@ -139,12 +135,6 @@ class _Reader:
             self.grids[sheet] = rows
         return self.grids[sheet]
 
-    def cell(self, sheet: str, row: int, col: int) -> Any:
-        rows = self.grid(sheet)
-        if 0 <= row < len(rows) and 0 <= col < len(rows[row]):
-            return rows[row][col]
-        return ""
-
     # ---- identity -----------------------------------------------------------
     def read(self) -> Declaration:
         template = self.identify()
@@ -157,7 +147,7 @@ class _Reader:
             raise Unreadable(
                 f"工作表“{'”“'.join(missing)}”被删除或改名，无法按表读取；请使用下发的原表重新填报，不要改动工作表。"
             )
-        self.read_fields(d, template, layout)
+        self.read_fields(d, template)
         for table, pos in layout.tables.items():
             setattr(d, table, self.read_table(d, template, pos))
         return d
@@ -196,30 +186,27 @@ class _Reader:
         self.findings.append(Finding(rule, severity, sheet, cell, field, clean_text(value)[:200], message))  # type: ignore[arg-type]
 
     # ---- single cells -----------------------------------------------------
-    def name_ref(self, name: str) -> Ref | None:
-        text = self.pkg.names.get(name)
-        return parse_ref(text) if text else None
-
-    def read_fields(self, d: Declaration, template: Template, layout: Layout) -> None:
-        for key, pos in layout.fields.items():
-            label = template.labels[key]
-            ref = self.name_ref(pos.name)
-            if ref is None or ref.sheet != pos.sheet:
-                self.add("structure.name_missing", "error", pos.sheet, "", label, "",
-                         f"找不到“{label}”的单元格（名称 {pos.name} 被删除或失效），该项未读取；请使用下发的原表。")
+    def read_fields(self, d: Declaration, template: Template) -> None:
+        names = self.pkg.names
+        spots = _field_spots(template, tuple([names.get(name) for name in _field_names(template)]))
+        for spot in spots:
+            label = spot.label
+            if spot.row < 0:
+                self.add("structure.name_missing", "error", spot.sheet, "", label, "",
+                         f"找不到“{label}”的单元格（名称 {spot.name} 被删除或失效），该项未读取；请使用下发的原表。")
                 continue
-            address = _address(ref.row, ref.col)
-            found = self.cell(ref.sheet, ref.row, pos.label_col)
-            if not _same_label(found, label):
-                self.add("structure.label_mismatch", "error", ref.sheet, _address(ref.row, pos.label_col),
+            rows = self.grids.get(spot.sheet) or self.grid(spot.sheet)
+            cells = rows[spot.row] if spot.row < len(rows) else ()
+            found = cells[spot.label_col] if spot.label_col < len(cells) else ""
+            if found != label and not _same_label(found, label):
+                self.add("structure.label_mismatch", "error", spot.sheet, _address(spot.row, spot.label_col),
                          label, found,
                          f"“{label}”旁边的标签变成了“{clean_text(found)}”，表格结构被改动，该项未读取；请使用下发的原表。")
                 continue
-            d.source.cells[key] = (ref.sheet, address)
-            raw = self.cell(ref.sheet, ref.row, ref.col)
-            kind = pos.field.kind
-            value = clean_text(raw) if kind in _TEXT_KINDS else self.convert(kind, raw, ref.sheet, address, label)
-            setattr(getattr(d, pos.field.group), key, value)
+            d.source.cells[spot.key] = (spot.sheet, spot.address)
+            raw = cells[spot.col] if spot.col < len(cells) else ""
+            value = clean_text(raw) if spot.text else self.convert(spot.kind, raw, spot.sheet, spot.address, label)
+            setattr(getattr(d, spot.group), spot.key, value)
 
     def convert(self, kind: Kind, raw: Any, sheet: str, address: str, label: str) -> Any:
         """One raw cell value → model value; a value of the wrong kind becomes a finding and None."""
@@ -239,31 +226,28 @@ class _Reader:
     # ---- row tables ---------------------------------------------------------
     def read_table(self, d: Declaration, template: Template, pos: TablePos) -> list[Any]:
         label = pos.section_label
-        ref = self.name_ref(pos.name)
-        if (ref is None or ref.sheet != pos.sheet or ref.last_col - ref.col != pos.last_col - pos.first_col
-                or ref.row == 0):  # a table always has its header row above it
+        text = self.pkg.names.get(pos.name)
+        plan = _table_plan(template, pos.table, text) if text else None
+        if plan is None:
             self.add("structure.name_missing", "error", pos.sheet, "", label, "",
                      f"找不到“{label}”表格（名称 {pos.name} 被删除或失效），该表未读取；请使用下发的原表。")
             return []
-        header_row = ref.row - 1
-        letters: dict[str, str] = {}
-        for c in pos.columns:
-            col = ref.col + (c.col - pos.first_col)
-            found = self.cell(ref.sheet, header_row, col)
-            if not _same_label(found, c.header):
-                self.add("structure.label_mismatch", "error", ref.sheet, _address(header_row, col),
+        ref, columns = plan.ref, plan.columns
+        grid = self.grid(ref.sheet)
+        headers = grid[ref.row - 1] if ref.row - 1 < len(grid) else []
+        for c in columns:
+            found = headers[c.col] if c.col < len(headers) else ""
+            if found != c.header and not _same_label(found, c.header):
+                self.add("structure.label_mismatch", "error", ref.sheet, _address(ref.row - 1, c.col),
                          c.header, found,
                          f"“{label}”表的列标题“{c.header}”变成了“{clean_text(found)}”，表格结构被改动，该表未读取。")
                 return []
-            letters[c.column.key] = xl_col_to_name(col)
-        d.source.columns[pos.table] = (ref.sheet, letters)
+        d.source.columns[pos.table] = (ref.sheet, {c.key: c.letter for c in columns})
         items = []
         row_type = _ROW_TYPES[pos.table]
         # Rows past the sheet's last row are empty: a name stretched to row 1,048,576 (or 10^12) costs nothing.
-        grid = self.grid(ref.sheet)
         last_row = min(ref.last_row, len(grid) - 1)
-        first, width = ref.col, len(pos.columns)
-        columns = [(c.column.key, c.column.kind, letters[c.column.key], c.header) for c in pos.columns]
+        first, width = ref.col, len(columns)
         for r in range(ref.row, last_row + 1):
             values = grid[r][first : first + width]
             if values.count("") == len(values):
@@ -272,10 +256,10 @@ class _Reader:
             item = row_type(row=r + 1)
             found_before = len(self.findings)
             filled = False
-            for (key, kind, letter, header), raw in zip(columns, values, strict=True):
+            for c, raw in zip(columns, values, strict=True):
                 # Text never fails to read: no finding, so no address to build.
-                value = clean_text(raw) if kind in _TEXT_KINDS else self.convert(kind, raw, ref.sheet, f"{letter}{r + 1}", header)
-                setattr(item, key, value)
+                value = clean_text(raw) if c.text else self.convert(c.kind, raw, ref.sheet, f"{c.letter}{r + 1}", c.header)
+                setattr(item, c.key, value)
                 filled = filled or (value not in ("", None, False) and getattr(value, "raw", True) != "")
             if not filled and len(self.findings) == found_before:
                 continue  # only blanks typed in (a value that could not be read keeps its row)
@@ -283,6 +267,38 @@ class _Reader:
                 _merge_mof_target(item)
             items.append(item)
         return items
+
+
+@dataclass(frozen=True)
+class _TableColumn:
+    key: str
+    kind: Kind
+    text: bool  # a text kind: read with clean_text, never a finding
+    header: str
+    col: int  # 0-based, in this file
+    letter: str
+
+
+@dataclass(frozen=True)
+class _TablePlan:
+    ref: Ref  # the table's rows, below its header row
+    columns: tuple[_TableColumn, ...]
+
+
+@functools.lru_cache(maxsize=256)
+def _table_plan(template: Template, table: str, text: str) -> _TablePlan | None:
+    """Where a table's columns sit, given the text of its defined name (None: the name is unusable)."""
+    pos = layout_for(template).tables[table]
+    ref = parse_ref(text)
+    if (ref is None or ref.sheet != pos.sheet or ref.last_col - ref.col != pos.last_col - pos.first_col
+            or ref.row == 0):  # a table always has its header row above it
+        return None
+    columns = []
+    for c in pos.columns:
+        col = ref.col + (c.col - pos.first_col)
+        kind = c.column.kind
+        columns.append(_TableColumn(c.column.key, kind, kind in _TEXT_KINDS, c.header, col, xl_col_to_name(col)))
+    return _TablePlan(ref, tuple(columns))
 
 
 # How each kind of value is read (text kinds: clean_text), and the rule a value that cannot be read breaks.
@@ -294,6 +310,44 @@ _CONVERTERS = {
 }
 _TEXT_KINDS = frozenset(Kind) - {*_CONVERTERS, Kind.TARGET}
 _KIND_RULES = {Kind.MONEY: "kind.money", Kind.NUMBER: "kind.number", Kind.DATE: "kind.date", Kind.TICK: "kind.tick"}
+
+
+@dataclass(frozen=True)
+class _Spot:
+    """Where a single-cell field sits in one file, as its defined name says (row -1: the name is
+    missing or points to another sheet)."""
+
+    key: str
+    group: str
+    kind: Kind
+    text: bool  # a text kind: read with clean_text, never a finding
+    label: str
+    name: str
+    sheet: str
+    row: int = -1
+    col: int = 0
+    label_col: int = 0
+    address: str = ""
+
+
+@functools.lru_cache(maxsize=64)
+def _field_names(template: Template) -> tuple[str, ...]:
+    return tuple(pos.name for pos in layout_for(template).fields.values())
+
+
+@functools.lru_cache(maxsize=256)
+def _field_spots(template: Template, refs: tuple[str | None, ...]) -> tuple[_Spot, ...]:
+    """Where each field sits, given the texts of their defined names: worked out once for all the
+    returns of a round that share them (all do, unless a clerk's program rewrote a name)."""
+    spots = []
+    for (key, pos), text in zip(layout_for(template).fields.items(), refs, strict=True):
+        kind = pos.field.kind
+        spot = _Spot(key, pos.field.group, kind, kind in _TEXT_KINDS, template.labels[key], pos.name, pos.sheet)
+        ref = parse_ref(text) if text else None
+        if ref is not None and ref.sheet == pos.sheet:
+            spot = replace(spot, row=ref.row, col=ref.col, label_col=pos.label_col, address=_address(ref.row, ref.col))
+        spots.append(spot)
+    return tuple(spots)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -1,0 +1,84 @@
+"""The direct zip reader and writer agree with zipfile on every kind of file a return arrives as."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+from python_calamine import CalamineWorkbook
+
+from tests.lo import require_soffice, resave
+from xlform.ziparchive import BadZip, Member, TooManyMembers, directory, inflate, stored_zip
+
+
+def _assert_same_as_zipfile(data: bytes) -> None:
+    members = directory(data, 2000)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        infos = zf.infolist()
+        assert [m.name for m in members] == [i.filename for i in infos]
+        for m, i in zip(members, infos, strict=True):
+            assert (m.crc, m.size, m.compressed_size, m.method) == (i.CRC, i.file_size, i.compress_size, i.compress_type)
+            assert inflate(data, m) == zf.read(i)
+
+
+def test_xlsxwriter_workbook(write, sample) -> None:
+    _assert_same_as_zipfile(write(sample).read_bytes())
+
+
+def test_workbook_resaved_by_libreoffice(write, sample, tmp_path: Path) -> None:
+    require_soffice()
+    _assert_same_as_zipfile(resave(write(sample), tmp_path / "lo").read_bytes())
+
+
+def test_zip64_records_and_bytes_before_the_archive(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = io.BytesIO()
+    with monkeypatch.context() as m:
+        m.setattr(zipfile, "ZIP64_LIMIT", 100)  # zipfile then writes Zip64 sizes and offsets for small members
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("a.xml", b"<a/>" * 100)
+            zf.writestr("中文/b.xml", b"<b/>" * 100)
+    assert b"PK\x06\x06" in out.getvalue()  # the Zip64 end record: read through zipfile
+    _assert_same_as_zipfile(out.getvalue())
+    plain = io.BytesIO()
+    with zipfile.ZipFile(plain, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a.xml", b"<a/>")
+    # A stub before the archive (self-extractors): zipfile shifts every offset, and so do we.
+    stub = b"MZ" + b"\0" * 510 + plain.getvalue()
+    members = directory(stub, 10)
+    assert inflate(stub, members[0]) == b"<a/>"
+
+
+def test_damage_is_refused(write, sample) -> None:
+    data = write(sample).read_bytes()
+    with pytest.raises(BadZip):
+        directory(data[: len(data) // 2], 2000)  # cut off in transfer: no directory
+    with pytest.raises(TooManyMembers):
+        directory(data, 3)
+    m = next(m for m in directory(data, 2000) if m.name == "xl/workbook.xml")
+    for bad in (
+        Member(m.name, m.raw_name, m.flags, m.method, m.crc ^ 1, m.compressed_size, m.size, m.header_offset),  # CRC
+        Member(m.name, m.raw_name, m.flags, m.method, m.crc, m.compressed_size, m.size - 1, m.header_offset),  # size lies
+        Member(m.name, b"xl/other.xml", m.flags, m.method, m.crc, m.compressed_size, m.size, m.header_offset),  # local name
+        Member(m.name, m.raw_name, m.flags, 12, m.crc, m.compressed_size, m.size, m.header_offset),  # bzip2
+    ):
+        with pytest.raises(BadZip):
+            inflate(data, bad)
+    flipped = bytearray(data)
+    flipped[m.header_offset + 30 + len(m.raw_name) + 5] ^= 0xFF  # inside the deflate stream
+    with pytest.raises(BadZip):
+        inflate(bytes(flipped), m)
+
+
+def test_stored_zip_reads_back_with_zipfile_and_calamine(write, sample) -> None:
+    data = write(sample).read_bytes()
+    parts = {m.name: inflate(data, m) for m in directory(data, 2000) if m.name.endswith((".xml", ".rels"))}
+    out = stored_zip(parts, {name: zlib.crc32(body) for name, body in parts.items()})
+    with zipfile.ZipFile(io.BytesIO(out)) as zf:
+        assert zf.testzip() is None
+        assert {i.filename: zf.read(i) for i in zf.infolist()} == parts
+    book = CalamineWorkbook.from_filelike(io.BytesIO(out))
+    assert "项目总体情况" in book.sheet_names
+    assert book.get_sheet_by_name("项目总体情况").to_python()
