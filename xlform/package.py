@@ -9,7 +9,8 @@ Order of defence, cheapest first, each before anything bigger is parsed:
 1. sniff the first bytes (empty, OLE = encrypted/.xls/.et, CSV, HTML, …);
 2. bound the zip directory (entries, claimed sizes and ratios, methods);
 3. decompress every XML part with a cap on the bytes it really yields (headers
-   can lie), refusing DTDs (billion laughs, external entities) and UTF-16;
+   can lie), refusing DTDs (billion laughs, external entities; a DOCTYPE can only
+   stand before the root element) and UTF-16;
 4. bound each worksheet's extent (last row / column holding a value), because
    python-calamine allocates the whole rectangle from A1 to the last value:
    one value in XFD1048576 is a 17-billion-cell grid and aborts the process;
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import html
+import os
 import posixpath
 import re
 import zlib
@@ -153,14 +155,17 @@ def open_package(path: Path, data: bytes | None = None, sheets: Collection[str] 
     path = Path(path)
     if data is None:
         try:
-            size = path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise Unreadable(f"文件过大（{size / 1048576:.0f} MB），申报表通常不到 1 MB，请确认是否选错文件。")
-            data = path.read_bytes()
+            with open(path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                # Never more than the limit, even from a file that grows while we read it.
+                data = fh.read(min(size, MAX_FILE_BYTES) + 1) if size <= MAX_FILE_BYTES else b""
+                size = max(size, len(data))
         except OSError as exc:
             raise Unreadable(f"无法打开文件（{exc.strerror or exc}）。") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise Unreadable(f"文件过大（{len(data) / 1048576:.0f} MB），申报表通常不到 1 MB，请确认是否选错文件。")
+    else:
+        size = len(data)
+    if size > MAX_FILE_BYTES:
+        raise Unreadable(f"文件过大（{size / 1048576:.0f} MB），申报表通常不到 1 MB，请确认是否选错文件。")
     _sniff(path, data)
     try:
         members = directory(data, MAX_MEMBERS)
@@ -289,6 +294,27 @@ def _inflate(data: bytes, member: Member) -> bytes:
 
 
 _DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)")
+
+
+def _prolog(body: bytes) -> bytes:
+    """The bytes before the root element: the one place XML allows a DOCTYPE (and with it entity
+    declarations). Later in a part a DOCTYPE is malformed XML that expat refuses and calamine never
+    expands, so scanning the few bytes here is as safe as scanning the whole part, and 1,000 times quicker."""
+    at = 0
+    for _ in range(100):  # declarations, comments, processing instructions: a real prolog has two or three
+        at = body.find(b"<", at)
+        if at < 0:
+            return body
+        if body.startswith(b"<!--", at):
+            end = body.find(b"-->", at + 4)
+            if end < 0:
+                return body
+            at = end + 3
+        elif body[at + 1 : at + 2] in (b"?", b"!"):
+            at += 2
+        else:
+            return body[:at]
+    return body
 # A count / uniqueCount attribute of a million or more (literal "ount" first: a fast scan).
 _HUGE_COUNT = re.compile(rb"""ount\s*=\s*["']\s*\d{7}""")
 
@@ -319,7 +345,7 @@ class _XmlParts:
         if body[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in body[:4]:
             # UTF-16/32: our byte checks below would not see a DTD, and calamine reads such a sheet as empty.
             raise Unreadable("文件内部使用了不支持的文字编码（UTF-16），无法可靠读取；请用 Excel 或 WPS 重新保存。")
-        if _DTD.search(body):
+        if _DTD.search(_prolog(body)):
             raise Unreadable(UNSAFE_XML)
         if _HUGE_COUNT.search(body):
             # calamine reserves memory for a declared count (sst uniqueCount="2147483648" asked for
@@ -467,12 +493,12 @@ _R_ATTR = re.compile(rb"""\sr\s*=\s*["']\s*([A-Za-z]{0,8})(\d{0,12})\s*["']""")
 _ANY_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
 _USUAL_CELL = re.compile(rb'<c r="[A-Z]{1,3}\d{1,7}"')
 # Any cell tag (`<c` then white space, "/" or ">") other than `<c r="B7"`, B7 inside the limits (column
-# ≤ CV, row ≤ 9999), followed only by other attributes, each after one space: a bare <c> or <c/>, odd
-# white space, single quotes, a far or odd reference, or a second r (calamine takes the last one:
-# `<c r="A4" r="XFD1048576">`). The literal "<c" start makes the engine jump between cell tags
+# ≤ CV, row ≤ 9999), followed only by the other attributes a cell has (s, t, cm, vm, ph), each after one
+# space: a bare <c> or <c/>, odd white space, single quotes, a far or odd reference, or a second r
+# (calamine takes the last one: `<c r="A4" r="XFD1048576">`). The literal "<c" start makes the engine jump between cell tags
 # instead of trying every "<" of the sheet (half the time).
 _SUSPECT_CELL = re.compile(
-    rb'<c(?=[\s/>])(?! r="(?:[A-Z]|[AB][A-Z]|C[A-V])\d{1,4}"(?: (?!r[\s=])[\w:.-]++="[^"]*+")*+/?>)')
+    rb'<c(?=[\s/>])(?! r="(?:[A-Z]|[AB][A-Z]|C[A-V])\d{1,4}"(?: (?:s|t|cm|vm|ph)="[^"]*+")*+/?>)')
 # A cell tag with a namespace prefix (<x:c …>): rare, sent to the exact scan.
 _PREFIXED_CELL = re.compile(rb":c[\s/>]")
 # An r attribute spelled otherwise: other white space before it, around "=", or single quotes.

@@ -187,6 +187,24 @@ def test_billion_laughs(tmp_path: Path, make: Callable[[Path], Path]) -> None:
     assert_refused_in_child(path, "不安全的 XML")
 
 
+@pytest.mark.parametrize("part", [corpus.STRINGS_PART, corpus.GOALS_PART], ids=["shared_strings", "sheet"])
+def test_a_doctype_inside_the_root_element_is_never_expanded(tmp_path: Path, part: str) -> None:
+    """Only the prolog is scanned for a DOCTYPE (where XML allows one). Placed later, it is malformed:
+    the file is refused as damaged or read as it stands, and no entity is ever expanded."""
+    def inside_root(body: bytes) -> bytes:
+        root_end = body.index(b">", re.search(rb"<(?![?!])", body).start()) + 1
+        body = body[:root_end] + corpus._LAUGHS + body[root_end:]
+        return re.sub(rb"<t>|<v>", lambda m: m.group(0) + b"&lol9;", body, count=1)
+
+    path = tmp_path / "doctype_inside.xlsx"
+    path.write_bytes(corpus.edited({part: inside_root}))
+    run = run_cli("check", "--format", "json", str(path))
+    assert run.code in (0, 1, 2) and "Traceback" not in run.stdout + run.stderr, run
+    assert "lollollol" not in run.stdout
+    if run.code == 2:
+        assert "损坏" in run.stdout + run.stderr or "不安全" in run.stdout + run.stderr
+
+
 def _passwd_lines() -> list[str]:
     try:
         text = Path(corpus.XXE_TARGET).read_text(errors="replace")
