@@ -11,7 +11,17 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from tests.lo import require_soffice, resave
+from xlform import ziparchive
 from xlform.ziparchive import BadZip, Member, TooManyMembers, directory, inflate, stored_zip
+
+
+@pytest.fixture(autouse=True, params=["zlib-ng", "zlib"])
+def inflater(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs with zlib-ng (installed with xlform) and with the standard zlib it falls back to."""
+    if request.param == "zlib":
+        monkeypatch.setattr(ziparchive, "zlib", zlib)
+    else:
+        assert ziparchive.zlib is not zlib, "zlib-ng is a dependency: it should be in use"
 
 
 def _assert_same_as_zipfile(data: bytes) -> None:

@@ -16,11 +16,9 @@ from __future__ import annotations
 import csv
 import io
 import shutil
-import struct
 import time
 import uuid
 import zipfile
-import zlib
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -33,6 +31,7 @@ from .model import Declaration, Identity
 from .roster import Department, decode_csv, department_name_problem, read_roster
 from .template import Template
 from .writer import write_workbook
+from .ziparchive import DEFLATED, Entry, crc32, deflate, directory, raw_member, write_zip
 
 MANIFEST_NAME = "下发清单.csv"
 FILE_STEM = "绩效目标申报表"
@@ -174,20 +173,6 @@ def _check_outdir(outdir: Path, plan: list[Issued]) -> None:
 # ---- stamping ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Member:
-    """One zip member, kept compressed: name, flags and method as stored, and the raw deflate stream."""
-
-    name: bytes
-    flags: int
-    method: int
-    dos_time: int
-    dos_date: int
-    crc: int
-    usize: int
-    data: bytes
-
-
 class Stamper:
     """The template's workbook built once; `stamp()` gives one department's copy in well under a millisecond."""
 
@@ -203,7 +188,7 @@ class Stamper:
         self.sst: str | None = None
         self.sst_index = -1
         for i, m in enumerate(self.members):
-            if m.name.decode() == SHARED_STRINGS:
+            if m.name == SHARED_STRINGS:
                 self.sst_index = i
                 with zipfile.ZipFile(base) as zf:
                     self.sst = zf.read(SHARED_STRINGS).decode("utf-8")
@@ -231,50 +216,16 @@ class Stamper:
                .replace(self.tokens["department"], escape(department))
                .replace(self.tokens["code"], escape(code)))
         body = sst.encode("utf-8")
-        packer = zlib.compressobj(6, zlib.DEFLATED, -15)
-        data = packer.compress(body) + packer.flush()
         old = self.members[self.sst_index]
         members = list(self.members)
-        members[self.sst_index] = replace(old, method=zipfile.ZIP_DEFLATED, crc=zlib.crc32(body),
-                                          usize=len(body), data=data)
-        return _zip(members)
+        members[self.sst_index] = replace(old, method=DEFLATED, crc=crc32(body), size=len(body), data=deflate(body))
+        return write_zip(members)
 
 
-def _raw_members(data: bytes) -> list[_Member]:
-    """The members of a zip with their compressed bytes, read straight from the local headers."""
-    members = []
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        for info in zf.infolist():
-            head = data[info.header_offset: info.header_offset + 30]
-            name_len, extra_len = struct.unpack("<2H", head[26:30])
-            start = info.header_offset + 30 + name_len + extra_len
-            y, mo, d, h, mi, s = info.date_time
-            members.append(_Member(
-                name=info.filename.encode("utf-8"),
-                flags=info.flag_bits & ~0x08,  # sizes go in the local header: no data descriptor
-                method=info.compress_type,
-                dos_time=(h << 11) | (mi << 5) | (s // 2),
-                dos_date=((y - 1980) << 9) | (mo << 5) | d,
-                crc=info.CRC,
-                usize=info.file_size,
-                data=data[start: start + info.compress_size],
-            ))
-    return members
-
-
-def _zip(members: list[_Member]) -> bytes:
-    """A plain (non-zip64) archive of already-compressed members."""
-    out = bytearray()
-    central = bytearray()
-    for m in members:
-        offset = len(out)
-        fixed = (m.flags, m.method, m.dos_time, m.dos_date, m.crc, len(m.data), m.usize, len(m.name))
-        out += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, *fixed, 0) + m.name + m.data
-        central += struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, *fixed, 0, 0, 0, 0, 0, offset) + m.name
-    out_len = len(out)
-    out += central
-    out += struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(members), len(members), len(central), out_len, 0)
-    return bytes(out)
+def _raw_members(data: bytes) -> list[Entry]:
+    """The members of a zip with their bytes still compressed, ready to be written again."""
+    return [Entry(m.name, m.method, m.crc, m.size, raw_member(data, m), m.dos_time, m.dos_date)
+            for m in directory(data, max_members=10_000)]
 
 
 # ---- the manifest ------------------------------------------------------------------

@@ -26,7 +26,6 @@ import html
 import os
 import posixpath
 import re
-import zlib
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +33,7 @@ from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree as SafeET
 
-from .ziparchive import DEFLATED, ENCRYPTED, STORED, BadZip, Member, TooManyMembers, directory, inflate, stored_zip
+from .ziparchive import DEFLATED, ENCRYPTED, STORED, BadZip, Member, TooManyMembers, crc32, directory, inflate, stored_zip
 
 # Limits. A real return is ~25 KB zipped and ~80 KB unzipped (a few MB with
 # 32,767-character texts), with fewer than 200 rows and 20 columns a sheet.
@@ -106,7 +105,7 @@ class Package:
         if 0 < start < end:
             book = book[:start] + book[end + len(b"</definedNames>") :]
             parts = {**parts, "xl/workbook.xml": book}
-            crcs = {**crcs, "xl/workbook.xml": zlib.crc32(book)}
+            crcs = {**crcs, "xl/workbook.xml": crc32(book)}
         return stored_zip(parts, crcs)
 
     def sheet_protected(self, name: str) -> bool:
