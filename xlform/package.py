@@ -9,8 +9,8 @@ Order of defence, cheapest first, each before anything bigger is parsed:
 1. sniff the first bytes (empty, OLE = encrypted/.xls/.et, CSV, HTML, …);
 2. bound the zip directory (entries, claimed sizes and ratios, methods);
 3. decompress every XML part with a cap on the bytes it really yields (headers
-   can lie), refusing DTDs (billion laughs, external entities; a DOCTYPE can only
-   stand before the root element) and UTF-16;
+   can lie), refusing DTDs (billion laughs, external entities; XML allows a
+   DOCTYPE only before the root element, so that prolog is what is scanned) and UTF-16;
 4. bound each worksheet's extent (last row / column holding a value), because
    python-calamine allocates the whole rectangle from A1 to the last value:
    one value in XFD1048576 is a 17-billion-cell grid and aborts the process;
@@ -292,31 +292,41 @@ def _inflate(data: bytes, member: Member) -> bytes:
         raise Unreadable(DAMAGED) from None
 
 
-_DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)")
+# Case-blind: quick-xml (inside calamine) accepts <!doctype as well.
+_DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
 def _prolog(body: bytes) -> bytes:
-    """The bytes before the root element: the one place XML allows a DOCTYPE (and with it entity
-    declarations). Later in a part a DOCTYPE is malformed XML that expat refuses and calamine never
-    expands, so scanning the few bytes here is as safe as scanning the whole part, and 1,000 times quicker."""
+    """The bytes to scan for a DTD: those before the root element, the one place XML allows a DOCTYPE.
+
+    Later in a part a DOCTYPE is malformed XML that expat refuses and calamine never expands, so
+    scanning the prolog is as safe as scanning the part, and 1,000 times quicker. Comments and
+    processing instructions are skipped whole (a `<` inside one is not the root); anything else
+    odd in the prolog (`<!` that is not a comment, an unclosed comment) means the whole part is scanned.
+    """
     at = 0
-    for _ in range(100):  # declarations, comments, processing instructions: a real prolog has two or three
+    for _ in range(100):  # a real prolog has two or three items
         at = body.find(b"<", at)
         if at < 0:
             return body
         if body.startswith(b"<!--", at):
             end = body.find(b"-->", at + 4)
-            if end < 0:
-                return body
-            at = end + 3
-        elif body[at + 1 : at + 2] in (b"?", b"!"):
-            at += 2
+            close = 3
+        elif body.startswith(b"<?", at):
+            end = body.find(b"?>", at + 2)
+            close = 2
+        elif body.startswith(b"<!", at):
+            return body
         else:
             return body[:at]
+        if end < 0:
+            return body
+        at = end + close
     return body
+
+
 # A count / uniqueCount attribute of a million or more (literal "ount" first: a fast scan).
 _HUGE_COUNT = re.compile(rb"""ount\s*=\s*["']\s*\d{7}""")
-
 
 
 class _XmlParts:
@@ -366,7 +376,7 @@ def _structural(parts: dict[str, bytes], part: str) -> bytes:
 
 
 def _parse(parts: dict[str, bytes], part: str) -> Element:
-    """Parse a small structural part into a tree (defusedxml: no DTD has got this far anyway)."""
+    """Parse a small structural part into a tree (defusedxml: refuses any entity declaration, wherever it stands)."""
     body = _structural(parts, part)
     try:
         return SafeET.fromstring(body)
@@ -398,8 +408,8 @@ def _elements(parts: dict[str, bytes], part: str) -> Iterator[tuple[bytes, bytes
     """(local tag, raw attributes) of the elements the reader needs.
 
     A regex scan rather than a tree: four times faster on workbook.xml, and safe
-    because a part with a DTD never gets this far; calamine parses the same part
-    strictly right after, so a damaged one is still refused.
+    because a regex expands no declared entity (_xml_text knows only built-in ones); calamine
+    parses the same part strictly right after, so a damaged one is still refused.
     """
     for m in _ELEMENT.finditer(_structural(parts, part)):
         yield m.group(1), m.group(2)

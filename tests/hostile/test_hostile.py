@@ -205,6 +205,27 @@ def test_a_doctype_inside_the_root_element_is_never_expanded(tmp_path: Path, par
         assert "损坏" in run.stdout + run.stderr or "不安全" in run.stdout + run.stderr
 
 
+# What stands before the DOCTYPE, and the DOCTYPE itself.
+_PROLOG_DISGUISES = {
+    "pi_holding_a_tag": (b"<?x <a?>", corpus._LAUGHS),
+    "comment_holding_a_tag": (b"<!-- <a> -->", corpus._LAUGHS),
+    "lower_case": (b"", corpus._LAUGHS.lower()),
+    "unclosed_pi": (b"<?x ", corpus._LAUGHS),
+}
+
+
+@pytest.mark.parametrize("disguise", list(_PROLOG_DISGUISES), ids=list(_PROLOG_DISGUISES))
+@pytest.mark.parametrize("part", [corpus.STRINGS_PART, corpus.GOALS_PART], ids=["shared_strings", "sheet"])
+def test_a_doctype_behind_a_disguised_prolog_is_refused(tmp_path: Path, part: str, disguise: str) -> None:
+    """A `<` inside a processing instruction or comment is not the root element, and the scan is
+    case-blind: the DOCTYPE after such a prolog is still found and the file refused."""
+    before, doctype = _PROLOG_DISGUISES[disguise]
+    path = tmp_path / f"disguised_{disguise}.xlsx"
+    path.write_bytes(corpus.edited({part: lambda b: corpus._with_doctype(b, before + doctype, b"&lol9;")}))
+    line = assert_refused(path, "不安全的 XML")
+    assert "lollollol" not in line
+
+
 def _passwd_lines() -> list[str]:
     try:
         text = Path(corpus.XXE_TARGET).read_text(errors="replace")
