@@ -23,7 +23,7 @@ from xlform.checks import check
 from xlform.fields import META_SHEET
 from xlform.layout import layout_for
 from xlform.model import Declaration, Target
-from xlform.package import Unreadable
+from xlform.package import Unreadable, _defined_names
 from xlform.reader import read
 from xlform.template import load_template
 
@@ -315,3 +315,31 @@ def test_reading_does_not_modify_the_file(write, sample, template: str) -> None:
     check(d)
     after = (hashlib.sha256(file.read_bytes()).hexdigest(), file.stat().st_mtime_ns, sorted(file.parent.iterdir()))
     assert after == before
+
+
+_USUAL_NAME = b'<definedName name="a">S!$A$1</definedName>'
+_ODD_NAME = b"<x:definedName name='b' >S!$B$2</x:definedName>"
+
+
+@pytest.mark.parametrize("body", [
+    b"<workbook><definedNames>" + _USUAL_NAME + _ODD_NAME + b"</definedNames></workbook>",
+    # No wrapper: the "definedName" count alone would match one usual name plus the wrapper.
+    b"<workbook>" + _USUAL_NAME + _ODD_NAME + b"</workbook>",
+], ids=["wrapped", "unwrapped"])
+def test_defined_names_in_an_unusual_spelling_are_all_read(body: bytes) -> None:
+    assert _defined_names(body) == {"a": "S!$A$1", "b": "S!$B$2"}
+
+
+def test_macros_known_by_their_relationship_under_any_name(write, sample) -> None:
+    file = write(sample)
+    with zipfile.ZipFile(file) as src:
+        members = {info.filename: src.read(info.filename) for info in src.infolist()}
+    rels = "xl/_rels/workbook.xml.rels"
+    members[rels] = members[rels].replace(b"</Relationships>", b'<Relationship Id="rIdM" Type="http://schemas.'
+                                          b'microsoft.com/office/2006/relationships/vbaProject" Target="code.bin"/>'
+                                          b"</Relationships>")
+    members["xl/code.bin"] = b"\0" * 64
+    with zipfile.ZipFile(file, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name, body in members.items():
+            dst.writestr(name, body)
+    assert [f.rule for f in read(file).source.findings] == ["structure.macros"]

@@ -92,3 +92,40 @@ def test_stored_zip_reads_back_with_zipfile_and_calamine(write, sample) -> None:
     book = CalamineWorkbook.from_filelike(io.BytesIO(out))
     assert "项目总体情况" in book.sheet_names
     assert book.get_sheet_by_name("项目总体情况").to_python()
+
+
+def _zip(*names: str) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in names:
+            zf.writestr(name, b"<a/>")
+    return out.getvalue()
+
+
+def test_a_name_holding_nul_is_refused() -> None:
+    """zipfile cuts a name at NUL, other readers keep it whole: `xl/workbook.xml\\0x` would be one part
+    to one reader and another part to the next."""
+    data = _zip("xl/workbook.xml#x", "xl/workbook.xml").replace(b"xl/workbook.xml#x", b"xl/workbook.xml\0x")
+    with pytest.raises(BadZip):
+        directory(data, 10)
+
+
+def _end_record(data: bytes | bytearray) -> int:
+    return data.rfind(b"PK\x05\x06")
+
+
+def test_a_directory_that_its_entries_do_not_fill_is_refused() -> None:
+    """zipfile reads entries until the directory's size is used up, others read as many as the count
+    says: when the two disagree, each reader could see a different list of parts."""
+    data = bytearray(_zip("a.xml", "b.xml"))
+    at = _end_record(data)
+    data[at + 8 : at + 12] = (1).to_bytes(2, "little") * 2  # "one entry" (on this disk, in all)
+    with pytest.raises(BadZip):
+        directory(bytes(data), 10)
+    # Bytes after the last entry that the directory's size counts in.
+    data = bytearray(_zip("a.xml", "b.xml"))
+    at = _end_record(data)
+    size = int.from_bytes(data[at + 12 : at + 16], "little")
+    data[at + 12 : at + 16] = (size + 8).to_bytes(4, "little")
+    with pytest.raises(BadZip):
+        directory(bytes(data[:at] + b"\0" * 8 + data[at:]), 10)

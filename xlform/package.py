@@ -77,7 +77,6 @@ class SheetRef:
 @dataclass
 class Package:
     path: Path
-    data: bytes
     sheets: list[SheetRef]
     names: dict[str, str]  # workbook-level defined names → formula text
     structure_locked: bool
@@ -156,8 +155,9 @@ def open_package(path: Path, data: bytes | None = None, sheets: Collection[str] 
         try:
             with open(path, "rb") as fh:
                 size = os.fstat(fh.fileno()).st_size
-                # Never more than the limit, even from a file that grows while we read it.
-                data = fh.read(min(size, MAX_FILE_BYTES) + 1) if size <= MAX_FILE_BYTES else b""
+                # Never more than the limit, even from a file that grows while we read it or a pipe or
+                # device (whose size reads 0); the bytes it claims, when it claims any, in one read.
+                data = fh.read((size or MAX_FILE_BYTES) + 1) if size <= MAX_FILE_BYTES else b""
                 size = max(size, len(data))
         except OSError as exc:
             raise Unreadable(f"无法打开文件（{exc.strerror or exc}）。") from None
@@ -201,15 +201,20 @@ def _open_zip(path: Path, data: bytes, members: list[Member], wanted: Collection
     _check_sheets(parts.parts, sheets)
     return Package(
         path=path,
-        data=data,
         sheets=sheets,
         names=defined,
         structure_locked=locked,
-        has_macros=any(n.lower().endswith("vbaproject.bin") for n in names),  # what an .xlsm carries its macros in
+        has_macros=_has_macros(names, parts.parts),
         external_links=any(n.startswith("xl/externalLinks/") for n in names),
         parts=parts.parts,
         crcs=parts.crcs,
     )
+
+
+def _has_macros(names: Iterable[str], parts: dict[str, bytes]) -> bool:
+    """An .xlsm carries its macros in vbaProject.bin, which the workbook's relationships point to."""
+    return (any(n.lower().endswith("vbaproject.bin") for n in names)
+            or b"vbaproject" in parts.get("xl/_rels/workbook.xml.rels", b"").lower())
 
 
 # What calamine needs to recognise and open a workbook ([Content_Types].xml it does not read).
@@ -259,8 +264,8 @@ def _decodes(head: bytes, encoding: str) -> bool:
 
 def _check_zip(members: list[Member]) -> None:
     """Refuse by what the zip directory says, before decompressing anything."""
-    if len({m.name for m in members}) != len(members):
-        # Two entries of one name: each zip reader may pick a different one.
+    if len({m.name.lower() for m in members}) != len(members):
+        # Two entries of one name (in any case: some readers fold it): each reader may pick a different one.
         raise Unreadable("文件结构异常（压缩包内有重名部件），已拒绝读取；请用 Excel 或 WPS 重新保存。")
     total = 0
     for m in members:
@@ -270,14 +275,14 @@ def _check_zip(members: list[Member]) -> None:
             # Excel, WPS and LibreOffice only deflate; bzip2/lzma are refused rather than trusted.
             raise Unreadable("文件使用了不支持的压缩方式，不是 Excel 或 WPS 保存的 .xlsx；请用 Excel 或 WPS 重新保存。")
         total += m.size
-        if m.size > MAX_MEMBER_BYTES or total > MAX_UNZIPPED_BYTES or _bomb_ratio(m, m.size):
+        if m.size > MAX_MEMBER_BYTES or total > MAX_UNZIPPED_BYTES or _bomb_ratio(m):
             raise Unreadable(BOMB)
         if m.name.lower().endswith(_XML_SUFFIXES) and m.size > MAX_XML_BYTES:
             raise _too_much(m.name, m.size)
 
 
-def _bomb_ratio(m: Member, size: int) -> bool:
-    return size > RATIO_FLOOR and size / max(m.compressed_size, 1) > MAX_RATIO
+def _bomb_ratio(m: Member) -> bool:
+    return m.size > RATIO_FLOOR and m.size / max(m.compressed_size, 1) > MAX_RATIO
 
 
 def _too_much(part: str, size: int) -> Unreadable:
@@ -456,16 +461,18 @@ def _part_name(target: str) -> str:
     """A relationship target (relative to xl/, or absolute) → the zip part name."""
     target = target.replace("\\", "/")
     target = target.lstrip("/") if target.startswith("/") else "xl/" + target
-    return posixpath.normpath(target) if "/." in target or "//" in target else target  # ".", ".." or "//" inside
+    odd = "/." in target or "//" in target or target.endswith("/")  # ".", "..", "//" or a trailing "/"
+    return posixpath.normpath(target) if odd else target
 
 
 def _defined_names(body: bytes) -> dict[str, str]:
     """Workbook-level defined names → formula text (names local to one sheet, like print areas, left out)."""
     # Decoded once as a whole: a decode per name would cost more than the search.
     usual = _USUAL_DEFINED.findall(body.decode("utf-8", "replace"))
-    # Each usual element holds "definedName" twice, the <definedNames> wrapper twice more: when the
+    # Each usual element holds "definedName" twice, the one <definedNames> wrapper twice more: when the
     # counts agree there is no other spelling to read.
-    if 2 * len(usual) + 2 == body.count(b"definedName"):
+    if (2 * len(usual) + 2 == body.count(b"definedName")
+            and body.count(b"<definedNames>") == 1 and body.count(b"</definedNames>") == 1):
         return {name: text.strip() for name, local, text in usual if not local}
     names = {}
     for attrs_raw, text in _DEFINED.findall(body):
@@ -504,8 +511,8 @@ _USUAL_CELL = re.compile(rb'<c r="[A-Z]{1,3}\d{1,7}"')
 # Any cell tag (`<c` then white space, "/" or ">") other than `<c r="B7"`, B7 inside the limits (column
 # ≤ CV, row ≤ 9999), followed only by the other attributes a cell has (s, t, cm, vm, ph), each after one
 # space: a bare <c> or <c/>, odd white space, single quotes, a far or odd reference, or a second r
-# (calamine takes the last one: `<c r="A4" r="XFD1048576">`). The literal "<c" start makes the engine jump between cell tags
-# instead of trying every "<" of the sheet (half the time).
+# (calamine takes the last one: `<c r="A4" r="XFD1048576">`). The literal "<c" start makes the engine
+# jump between cell tags instead of trying every "<" of the sheet (half the time).
 _SUSPECT_CELL = re.compile(
     rb'<c(?=[\s/>])(?! r="(?:[A-Z]|[AB][A-Z]|C[A-V])\d{1,4}"(?: (?:s|t|cm|vm|ph)="[^"]*+")*+/?>)')
 # A cell tag with a namespace prefix (<x:c …>): rare, sent to the exact scan.

@@ -80,11 +80,15 @@ def directory(data: bytes, max_members: int) -> list[Member]:
             raw = data[pos + _CENTRAL.size : pos + _CENTRAL.size + name_len]
             if 0xFFFFFFFF in (csize, size, offset):
                 return _zipfile_directory(data, max_members)
+            if b"\0" in raw:
+                raise BadZip  # zipfile cuts a name at NUL, other readers do not: two readers, two parts
             name = raw.decode("utf-8" if flags & UTF8_NAMES else "cp437")
             members.append(Member(name, raw, flags, method, crc, csize, size, offset + shift, dos_time, dos_date))
             pos += _CENTRAL.size + name_len + extra_len + comment_len
     except (struct.error, UnicodeDecodeError):
         raise BadZip from None
+    if pos != cd_offset + shift + cd_size:
+        raise BadZip  # the entries do not fill the directory the end record describes
     return members
 
 
@@ -97,6 +101,8 @@ def _zipfile_directory(data: bytes, max_members: int) -> list[Member]:
             infos = zf.infolist()
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):
         raise BadZip from None
+    if any("\0" in i.orig_filename for i in infos):
+        raise BadZip
     return [Member(i.filename, i.orig_filename.encode("utf-8" if i.flag_bits & UTF8_NAMES else "cp437"), i.flag_bits,
                    i.compress_type, i.CRC, i.compress_size, i.file_size, i.header_offset, *_dos(i.date_time))
             for i in infos]

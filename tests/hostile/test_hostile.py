@@ -8,11 +8,13 @@ peak memory is measured. Readable-but-awkward files must read fine.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
 import sys
 import time
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -178,6 +180,21 @@ def test_zip_bomb_inside_a_zip_inbox(tmp_path: Path) -> None:
     assert good.readable
     assert not bomb.readable and "压缩炸弹" in bomb.error
     assert bomb.file == "收件箱.zip/bomb_ratio.xlsx"
+
+
+@pytest.mark.parametrize("second", ["xl/workbook.xml", "XL/Workbook.xml"], ids=["same", "other_case"])
+def test_two_parts_of_one_name_are_refused(tmp_path: Path, second: str) -> None:
+    """Two zip readers could each take a different one (part names ignore case in an .xlsx)."""
+    parts = corpus.members(corpus.valid_return())
+    out = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate it is asked to write
+        for name, body in parts.items():
+            zf.writestr(name, body)
+        zf.writestr(second, parts["xl/workbook.xml"].replace(b"<sheet ", b"<sheet state=\"hidden\" "))
+    path = tmp_path / f"twice_{second.replace('/', '_')}.xlsx"
+    path.write_bytes(out.getvalue())
+    assert_refused(path, "重名")
 
 
 @pytest.mark.parametrize("make", [corpus.xml_bomb_sheet, corpus.xml_bomb_strings], ids=["sheet", "shared_strings"])
