@@ -121,7 +121,7 @@ class _Reader:
         except BaseException as exc:  # calamine raises several types, a Rust panic included
             if not _calamine_failed(exc):
                 raise
-            raise Unreadable(f"文件已损坏，无法读取表格内容（{_short(exc)}），请用 Excel 或 WPS 重新保存。") from None
+            raise Unreadable(f"文件已损坏，无法读取表格内容（技术信息：{_short(exc)}），请用 Excel 或 WPS 重新保存。") from None
 
     def grid(self, sheet: str) -> list[list[Any]]:
         if sheet not in self.grids:
@@ -131,7 +131,8 @@ class _Reader:
             except BaseException as exc:  # any calamine failure means a damaged sheet
                 if not _calamine_failed(exc):
                     raise
-                raise Unreadable(f"工作表“{sheet}”已损坏，无法读取（{_short(exc)}）。") from None
+                raise Unreadable(f"工作表“{sheet}”已损坏，无法读取（技术信息：{_short(exc)}），"
+                                 "请用 Excel 或 WPS 重新保存。") from None
             self.grids[sheet] = rows
         return self.grids[sheet]
 

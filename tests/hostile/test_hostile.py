@@ -486,7 +486,7 @@ def test_a_panic_inside_calamine_is_a_clear_error(tmp_path: Path, monkeypatch: p
 
     monkeypatch.setattr(xlform.reader.CalamineWorkbook, "from_filelike", panic)
     path = corpus.write_return(tmp_path / "ok.xlsx")
-    assert_refused(path, "损坏")
+    assert_refused(path, "损坏", "技术信息", "重新保存")
 
 
 def test_inbox_zip_with_a_forged_huge_directory_is_refused_before_listing(tmp_path: Path) -> None:
