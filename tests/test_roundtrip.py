@@ -14,6 +14,7 @@ lacks them; generated national indicators are already in that folded form.
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -170,6 +171,18 @@ def test_formula_lookalikes_stay_text(tmp_path: Path) -> None:
     for address in ("B3", "C4", "C6", "E6", "E7", "C9"):
         cell = wb["项目总体情况"][address]
         assert cell.data_type == "s", (address, cell.value)
+
+
+def test_text_shaped_like_rich_text_xml_stays_text(tmp_path: Path) -> None:
+    """xlsxwriter would write "<r>…</r>" into the file as raw XML, here carrying a formula cell."""
+    rich = '<r><t>a</t></r></si><si><t>b</t></si><si><r><t>c</t></r>'
+    rich_cell = '<r><t>a</t></r></is></c><c r="Z1"><f>1+1</f><v>2</v></c><c t="inlineStr"><is><r><t>b</t></r>'
+    d = Declaration(project=Project(name=rich, overview=rich_cell),
+                    indicators=[Indicator(level1="产出指标", level2="数量指标", name=rich, target=parse_target("=1"))])
+    expected, got = _roundtrip(d, "shanghai-2020", tmp_path / "f.xlsx")
+    assert got == expected and got.project.name == rich and got.project.overview == rich_cell
+    with zipfile.ZipFile(tmp_path / "f.xlsx") as zf:
+        assert b"<f>1+1</f>" not in b"".join(zf.read(n) for n in zf.namelist())
 
 
 def test_extremes_of_money_dates_and_row_counts(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Write the locked, validated 申报表 workbook (blank, prefilled or filled) with xlsxwriter.
 
 Layout comes from layout.py, labels and lists from the template, values from a
-Declaration. User text always goes through write_string (never write(), which
+Declaration. User text always goes through write_text (never write(), which
 would turn "=…" into a formula). Workbook-structure protection is not offered
 by xlsxwriter, so one small post-processing step adds it to xl/workbook.xml.
 """
@@ -106,6 +106,18 @@ def _stamp(template: Template, given: Identity, year: int | None, now: datetime 
         fingerprint=layout.fingerprint,
     )
 
+
+
+def write_text(ws: Worksheet, row: int, col: int, text: str, fmt: Any = None) -> None:
+    """User text, always as text. xlsxwriter writes a string shaped like "<r>…</r>" into the file as
+    raw rich-text XML (a formula cell could ride in on it); such a string goes in as a rich string of
+    runs in the cell's font instead, which xlsxwriter escapes and every reader joins back into one text."""
+    if not (text.startswith("<r>") and text.endswith("</r>")):
+        ws.write_string(row, col, text, fmt)
+    elif fmt is None:
+        ws.write_rich_string(row, col, text[:1], text[1:2], text[2:])  # it needs three parts at least
+    else:
+        ws.write_rich_string(row, col, fmt, text[:1], fmt, text[1:], fmt)
 
 class _WorkbookWriter:
     def __init__(self, template: Template, declaration: Declaration, password: str | None) -> None:
@@ -276,9 +288,9 @@ class _WorkbookWriter:
         elif kind is Kind.TICK:
             ws.write_string(row, col, TICK, fmt)
         elif kind is Kind.TARGET:
-            ws.write_string(row, col, value.raw if hasattr(value, "raw") else str(value), fmt)
+            write_text(ws, row, col, value.raw if hasattr(value, "raw") else str(value), fmt)
         else:
-            ws.write_string(row, col, str(value), fmt)
+            write_text(ws, row, col, str(value), fmt)
 
     def _validate(self, ws: Worksheet, row: int, col: int, kind: Kind, choices: str, required: bool,
                   label: str, last_row: int | None = None) -> None:
@@ -531,7 +543,7 @@ class _WorkbookWriter:
         values = meta_values(self.d.identity, __version__)
         for r, key in enumerate(META_KEYS):
             ws.write_string(r, 0, key)
-            ws.write_string(r, 1, values[key])
+            write_text(ws, r, 1, values[key])
         ws.very_hidden()
         ws.protect(self.password)
 
