@@ -143,7 +143,9 @@ def test_full_run_lists_every_file_and_every_missing_department(tmp_path: Path, 
 
 
 def test_formula_and_link_text_stays_text(tmp_path: Path, issued: DistributeResult) -> None:
-    hostile = ["=1+1", "+8613800000000", "-2", "@SUM(A1:A2)", "http://example.com/x", "=HYPERLINK(\"http://a\",\"b\")"]
+    hostile = ["=1+1", "+8613800000000", "-2", "@SUM(A1:A2)", "http://example.com/x", "=HYPERLINK(\"http://a\",\"b\")",
+               # xlsxwriter alone writes text shaped like a rich string as raw XML: here, a formula cell
+               '<r><t>a</t></r></is></c><c r="ZZ1"><f>1+1</f><v>2</v></c><c t="inlineStr"><is><r><t>b</t></r>']
 
     def typed(d: Declaration) -> None:
         d.project.name = hostile[0]
@@ -151,6 +153,7 @@ def test_formula_and_link_text_stays_text(tmp_path: Path, issued: DistributeResu
         d.indicators[0].name = hostile[1]
         d.indicators[1].name = hostile[2]
         d.indicators[2].note = hostile[3]
+        d.indicators[3].note = hostile[6]
         d.costs[0].detail = hostile[4]
 
     fill(issued, by_file(issued)[("区民政局", 1)], tmp_path / "in" / "a.xlsx", typed)

@@ -1,11 +1,12 @@
-"""Writing the report's tables: an xlsx workbook (xlsxwriter, constant memory, user text
-only through write_string, never a formula or a link), CSV files, or one JSON document."""
+"""Writing the report's tables: an xlsx workbook (xlsxwriter for each sheet's frame, xlsx_rows
+for its data rows; user text always a text, never a formula or a link), CSV files, or one JSON document."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import math
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -18,6 +19,8 @@ from .errors import UserError
 from .export import csv_safe
 from .fileio import atomic_path
 from .report_tables import ReportResult, Table
+from .xlsx_rows import PROBE, PROBE_ROW, SheetRows, fill_rows
+from .ziparchive import TooLarge
 
 
 def write_tables(tables: list[Table], output: Path, fmt: str, unit: str, result: ReportResult) -> list[Path]:
@@ -31,6 +34,8 @@ def write_tables(tables: list[Table], output: Path, fmt: str, unit: str, result:
         return write_csv(tables, output)
     except PermissionError:
         raise UserError(f"无法写入 {output}：文件可能正在 Excel/WPS 中打开，请关闭后重试。") from None
+    except TooLarge:
+        raise UserError("报告超过 4 GB，无法写成一个 .xlsx 工作簿；请改用 --format csv。") from None
     except OSError as exc:
         raise UserError(f"无法写入 {output}：{exc.strerror or exc}") from None
 
@@ -58,11 +63,15 @@ def write_xlsx(tables: list[Table], output: Path, unit: str) -> None:
             "good": wb.add_format({"bg_color": "#C6EFCE", "font_color": "#006100"}),
             "warn": wb.add_format({"bg_color": "#FFEB9C", "font_color": "#9C5700"}),
         }
-        for table in tables:
+        rows: dict[str, SheetRows] = {}
+        for number, table in enumerate(tables, start=1):
             _write_sheet(wb, table, fmts)
             if table.key == "departments":
                 _chart(wb, table, unit)
+            if table.rows:  # xlsxwriter names worksheet parts by their order
+                rows[f"xl/worksheets/sheet{number}.xml"] = SheetRows([c.kind for c in table.columns], table.rows)
         wb.close()
+        fill_rows(tmp, rows)
 
 
 def _write_sheet(wb: Workbook, table: Table, fmts: dict[str, Any]) -> None:
@@ -80,11 +89,9 @@ def _write_sheet(wb: Workbook, table: Table, fmts: dict[str, Any]) -> None:
         ws.fit_to_pages(1, 0)
     ws.repeat_rows(0)
     ws.set_footer(f"&L{table.sheet}&C第 &P 页，共 &N 页")
-    writers = [_cell_writer(ws, col.kind, fmts) for col in columns]
-    for r, row in enumerate(table.rows, start=1):
-        for c, value in enumerate(row):
-            if value is not None and value != "":
-                writers[c](r, c, value)
+    if table.rows:  # the probe row: each column's style on one cell; fill_rows puts the rows in its place
+        for c, col in enumerate(columns):
+            _cell_writer(ws, col.kind, fmts)(PROBE_ROW - 1, c, PROBE[col.kind])
     last = len(table.rows)
     ws.autofilter(0, 0, max(last, 1), len(columns) - 1)
     if table.totals and table.rows:
@@ -120,7 +127,7 @@ def _totals(ws: Any, table: Table, row: int, fmts: dict[str, Any]) -> None:
         if not col.total:
             ws.write_blank(row, c, None, fmts["total_text"])
             continue
-        values = [v for v in (r[c] for r in table.rows) if isinstance(v, (int, float))]
+        values = [v for v in (r[c] for r in table.rows) if isinstance(v, (int, float)) and math.isfinite(v)]
         total = round(sum(values), 6)  # 万元 after conversion can carry more than two decimals
         first, last = xl_rowcol_to_cell(1, c), xl_rowcol_to_cell(row - 1, c)
         style = fmts["total"] if col.kind == "money" else fmts["total_int"]

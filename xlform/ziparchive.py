@@ -30,6 +30,7 @@ _LOCAL = struct.Struct("<4s5H3I2H")  # local file header, before its name
 _END_SIG, _CENTRAL_SIG, _LOCAL_SIG = b"PK\x05\x06", b"PK\x01\x02", b"PK\x03\x04"
 _ZIP64_LOCATOR = b"PK\x06\x07"
 _DOS_DATE_1980 = 0x21  # 1980-01-01, the zip epoch
+_PLAIN_LIMIT = 0xFFFFFFFF  # sizes and offsets at or past this need Zip64 records
 
 
 class BadZip(Exception):
@@ -60,7 +61,7 @@ def directory(data: bytes, max_members: int) -> list[Member]:
     if at < 0 or len(data) - at < _END.size:
         raise BadZip
     _, disk, cd_disk, _, count, cd_size, cd_offset, _ = _END.unpack_from(data, at)
-    if data[max(0, at - 20) : at - 16] == _ZIP64_LOCATOR or 0xFFFF in (count, disk) or 0xFFFFFFFF in (cd_size, cd_offset):
+    if data[max(0, at - 20) : at - 16] == _ZIP64_LOCATOR or 0xFFFF in (count, disk) or _PLAIN_LIMIT in (cd_size, cd_offset):
         return _zipfile_directory(data, max_members)
     if count > max_members:
         raise TooManyMembers(count)
@@ -78,7 +79,7 @@ def directory(data: bytes, max_members: int) -> list[Member]:
             if sig != _CENTRAL_SIG:
                 raise BadZip
             raw = data[pos + _CENTRAL.size : pos + _CENTRAL.size + name_len]
-            if 0xFFFFFFFF in (csize, size, offset):
+            if _PLAIN_LIMIT in (csize, size, offset):
                 return _zipfile_directory(data, max_members)
             if b"\0" in raw:
                 raise BadZip  # zipfile cuts a name at NUL, other readers do not: two readers, two parts
@@ -161,6 +162,10 @@ def deflate(body: bytes) -> bytes:
     return packer.compress(body) + packer.flush()
 
 
+class TooLarge(Exception):
+    """The archive would need Zip64 records (a member or the whole past 4 GiB), which write_zip does not write."""
+
+
 @dataclass(slots=True)
 class Entry:
     """A member to write, its bytes as they go into the zip (a raw deflate stream, or stored as is)."""
@@ -174,13 +179,35 @@ class Entry:
     dos_date: int = _DOS_DATE_1980
 
 
+def deflated(name: str, chunks: Iterable[bytes]) -> Entry:
+    """A DEFLATED entry made from `chunks` as they come: the whole body is never in memory at once."""
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+    packed: list[bytes] = []
+    crc = size = 0
+    for chunk in chunks:
+        crc = zlib.crc32(chunk, crc)
+        size += len(chunk)
+        packed.append(packer.compress(chunk))
+    packed.append(packer.flush())
+    return Entry(name, DEFLATED, crc, size, b"".join(packed))
+
+
+def copied(data: bytes, member: Member) -> Entry:
+    """A member of another archive, as it is (not inflated and deflated again)."""
+    return Entry(member.name, member.method, member.crc, member.size, raw_member(data, member),
+                 member.dos_time, member.dos_date)
+
+
 def write_zip(entries: Iterable[Entry]) -> bytes:
     """A plain (not Zip64) archive of entries whose bytes and CRC-32s are ready: written directly,
-    ten times faster than zipfile's writer, and an archive this simple needs nothing more."""
+    ten times faster than zipfile's writer, and an archive this simple needs nothing more.
+    Raises TooLarge past the 4 GiB that plain records can describe."""
     chunks: list[bytes] = []
     central: list[bytes] = []
     offset = 0
     for e in entries:
+        if max(e.size, offset + len(e.data)) >= _PLAIN_LIMIT:
+            raise TooLarge
         name = e.name.encode()
         fixed = (UTF8_NAMES, e.method, e.dos_time, e.dos_date, e.crc, len(e.data), e.size, len(name))
         local = _LOCAL.pack(_LOCAL_SIG, 20, *fixed, 0) + name
@@ -188,6 +215,8 @@ def write_zip(entries: Iterable[Entry]) -> bytes:
         chunks += (local, e.data)
         offset += len(local) + len(e.data)
     listing = b"".join(central)
+    if offset + len(listing) >= _PLAIN_LIMIT or len(central) >= 0xFFFF:
+        raise TooLarge
     end = _END.pack(_END_SIG, 0, 0, len(central), len(central), len(listing), offset, 0)
     return b"".join([*chunks, listing, end])
 

@@ -1,0 +1,95 @@
+"""The report workbook: xlsxwriter's frame with the data rows written by xlform.xlsx_rows, read back
+by calamine, openpyxl and a real LibreOffice exactly as the tables hold them."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from python_calamine import CalamineWorkbook
+
+from tests.lo import require_soffice, resave
+from xlform.report_files import write_xlsx
+from xlform.report_tables import Column, Table
+
+# What a clerk can type, and what xlsxwriter alone would have written as raw XML (the first).
+INJECTION = '<r><t>a</t></r></is></c><c r="ZZ9"><f>HYPERLINK("http://x","y")</f><v>1</v></c><c t="inlineStr"><is><r><t>b</t></r>'
+TEXTS = [INJECTION, "a\x01b", " 前导空格", "末尾空格 ", "_x0041_", "😀中文", "=1+1", "a\r\nb\tc", "长" * 40000, "&<>\"'"]
+COLUMNS = [Column("文本", "t"), Column("金额", "m", "money", total=True), Column("整数", "i", "int", total=True),
+           Column("数值", "n", "number"), Column("日期", "d", "date"), Column("时间", "dt", "datetime"),
+           Column("状态", "s")]
+N = 4500  # more than two chunks of rows
+
+
+def _rows() -> list[list[Any]]:
+    rows: list[list[Any]] = []
+    for i in range(N):
+        text = TEXTS[i] if i < len(TEXTS) else f"第{i}行"
+        rows.append([text, i * 1.25, i, 0.1 * i if i % 7 else None, date(2020, 1, 1 + i % 28),
+                     datetime(2020, 5, 6, 7, 8, 9) if i % 2 else None, "通过" if i % 3 else "需修改"])
+    rows.append(["无法换算", float("inf"), None, float("nan"), date(1899, 1, 1), None, ""])
+    return rows
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[list[Any]]]:
+    rows = _rows()
+    path = tmp_path_factory.mktemp("report") / "汇总.xlsx"
+    small = Table("小表", "small", [Column("部门", "d")], [["区民政局"]])
+    write_xlsx([small, Table("明细", "detail", COLUMNS, rows, totals=True, status_col=6)], path, "元")
+    return path, rows
+
+
+def _expected_text(value: str) -> str:
+    return value[:32767] if len(value) > 32767 else value
+
+
+def test_every_value_reads_back_in_calamine(report: tuple[Path, list[list[Any]]]) -> None:
+    path, rows = report
+    grid = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("明细").to_python(skip_empty_area=False)
+    assert grid[0] == [c.header for c in COLUMNS]
+    body, totals = grid[1:-1], grid[-1]
+    assert len(body) == len(rows) and totals[0] == "合计"
+    for got, want in zip(body, rows, strict=True):
+        assert got[0] == _expected_text(want[0])
+        assert got[1] == want[1] or (str(want[1]) == got[1] == "inf")  # ∞ kept as text, not dropped
+        assert got[2] == ("" if want[2] is None else want[2])
+        assert got[3] == ("" if want[3] is None else want[3]) or str(want[3]) == got[3] == "nan"
+        assert got[4] == (want[4] if want[4].year >= 1900 else want[4].isoformat())
+        assert got[5] == ("" if want[5] is None else want[5])
+        assert got[6] == want[6]
+
+
+def test_styles_filter_totals_and_no_injected_cell(report: tuple[Path, list[list[Any]]]) -> None:
+    path, rows = report
+    ws = openpyxl.load_workbook(path)["明细"]
+    last = len(rows) + 2  # header, rows, totals
+    assert ws.dimensions == f"A1:G{last}"
+    assert ws.auto_filter.ref == f"A1:G{len(rows) + 1}" and ws.freeze_panes == "A2"
+    assert ws["A2"].value == INJECTION and ws["A2"].data_type == "s"
+    assert ws["ZZ9"].value is None
+    assert (ws["B3"].number_format, ws["C3"].number_format, ws["E3"].number_format) == ("#,##0.00", "0", "yyyy-mm-dd")
+    assert ws["F3"].number_format == "yyyy-mm-dd hh:mm" and ws["F3"].value == datetime(2020, 5, 6, 7, 8, 9)
+    assert ws["A3"].font.name == "宋体" and ws["A1"].font.b
+    assert ws[f"B{last}"].value == f"=SUBTOTAL(109,B2:B{last - 1})"
+    with zipfile.ZipFile(path) as zf:
+        xml = zf.read("xl/worksheets/sheet2.xml").decode()
+        assert zf.testzip() is None
+    assert re.findall(r"<f>([^<]*)</f>", xml) == [f"SUBTOTAL(109,B2:B{last - 1})", f"SUBTOTAL(109,C2:C{last - 1})"]
+    assert "<hyperlink" not in xml and "ZZ9" not in xml.replace(INJECTION.replace("<", "&lt;").replace(">", "&gt;"), "")
+
+
+def test_libreoffice_opens_the_report(report: tuple[Path, list[list[Any]]], tmp_path: Path) -> None:
+    require_soffice()
+    path, rows = report
+    grid = CalamineWorkbook.from_path(str(resave(path, tmp_path))).get_sheet_by_name("明细").to_python()
+    assert len(grid) == len(rows) + 2
+    assert [r[0] for r in grid[1:-1]][10:] == [r[0] for r in rows][10:]
+    assert grid[1][0] == INJECTION and grid[6][0] == "😀中文" and grid[7][0] == "=1+1"
+    assert [r[1] for r in grid[1:N + 1]] == [r[1] for r in rows[:N]]
+    assert grid[-1][1] == pytest.approx(sum(r[1] for r in rows[:N]))  # the 合计 (∞ left out)
