@@ -16,7 +16,7 @@ from tests.conftest import ROOT
 def test_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--n", "6", "--report-n", "12", "--jobs", "2",
-         "--keep", str(tmp_path)],
+         "--rounds", "2", "--keep", str(tmp_path)],
         capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -24,6 +24,7 @@ def test_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     for key in ("calamine_ms", "openpyxl_ms", "pandas_ms", "xlform_ms", "xlform_over_calamine", "report_s",
                 "report_db_second_s", "distribute_per_s", "report_peak_mib"):
         assert result[key] is not None and result[key] > 0, key
+    assert result["rounds"] == 2
     assert "xlform read + check" in proc.stdout
     assert len(list((tmp_path / "inbox").glob("*.xlsx"))) == 12
     assert (tmp_path / "report.xlsx").exists() and (tmp_path / "report_db.xlsx").exists()
