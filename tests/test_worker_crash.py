@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
 
 from xlform import collect
-from xlform.collect import DiskFile, FileOutcome, collect_files
+from xlform.collect import DiskFile, FileOutcome, Item, Outcome, collect_files
 from xlform.distribute import distribute
 from xlform.roster import Department
 from xlform.template import load_template
@@ -36,3 +38,29 @@ def test_a_file_that_kills_its_worker_is_listed_and_every_other_file_is_read(
     crashed = by_path[str(killer)].items[0].outcome
     assert crashed.status == "无法读取" and "异常退出" in crashed.error
     assert all(r.items[0].outcome.status != "无法读取" for p, r in by_path.items() if p != str(killer))
+
+
+def test_a_file_that_hangs_its_worker_is_listed_as_timed_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader stuck in native code never returns to Python: the watchdog is the kernel's SIGALRM,
+    and the stuck file is named while every other file is read."""
+    issued = distribute([Department(f"部门{i:02d}") for i in range(8)], tmp_path / "下发", load_template("shanghai-2020"))
+    files = sorted(issued.folder.glob("*.xlsx"))
+    stuck = files[3]
+    real = collect.check_item
+
+    def hangs_on_stuck(item: Item, registry=None) -> Outcome:  # type: ignore[no-untyped-def]
+        if item.name == stuck.name:
+            ctypes.CDLL(None).sleep(30)  # native code: no Python runs until it returns, long after the timeout
+        return real(item, registry)
+
+    monkeypatch.setattr(collect, "check_item", hangs_on_stuck)
+    disks = [DiskFile(str(f), f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+    results: list[FileOutcome] = []
+    started = time.monotonic()
+    collect_files(disks, jobs=2, on_done=results.extend, parallel_from=1, file_timeout=1)
+    assert time.monotonic() - started < 20
+    by_path = {r.disk.path: r for r in results}
+    assert sorted(by_path) == sorted(str(f) for f in files) and len(results) == len(files)  # nothing lost
+    outcome = by_path[str(stuck)].items[0].outcome
+    assert outcome.status == "无法读取" and "超过 1 秒" in outcome.error and "重新保存" in outcome.error
+    assert all(r.items[0].outcome.status != "无法读取" for p, r in by_path.items() if p != str(stuck))

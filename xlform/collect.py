@@ -15,11 +15,13 @@ import hashlib
 import io
 import os
 import signal
+import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -350,19 +352,45 @@ def collect_file(disk: DiskFile, registry: Registry | None = None) -> FileOutcom
         sha = ""
     collected = []
     for item in items_of(disk):
-        collected.append(Collected(item.member, item_key(item), check_item(item, registry)))
+        with _watchdog():
+            outcome = check_item(item, registry)
+        collected.append(Collected(item.member, item_key(item), outcome))
     return FileOutcome(disk, sha, collected)
 
 
 # ---- running many: one process or a pool -----------------------------------------------
 
+# Seconds a worker may spend on one workbook. A return takes milliseconds and the largest file the
+# limits let through about a second; past this the reader is stuck (a parser caught in a loop), and
+# the worker process ends itself, which the pool turns into one file listed as unreadable.
+FILE_TIMEOUT = 60.0
+
 _worker_registry: Registry | None = None
+_worker_timeout: float | None = None  # set in worker processes only: the watchdog ends the whole process
 
 
-def _init_worker(templates: list[str]) -> None:
-    global _worker_registry
+@contextmanager
+def _watchdog() -> Iterator[None]:
+    """In a worker: end the process if the body runs longer than its timeout. The kernel delivers
+    SIGALRM, whose default action ends the process, so it works even while a parser holds the
+    interpreter inside native code (a Python-level timer would wait for it); re-arming is a system call."""
+    if _worker_timeout is None:
+        yield
+        return
+    signal.setitimer(signal.ITIMER_REAL, _worker_timeout)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _init_worker(templates: list[str], timeout: float | None) -> None:
+    global _worker_registry, _worker_timeout
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; no tracebacks per worker
     _worker_registry = Registry(list(templates)) if templates else None
+    if timeout is not None and hasattr(signal, "setitimer"):  # not on Windows: no watchdog there
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        _worker_timeout = timeout
 
 
 def _collect_chunk(chunk: list[DiskFile]) -> list[FileOutcome]:
@@ -376,11 +404,13 @@ def collect_files(
     templates: list[str] | None = None,
     on_done: Callable[[list[FileOutcome]], None],
     parallel_from: int = 64,
+    file_timeout: float = FILE_TIMEOUT,
 ) -> None:
     """Collect every file, handing results to `on_done` in batches as they finish.
 
     Below `parallel_from` files (or with one job) everything runs here: starting
-    processes costs more than reading a few dozen returns.
+    processes costs more than reading a few dozen returns. In worker processes a
+    workbook that takes longer than `file_timeout` seconds is listed as unreadable.
     """
     templates = list(templates or [])
     if jobs <= 1 or len(disks) < parallel_from:
@@ -388,9 +418,9 @@ def collect_files(
         return
     size = max(4, min(64, len(disks) // (jobs * 8) or 1))
     chunks = [disks[i: i + size] for i in range(0, len(disks), size)]
-    unfinished = _collect_in_pool(chunks, jobs, templates, on_done)
-    if unfinished:  # a worker died (killed, out of memory, a file that aborts the reader): lose no file
-        _collect_isolated([d for chunk in unfinished for d in chunk], templates, on_done)
+    unfinished = _collect_in_pool(chunks, jobs, (templates, file_timeout), on_done)
+    if unfinished:  # a worker died (killed, out of memory, a file that aborts or hangs the reader): lose no file
+        _collect_isolated([d for chunk in unfinished for d in chunk], (templates, file_timeout), on_done)
 
 
 def _collect_here(disks: list[DiskFile], templates: list[str], on_done: Callable[[list[FileOutcome]], None]) -> None:
@@ -400,32 +430,38 @@ def _collect_here(disks: list[DiskFile], templates: list[str], on_done: Callable
 
 
 CRASHED = "读取这个文件时读取程序异常退出（文件可能损坏或经过特殊构造），已拒绝读取；请用 Excel 或 WPS 重新保存后再交。"
+TIMED_OUT = ("读取这个文件超过 {seconds:.0f} 秒仍未完成（文件可能损坏或经过特殊构造），已停止读取；"
+             "请用 Excel 或 WPS 重新保存后再交。")
+_WorkerArgs = tuple[list[str], float | None]  # _init_worker's: templates, per-workbook timeout
 
 
-def _collect_isolated(disks: list[DiskFile], templates: list[str], on_done: Callable[[list[FileOutcome]], None]) -> None:
-    """After a worker died: one file at a time in one worker, so the file that kills its process is
-    named and listed as unreadable (never re-read in this process, which it would kill too), and every
-    other file is still read. Slower, but only for what was unfinished when the pool broke."""
+def _collect_isolated(disks: list[DiskFile], init: _WorkerArgs, on_done: Callable[[list[FileOutcome]], None]) -> None:
+    """After a worker died: one file at a time in one worker, so the file that kills or hangs its
+    process is named and listed as unreadable (never re-read in this process, which it would kill
+    too), and every other file is still read. Slower, but only for what was unfinished when the pool broke."""
+    timeout = init[1]
     pending = list(reversed(disks))
     while pending:
         with ProcessPoolExecutor(max_workers=1, mp_context=_pool_context(), initializer=_init_worker,
-                                 initargs=(templates,)) as pool:
+                                 initargs=init) as pool:
             while pending:
                 disk = pending.pop()
+                started = time.monotonic()
                 try:
                     batch = pool.submit(_collect_chunk, [disk]).result()
                 except BrokenProcessPool:
-                    on_done([_crashed(disk)])
+                    hung = timeout is not None and time.monotonic() - started >= timeout
+                    on_done([_crashed(disk, TIMED_OUT.format(seconds=timeout) if hung else CRASHED)])
                     break  # a fresh worker for the rest
                 on_done(batch)
 
 
-def _crashed(disk: DiskFile) -> FileOutcome:
+def _crashed(disk: DiskFile, reason: str) -> FileOutcome:
     try:
         sha = file_hash(disk.path)
     except OSError:
         sha = ""
-    return FileOutcome(disk, sha, [Collected("", f"crashed|{sha}", Outcome(STATUS_UNREADABLE, CRASHED))])
+    return FileOutcome(disk, sha, [Collected("", f"crashed|{sha}", Outcome(STATUS_UNREADABLE, reason))])
 
 
 def _pool_context() -> Any:
@@ -438,14 +474,14 @@ def _pool_context() -> Any:
     return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
 
 
-def _collect_in_pool(chunks: list[list[DiskFile]], jobs: int, templates: list[str],
+def _collect_in_pool(chunks: list[list[DiskFile]], jobs: int, init: _WorkerArgs,
                      on_done: Callable[[list[FileOutcome]], None]) -> list[list[DiskFile]]:
     """Run the chunks in worker processes, a bounded number in flight (memory stays flat).
     Returns the chunks left unfinished if the pool broke."""
     queue = list(reversed(chunks))
     running: dict[Future[list[FileOutcome]], list[DiskFile]] = {}
     with ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context(), initializer=_init_worker,
-                             initargs=(templates,)) as pool:
+                             initargs=init) as pool:
         try:
             while queue and len(running) < jobs * 4:
                 chunk = queue.pop()
