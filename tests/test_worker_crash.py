@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import signal
 import time
@@ -13,6 +14,7 @@ import pytest
 from xlform import collect
 from xlform.collect import DiskFile, FileOutcome, Item, Outcome, collect_files
 from xlform.distribute import distribute
+from xlform.report import make_report
 from xlform.roster import Department
 from xlform.template import load_template
 
@@ -64,3 +66,27 @@ def test_a_file_that_hangs_its_worker_is_listed_as_timed_out(tmp_path: Path, mon
     outcome = by_path[str(stuck)].items[0].outcome
     assert outcome.status == "无法读取" and "超过 1 秒" in outcome.error and "重新保存" in outcome.error
     assert all(r.items[0].outcome.status != "无法读取" for p, r in by_path.items() if p != str(stuck))
+
+
+def test_a_small_inbox_is_read_in_a_worker_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three files, the default settings: the file that kills its reader is listed in the report, which
+    is still written (read in this process, it would have taken the whole command down)."""
+    issued = distribute([Department(f"部门{i}") for i in range(3)], tmp_path / "下发", load_template("shanghai-2020"))
+    inbox = tmp_path / "收件"
+    inbox.mkdir()
+    for f in issued.folder.glob("*.xlsx"):
+        (inbox / f.name).write_bytes(f.read_bytes())
+    killer = sorted(inbox.glob("*.xlsx"))[1]
+    real = collect.collect_file
+
+    def dies_on_killer(disk: DiskFile, registry=None) -> FileOutcome:  # type: ignore[no-untyped-def]
+        if disk.path == str(killer):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(disk, registry)
+
+    monkeypatch.setattr(collect, "collect_file", dies_on_killer)
+    result = make_report([inbox], tmp_path / "r.json", fmt="json", jobs=1)
+    doc = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert (result.returns, result.unreadable) == (2, 1)
+    assert [Path(u["file"]).name for u in doc["unreadable"]] == [killer.name]
+    assert "异常退出" in doc["unreadable"][0]["reason"]

@@ -15,6 +15,7 @@ import hashlib
 import io
 import os
 import signal
+import sys
 import time
 import zipfile
 import zlib
@@ -365,6 +366,10 @@ def collect_file(disk: DiskFile, registry: Registry | None = None) -> FileOutcom
 # the worker process ends itself, which the pool turns into one file listed as unreadable.
 FILE_TIMEOUT = 60.0
 
+_FORK = sys.platform.startswith("linux")
+# Fewer files than this are read in this process (see collect_files).
+PARALLEL_FROM = 1 if _FORK else 64
+
 _worker_registry: Registry | None = None
 _worker_timeout: float | None = None  # set in worker processes only: the watchdog ends the whole process
 
@@ -403,17 +408,18 @@ def collect_files(
     jobs: int,
     templates: list[str] | None = None,
     on_done: Callable[[list[FileOutcome]], None],
-    parallel_from: int = 64,
+    parallel_from: int | None = None,
     file_timeout: float = FILE_TIMEOUT,
 ) -> None:
     """Collect every file, handing results to `on_done` in batches as they finish.
 
-    Below `parallel_from` files (or with one job) everything runs here: starting
-    processes costs more than reading a few dozen returns. In worker processes a
-    workbook that takes longer than `file_timeout` seconds is listed as unreadable.
+    Files are read in `jobs` worker processes, where a file that crashes the reader
+    or takes longer than `file_timeout` seconds costs only itself. Below
+    `parallel_from` files everything runs here instead (default: never where a
+    worker is forked in ~10 ms; below 64 files where each must start a fresh interpreter).
     """
     templates = list(templates or [])
-    if jobs <= 1 or len(disks) < parallel_from:
+    if len(disks) < (PARALLEL_FROM if parallel_from is None else parallel_from):
         _collect_here(disks, templates, on_done)
         return
     size = max(4, min(64, len(disks) // (jobs * 8) or 1))
@@ -469,9 +475,8 @@ def _pool_context() -> Any:
     (spawn would re-run an unguarded `__main__`). No other thread runs when the workers are forked:
     the pool forks them all at the first submit, before the progress bar starts its thread."""
     import multiprocessing
-    import sys
 
-    return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    return multiprocessing.get_context("fork" if _FORK else "spawn")
 
 
 def _collect_in_pool(chunks: list[list[DiskFile]], jobs: int, init: _WorkerArgs,

@@ -58,7 +58,7 @@ def make_report(
     fmt: str = "xlsx",
     templates: list[str] | None = None,
     progress: bool | None = None,
-    parallel_from: int = 64,
+    parallel_from: int | None = None,
 ) -> ReportResult:
     """Collect, check and report. Raises UserError for a usage mistake; a bad return never raises."""
     started = time.perf_counter()
@@ -168,7 +168,7 @@ def _progress_bar(total: int, enabled: bool | None) -> Iterator[Callable[[int], 
 
 
 def _collect(disks: list[DiskFile], store: Store | None, jobs: int, templates: list[str], progress: bool | None,
-             now: str, parallel_from: int) -> tuple[dict[str, list[Collected]], dict[str, list[Collected]], set[str]]:
+             now: str, parallel_from: int | None) -> tuple[dict[str, list[Collected]], dict[str, list[Collected]], set[str]]:
     """path → its items with results. With a store, files it knows come back as items whose outcome is
     still None (the second dict), so an unchanged inbox costs a stat per file and a few queries; the set
     holds the paths that are new to the store (read now, or known content under a new name or time)."""
