@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -89,4 +90,30 @@ def test_a_small_inbox_is_read_in_a_worker_too(tmp_path: Path, monkeypatch: pyte
     doc = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     assert (result.returns, result.unreadable) == (2, 1)
     assert [Path(u["file"]).name for u in doc["unreadable"]] == [killer.name]
+    assert "异常退出" in doc["unreadable"][0]["reason"]
+
+
+def test_a_member_that_kills_its_worker_costs_only_itself_not_its_zip(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A department mails one zip of returns: the member that kills the reader is listed, the rest are read."""
+    issued = distribute([Department(f"部门{i}") for i in range(4)], tmp_path / "下发", load_template("shanghai-2020"))
+    inbox = tmp_path / "收件"
+    inbox.mkdir()
+    returns = sorted(issued.folder.glob("*.xlsx"))
+    with zipfile.ZipFile(inbox / "各部门.zip", "w") as zf:
+        for f in returns:
+            zf.write(f, f"申报表/{f.name}")
+    killer = returns[2].name
+    real = collect.check_item
+
+    def dies_on_killer(item: Item, registry=None) -> Outcome:  # type: ignore[no-untyped-def]
+        if item.name.endswith(killer):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(item, registry)
+
+    monkeypatch.setattr(collect, "check_item", dies_on_killer)
+    result = make_report([inbox], tmp_path / "r.json", fmt="json", jobs=2)
+    doc = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert (result.returns, result.unreadable) == (3, 1)
+    assert [u["file"].endswith(f"各部门.zip/申报表/{killer}") for u in doc["unreadable"]] == [True]
     assert "异常退出" in doc["unreadable"][0]["reason"]

@@ -445,29 +445,74 @@ def _collect_isolated(disks: list[DiskFile], init: _WorkerArgs, on_done: Callabl
     """After a worker died: one file at a time in one worker, so the file that kills or hangs its
     process is named and listed as unreadable (never re-read in this process, which it would kill
     too), and every other file is still read. Slower, but only for what was unfinished when the pool broke."""
-    timeout = init[1]
-    pending = list(reversed(disks))
-    while pending:
-        with ProcessPoolExecutor(max_workers=1, mp_context=_pool_context(), initializer=_init_worker,
-                                 initargs=init) as pool:
-            while pending:
-                disk = pending.pop()
-                started = time.monotonic()
-                try:
-                    batch = pool.submit(_collect_chunk, [disk]).result()
-                except BrokenProcessPool:
-                    hung = timeout is not None and time.monotonic() - started >= timeout
-                    on_done([_crashed(disk, TIMED_OUT.format(seconds=timeout) if hung else CRASHED)])
-                    break  # a fresh worker for the rest
-                on_done(batch)
-
-
-def _crashed(disk: DiskFile, reason: str) -> FileOutcome:
+    worker = _OneWorker(init)
     try:
-        sha = file_hash(disk.path)
-    except OSError:
-        sha = ""
+        for disk in disks:
+            batch, failure = worker.run(_collect_chunk, [disk])
+            if failure is None:
+                on_done(batch)
+            elif disk.name.lower().endswith(".zip"):  # a mailed zip of returns: lose only the member at fault
+                on_done([_member_by_member(disk, worker)])
+            else:
+                on_done([_failed(disk, failure)])
+    finally:
+        worker.close()
+
+
+class _OneWorker:
+    """One worker process, started again after whatever ends it."""
+
+    def __init__(self, init: _WorkerArgs) -> None:
+        self.init = init
+        self.pool: ProcessPoolExecutor | None = None
+
+    def run(self, fn: Callable[[Any], Any], arg: Any) -> tuple[Any, str | None]:
+        """(fn(arg), None) from the worker, or (None, why it failed) when the worker died on it."""
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=_pool_context(), initializer=_init_worker,
+                                            initargs=self.init)
+        started = time.monotonic()
+        try:
+            return self.pool.submit(fn, arg).result(), None
+        except BrokenProcessPool:
+            self.close()
+            timeout = self.init[1]
+            hung = timeout is not None and time.monotonic() - started >= timeout
+            return None, TIMED_OUT.format(seconds=timeout) if hung else CRASHED
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
+
+
+def _check_in_worker(item: Item) -> Outcome:
+    with _watchdog():
+        return check_item(item, _worker_registry)
+
+
+def _member_by_member(disk: DiskFile, worker: _OneWorker) -> FileOutcome:
+    """Each member of a zip checked on its own in the worker; the zip is listed here (its bytes are
+    only unzipped, never parsed as a workbook, in this process)."""
+    sha = _sha_or_blank(disk)
+    collected = []
+    for item in items_of(disk):
+        outcome, failure = worker.run(_check_in_worker, item) if item.data is not None else (check_item(item), None)
+        key = item_key(item) if failure is None else f"crashed|{sha}|{item.member}"
+        collected.append(Collected(item.member, key, outcome if failure is None else Outcome(STATUS_UNREADABLE, failure)))
+    return FileOutcome(disk, sha, collected)
+
+
+def _failed(disk: DiskFile, reason: str) -> FileOutcome:
+    sha = _sha_or_blank(disk)
     return FileOutcome(disk, sha, [Collected("", f"crashed|{sha}", Outcome(STATUS_UNREADABLE, reason))])
+
+
+def _sha_or_blank(disk: DiskFile) -> str:
+    try:
+        return file_hash(disk.path)
+    except OSError:
+        return ""
 
 
 def _pool_context() -> Any:
