@@ -8,7 +8,9 @@ import os
 import signal
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,19 +22,25 @@ from xlform.roster import Department
 from xlform.template import load_template
 
 
+def kill_worker_on(monkeypatch: pytest.MonkeyPatch, name: str, hit: Callable[[Any], bool]) -> None:
+    """Replace collect.`name` (collect_file or check_item) by one that kills its process at once, as a
+    Rust abort or the OOM killer would, when `hit(argument)`; forked workers inherit the patch."""
+    real = getattr(collect, name)
+
+    def dies(arg: Any, registry: Any = None) -> Any:
+        if hit(arg):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(arg, registry)
+
+    monkeypatch.setattr(collect, name, dies)
+
+
 def test_a_file_that_kills_its_worker_is_listed_and_every_other_file_is_read(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     issued = distribute([Department(f"部门{i:02d}") for i in range(12)], tmp_path / "下发", load_template("shanghai-2020"))
     files = sorted(issued.folder.glob("*.xlsx"))
     killer = files[5]
-    real = collect.collect_file
-
-    def dies_on_killer(disk: DiskFile, registry=None) -> FileOutcome:  # type: ignore[no-untyped-def]
-        if disk.path == str(killer):
-            os.kill(os.getpid(), signal.SIGKILL)  # dies at once, as on a Rust abort or the OOM killer
-        return real(disk, registry)
-
-    monkeypatch.setattr(collect, "collect_file", dies_on_killer)  # forked workers inherit the patch
+    kill_worker_on(monkeypatch, "collect_file", lambda disk: disk.path == str(killer))
     disks = [DiskFile(str(f), f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files]
     results: list[FileOutcome] = []
     collect_files(disks, jobs=2, on_done=results.extend, parallel_from=1)
@@ -78,14 +86,7 @@ def test_a_small_inbox_is_read_in_a_worker_too(tmp_path: Path, monkeypatch: pyte
     for f in issued.folder.glob("*.xlsx"):
         (inbox / f.name).write_bytes(f.read_bytes())
     killer = sorted(inbox.glob("*.xlsx"))[1]
-    real = collect.collect_file
-
-    def dies_on_killer(disk: DiskFile, registry=None) -> FileOutcome:  # type: ignore[no-untyped-def]
-        if disk.path == str(killer):
-            os.kill(os.getpid(), signal.SIGKILL)
-        return real(disk, registry)
-
-    monkeypatch.setattr(collect, "collect_file", dies_on_killer)
+    kill_worker_on(monkeypatch, "collect_file", lambda disk: disk.path == str(killer))
     result = make_report([inbox], tmp_path / "r.json", fmt="json", jobs=1)
     doc = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     assert (result.returns, result.unreadable) == (2, 1)
@@ -104,14 +105,7 @@ def test_a_member_that_kills_its_worker_costs_only_itself_not_its_zip(
         for f in returns:
             zf.write(f, f"申报表/{f.name}")
     killer = returns[2].name
-    real = collect.check_item
-
-    def dies_on_killer(item: Item, registry=None) -> Outcome:  # type: ignore[no-untyped-def]
-        if item.name.endswith(killer):
-            os.kill(os.getpid(), signal.SIGKILL)
-        return real(item, registry)
-
-    monkeypatch.setattr(collect, "check_item", dies_on_killer)
+    kill_worker_on(monkeypatch, "check_item", lambda item: item.name.endswith(killer))
     result = make_report([inbox], tmp_path / "r.json", fmt="json", jobs=2)
     doc = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     assert (result.returns, result.unreadable) == (3, 1)
