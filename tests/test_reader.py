@@ -343,3 +343,19 @@ def test_macros_known_by_their_relationship_under_any_name(write, sample) -> Non
         for name, body in members.items():
             dst.writestr(name, body)
     assert [f.rule for f in read(file).source.findings] == ["structure.macros"]
+
+
+def test_ranges_named_bottom_right_first_read_the_same(write, sample) -> None:
+    """Excel writes a range top-left first but reads "B20:A5" as "A5:B20"; a hand-edited file may have either."""
+    file = write(sample)
+    original = read(file)
+    with zipfile.ZipFile(file) as src:
+        members = {info.filename: src.read(info.filename) for info in src.infolist()}
+    workbook, count = re.subn(rb"(\$[A-Z]+\$\d+):(\$[A-Z]+\$\d+)</definedName>", rb"\2:\1</definedName>",
+                              members["xl/workbook.xml"])
+    assert count >= 3  # the row tables are ranges
+    members["xl/workbook.xml"] = workbook
+    with zipfile.ZipFile(file, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name, body in members.items():
+            dst.writestr(name, body)
+    assert read(file) == original

@@ -55,7 +55,8 @@ def parse_ref(text: str) -> Ref | None:
     last_col = _col_index(m.group(5)) if m.group(5) else col
     if row < 0 or last_row < 0:  # "$C$0": no such row
         return None
-    return Ref(sheet, row, col, last_row, last_col)
+    # Corners in either order, as Excel reads "B20:A5" (it writes them top-left first; a hand edit may not).
+    return Ref(sheet, min(row, last_row), min(col, last_col), max(row, last_row), max(col, last_col))
 
 
 def _col_index(letters: str) -> int:
