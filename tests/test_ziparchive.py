@@ -129,3 +129,23 @@ def test_a_directory_that_its_entries_do_not_fill_is_refused() -> None:
     data[at + 12 : at + 16] = (size + 8).to_bytes(4, "little")
     with pytest.raises(BadZip):
         directory(bytes(data[:at] + b"\0" * 8 + data[at:]), 10)
+
+
+def test_deflated_in_chunks_and_copied_members_read_back_with_zipfile(write, sample) -> None:
+    data = write(sample).read_bytes()
+    members = directory(data, 2000)
+    body = b"<row/>" * 100_000
+    chunks = [body[i : i + 7777] for i in range(0, len(body), 7777)]
+    out = ziparchive.write_zip([ziparchive.deflated("big.xml", chunks), *(ziparchive.copied(data, m) for m in members)])
+    with zipfile.ZipFile(io.BytesIO(out)) as zf:
+        assert zf.testzip() is None
+        assert zf.read("big.xml") == body
+        assert all(zf.read(m.name) == inflate(data, m) for m in members)
+
+
+def test_an_archive_past_4_gib_is_refused_not_written_wrong() -> None:
+    """Plain zip records hold 32-bit sizes; past that the writer says so instead of wrapping around."""
+    too_big = ziparchive.Entry("huge.xml", ziparchive.DEFLATED, 0, 2**32, b"")  # claims 4 GiB uncompressed
+    with pytest.raises(ziparchive.TooLarge):
+        ziparchive.write_zip([too_big])
+    assert ziparchive.write_zip([ziparchive.Entry("ok.xml", ziparchive.STORED, 0, 0, b"")])
