@@ -177,10 +177,14 @@ def test_text_shaped_like_rich_text_xml_stays_text(tmp_path: Path) -> None:
     """xlsxwriter would write "<r>…</r>" into the file as raw XML, here carrying a formula cell."""
     rich = '<r><t>a</t></r></si><si><t>b</t></si><si><r><t>c</t></r>'
     rich_cell = '<r><t>a</t></r></is></c><c r="Z1"><f>1+1</f><v>2</v></c><c t="inlineStr"><is><r><t>b</t></r>'
-    d = Declaration(project=Project(name=rich, overview=rich_cell),
+    d = Declaration(project=Project(name=rich, overview=rich_cell, leader="<r> 张\x01 _x0041_ </r>"),
                     indicators=[Indicator(level1="产出指标", level2="数量指标", name=rich, target=parse_target("=1"))])
     expected, got = _roundtrip(d, "shanghai-2020", tmp_path / "f.xlsx")
     assert got == expected and got.project.name == rich and got.project.overview == rich_cell
+    assert "_x0041_" in got.project.leader and "_x005F" not in got.project.leader
+    long = Declaration(project=Project(name="<r>" + "长" * 40000 + "</r>"))  # cut to Excel's limit, as any text is
+    _, got = _roundtrip(long, "shanghai-2020", tmp_path / "long.xlsx")
+    assert got.project.name == "<r>" + "长" * (32767 - 3)
     with zipfile.ZipFile(tmp_path / "f.xlsx") as zf:
         assert b"<f>1+1</f>" not in b"".join(zf.read(n) for n in zf.namelist())
 

@@ -1,9 +1,10 @@
 """Write the locked, validated 申报表 workbook (blank, prefilled or filled) with xlsxwriter.
 
 Layout comes from layout.py, labels and lists from the template, values from a
-Declaration. User text always goes through write_text (never write(), which
-would turn "=…" into a formula). Workbook-structure protection is not offered
-by xlsxwriter, so one small post-processing step adds it to xl/workbook.xml.
+Declaration. User text always goes through _text (never write(), which
+would turn "=…" into a formula). One small post-processing step (_finish) adds
+workbook-structure protection, which xlsxwriter does not offer, and writes the
+few texts xlsxwriter would mistake for rich-text XML.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from .layout import (
 from .meta import META_KEYS, meta_values
 from .model import Declaration, Identity
 from .template import Template
+from .xmltext import MAX_TEXT, t_element
 
 FONT = "宋体"
 TITLE_FONT = "黑体"
@@ -52,7 +54,6 @@ BAD_FONT = "#9C0006"
 GOOD_FILL = "#C6EFCE"
 MONEY_FORMAT = "#,##0.00"
 DATE_FORMAT = "yyyy-mm-dd"
-MAX_TEXT = 32767  # Excel's limit for one cell
 CJK_CHARS_PER_WIDTH = 2  # a CJK character is about two column-width units wide
 HELP_WIDTH = 80  # 填表说明 is one column that fits an A4 portrait page unscaled
 LINE_HEIGHT = 15
@@ -108,17 +109,6 @@ def _stamp(template: Template, given: Identity, year: int | None, now: datetime 
 
 
 
-def write_text(ws: Worksheet, row: int, col: int, text: str, fmt: Any = None) -> None:
-    """User text, always as text. xlsxwriter writes a string shaped like "<r>…</r>" into the file as
-    raw rich-text XML (a formula cell could ride in on it); such a string goes in as a rich string of
-    runs in the cell's font instead, which xlsxwriter escapes and every reader joins back into one text."""
-    if not (text.startswith("<r>") and text.endswith("</r>")):
-        ws.write_string(row, col, text, fmt)
-    elif fmt is None:
-        ws.write_rich_string(row, col, text[:1], text[1:2], text[2:])  # it needs three parts at least
-    else:
-        ws.write_rich_string(row, col, fmt, text[:1], fmt, text[1:], fmt)
-
 class _WorkbookWriter:
     def __init__(self, template: Template, declaration: Declaration, password: str | None) -> None:
         self.t = template
@@ -126,6 +116,8 @@ class _WorkbookWriter:
         self.layout: Layout = layout_for(template)
         self.password = template.password if password is None else password
         self.buffer = io.BytesIO()
+        # Text xlsxwriter would write as raw rich-text XML: a placeholder goes in, _finish puts the text back.
+        self.verbatim: dict[str, str] = {}
         self.wb = Workbook(
             self.buffer,
             {
@@ -203,7 +195,7 @@ class _WorkbookWriter:
         for ws in (help_ws, project, goals, guarantees, checks):
             self._protect(ws)
         self.wb.close()
-        return _protect_structure(self.buffer.getvalue(), self.password)
+        return _finish(self.buffer.getvalue(), self.password, self.verbatim)
 
     def _protect(self, ws: Worksheet) -> None:
         table_sheet = ws.name in (self.t.sheets["goals"], self.t.sheets["guarantees"])
@@ -288,9 +280,18 @@ class _WorkbookWriter:
         elif kind is Kind.TICK:
             ws.write_string(row, col, TICK, fmt)
         elif kind is Kind.TARGET:
-            write_text(ws, row, col, value.raw if hasattr(value, "raw") else str(value), fmt)
+            self._text(ws, row, col, value.raw if hasattr(value, "raw") else str(value), fmt)
         else:
-            write_text(ws, row, col, str(value), fmt)
+            self._text(ws, row, col, str(value), fmt)
+
+    def _text(self, ws: Worksheet, row: int, col: int, text: str, fmt: Any = None) -> None:
+        """User text, always as text. xlsxwriter writes a string shaped like "<r>…</r>" into the file as
+        raw rich-text XML (a formula cell could ride in on it), so such a string is written by _finish."""
+        if text.startswith("<r>") and text.endswith("</r>"):
+            token = f"XLFORMVERBATIM{uuid.uuid4().hex}"
+            self.verbatim[token] = text
+            text = token
+        ws.write_string(row, col, text, fmt)
 
     def _validate(self, ws: Worksheet, row: int, col: int, kind: Kind, choices: str, required: bool,
                   label: str, last_row: int | None = None) -> None:
@@ -543,7 +544,7 @@ class _WorkbookWriter:
         values = meta_values(self.d.identity, __version__)
         for r, key in enumerate(META_KEYS):
             ws.write_string(r, 0, key)
-            write_text(ws, r, 1, values[key])
+            self._text(ws, r, 1, values[key])
         ws.very_hidden()
         ws.protect(self.password)
 
@@ -567,8 +568,9 @@ def _legacy_password_hash(password: str) -> str:
     return f"{h:X}"
 
 
-def _protect_structure(data: bytes, password: str) -> bytes:
-    """Add <workbookProtection lockStructure="1"/>: no adding, renaming or deleting sheets."""
+def _finish(data: bytes, password: str, verbatim: dict[str, str]) -> bytes:
+    """Add <workbookProtection lockStructure="1"/> (no adding, renaming or deleting sheets), which
+    xlsxwriter does not offer, and put each verbatim text in place of its placeholder string."""
     attrs = ' lockStructure="1"'
     if password:
         attrs = f' workbookPassword="{_legacy_password_hash(password)}"' + attrs
@@ -578,6 +580,9 @@ def _protect_structure(data: bytes, password: str) -> bytes:
             body = src.read(info.filename)
             if info.filename == "xl/workbook.xml":
                 body = body.replace(b"<bookViews>", f"<workbookProtection{attrs}/><bookViews>".encode(), 1)
+            elif info.filename == "xl/sharedStrings.xml":
+                for token, text in verbatim.items():
+                    body = body.replace(f"<t>{token}</t>".encode(), t_element(text).encode(), 1)
             dst.writestr(info, body)
     return out.getvalue()
 

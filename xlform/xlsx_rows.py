@@ -23,6 +23,7 @@ from typing import Any
 
 from xlsxwriter.utility import xl_col_to_name
 
+from .xmltext import t_element
 from .ziparchive import Entry, copied, deflated, directory, inflate, write_zip
 
 # The probe row: one value of each column kind, so xlsxwriter puts each column's style on a cell.
@@ -31,16 +32,7 @@ PROBE_ROW = 2  # 1-based: right under the header row
 
 _EPOCH_DAY = date(1899, 12, 31)  # serial 0
 _LEAP_BUG = date(1900, 3, 1)  # from here on Excel counts one day more (its phantom 1900-02-29)
-_MAX_TEXT = 32767  # Excel's limit, in UTF-16 units
 _ROWS_PER_CHUNK = 2000  # rows joined and compressed at a time: memory stays flat
-
-# Text needing work before it goes between <t> tags: XML's three, the control characters Excel
-# writes as _xHHHH_ (and a literal _xHHHH_, escaped so it reads back as itself), non-characters
-# and lone surrogates (which UTF-8 cannot carry).
-_NEEDS_WORK = re.compile(r"[&<>\x00-\x08\x0b-\x1f\ufffe\uffff\ud800-\udfff]|_x[0-9A-Fa-f]{4}_")
-_LITERAL_ESCAPE = re.compile(r"(_x[0-9A-Fa-f]{4}_)")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass
@@ -122,9 +114,7 @@ def _cell_writer(kind: str, col: str, style: str) -> Callable[[Any, int], str]:
 
 def _text_cell(col: str, style: str) -> Callable[[Any, int], str]:
     def cell(v: Any, n: int) -> str:
-        t = text_xml(v if isinstance(v, str) else str(v))
-        space = ' xml:space="preserve"' if t[0].isspace() or t[-1].isspace() else ""
-        return f'<c r="{col}{n}"{style} t="inlineStr"><is><t{space}>{t}</t></is></c>'
+        return f'<c r="{col}{n}"{style} t="inlineStr"><is>{t_element(v if isinstance(v, str) else str(v))}</is></c>'
     return cell
 
 
@@ -147,22 +137,3 @@ def _serial(v: Any, as_date: bool) -> int | float | None:
         return whole
     return whole + (v.hour * 3600 + v.minute * 60 + v.second + v.microsecond / 1e6) / 86400
 
-
-def text_xml(text: str) -> str:
-    """Text as the content of a <t> element, as Excel would write it."""
-    if len(text) > _MAX_TEXT // 2:
-        text = _excel_length(text)
-    if _NEEDS_WORK.search(text):
-        text = _LITERAL_ESCAPE.sub(r"_x005F\1", text)
-        text = _CONTROL.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
-        text = _SURROGATE.sub("\ufffd", text)
-        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text
-
-
-def _excel_length(text: str) -> str:
-    """Cut to the 32,767 UTF-16 units a cell holds (as xlsxwriter does), never inside a pair."""
-    units = text.encode("utf-16-le", "surrogatepass")
-    if len(units) <= 2 * _MAX_TEXT:
-        return text
-    return units[: 2 * _MAX_TEXT].decode("utf-16-le", "ignore")
