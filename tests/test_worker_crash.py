@@ -111,3 +111,27 @@ def test_a_member_that_kills_its_worker_costs_only_itself_not_its_zip(
     assert (result.returns, result.unreadable) == (3, 1)
     assert [u["file"].endswith(f"各部门.zip/申报表/{killer}") for u in doc["unreadable"]] == [True]
     assert "异常退出" in doc["unreadable"][0]["reason"]
+
+
+def test_a_worker_dying_while_others_finish_loses_and_repeats_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pool breaks at any moment relative to the other workers' results and the next hand-over:
+    every file still comes back exactly once (a worker dying during a hand-over used to end the report)."""
+    def file_or_die(disk: DiskFile, registry: Any = None) -> FileOutcome:
+        if disk.name == "dies":
+            time.sleep(0.02)
+            os.kill(os.getpid(), signal.SIGALRM)  # what the watchdog does
+        time.sleep(0.0005)
+        return FileOutcome(disk, "", [])
+
+    monkeypatch.setattr(collect, "collect_file", file_or_die)
+    disks = [DiskFile(f"/nonexistent/{i}", "dies" if i == 40 else f"{i}.xlsx", 1, 0) for i in range(300)]
+    for _ in range(10):  # one file a chunk: a hand-over after every result, where the pool broke unseen
+        results: list[FileOutcome] = []
+        in_hand, not_started = collect._collect_in_pool([[d] for d in disks], 2, ([], 60.0), results.extend)
+        back = [r.disk.path for r in results] + [d.path for chunk in in_hand + not_started for d in chunk]
+        assert sorted(back) == sorted(d.path for d in disks)  # each exactly once
+        assert "/nonexistent/40" in [d.path for chunk in in_hand for d in chunk]
+    results = []
+    collect_files(disks, jobs=2, on_done=results.extend, parallel_from=1)
+    assert sorted(r.disk.path for r in results) == sorted(d.path for d in disks)
+    assert [r.items[0].outcome.error for r in results if r.disk.name == "dies"] == [collect.CRASHED]

@@ -423,10 +423,12 @@ def collect_files(
         _collect_here(disks, templates, on_done)
         return
     size = max(4, min(64, len(disks) // (jobs * 8) or 1))
-    chunks = [disks[i: i + size] for i in range(0, len(disks), size)]
-    unfinished = _collect_in_pool(chunks, jobs, (templates, file_timeout), on_done)
-    if unfinished:  # a worker died (killed, out of memory, a file that aborts or hangs the reader): lose no file
-        _collect_isolated([d for chunk in unfinished for d in chunk], (templates, file_timeout), on_done)
+    pending = [disks[i: i + size] for i in range(0, len(disks), size)]
+    init = (templates, file_timeout)
+    while pending:
+        in_hand, pending = _collect_in_pool(pending, jobs, init, on_done)
+        if in_hand:  # a worker died (killed, out of memory, a file that aborts or hangs the reader)
+            _collect_isolated([d for chunk in in_hand for d in chunk], init, on_done)
 
 
 def _collect_here(disks: list[DiskFile], templates: list[str], on_done: Callable[[list[FileOutcome]], None]) -> None:
@@ -448,13 +450,11 @@ def _collect_isolated(disks: list[DiskFile], init: _WorkerArgs, on_done: Callabl
     worker = _OneWorker(init)
     try:
         for disk in disks:
-            batch, failure = worker.run(_collect_chunk, [disk])
-            if failure is None:
-                on_done(batch)
-            elif disk.name.lower().endswith(".zip"):  # a mailed zip of returns: lose only the member at fault
+            if disk.name.lower().endswith(".zip"):  # a mailed zip of returns: lose only the member at fault
                 on_done([_member_by_member(disk, worker)])
-            else:
-                on_done([_failed(disk, failure)])
+                continue
+            batch, failure = worker.run(_collect_chunk, [disk])
+            on_done(batch if failure is None else [_failed(disk, failure)])
     finally:
         worker.close()
 
@@ -524,31 +524,33 @@ def _pool_context() -> Any:
     return multiprocessing.get_context("fork" if _FORK else "spawn")
 
 
-def _collect_in_pool(chunks: list[list[DiskFile]], jobs: int, init: _WorkerArgs,
-                     on_done: Callable[[list[FileOutcome]], None]) -> list[list[DiskFile]]:
-    """Run the chunks in worker processes, a bounded number in flight (memory stays flat).
-    Returns the chunks left unfinished if the pool broke."""
+def _collect_in_pool(chunks: list[list[DiskFile]], jobs: int, init: _WorkerArgs, on_done: Callable[[list[FileOutcome]], None]
+                     ) -> tuple[list[list[DiskFile]], list[list[DiskFile]]]:
+    """Run the chunks in worker processes, a bounded number in flight (memory stays flat). When a
+    worker dies the pool is broken: returns the chunks it had in hand (to be read one file at a time)
+    and those not yet handed to it (for a fresh pool); ([], []) when all were read."""
     queue = list(reversed(chunks))
     running: dict[Future[list[FileOutcome]], list[DiskFile]] = {}
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context(), initializer=_init_worker,
-                             initargs=init) as pool:
+
+    def hand_over() -> None:  # the chunk leaves the queue only once the pool has taken it
+        running[pool.submit(_collect_chunk, queue[-1])] = queue[-1]
+        queue.pop()
+
+    with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=_pool_context(),
+                             initializer=_init_worker, initargs=init) as pool:
         try:
             while queue and len(running) < jobs * 4:
-                chunk = queue.pop()
-                running[pool.submit(_collect_chunk, chunk)] = chunk
+                hand_over()
             while running:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
-                    chunk = running.pop(future)
-                    try:
-                        batch = future.result()
-                    except BrokenProcessPool:
-                        return [chunk, *running.values(), *reversed(queue)]
-                    on_done(batch)
+                    on_done(future.result())  # a dead worker: BrokenProcessPool, the chunk still in running
+                    del running[future]
                     if queue:
-                        chunk = queue.pop()
-                        running[pool.submit(_collect_chunk, chunk)] = chunk
+                        hand_over()
+        except BrokenProcessPool:
+            return list(running.values()), list(reversed(queue))
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
-    return []
+    return [], []
