@@ -85,7 +85,7 @@ def _rows_xml(sheet: SheetRows, styles: dict[str, str]) -> Iterator[bytes]:
     out: list[str] = []
     for n, row in enumerate(sheet.rows, start=PROBE_ROW):
         out.append(f'<row r="{n}">')
-        out.extend(cell(v, n) for cell, v in zip(cells, row, strict=True) if v is not None and v != "")
+        out.extend(cell(v, n) for cell, v in zip(cells, row, strict=False) if v is not None and v != "")
         out.append("</row>")
         if n % _ROWS_PER_CHUNK == 0:
             yield "".join(out).encode()
@@ -103,7 +103,9 @@ def _cell_writer(kind: str, col: str, style: str) -> Callable[[Any, int], str]:
 
         def when(v: Any, n: int) -> str:
             serial = _serial(v, as_date)
-            return text(v.isoformat(), n) if serial is None else f'<c r="{col}{n}"{style}><v>{serial}</v></c>'
+            if serial is None:  # before 1900, or not a date at all: kept as text
+                return text(v.isoformat() if isinstance(v, date) else str(v), n)
+            return f'<c r="{col}{n}"{style}><v>{serial}</v></c>'
         return when
 
     def number(v: Any, n: int) -> str:
