@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from xlform import collect
+from xlform.cli import app
 from xlform.collect import DiskFile, FileOutcome, Item, Outcome, collect_files
 from xlform.distribute import distribute
 from xlform.report import make_report
@@ -135,3 +137,31 @@ def test_a_worker_dying_while_others_finish_loses_and_repeats_nothing(monkeypatc
     collect_files(disks, jobs=2, on_done=results.extend, parallel_from=1)
     assert sorted(r.disk.path for r in results) == sorted(d.path for d in disks)
     assert [r.items[0].outcome.error for r in results if r.disk.name == "dies"] == [collect.CRASHED]
+
+
+def test_check_answers_for_a_file_that_kills_or_hangs_its_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`xlform check` reads in a worker too: one line for the file at fault, every other file checked."""
+    issued = distribute([Department(f"部门{i}") for i in range(4)], tmp_path / "下发", load_template("shanghai-2020"))
+    files = sorted(issued.folder.glob("*.xlsx"))
+    killer, stuck = files[1], files[2]
+    real = collect.check_file
+
+    def dies_or_hangs(path: Path, registry: Any = None) -> Any:
+        if Path(path) == killer:
+            os.kill(os.getpid(), signal.SIGKILL)
+        if Path(path) == stuck:
+            ctypes.CDLL(None).sleep(30)
+        return real(path, registry)
+
+    monkeypatch.setattr(collect, "check_file", dies_or_hangs)
+    results = collect.check_paths(files, file_timeout=1)
+    assert [r.file for r in results] == [str(f) for f in files]  # in order, none lost
+    assert [r.readable for r in results] == [True, False, False, True]
+    assert "异常退出" in results[1].error and "超过 1 秒" in results[2].error
+
+    monkeypatch.setattr(collect, "FILE_TIMEOUT", 1)  # the command's own default, shortened
+    run = CliRunner().invoke(app, ["check", str(issued.folder)])
+    assert run.exit_code == 2 and "Traceback" not in run.output
+    assert f"无法读取：“{killer.name}”读取这个文件时读取程序异常退出" in run.output
+    assert f"无法读取：“{stuck.name}”读取这个文件超过 1 秒仍未完成" in run.output
+    assert "合计：5 个文件，0 个通过，2 个需修改，3 个无法读取" in run.output  # blank forms, and 下发清单.csv

@@ -11,7 +11,7 @@ import typer
 
 from . import __version__
 from .checks import catalogue
-from .collect import is_junk
+from .collect import check_paths, is_junk
 from .errors import UserError
 from .export import declaration_dict, dumps_json, to_csv
 from .fileio import write_bytes_atomic
@@ -19,7 +19,7 @@ from .findings import SEVERITY_LABEL
 from .model import Declaration, Identity
 from .package import Unreadable
 from .reader import Registry, read
-from .review import check_file, result_json, result_text
+from .review import result_json, result_text
 from .sample import sample_declaration
 from .template import DEFAULT_TEMPLATE, TemplateError, builtin_templates, load_template
 from .writer import default_filename, write_workbook
@@ -146,11 +146,11 @@ def check_cmd(
     templates: TemplatesOpt = None,
 ) -> None:
     """审核申报表：退出码 0 全部通过，1 有错误，2 有文件无法读取 / Check returned workbooks."""
-    registry = Registry(list(templates or []))
+    Registry(list(templates or []))  # a template that does not load is a usage error, before any file is read
     paths = _inputs(files)
     if not paths:
         raise fail("没有找到要审核的 .xlsx 文件。")
-    results = [check_file(p, registry) for p in paths]
+    results = check_paths(paths, list(templates or []))
     if fmt is Format.json:
         typer.echo(dumps_json([result_json(r) for r in results]))
     else:

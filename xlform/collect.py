@@ -409,12 +409,12 @@ def collect_files(
     templates: list[str] | None = None,
     on_done: Callable[[list[FileOutcome]], None],
     parallel_from: int | None = None,
-    file_timeout: float = FILE_TIMEOUT,
+    file_timeout: float | None = None,
 ) -> None:
     """Collect every file, handing results to `on_done` in batches as they finish.
 
     Files are read in `jobs` worker processes, where a file that crashes the reader
-    or takes longer than `file_timeout` seconds costs only itself. Below
+    or takes longer than `file_timeout` seconds (default FILE_TIMEOUT) costs only itself. Below
     `parallel_from` files everything runs here instead (default: never where a
     worker is forked in ~10 ms; below 64 files where each must start a fresh interpreter).
     """
@@ -424,11 +424,45 @@ def collect_files(
         return
     size = max(4, min(64, len(disks) // (jobs * 8) or 1))
     pending = [disks[i: i + size] for i in range(0, len(disks), size)]
-    init = (templates, file_timeout)
+    init = (templates, FILE_TIMEOUT if file_timeout is None else file_timeout)
     while pending:
         in_hand, pending = _collect_in_pool(pending, jobs, init, on_done)
         if in_hand:  # a worker died (killed, out of memory, a file that aborts or hangs the reader)
             _collect_isolated([d for chunk in in_hand for d in chunk], init, on_done)
+
+
+def check_paths(paths: list[Path], templates: list[str] | None = None,
+                file_timeout: float | None = None) -> list[FileResult]:
+    """`xlform check`: each workbook read and checked in a worker process, as collect_files does, so a
+    file that crashes or hangs the reader is answered like any other unreadable file (timeout: default
+    FILE_TIMEOUT). Results in order."""
+    templates = list(templates or [])
+    if len(paths) < PARALLEL_FROM:
+        registry = Registry(templates) if templates else None
+        return [check_file(p, registry) for p in paths]
+    worker = _OneWorker((templates, FILE_TIMEOUT if file_timeout is None else file_timeout))
+    results: list[FileResult] = []
+    try:
+        for start in range(0, len(paths), 32):
+            chunk = paths[start : start + 32]
+            batch, failure = worker.run(_check_chunk, chunk)
+            if failure is not None:  # which one: each again, on its own
+                batch = []
+                for path in chunk:
+                    one, failure = worker.run(_check_chunk, [path])
+                    batch += one if failure is None else [FileResult(str(path), error=failure)]
+            results += batch
+    finally:
+        worker.close()
+    return results
+
+
+def _check_chunk(paths: list[Path]) -> list[FileResult]:
+    results = []
+    for path in paths:
+        with _watchdog():
+            results.append(check_file(path, _worker_registry))
+    return results
 
 
 def _collect_here(disks: list[DiskFile], templates: list[str], on_done: Callable[[list[FileOutcome]], None]) -> None:

@@ -25,6 +25,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.hostile import corpus
+from xlform import collect
 from xlform.cli import app
 from xlform.package import MAX_FILE_BYTES, MAX_SHEET_COLS, MAX_SHEET_ROWS, clearly_within_limits, sheet_extent
 from xlform.review import check_file
@@ -395,8 +396,11 @@ sys.addaudithook(_hook)  # audit hooks cannot be removed; it only records while 
 
 
 @pytest.fixture
-def audit() -> Iterator[list[tuple[str, tuple[Any, ...]]]]:
+def audit(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, tuple[Any, ...]]]]:
+    """Audit events of this process. `xlform check` then reads here too (a worker's events would not be
+    seen): the same reading code, which is what these tests watch."""
     global _recording
+    monkeypatch.setattr(collect, "PARALLEL_FROM", 10**9)
     _events.clear()
     _recording = True
     try:
