@@ -67,6 +67,10 @@ def test_example_then_check_and_export(tmp_path: Path) -> None:
     assert Decimal(exported[0]["indicators"][4]["target"]["number"]) == 95
     csv_text = runner.invoke(app, ["export", str(out), "--format", "csv", "--table", "costs"]).output
     assert "明细金额" in csv_text.splitlines()[0] and "232124.00" in csv_text
+    (tmp_path / "坏.xlsx").write_bytes(b"\x00garbage")  # a folder with one bad file: it is named, the rest exported
+    both = runner.invoke(app, ["export", str(tmp_path)])
+    assert both.exit_code == 2 and "无法读取" in both.stderr and "坏.xlsx" in both.stderr
+    assert [Path(d["file"]).name for d in json.loads(both.stdout)] == [out.name]
 
 
 def test_entry_point_never_shows_a_traceback(tmp_path: Path) -> None:

@@ -17,8 +17,7 @@ from .export import declaration_dict, dumps_json, to_csv
 from .fileio import write_bytes_atomic
 from .findings import SEVERITY_LABEL
 from .model import Declaration, Identity
-from .package import Unreadable
-from .reader import Registry, read
+from .reader import Registry
 from .review import result_json, result_text
 from .sample import sample_declaration
 from .template import DEFAULT_TEMPLATE, TemplateError, builtin_templates, load_template
@@ -177,18 +176,15 @@ def export_cmd(
     templates: TemplatesOpt = None,
 ) -> None:
     """导出读取到的数据（JSON 或 CSV）/ Export the data as read."""
-    registry = Registry(list(templates or []))
+    Registry(list(templates or []))  # a template that does not load is a usage error, before any file is read
     declarations = []
     failed = 0
-    for p in _inputs(files):
-        try:
-            d = read(p, registry)
-        except Unreadable as exc:
-            typer.echo(f"无法读取 {p}：{exc}", err=True)
+    for r in check_paths(_inputs(files), list(templates or [])):  # in a worker, as check: a bad file costs only itself
+        if r.declaration is None:
+            typer.echo(f"无法读取 {r.file}：{r.error}", err=True)
             failed += 1
             continue
-        d.source.file = str(p)
-        declarations.append(d)
+        declarations.append(r.declaration)
     if fmt is ExportFormat.json:
         text = dumps_json([declaration_dict(d) for d in declarations]) + "\n"
     else:
