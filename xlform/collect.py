@@ -551,8 +551,9 @@ def _sha_or_blank(disk: DiskFile) -> str:
 
 def _pool_context() -> Any:
     """fork where it is safe (Linux): workers start at once, and a caller's script is not re-imported
-    (spawn would re-run an unguarded `__main__`). No other thread runs when the workers are forked:
-    the pool forks them all at the first submit, before the progress bar starts its thread."""
+    (spawn would re-run an unguarded `__main__`). The first pool forks its workers at the first submit,
+    before the progress bar starts its thread; pools started after a worker died fork beside that
+    thread, which only draws the bar (a worker never prints, so never waits on the lock it may hold)."""
     import multiprocessing
 
     return multiprocessing.get_context("fork" if _FORK else "spawn")
