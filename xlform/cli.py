@@ -115,6 +115,13 @@ def _inputs(paths: list[Path]) -> list[Path]:
     return files
 
 
+def _extra_templates(templates: list[str] | None) -> list[str]:
+    """The extra templates, loaded once here: one that does not load is a usage error before any file is read."""
+    extra = list(templates or [])
+    Registry(extra)
+    return extra
+
+
 class Format(StrEnum):
     text = "text"
     json = "json"
@@ -145,11 +152,11 @@ def check_cmd(
     templates: TemplatesOpt = None,
 ) -> None:
     """审核申报表：退出码 0 全部通过，1 有错误，2 有文件无法读取 / Check returned workbooks."""
-    Registry(list(templates or []))  # a template that does not load is a usage error, before any file is read
+    extra = _extra_templates(templates)
     paths = _inputs(files)
     if not paths:
         raise fail("没有找到要审核的 .xlsx 文件。")
-    results = check_paths(paths, list(templates or []))
+    results = check_paths(paths, extra)
     if fmt is Format.json:
         typer.echo(dumps_json([result_json(r) for r in results]))
     else:
@@ -176,10 +183,10 @@ def export_cmd(
     templates: TemplatesOpt = None,
 ) -> None:
     """导出读取到的数据（JSON 或 CSV）/ Export the data as read."""
-    Registry(list(templates or []))  # a template that does not load is a usage error, before any file is read
+    extra = _extra_templates(templates)
     declarations = []
     failed = 0
-    for r in check_paths(_inputs(files), list(templates or [])):  # in a worker, as check: a bad file costs only itself
+    for r in check_paths(_inputs(files), extra):  # read in a worker, as check: a bad file costs only itself
         if r.declaration is None:
             typer.echo(f"无法读取 {r.file}：{r.error}", err=True)
             failed += 1
