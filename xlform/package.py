@@ -264,8 +264,9 @@ def _decodes(head: bytes, encoding: str) -> bool:
 
 def _check_zip(members: list[Member]) -> None:
     """Refuse by what the zip directory says, before decompressing anything."""
-    if len({m.name.lower() for m in members}) != len(members):
-        # Two entries of one name (in any case: some readers fold it): each reader may pick a different one.
+    if len({m.name.lower().replace("\\", "/").lstrip("/") for m in members}) != len(members):
+        # Two entries of one name (in any case, with \ or a leading /: readers differ in how they fold
+        # them): each reader may pick a different one.
         raise Unreadable("文件结构异常（压缩包内有重名部件），已拒绝读取；请用 Excel 或 WPS 重新保存。")
     total = 0
     for m in members:

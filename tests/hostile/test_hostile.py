@@ -183,7 +183,8 @@ def test_zip_bomb_inside_a_zip_inbox(tmp_path: Path) -> None:
     assert bomb.file == "收件箱.zip/bomb_ratio.xlsx"
 
 
-@pytest.mark.parametrize("second", ["xl/workbook.xml", "XL/Workbook.xml"], ids=["same", "other_case"])
+@pytest.mark.parametrize("second", ["xl/workbook.xml", "XL/Workbook.xml", "xl\\workbook.xml", "/xl/workbook.xml"],
+                         ids=["same", "other_case", "backslash", "leading_slash"])
 def test_two_parts_of_one_name_are_refused(tmp_path: Path, second: str) -> None:
     """Two zip readers could each take a different one (part names ignore case in an .xlsx)."""
     parts = corpus.members(corpus.valid_return())
