@@ -3,14 +3,18 @@ by calamine, openpyxl and a real LibreOffice exactly as the tables hold them."""
 
 from __future__ import annotations
 
+import os
 import re
 import zipfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import openpyxl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from python_calamine import CalamineWorkbook
 
 from tests.lo import require_soffice, resave
@@ -93,3 +97,18 @@ def test_libreoffice_opens_the_report(report: tuple[Path, list[list[Any]]], tmp_
     assert grid[1][0] == INJECTION and grid[6][0] == "😀中文" and grid[7][0] == "=1+1"
     assert [r[1] for r in grid[1:N + 1]] == [r[1] for r in rows[:N]]
     assert grid[-1][1] == pytest.approx(sum(r[1] for r in rows[:N]))  # the 合计 (∞ left out)
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\ufffe\uffff"), min_size=1, max_size=60)
+
+
+@settings(max_examples=60, deadline=None, derandomize=not os.environ.get("XLFORM_FUZZ_RANDOM"), database=None)
+@given(texts=st.lists(_TEXT, min_size=1, max_size=5))
+def test_any_text_is_well_formed_and_reads_back_as_itself(tmp_path_factory: pytest.TempPathFactory,
+                                                          texts: list[str]) -> None:
+    path = tmp_path_factory.mktemp("any") / "r.xlsx"
+    write_xlsx([Table("表", "t", [Column("文本", "t")], [[t] for t in texts])], path, "元")
+    with zipfile.ZipFile(path) as zf:
+        ElementTree.fromstring(zf.read("xl/worksheets/sheet1.xml"))  # well-formed XML, whatever was typed
+    grid = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("表").to_python(skip_empty_area=False)
+    assert [row[0] for row in grid[1:]] == texts
