@@ -424,7 +424,7 @@ def collect_files(
         return
     size = max(4, min(64, len(disks) // (jobs * 8) or 1))
     pending = [disks[i: i + size] for i in range(0, len(disks), size)]
-    init = (templates, FILE_TIMEOUT if file_timeout is None else file_timeout)
+    init = _worker_args(templates, file_timeout)
     while pending:
         in_hand, pending = _collect_in_pool(pending, jobs, init, on_done)
         if in_hand:  # a worker died (killed, out of memory, a file that aborts or hangs the reader)
@@ -440,7 +440,7 @@ def check_paths(paths: list[Path], templates: list[str] | None = None,
     if len(paths) < PARALLEL_FROM:
         registry = Registry(templates) if templates else None
         return [check_file(p, registry) for p in paths]
-    worker = _OneWorker((templates, FILE_TIMEOUT if file_timeout is None else file_timeout))
+    worker = _OneWorker(_worker_args(templates, file_timeout))
     results: list[FileResult] = []
     try:
         for start in range(0, len(paths), 32):
@@ -475,6 +475,10 @@ CRASHED = "读取这个文件时读取程序异常退出（文件可能损坏或
 TIMED_OUT = ("读取这个文件超过 {seconds:.0f} 秒仍未完成（文件可能损坏或经过特殊构造），已停止读取；"
              "请用 Excel 或 WPS 重新保存后再交。")
 _WorkerArgs = tuple[list[str], float | None]  # _init_worker's: templates, per-workbook timeout
+
+
+def _worker_args(templates: list[str], file_timeout: float | None) -> _WorkerArgs:
+    return templates, FILE_TIMEOUT if file_timeout is None else file_timeout
 
 
 def _collect_isolated(disks: list[DiskFile], init: _WorkerArgs, on_done: Callable[[list[FileOutcome]], None]) -> None:

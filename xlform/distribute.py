@@ -31,7 +31,7 @@ from .model import Declaration, Identity
 from .roster import Department, decode_csv, department_name_problem, read_roster
 from .template import Template
 from .writer import write_workbook
-from .ziparchive import DEFLATED, Entry, crc32, deflate, directory, raw_member, write_zip
+from .ziparchive import copied, deflated, directory, write_zip
 
 MANIFEST_NAME = "下发清单.csv"
 FILE_STEM = "绩效目标申报表"
@@ -184,7 +184,8 @@ class Stamper:
         identity = Identity(form_id=self.tokens["form_id"], department=self.tokens["department"],
                             department_code=self.tokens["code"], issued_at=issued_at)
         write_workbook(template, base, Declaration(identity=identity), year=year)
-        self.members = _raw_members(base.getvalue())
+        data = base.getvalue()
+        self.members = [copied(data, m) for m in directory(data, max_members=10_000)]  # still compressed
         self.sst: str | None = None
         self.sst_index = -1
         for i, m in enumerate(self.members):
@@ -192,7 +193,7 @@ class Stamper:
                 self.sst_index = i
                 with zipfile.ZipFile(base) as zf:
                     self.sst = zf.read(SHARED_STRINGS).decode("utf-8")
-        self.fast = self._placeholders_only_in_sst(base.getvalue())
+        self.fast = self._placeholders_only_in_sst(data)
 
     def _placeholders_only_in_sst(self, data: bytes) -> bool:
         """Each token exactly once, as a whole shared string, and in no other part."""
@@ -218,14 +219,8 @@ class Stamper:
         body = sst.encode("utf-8")
         old = self.members[self.sst_index]
         members = list(self.members)
-        members[self.sst_index] = replace(old, method=DEFLATED, crc=crc32(body), size=len(body), data=deflate(body))
+        members[self.sst_index] = replace(deflated(old.name, [body]), dos_time=old.dos_time, dos_date=old.dos_date)
         return write_zip(members)
-
-
-def _raw_members(data: bytes) -> list[Entry]:
-    """The members of a zip with their bytes still compressed, ready to be written again."""
-    return [Entry(m.name, m.method, m.crc, m.size, raw_member(data, m), m.dos_time, m.dos_date)
-            for m in directory(data, max_members=10_000)]
 
 
 # ---- the manifest ------------------------------------------------------------------

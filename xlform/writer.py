@@ -108,7 +108,6 @@ def _stamp(template: Template, given: Identity, year: int | None, now: datetime 
     )
 
 
-
 class _WorkbookWriter:
     def __init__(self, template: Template, declaration: Declaration, password: str | None) -> None:
         self.t = template

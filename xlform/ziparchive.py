@@ -156,12 +156,6 @@ def crc32(body: bytes) -> int:
     return zlib.crc32(body)
 
 
-def deflate(body: bytes) -> bytes:
-    """A raw deflate stream of `body` (what a DEFLATED member holds), at zlib's default level."""
-    packer = zlib.compressobj(6, zlib.DEFLATED, -15)
-    return packer.compress(body) + packer.flush()
-
-
 class TooLarge(Exception):
     """The archive would need Zip64 records (a member or the whole past 4 GiB), which write_zip does not write."""
 
@@ -180,7 +174,8 @@ class Entry:
 
 
 def deflated(name: str, chunks: Iterable[bytes]) -> Entry:
-    """A DEFLATED entry made from `chunks` as they come: the whole body is never in memory at once."""
+    """A DEFLATED entry (zlib's default level) made from `chunks` as they come: the whole body is never
+    in memory at once."""
     packer = zlib.compressobj(6, zlib.DEFLATED, -15)
     packed: list[bytes] = []
     crc = size = 0
