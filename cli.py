@@ -1,8 +1,8 @@
 """Run the xlform command from a checkout: `python cli.py --help` (same as `xlform --help`)."""
 
-from xlform.cli import app, run
+from xlform.cli import main, run
 
-__all__ = ["app", "run"]
+__all__ = ["main", "run"]
 
 if __name__ == "__main__":
     run()

@@ -6,23 +6,21 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 import venv
 from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
 import pytest
-from typer.testing import CliRunner
 
+from tests.cli_runner import invoke
 from tests.conftest import ROOT
-from xlform.cli import app
 from xlform.reader import read
-
-runner = CliRunner()
 
 
 def test_help_is_bilingual() -> None:
-    result = runner.invoke(app, ["--help"])
+    result = invoke(["--help"])
     assert result.exit_code == 0
     assert "申报表" in result.output and "workbook" in result.output.lower()
     for command in ("templates", "new", "example", "check", "export"):
@@ -30,21 +28,21 @@ def test_help_is_bilingual() -> None:
 
 
 def test_templates_lists_builtins() -> None:
-    result = runner.invoke(app, ["templates"])
+    result = invoke(["templates"])
     assert result.exit_code == 0
     assert "shanghai-2020" in result.output and "mof-2021" in result.output
     assert "万元" in result.output and "产出目标" in result.output
 
 
 def test_new_with_unit_year_and_default_name(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["new", "--unit", "区教育局", "--year", "2026", "-o", str(tmp_path / "a.xlsx")])
+    result = invoke(["new", "--unit", "区教育局", "--year", "2026", "-o", str(tmp_path / "a.xlsx")])
     assert result.exit_code == 0, result.output
     d = read(tmp_path / "a.xlsx")
     assert d.identity.department == "区教育局" and d.identity.year == 2026 and d.project.unit == "区教育局"
     cwd = os.getcwd()
     os.chdir(tmp_path)
     try:
-        assert runner.invoke(app, ["new", "-t", "mof-2021"]).exit_code == 0
+        assert invoke(["new", "-t", "mof-2021"]).exit_code == 0
     finally:
         os.chdir(cwd)
     assert (tmp_path / "2022_绩效目标申报表.xlsx").exists()
@@ -52,23 +50,23 @@ def test_new_with_unit_year_and_default_name(tmp_path: Path) -> None:
 
 def test_example_then_check_and_export(tmp_path: Path) -> None:
     out = tmp_path / "example.xlsx"
-    assert runner.invoke(app, ["example", "-o", str(out)]).exit_code == 0
+    assert invoke(["example", "-o", str(out)]).exit_code == 0
     wb = openpyxl.load_workbook(out)
     assert wb["项目总体情况"]["C4"].value == "沪闵路6258号1号楼139会议室新建会议系统"
-    text = runner.invoke(app, ["check", str(out)])
+    text = invoke(["check", str(out)])
     assert text.exit_code == 1  # the real sample has errors a reviewer sends back
     assert "goal.target_mismatch" in text.output and "85%" in text.output and "95%" in text.output
     assert "合计：1 个文件" in text.output
-    payload = json.loads(runner.invoke(app, ["check", str(out), "--format", "json"]).output)
+    payload = json.loads(invoke(["check", str(out), "--format", "json"]).output)
     assert payload[0]["template"] == "shanghai-2020@1" and payload[0]["ok"] is False
     assert {"file", "form_id", "department", "errors", "warnings", "findings", "error"} <= set(payload[0])
-    exported = json.loads(runner.invoke(app, ["export", str(out)]).output)
+    exported = json.loads(invoke(["export", str(out)]).output)
     assert Decimal(exported[0]["funding"]["current_year"]) == Decimal("232124")
     assert Decimal(exported[0]["indicators"][4]["target"]["number"]) == 95
-    csv_text = runner.invoke(app, ["export", str(out), "--format", "csv", "--table", "costs"]).output
+    csv_text = invoke(["export", str(out), "--format", "csv", "--table", "costs"]).output
     assert "明细金额" in csv_text.splitlines()[0] and "232124.00" in csv_text
     (tmp_path / "坏.xlsx").write_bytes(b"\x00garbage")  # a folder with one bad file: it is named, the rest exported
-    both = runner.invoke(app, ["export", str(tmp_path)])
+    both = invoke(["export", str(tmp_path)])
     assert both.exit_code == 2 and "无法读取" in both.stderr and "坏.xlsx" in both.stderr
     assert [Path(d["file"]).name for d in json.loads(both.stdout)] == [out.name]
 
@@ -93,8 +91,15 @@ def test_installed_wheel_finds_its_templates(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
                     "-w", str(dist), str(ROOT)], check=True, timeout=300)
     env_dir = tmp_path / "venv"
-    venv.create(env_dir, system_site_packages=True, with_pip=False)
+    venv.create(env_dir, with_pip=False)
     py = env_dir / "bin" / "python"
+    # The wheel's dependencies come from the interpreter running the tests (a venv's own packages, not
+    # the base interpreter's): its site folders go on the inner venv's path through a .pth file. Only
+    # the inner venv's site folder has its .pth files run, so an editable install of the checkout stays out.
+    inner_site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    outer = {sysconfig.get_paths()[key] for key in ("purelib", "platlib")}
+    Path(inner_site, "outer-deps.pth").write_text("\n".join(sorted(outer)) + "\n", encoding="utf-8")
     wheel = next(dist.glob("xlform-*.whl"))
     subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q", str(wheel)],
                    check=True, timeout=300)

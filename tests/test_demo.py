@@ -7,16 +7,13 @@ import sys
 from pathlib import Path
 
 import openpyxl
-from typer.testing import CliRunner
 
-from xlform.cli import app
-
-runner = CliRunner()
+from tests.cli_runner import invoke
 
 
 def test_demo_runs_end_to_end_and_says_where_everything_is(tmp_path: Path) -> None:
     folder = tmp_path / "xlform-demo"
-    result = runner.invoke(app, ["demo", str(folder)])
+    result = invoke(["demo", str(folder)])
     assert result.exit_code == 0, result.output + result.stderr
     for shown in ("部门名单.csv", "下发", "收件", "汇总报告.xlsx", "收件记录.db"):
         assert str(folder / shown) in result.output
@@ -31,13 +28,13 @@ def test_demo_runs_end_to_end_and_says_where_everything_is(tmp_path: Path) -> No
     superseded = list(wb["被替代版本"].iter_rows(min_row=2, values_only=True))
     assert len(superseded) == 1 and superseded[0][0] == "区卫生健康委" and superseded[0][4] == "需修改"
 
-    again = runner.invoke(app, ["demo", str(folder)])  # a demo folder may be re-run
+    again = invoke(["demo", str(folder)])  # a demo folder may be re-run
     assert again.exit_code == 0, again.output + again.stderr
 
 
 def test_demo_refuses_a_folder_that_is_not_its_own(tmp_path: Path) -> None:
     (tmp_path / "mine.txt").write_text("keep", encoding="utf-8")
-    result = runner.invoke(app, ["demo", str(tmp_path)])
+    result = invoke(["demo", str(tmp_path)])
     assert result.exit_code == 2 and "不是空的" in result.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["mine.txt"]
 

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from typer.testing import CliRunner
 
-from xlform.cli import app
+from tests.cli_runner import invoke
 from xlform.distribute import MANIFEST_NAME, Stamper, distribute, file_name, read_manifest
 from xlform.errors import UserError
 from xlform.export import declaration_dict
@@ -21,7 +20,6 @@ from xlform.roster import Department
 from xlform.template import builtin_ids, load_template
 from xlform.writer import write_workbook
 
-runner = CliRunner()
 ROSTER = "部门名称,部门编码,联系人,联系电话,项目数\n区教育局,001,张三,64120000,3\n区卫生健康委,002,,,\n区财政局&审计<局>,,,,1\n"
 NOW = datetime(2020, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=8)))
 
@@ -35,7 +33,7 @@ def _roster(tmp_path: Path, text: str = ROSTER) -> Path:
 def test_cli_writes_named_files_and_a_manifest(tmp_path: Path) -> None:
     out = tmp_path / "下发"
     roster = _roster(tmp_path, ROSTER.replace("区财政局&审计<局>", "区财政局&审计局"))
-    result = runner.invoke(app, ["distribute", str(roster), "-o", str(out), "--year", "2021"])
+    result = invoke(["distribute", str(roster), "-o", str(out), "--year", "2021"])
     assert result.exit_code == 0, result.output
     assert "已为 3 个部门生成 5 份申报表" in result.output and "用时" in result.output
     names = sorted(p.name for p in out.iterdir())
@@ -112,7 +110,7 @@ def test_existing_files_are_never_overwritten(tmp_path: Path) -> None:
     existing = out / file_name(2020, "区民政局", 1)
     existing.write_bytes(b"issued last week")
     roster = _roster(tmp_path, "部门名称\n区教育局\n区民政局\n")
-    result = runner.invoke(app, ["distribute", str(roster), "-o", str(out)])
+    result = invoke(["distribute", str(roster), "-o", str(out)])
     assert result.exit_code == 2
     assert "已有 1 个同名文件" in result.stderr
     assert existing.read_bytes() == b"issued last week"
@@ -121,7 +119,7 @@ def test_existing_files_are_never_overwritten(tmp_path: Path) -> None:
 
 def test_unknown_template_and_case_clash(tmp_path: Path) -> None:
     roster = _roster(tmp_path, "部门名称\n区教育局\n")
-    result = runner.invoke(app, ["distribute", str(roster), "-o", str(tmp_path / "o"), "-t", "nope"])
+    result = invoke(["distribute", str(roster), "-o", str(tmp_path / "o"), "-t", "nope"])
     assert result.exit_code == 2 and "找不到模板" in result.stderr
     with pytest.raises(UserError, match="大小写"):
         distribute([Department("ABC局"), Department("abc局")], tmp_path / "o2", load_template("shanghai-2020"))

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from typer.testing import CliRunner
 
-from xlform.cli import app
+from tests.cli_runner import invoke
 from xlform.distribute import DistributeResult, Issued, distribute
 from xlform.model import Declaration
 from xlform.reader import read
@@ -26,7 +25,6 @@ from xlform.sample import sample_declaration
 from xlform.template import load_template
 from xlform.writer import write_workbook
 
-runner = CliRunner()
 SHEETS = ["汇总", "按部门", "指标明细", "构成明细", "问题清单", "未读取文件", "被替代版本"]
 DEPARTMENTS = [Department("区教育局", "001", "张三", "64120001", 2), Department("区民政局", "002"),
                Department("区卫生健康委", "003"), Department("区文化和旅游局", "004", "吴婷", "64120006")]
@@ -97,7 +95,7 @@ def test_full_run_lists_every_file_and_every_missing_department(tmp_path: Path, 
     (inbox / "空文件.xlsx").write_bytes(b"")
 
     out = tmp_path / "报告" / "汇总.xlsx"
-    result = runner.invoke(app, ["report", str(inbox), "-o", str(out), "--manifest", str(issued.folder), "--jobs", "1"])
+    result = invoke(["report", str(inbox), "-o", str(out), "--manifest", str(issued.folder), "--jobs", "1"])
     assert result.exit_code == 1, result.output + result.stderr
     assert "共 11 个文件：读取申报表 3 份，其中需修改 1 份；无法读取 5 个；未提交部门 1 个（共缺 2 份）" in result.output
     assert "已忽略临时文件 3 个" in result.output
@@ -187,7 +185,7 @@ def test_all_passed_exits_zero_and_json_has_every_section(tmp_path: Path, issued
     fill(issued, item, tmp_path / "in" / "民政局.xlsx")
     roster = tmp_path / "名单.csv"
     roster.write_text("部门名称,部门编码\n区民政局,002\n", encoding="utf-8")
-    result = runner.invoke(app, ["report", str(tmp_path / "in"), "-o", str(tmp_path / "r.json"), "--roster",
+    result = invoke(["report", str(tmp_path / "in"), "-o", str(tmp_path / "r.json"), "--roster",
                                  str(roster), "--format", "json"])
     assert result.exit_code == 0, result.output + result.stderr
     doc = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
@@ -265,14 +263,14 @@ def test_usage_errors_exit_2_with_one_chinese_line(tmp_path: Path, args: list[st
             for a in args]
     if "-o" not in args:
         args += ["-o", str(tmp_path / "r.xlsx")]
-    result = runner.invoke(app, ["report", str(inbox), *args])
+    result = invoke(["report", str(inbox), *args])
     assert result.exit_code == 2, result.output
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not list(inbox.iterdir())
 
 
 def test_missing_inbox_is_a_usage_error(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["report", str(tmp_path / "nope"), "-o", str(tmp_path / "r.xlsx")])
+    result = invoke(["report", str(tmp_path / "nope"), "-o", str(tmp_path / "r.xlsx")])
     assert result.exit_code == 2 and "找不到收件文件夹" in result.stderr
 
 

@@ -6,13 +6,11 @@ from pathlib import Path
 
 import pytest
 import xlsxwriter
-from typer.testing import CliRunner
 
-from xlform.cli import app
+from tests.cli_runner import invoke
 from xlform.errors import UserError
 from xlform.roster import Department, read_roster
 
-runner = CliRunner()
 GOOD = "部门名称,部门编码,联系人,联系电话,项目数\n区教育局,001,张三,021-64120000,2\n区卫生健康委,002,,,\n"
 
 
@@ -103,7 +101,7 @@ def test_empty_roster_and_unsupported_files(tmp_path: Path) -> None:
 def test_cli_rejects_a_bad_roster_before_writing_anything(tmp_path: Path) -> None:
     roster = _csv(tmp_path, "部门名称\n区教育局\n区教育局\n区民政局/基建\n")
     out = tmp_path / "out"
-    result = runner.invoke(app, ["distribute", str(roster), "-o", str(out)])
+    result = invoke(["distribute", str(roster), "-o", str(out)])
     assert result.exit_code == 2
     assert "重复" in result.stderr and "不能用于文件名" in result.stderr
     assert "Traceback" not in result.output + result.stderr

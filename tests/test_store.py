@@ -9,9 +9,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from typer.testing import CliRunner
 
-from xlform.cli import app
+from tests.cli_runner import invoke
 from xlform.collect import Collected, DiskFile, FileOutcome, Outcome
 from xlform.distribute import DistributeResult, distribute
 from xlform.errors import UserError
@@ -24,7 +23,6 @@ from xlform.store import SCHEMA_VERSION, Store
 from xlform.template import load_template
 from xlform.writer import write_workbook
 
-runner = CliRunner()
 DAY = 86400
 
 
@@ -77,12 +75,12 @@ def test_resubmission_supersedes_and_history_stays(tmp_path: Path, issued: Distr
     now = time.time()
     fill(issued, 0, inbox / "第一次" / "教育局.xlsx", "第一版", now - 2 * DAY)
     fill(issued, 1, inbox / "民政局.xlsx", "民政项目", now - 2 * DAY)
-    result = runner.invoke(app, ["report", str(inbox), "-o", str(out), "--db", str(db)])
+    result = invoke(["report", str(inbox), "-o", str(out), "--db", str(db)])
     assert result.exit_code == 1  # the sample has findings
     assert summary_names(out) == ["第一版", "民政项目"]
 
     fill(issued, 0, inbox / "第二次" / "教育局.xlsx", "第二版", now - DAY)
-    result = runner.invoke(app, ["report", str(inbox), "-o", str(out), "--db", str(db)])
+    result = invoke(["report", str(inbox), "-o", str(out), "--db", str(db)])
     assert "1 份旧版本已被重新提交的版本替代" in result.output and "2 个文件未变" in result.output
     assert summary_names(out) == ["第二版", "民政项目"]
     ws = openpyxl.load_workbook(out)["被替代版本"]

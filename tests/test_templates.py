@@ -7,14 +7,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from xlform.cli import app
+from tests.cli_runner import invoke
 from xlform.reader import Registry, read
 from xlform.template import TemplateError, builtin_ids, load_template, templates_dir
 from xlform.writer import write_workbook
-
-runner = CliRunner()
 
 
 def _builtin_yaml(template_id: str = "shanghai-2020") -> dict:
@@ -41,7 +38,7 @@ def test_edited_template_is_written_and_read_back(tmp_path: Path, sample) -> Non
     data["choices"]["category"] = ["一次性项目", "经常性项目"]
     path = tmp_path / "bureau.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    result = runner.invoke(app, ["new", "-t", str(path), "-o", str(tmp_path / "b.xlsx")])
+    result = invoke(["new", "-t", str(path), "-o", str(tmp_path / "b.xlsx")])
     assert result.exit_code == 0, result.output
     wb = openpyxl.load_workbook(tmp_path / "b.xlsx")
     sheet, ref = next(iter(wb.defined_names["t_indicators"].destinations))
@@ -87,7 +84,7 @@ def test_broken_template_names_file_key_and_problem(tmp_path: Path, edit, expect
         load_template(path)
     assert str(path) in str(info.value) and expected in str(info.value)
     out = tmp_path / "never.xlsx"
-    result = runner.invoke(app, ["new", "-t", str(path), "-o", str(out)])
+    result = invoke(["new", "-t", str(path), "-o", str(out)])
     assert result.exit_code != 0 and not out.exists()  # nothing half-written
 
 

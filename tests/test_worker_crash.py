@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
+from tests.cli_runner import invoke
 from xlform import collect
-from xlform.cli import app
 from xlform.collect import DiskFile, FileOutcome, Item, Outcome, collect_files
 from xlform.distribute import distribute
 from xlform.report import make_report
@@ -146,12 +145,12 @@ def test_check_answers_for_a_file_that_kills_or_hangs_its_reader(tmp_path: Path,
     killer, stuck = files[1], files[2]
     real = collect.check_file
 
-    def dies_or_hangs(path: Path, registry: Any = None) -> Any:
+    def dies_or_hangs(path: Path, registry: Any = None, *rest: Any) -> Any:
         if Path(path) == killer:
             os.kill(os.getpid(), signal.SIGKILL)
         if Path(path) == stuck:
             ctypes.CDLL(None).sleep(30)
-        return real(path, registry)
+        return real(path, registry, *rest)
 
     monkeypatch.setattr(collect, "check_file", dies_or_hangs)
     results = collect.check_paths(files, file_timeout=1)
@@ -160,7 +159,7 @@ def test_check_answers_for_a_file_that_kills_or_hangs_its_reader(tmp_path: Path,
     assert "异常退出" in results[1].error and "超过 1 秒" in results[2].error
 
     monkeypatch.setattr(collect, "FILE_TIMEOUT", 1)  # the command's own default, shortened
-    run = CliRunner().invoke(app, ["check", str(issued.folder)])
+    run = invoke(["check", str(issued.folder)])
     assert run.exit_code == 2 and "Traceback" not in run.output
     assert f"无法读取：“{killer.name}”读取这个文件时读取程序异常退出" in run.output
     assert f"无法读取：“{stuck.name}”读取这个文件超过 1 秒仍未完成" in run.output

@@ -431,37 +431,94 @@ def collect_files(
             _collect_isolated([d for chunk in in_hand for d in chunk], init, on_done)
 
 
+MISSING = "找不到这个文件或文件夹，请检查路径。"
+
+
+def check_inputs(paths: Iterable[Path]) -> list[DiskFile | str]:
+    """What `check` and `export` were handed, walked as the report walks an inbox: a folder stands for
+    every file below it, OS and Office temporary files aside (so a stray .xls in a folder is answered
+    too); a path that does not exist stays as its name, to be answered as missing."""
+    entries: list[DiskFile | str] = []
+    for path in paths:
+        if path.is_dir():
+            found: list[DiskFile] = []
+            _scan(str(path), found)
+            entries += [d for d in found if not is_junk(os.path.relpath(d.path, path))]
+        elif path.exists():
+            entries += walk([path])
+        else:
+            entries.append(str(path))
+    return entries
+
+
 def check_paths(paths: list[Path], templates: list[str] | None = None,
                 file_timeout: float | None = None) -> list[FileResult]:
-    """`xlform check`: each workbook read and checked in a worker process, as collect_files does, so a
-    file that crashes or hangs the reader is answered like any other unreadable file (timeout: default
-    FILE_TIMEOUT). Results in order."""
+    """`xlform check` and `export`: every workbook under the paths, mailed zips opened as the report opens
+    them, each read and checked in a worker process as collect_files does, so a file that crashes or hangs
+    the reader is answered like any other unreadable file (timeout: default FILE_TIMEOUT). Results in order."""
     templates = list(templates or [])
-    if len(paths) < PARALLEL_FROM:
+    entries = check_inputs(paths)
+    disks = [e for e in entries if isinstance(e, DiskFile)]
+    by_disk: dict[str, list[FileResult]] = {}
+    if len(disks) < PARALLEL_FROM:
         registry = Registry(templates) if templates else None
-        return [check_file(p, registry) for p in paths]
-    worker = _OneWorker(_worker_args(templates, file_timeout))
+        by_disk = {d.path: _check_disk(d, registry) for d in disks}
+    else:
+        worker = _OneWorker(_worker_args(templates, file_timeout))
+        try:
+            for start in range(0, len(disks), 32):
+                chunk = disks[start : start + 32]
+                batch, failure = worker.run(_check_chunk, chunk)
+                if failure is not None:  # which one: each again, on its own
+                    batch = [_check_alone(d, worker) for d in chunk]
+                by_disk.update((d.path, results) for d, results in zip(chunk, batch, strict=True))
+        finally:
+            worker.close()
     results: list[FileResult] = []
-    try:
-        for start in range(0, len(paths), 32):
-            chunk = paths[start : start + 32]
-            batch, failure = worker.run(_check_chunk, chunk)
-            if failure is not None:  # which one: each again, on its own
-                batch = []
-                for path in chunk:
-                    one, failure = worker.run(_check_chunk, [path])
-                    batch += one if failure is None else [FileResult(str(path), error=failure)]
-            results += batch
-    finally:
-        worker.close()
+    for entry in entries:
+        results += by_disk[entry.path] if isinstance(entry, DiskFile) else [FileResult(entry, error=MISSING)]
     return results
 
 
-def _check_chunk(paths: list[Path]) -> list[FileResult]:
+def _result_of(item: Item, registry: Registry | None) -> FileResult:
+    if item.data is None:
+        return FileResult(item.name, error=item.reason)
+    return check_file(item.name, registry, item.data, item.name)
+
+
+def _check_disk(disk: DiskFile, registry: Registry | None) -> list[FileResult]:
+    """Each item one file holds (a workbook, or each member of a mailed zip), junk aside."""
     results = []
-    for path in paths:
+    for item in items_of(disk):
+        if item.ignored:
+            continue
         with _watchdog():
-            results.append(check_file(path, _worker_registry))
+            results.append(_result_of(item, registry))
+    return results
+
+
+def _check_chunk(disks: list[DiskFile]) -> list[list[FileResult]]:
+    return [_check_disk(d, _worker_registry) for d in disks]
+
+
+def _check_item_in_worker(item: Item) -> FileResult:
+    with _watchdog():
+        return _result_of(item, _worker_registry)
+
+
+def _check_alone(disk: DiskFile, worker: _OneWorker) -> list[FileResult]:
+    """One file on its own in the worker; a zip that kills it goes member by member (only the member at fault is lost)."""
+    batch, failure = worker.run(_check_chunk, [disk])
+    if failure is None:
+        return list(batch[0])
+    if not disk.name.lower().endswith(".zip"):
+        return [FileResult(disk.name, error=failure)]
+    results = []
+    for item in items_of(disk):
+        if item.ignored:
+            continue
+        one, failure = worker.run(_check_item_in_worker, item) if item.data is not None else (_result_of(item, None), None)
+        results.append(one if failure is None else FileResult(item.name, error=failure))
     return results
 
 

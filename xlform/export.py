@@ -137,6 +137,12 @@ def table_rows(d: Declaration, table: str) -> Iterable[list[Any]]:
         yield keys + [getpath(item, p) for _, p in TABLE_EXPORT_COLUMNS[table]]
 
 
+def table_dicts(declarations: Iterable[Declaration], table: str) -> list[dict[str, Any]]:
+    """One row table as JSON-ready objects, one per row, keyed like the CSV headers (`export --table` in JSON)."""
+    headers = table_headers(table)
+    return [_jsonable(dict(zip(headers, row, strict=True))) for d in declarations for row in table_rows(d, table)]
+
+
 def table_headers(table: str | None) -> list[str]:
     if table is None:
         return [h for h, _ in PROJECT_COLUMNS]
