@@ -76,7 +76,8 @@ DECIMALS = [
     (232124.00000000003, Decimal(232124)),
     (0.1 + 0.2, Decimal("0.3")),
     (1.5e-3, Decimal("0.0015")),
-    (1e20, Decimal(10) ** 20),
+    (1e14, Decimal(10) ** 14),
+    (999999999999999.0, Decimal(999999999999999)),  # just under MAX_NUMBER
     (Decimal("1.25"), Decimal("1.25")),
     ("232124", Decimal(232124)),
     ("232,124.00", Decimal("232124.00")),
@@ -261,3 +262,11 @@ def test_parse_tick(value: object, expected: bool) -> None:
 def test_parse_tick_rejects(value: object) -> None:
     with pytest.raises(ValueProblem, match="勾选"):
         parse_tick(value)
+
+
+@pytest.mark.parametrize("value", [1e15, 1e20, -1e300, "1" + "0" * 15, "9" * 5000, Decimal("1E+27")])
+def test_a_number_past_any_budget_is_a_problem_not_a_crash(value: object) -> None:
+    with pytest.raises(ValueProblem, match="不合常理"):
+        parse_decimal(value)
+    with pytest.raises(ValueProblem, match="不合常理"):
+        parse_money(value)

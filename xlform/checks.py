@@ -505,6 +505,7 @@ def catalogue() -> list[tuple[str, str, str, str]]:
         ("structure.name_missing", "error", "单元格名称缺失", "删除了带名称的单元格所在行。"),
         ("structure.macros", "warning", "含宏", "另存为 .xlsm 并带有 VBA。"),
         ("structure.external_links", "warning", "含外部链接", "公式引用了另一个工作簿。"),
+        ("structure.meta_changed", "error", "识别信息被改动", "取消隐藏 _meta 工作表，把“元”改成了“万元”。"),
     ]
     return [(r.id, r.severity, r.title, r.example) for r in RULES] + reader_rules
 

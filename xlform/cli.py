@@ -15,10 +15,9 @@ from typing import Any, NoReturn
 
 from . import __version__
 from .errors import UserError
-from .template import DEFAULT_TEMPLATE, TemplateError
+from .template import DEFAULT_TEMPLATE, MAX_YEAR, MIN_YEAR, TemplateError
 
 TABLES = ("activities", "indicators", "costs", "guarantees")
-YEAR_RANGE = (2000, 2100)
 WORKBOOK_SUFFIX = ".xlsx"
 
 
@@ -78,7 +77,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _year(text: str) -> int:
-    low, high = YEAR_RANGE
+    low, high = MIN_YEAR, MAX_YEAR
     try:
         value = int(text)
     except ValueError:

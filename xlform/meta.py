@@ -48,7 +48,8 @@ def identity_from_meta(values: dict[str, str]) -> Identity:
         issued_at=values.get("issued_at", ""),
         department=values.get("department", ""),
         department_code=values.get("department_code", ""),
-        year=int(year) if year.isdigit() else None,
+        # A claim the reader checks; anything not a short number (5,000 digits, 二〇二六) becomes 0, out of range.
+        year=(int(year) if year.isdigit() and len(year) <= 9 else 0) if year else None,
         money_unit=values.get("money_unit", "") or "元",
         fingerprint=values.get("fingerprint", ""),
     )

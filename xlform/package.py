@@ -61,6 +61,10 @@ UNSAFE_XML = "文件中含有不安全的 XML 声明（DOCTYPE/实体），已�
 
 
 _PROTECTION = re.compile(rb"<(?:\w+:)?sheetProtection\b[^>]*>")
+# A cell value of 11+ integer digits or with an exponent: as a date serial it is past any calendar
+# (calamine's date conversion panics on such a value in a date-styled cell, printing a Rust panic).
+_HUGE_VALUE = re.compile(rb"<(?:\w+:)?v>\s*[-+]?(?:\d{11,}|\d*\.?\d+[eE])")
+_CELL_STYLE = re.compile(rb"(<(?:\w+:)?c\b[^>]*?)\s+s\s*=\s*[\"'][^\"']*[\"']")
 
 
 class Unreadable(Exception):
@@ -93,12 +97,18 @@ class Package:
         """A checked XML part (KeyError when the file has none by that name)."""
         return self.parts[part]
 
-    def calamine_zip(self) -> bytes:
+    def calamine_zip(self, unstyled: str | None = None) -> bytes:
         """The checked XML parts as a fresh, uncompressed zip: all python-calamine ever parses.
 
         The defined names are cut out of its workbook.xml: they are read here, and calamine
-        would parse them again for nothing (a fifth of its work when it opens a return)."""
+        would parse them again for nothing (a fifth of its work when it opens a return).
+        `unstyled` names a sheet part whose cells lose their styles: calamine then hands back a
+        date cell as its serial number instead of converting it (it panics on a serial no calendar
+        holds, -1E+30 typed into a date cell), and the reader converts the serial itself."""
         parts, crcs = self.parts, self.crcs
+        if unstyled in parts:
+            body = _CELL_STYLE.sub(rb"\1", parts[unstyled])
+            parts, crcs = {**parts, unstyled: body}, {**crcs, unstyled: crc32(body)}
         book = parts.get("xl/workbook.xml", b"")
         start, end = book.find(b"<definedNames>"), book.find(b"</definedNames>")
         if 0 < start < end:
@@ -106,6 +116,10 @@ class Package:
             parts = {**parts, "xl/workbook.xml": book}
             crcs = {**crcs, "xl/workbook.xml": crc32(book)}
         return stored_zip(parts, crcs)
+
+    def has_huge_value(self, part: str) -> bool:
+        """Whether a sheet holds a number no date could be (read such a sheet with calamine_zip(unstyled=part))."""
+        return _HUGE_VALUE.search(self.parts.get(part, b"")) is not None
 
     def sheet_protected(self, name: str) -> bool:
         ref = self.sheet(name)

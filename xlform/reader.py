@@ -27,7 +27,7 @@ from .meta import META_FORMAT, identity_from_meta
 from .model import Activity, CostItem, Declaration, Guarantee, Indicator, Source
 from .package import Package, Unreadable, open_package
 from .targets import parse_target
-from .template import Template, builtin_templates, load_template
+from .template import MAX_YEAR, MIN_YEAR, Template, builtin_templates, load_template
 from .values import ValueProblem, clean_text, parse_date, parse_decimal, parse_money, parse_tick
 
 _REF = re.compile(r"^=?(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?$")
@@ -126,16 +126,35 @@ class _Reader:
 
     def grid(self, sheet: str) -> list[list[Any]]:
         if sheet not in self.grids:
+            ref = self.pkg.sheet(sheet)
+            if ref is not None and self.pkg.has_huge_value(ref.part):
+                self.grids[sheet] = self._grid_unstyled(sheet, None)
+                return self.grids[sheet]
             try:
-                ws = self.book.get_sheet_by_name(sheet)
-                rows = ws.to_python(skip_empty_area=False)
-            except BaseException as exc:  # any calamine failure means a damaged sheet
+                rows = self.book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+            except BaseException as exc:  # a calamine failure: a damaged sheet, or a value it cannot convert
                 if not _calamine_failed(exc):
                     raise
-                raise Unreadable(f"工作表“{sheet}”已损坏，无法读取（技术信息：{_short(exc)}），"
-                                 "请用 Excel 或 WPS 重新保存。") from None
+                rows = self._grid_unstyled(sheet, exc)
             self.grids[sheet] = rows
         return self.grids[sheet]
+
+    def _grid_unstyled(self, sheet: str, first: BaseException | None) -> list[list[Any]]:
+        """Once more without cell styles: a date cell holding a number no calendar has (-1E+30) makes
+        calamine fail on the whole sheet; unstyled, it is a number, and the reader's date check gives a
+        finding at that cell. Only a sheet that fails this way too is damaged."""
+        ref = self.pkg.sheet(sheet)
+        try:
+            if ref is None:
+                raise first or KeyError(sheet)
+            book = CalamineWorkbook.from_filelike(io.BytesIO(self.pkg.calamine_zip(unstyled=ref.part)))
+            rows: list[list[Any]] = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+            return rows
+        except BaseException as exc:
+            if not _calamine_failed(exc):
+                raise
+            raise Unreadable(f"工作表“{sheet}”已损坏，无法读取（技术信息：{_short(first or exc)}），"
+                             "请用 Excel 或 WPS 重新保存。") from None
 
     # ---- identity -----------------------------------------------------------
     def read(self) -> Declaration:
@@ -170,7 +189,25 @@ class _Reader:
                 f"这张表与模板 {template.id} 版本 {template.version} 的格式不一致（同一版本号下模板被修改过），"
                 "无法确定各数值的位置；请使用本次下发的申报表重新填报。"
             )
+        self.trust_meta(template, values.get("year", ""))
         return template
+
+    def trust_meta(self, template: Template, claimed_year: str) -> None:
+        """_meta is a sheet anyone can unhide and edit: what it says is a claim. The money unit printed on
+        the form is the template's, so amounts are read in that unit whatever _meta says; a year outside
+        any budget round is dropped. Either edit is a finding: the file's identity was tampered with."""
+        claimed = self.identity.money_unit
+        if claimed != template.money_unit:
+            self.add("structure.meta_changed", "error", "", "", "金额单位", claimed,
+                     f"表内识别信息中的金额单位“{claimed}”与模板 {template.id} 表上印的“{template.money_unit}”不符"
+                     f"（识别信息被改动过）；金额已按“{template.money_unit}”读取。请使用下发的原表填报。")
+            self.identity = replace(self.identity, money_unit=template.money_unit)
+        year = self.identity.year
+        if year is not None and not MIN_YEAR <= year <= MAX_YEAR:
+            shown = claimed_year[:12] + ("…" if len(claimed_year) > 12 else "")
+            self.add("structure.meta_changed", "error", "", "", "年度", shown,
+                     f"表内识别信息中的年度“{shown}”不是有效的预算年度（识别信息被改动过）；请使用下发的原表填报。")
+            self.identity = replace(self.identity, year=None)
 
     def check_container(self, template: Template) -> None:
         for name in template.sheets.values():

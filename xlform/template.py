@@ -21,6 +21,7 @@ from .fields import FIELD_BY_KEY, FIELDS, REQUIRED_COLUMNS, SECTION_LABELS, TABL
 
 DEFAULT_TEMPLATE = "shanghai-2020"
 MONEY_UNITS = ("元", "万元")
+MIN_YEAR, MAX_YEAR = 2000, 2100  # the budget years a form may be for
 INDICATOR_STYLES = ("shanghai", "mof")
 SHEET_KEYS = ("project", "goals", "guarantees")
 TITLE_KEYS = ("project", "goals", "guarantees", "goals_annex")
@@ -175,8 +176,8 @@ class _Validator:
         if not _ID.match(template_id):
             raise self.fail("id", "只能用小写字母、数字、点、横线和下划线。")
         year = data.get("year")
-        if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= 2100:
-            raise self.fail("year", "应为 2000 到 2100 之间的年份。")
+        if isinstance(year, bool) or not isinstance(year, int) or not MIN_YEAR <= year <= MAX_YEAR:
+            raise self.fail("year", f"应为 {MIN_YEAR} 到 {MAX_YEAR} 之间的年份。")
         money_unit = self.text(data, "money_unit", "money_unit")
         if money_unit not in MONEY_UNITS:
             raise self.fail("money_unit", f"应为 {' 或 '.join(MONEY_UNITS)}，现为“{money_unit}”。")

@@ -46,7 +46,8 @@ def _plain_decimal(d: Decimal) -> str:
 
 def _strip_zeros(d: Decimal) -> Decimal:
     # normalize() alone would turn 100 into 1E+2, which prints badly.
-    return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
+    # int() is exact at any size, where quantize() fails past the context's 28 digits (1E+27 typed in a cell).
+    return Decimal(int(d)) if d == d.to_integral_value() else d.normalize()
 
 
 _TEN_DECIMALS = Decimal("1E-10")
@@ -72,6 +73,8 @@ def clean_text(value: object) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             return str(value)
+        if abs(value) >= 1e21:  # as Excel shows it (1E+30), not a line of thirty zeros
+            return repr(value).upper()
         return _plain_decimal(_float_decimal(value))
     if isinstance(value, Decimal):
         return _plain_decimal(value)
@@ -88,7 +91,20 @@ _SPACES = re.compile(r"\s+")
 _NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+")
 
 
+# Larger than any budget in 元 (10¹⁵ = 1000 万亿). Past it a value is a typing accident, and Decimal
+# arithmetic at its default 28 digits would fail on it, so it is refused at its cell like any bad value.
+MAX_NUMBER = Decimal(10) ** 15
+_TOO_LARGE = "（数值大得不合常理，超过 1000 万亿；请核对数字和单位）"
+
+
 def _parse_number(value: object, problem: str) -> Decimal | None:
+    number = _parse_any_number(value, problem)
+    if number is not None and abs(number) >= MAX_NUMBER:
+        raise ValueProblem(problem + _TOO_LARGE)
+    return number
+
+
+def _parse_any_number(value: object, problem: str) -> Decimal | None:
     if value is None:
         return None
     if isinstance(value, bool):  # TRUE in a money cell is a mistake, not 1

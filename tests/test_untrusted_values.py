@@ -1,0 +1,104 @@
+"""What a return says about itself is a claim; a value no budget could hold is a finding at its cell."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from xlform.review import check_file
+from xlform.sample import sample_declaration
+from xlform.template import load_template
+from xlform.writer import write_workbook
+
+
+@pytest.fixture
+def edit(tmp_path: Path) -> Callable[[str, Callable[[openpyxl.Workbook], None]], Path]:
+    """A filled return, edited and saved by openpyxl as another program would."""
+
+    def _edit(template: str, change: Callable[[openpyxl.Workbook], None]) -> Path:
+        path = tmp_path / f"{template}.xlsx"
+        write_workbook(load_template(template), path, sample_declaration())
+        wb = openpyxl.load_workbook(path)
+        change(wb)
+        out = tmp_path / f"{template}-edited.xlsx"
+        wb.save(out)
+        return out
+
+    return _edit
+
+
+def _cell_of(wb: openpyxl.Workbook, name: str) -> tuple[str, str]:
+    sheet, ref = wb.defined_names[name].attr_text.split("!")
+    return sheet, ref.replace("$", "")
+
+
+def _set(name: str, value: object) -> Callable[[openpyxl.Workbook], None]:
+    def change(wb: openpyxl.Workbook) -> None:
+        sheet, cell = _cell_of(wb, name)
+        wb[sheet][cell] = value
+    return change
+
+
+def _meta(key: str, value: str) -> Callable[[openpyxl.Workbook], None]:
+    def change(wb: openpyxl.Workbook) -> None:
+        for row in wb["_meta"].iter_rows():
+            if row[0].value == key:
+                row[1].value = value
+    return change
+
+
+@pytest.mark.parametrize("value", [1e27, 1e300, -1e300, 1e200, "9" * 5000, "1" + "0" * 40 + "元"])
+@pytest.mark.parametrize("field", ["f_total", "f_fiscal", "f_current_year"])
+def test_an_absurd_amount_is_a_finding_at_its_cell(edit: Callable[..., Path], field: str, value: object) -> None:
+    path = edit("shanghai-2020", _set(field, value))
+    r = check_file(path)
+    assert r.readable, r.error  # re-saving would not help: the file is fine, the value is not
+    wb = openpyxl.load_workbook(path)
+    _, cell = _cell_of(wb, field)
+    found = [f for f in r.findings if f.rule == "kind.money" and f.cell == cell]
+    assert found and "不合常理" in found[0].message and len(found[0].value) <= 200
+
+
+@pytest.mark.parametrize("value", [1e300, 1e30, -1e30])
+@pytest.mark.parametrize("field", ["f_name", "f_start_date", "f_leader"])
+def test_a_huge_number_in_a_text_or_date_cell_is_read(edit: Callable[..., Path], field: str, value: float) -> None:
+    r = check_file(edit("shanghai-2020", _set(field, value)))
+    assert r.readable, r.error
+    if field == "f_start_date":
+        assert any(f.rule == "kind.date" for f in r.findings)
+    else:
+        assert r.declaration is not None
+        assert getattr(r.declaration.project, field[2:]) == repr(value).upper()  # as Excel shows it: 1E+300
+
+
+@pytest.mark.parametrize(("template", "claim"), [("shanghai-2020", "万元"), ("shanghai-2020", "美元"),
+                                                 ("mof-2021", "元"), ("shanghai-2020", "")])
+def test_a_money_unit_edited_in_meta_does_not_rescale_amounts(edit: Callable[..., Path], template: str, claim: str) -> None:
+    t = load_template(template)
+    honest = check_file(edit(template, lambda wb: None))
+    r = check_file(edit(template, _meta("money_unit", claim)))
+    assert r.declaration is not None and honest.declaration is not None
+    assert r.declaration.identity.money_unit == t.money_unit
+    assert r.declaration.funding == honest.declaration.funding
+    changed = [f for f in r.findings if f.rule == "structure.meta_changed"]
+    if claim or t.money_unit != "元":
+        assert changed and t.money_unit in changed[0].message and r.errors > honest.errors
+    assert Decimal(str(r.declaration.funding.total)) == Decimal(str(honest.declaration.funding.total))
+
+
+@pytest.mark.parametrize("claim", ["1999", "2101", "9" * 5000, "二〇二六", "-2026"])
+def test_a_year_edited_in_meta_is_a_finding(edit: Callable[..., Path], claim: str) -> None:
+    r = check_file(edit("shanghai-2020", _meta("year", claim)))
+    assert r.declaration is not None and r.declaration.identity.year is None
+    found = [f for f in r.findings if f.rule == "structure.meta_changed" and f.field == "年度"]
+    assert found and len(found[0].message) < 120
+
+
+def test_an_honest_return_has_no_meta_finding(edit: Callable[..., Path]) -> None:
+    for template in ("shanghai-2020", "mof-2021"):
+        r = check_file(edit(template, lambda wb: None))
+        assert not [f for f in r.findings if f.rule == "structure.meta_changed"]
