@@ -280,8 +280,11 @@ def _check(a: argparse.Namespace) -> int:
 def _export(a: argparse.Namespace) -> int:
     from .collect import check_paths
     from .export import declaration_dict, dumps_json, table_dicts, to_csv
-    from .fileio import write_bytes_atomic
+    from .fileio import refuse_overwriting_inputs, write_bytes_atomic
 
+    if a.output:
+        refuse_overwriting_inputs([(a.output, "导出文件")], [(f, "文件夹" if f.is_dir() else "申报表") for f in a.files]
+                                  + [(Path(t), "模板") for t in a.templates])
     declarations = []
     failed = 0
     for r in check_paths(a.files, _extra_templates(a.templates)):  # read in a worker: a bad file costs only itself

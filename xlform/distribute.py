@@ -26,7 +26,7 @@ from xml.sax.saxutils import escape
 
 from .errors import UserError
 from .export import csv_safe
-from .fileio import atomic_path
+from .fileio import atomic_path, os_reason
 from .model import Declaration, Identity
 from .roster import Department, decode_csv, department_name_problem, read_roster
 from .template import Template
@@ -132,7 +132,7 @@ def distribute(
             shutil.rmtree(staging, ignore_errors=True)
         write_manifest(manifest, plan)
     except OSError as exc:
-        raise UserError(f"无法写入输出文件夹 {outdir}：{exc.strerror or exc}") from None
+        raise UserError(f"无法写入输出文件夹 {outdir}：{os_reason(exc)}") from None
     return DistributeResult(plan, outdir, manifest, time.perf_counter() - started)
 
 

@@ -32,8 +32,9 @@ from .collect import (
     is_junk,
     walk,
 )
-from .distribute import read_manifest
+from .distribute import MANIFEST_NAME, read_manifest
 from .errors import UserError
+from .fileio import refuse_overwriting_inputs
 from .report_files import write_tables
 from .report_tables import Expected, ReportResult, Return, Unread, build_tables
 from .review import STATUS_FIX
@@ -70,9 +71,7 @@ def make_report(
     inboxes = [Path(p) for p in inboxes]
     if not inboxes:
         raise UserError("请指定至少一个收件文件夹。")
-    for path, what in ((output, "报告"), (db, "收件记录库")):
-        if path is not None:
-            _not_inside_inbox(Path(path), inboxes, what)
+    _guard_inputs(output, fmt, inboxes, roster, manifest, db, templates or [])
     expected = _expected(roster, manifest)
     disks = walk(inboxes)
     now = datetime.now().isoformat(timespec="seconds")
@@ -113,12 +112,26 @@ def _output_path(output: Path, fmt: str) -> Path:
     return output
 
 
-def _not_inside_inbox(path: Path, inboxes: list[Path], what: str) -> None:
-    target = path.resolve()
-    for inbox in inboxes:
-        if inbox.is_dir() and target.is_relative_to(inbox.resolve()):
-            raise UserError(f"{what} {path} 不能放在收件文件夹 {inbox} 里：收件文件夹只读不写，"
-                            "否则下次汇总会把它当成交来的文件。请换一个位置。")
+def _guard_inputs(output: Path, fmt: str, inboxes: list[Path], roster: Path | None, manifest: Path | None,
+                  db: Path | None, templates: list[str]) -> None:
+    """The report and the store are never written over anything this run reads, nor inside an inbox."""
+    inputs: list[tuple[Path, str]] = [(p, "收件文件夹" if p.is_dir() else "收件文件") for p in inboxes]
+    if roster:
+        inputs.append((Path(roster), "部门名单"))
+    if manifest:
+        m = Path(manifest)
+        inputs.append((m / MANIFEST_NAME if m.is_dir() else m, "下发清单"))
+    inputs += [(Path(t), "模板") for t in templates if Path(t).suffix.lower() in (".yaml", ".yml") or Path(t).exists()]
+    outputs = [(output, "报告")]
+    if fmt == "csv":  # 汇总 is `output`; the other tables go beside it as <stem>_<sheet>.csv
+        outputs += [(p, "报告") for p, _ in inputs
+                    if p.parent.resolve() == output.parent.resolve() and p.name.startswith(f"{output.stem}_")
+                    and p.suffix.lower() == ".csv"]
+    if db is not None:
+        store_files = [Path(db), Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}-journal")]
+        refuse_overwriting_inputs(outputs, [(p, "收件记录库") for p in store_files])
+        outputs.append((Path(db), "收件记录库"))
+    refuse_overwriting_inputs(outputs, inputs)
 
 
 def _expected(roster: Path | None, manifest: Path | None) -> list[Expected]:

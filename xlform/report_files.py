@@ -17,7 +17,7 @@ from xlsxwriter.workbook import Workbook
 
 from .errors import UserError
 from .export import csv_safe
-from .fileio import atomic_path
+from .fileio import atomic_path, os_reason
 from .report_tables import ReportResult, Table
 from .xlsx_rows import PROBE, PROBE_ROW, SheetRows, fill_rows
 from .ziparchive import TooLarge
@@ -32,12 +32,10 @@ def write_tables(tables: list[Table], output: Path, fmt: str, unit: str, result:
             write_json(tables, output, unit, result)
             return [output]
         return write_csv(tables, output)
-    except PermissionError:
-        raise UserError(f"无法写入 {output}：文件可能正在 Excel/WPS 中打开，请关闭后重试。") from None
     except TooLarge:
         raise UserError("报告超过 4 GB，无法写成一个 .xlsx 工作簿；请改用 --format csv。") from None
     except OSError as exc:
-        raise UserError(f"无法写入 {output}：{exc.strerror or exc}") from None
+        raise UserError(f"无法写入 {output}：{os_reason(exc)}") from None
 
 
 def write_xlsx(tables: list[Table], output: Path, unit: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +19,15 @@ from typing import Any
 from python_calamine import CalamineWorkbook
 
 from .errors import UserError
+from .fileio import FileTooLarge, read_limited
+from .package import Unreadable, open_package
 from .values import clean_text
 
 MAX_PROJECTS = 100  # per department; more is almost certainly a typo (e.g. 1000 for 10)
 MAX_NAME = 60  # characters; the name goes into file names, which Windows caps at 255 bytes
 HEADER_SEARCH_ROWS = 10  # a roster may carry a title row or two above its header
 MAX_SHOWN_PROBLEMS = 20
+MAX_ROSTER_BYTES = 20 * 1024 * 1024  # a roster of every department of a province is under 1 MB
 
 # Header text (after removing spaces, *, and colons) → field. Aliases cover what clerks type.
 _HEADERS = {
@@ -84,7 +88,9 @@ def _read_rows(path: Path) -> list[list[Any]]:
 
 def _csv_rows(path: Path) -> list[list[Any]]:
     try:
-        raw = path.read_bytes()
+        raw = read_limited(path, MAX_ROSTER_BYTES)
+    except FileTooLarge:
+        raise UserError(f"部门名单 {path} 过大（超过 {MAX_ROSTER_BYTES // 1048576} MB）；请确认是否选错文件。") from None
     except OSError as exc:
         raise UserError(f"无法读取部门名单 {path}：{exc.strerror or exc}") from None
     # UTF-8 (with or without BOM) first; Excel on Chinese Windows saves "CSV" as GBK, which GB18030 covers.
@@ -101,7 +107,9 @@ def _csv_rows(path: Path) -> list[list[Any]]:
 
 def _xlsx_rows(path: Path) -> list[list[Any]]:
     try:
-        book = CalamineWorkbook.from_path(str(path))
+        # The same safe open as a return: bounded, bombs and far cells refused before calamine sees the file.
+        pkg = open_package(path)
+        book = CalamineWorkbook.from_filelike(io.BytesIO(pkg.calamine_zip()))
         for name in book.sheet_names:
             rows = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
             if any(_header_fields(r) for r in rows[:HEADER_SEARCH_ROWS]):
@@ -109,6 +117,8 @@ def _xlsx_rows(path: Path) -> list[list[Any]]:
         return book.get_sheet_by_index(0).to_python(skip_empty_area=False) if book.sheet_names else []
     except UserError:
         raise
+    except Unreadable as exc:
+        raise UserError(f"部门名单 {path} 无法读取：{exc}") from None
     except Exception as exc:  # noqa: BLE001 - any parse failure is "this file is not a readable xlsx"
         raise UserError(f"部门名单 {path} 无法读取（{type(exc).__name__}）；请用 Excel 或 WPS 重新保存为 .xlsx。") from None
 
@@ -191,6 +201,8 @@ def _projects(text: str) -> tuple[int, str]:
     try:
         value = float(text)
     except ValueError:
+        return 1, f"项目数“{text}”不是数字。"
+    if not math.isfinite(value):  # nan, inf: float() takes them, int() would not
         return 1, f"项目数“{text}”不是数字。"
     if value != int(value) or not 1 <= value <= MAX_PROJECTS:
         return 1, f"项目数“{text}”应为 1 到 {MAX_PROJECTS} 之间的整数。"

@@ -18,10 +18,12 @@ from typing import Any
 import yaml
 
 from .fields import FIELD_BY_KEY, FIELDS, REQUIRED_COLUMNS, SECTION_LABELS, TABLE_COLUMNS, Kind
+from .fileio import FileTooLarge, read_limited
 
 DEFAULT_TEMPLATE = "shanghai-2020"
 MONEY_UNITS = ("元", "万元")
 MIN_YEAR, MAX_YEAR = 2000, 2100  # the budget years a form may be for
+MAX_TEMPLATE_BYTES = 1024 * 1024  # a template is a few KB; a bigger file is not one
 INDICATOR_STYLES = ("shanghai", "mof")
 SHEET_KEYS = ("project", "goals", "guarantees")
 TITLE_KEYS = ("project", "goals", "guarantees", "goals_annex")
@@ -104,7 +106,10 @@ def load_template(ref: str | Path) -> Template:
                 f"找不到模板“{ref}”：既不是内置模板（{'、'.join(builtin_ids())}），也不是存在的 YAML 文件。"
             )
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_limited(path, MAX_TEMPLATE_BYTES).decode("utf-8-sig")
+        except FileTooLarge:
+            raise TemplateError(f"模板文件 {path} 过大（超过 {MAX_TEMPLATE_BYTES // 1024} KB），"
+                                "模板通常只有几 KB；请确认是否选错文件。") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise TemplateError(f"模板文件 {path} 无法读取（需为 UTF-8 编码的 YAML）：{exc}") from None
         template = parse_template(text, str(path))
@@ -118,7 +123,11 @@ def parse_template(text: str, source: str) -> Template:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"第 {mark.line + 1} 行" if mark is not None else ""
-        raise TemplateError(f"模板 {source}：YAML 格式错误{where}（{getattr(exc, 'problem', exc)}）。") from None
+        raise TemplateError(f"模板 {source}：YAML 格式错误{where}（技术信息：{getattr(exc, 'problem', exc)}）。") from None
+    except RecursionError:  # [[[[… fifty thousand deep: the parser recurses per level
+        raise TemplateError(f"模板 {source}：嵌套层数过多（列表或键套了上千层），不是有效的模板。") from None
+    except ValueError:  # an integer of thousands of digits (Python refuses to convert past 4,300)
+        raise TemplateError(f"模板 {source}：含有位数过多的数字（上千位），不是有效的模板。") from None
     return _Validator(source).template(data)
 
 
