@@ -18,6 +18,7 @@ import pytest
 from openpyxl.utils import column_index_from_string, get_column_letter
 from typer.testing import CliRunner
 
+from xlform.checks import catalogue
 from xlform.cli import app
 from xlform.distribute import DistributeResult, Issued, distribute
 from xlform.model import Declaration
@@ -383,6 +384,29 @@ def test_report_csv_keeps_its_columns_in_their_order(tmp_path: Path, issued: Dis
     assert header == ["部门", "部门编码", "项目名称", "项目类别", "起始日期", "结束日期", "项目总预算（元）", "当年预算（元）",
                       "财政拨款（元）", "上级财政拨款（元）", "本级财政安排（元）", "下级财政配套（元）", "其他资金（元）", "指标数",
                       "错误", "提示", "状态", "文件", "收到时间", "表单编号", "模板", "备注"]
+
+
+def test_problem_list_names_each_rule_in_chinese_beside_its_id(tmp_path: Path, issued: DistributeResult) -> None:
+    titles = {rule_id: title for rule_id, _, title, _ in catalogue()}
+    inbox = _every_sheet_filled(tmp_path, issued)
+    make_report([inbox], tmp_path / "r.xlsx", jobs=1)
+    header = [c.value for c in openpyxl.load_workbook(tmp_path / "r.xlsx")["问题清单"][1]]
+    assert header[header.index("规则") + 1] == "规则名称"
+    problems = rows(tmp_path / "r.xlsx", "问题清单")
+    assert any(p["规则"] == "required.field" for p in problems)
+    assert all(p["规则名称"] == titles[str(p["规则"])] for p in problems)
+
+    make_report([inbox], tmp_path / "r.csv", fmt="csv", jobs=1)  # CSV: the same columns as before, the title added
+    with open(tmp_path / "r_问题清单.csv", encoding="utf-8-sig", newline="") as fh:
+        found = list(csv.reader(fh))
+    assert found[0] == ["部门", "项目名称", "文件", "级别", "规则", "位置", "内容", "现值", "说明", "规则名称"]
+    assert found[1:] and all(r[9] == titles[r[4]] for r in found[1:])
+
+    make_report([inbox], tmp_path / "r.json", fmt="json", jobs=1)  # JSON: the same keys, rule_title added
+    findings = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["findings"]
+    assert set(findings[0]) == {"department", "project", "file", "severity", "rule", "where", "field", "value", "message",
+                                "rule_title"}
+    assert all(f["rule_title"] == titles[f["rule"]] for f in findings)
 
 
 @pytest.mark.libreoffice

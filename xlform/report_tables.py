@@ -14,12 +14,14 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from .checks import catalogue
 from .collect import Outcome
 from .findings import SEVERITY_LABEL
 from .review import STATUS_FIX, STATUS_PASS
 
 TO_YUAN = {"元": Decimal(1), "万元": Decimal(10000)}
 REPORT_TITLE = "财政项目支出绩效目标申报"
+RULE_TITLES = {rule_id: title for rule_id, _, title, _ in catalogue()}
 
 
 @dataclass
@@ -124,6 +126,7 @@ class Column:
     total: bool = False  # summed in the totals row
     identifies: bool = False  # says whose row it is (department, project): repeated on every printed page
     technical: bool = False  # for tracing and scripts (file path, form id, template): right of the sheet, not printed
+    beside: str = ""  # on the sheet, right after the column with this key (CSV and JSON keep the table's order)
 
 
 @dataclass
@@ -138,9 +141,20 @@ class Table:
     status_col: int | None = None  # coloured 通过 / 需修改 / 未提交
 
     def sheet_order(self) -> list[int]:
-        """The columns' order on the worksheet: as read, technical last."""
-        return [i for i, c in enumerate(self.columns) if not c.technical] + \
-            [i for i, c in enumerate(self.columns) if c.technical]
+        """The columns' order on the worksheet: as read (each `beside` column after its anchor), technical last."""
+        shown = {c.key for c in self.columns if not c.technical}
+        order: list[int] = []
+
+        def place(i: int) -> None:
+            order.append(i)
+            for j, d in enumerate(self.columns):
+                if d.beside == self.columns[i].key and not d.technical:
+                    place(j)
+
+        for i, c in enumerate(self.columns):
+            if not c.technical and c.beside not in shown:
+                place(i)
+        return order + [i for i, c in enumerate(self.columns) if c.technical]
 
 
 @dataclass(frozen=True)
@@ -278,13 +292,14 @@ def _problems(latest: list[Return]) -> Table:
         Column("文件", "file", width=40, technical=True), Column("级别", "severity", width=6),
         Column("规则", "rule", width=26), Column("位置", "where", width=18), Column("内容", "field", width=16),
         Column("现值", "value", width=20), Column("说明", "message", width=70),
+        Column("规则名称", "rule_title", width=24, beside="rule"),  # the id is for scripts; departments read this
     ]
     rows = []
     for r in latest:
         for severity, rule, sheet, cell, fld, value, message in r.outcome.findings:
             where = f"{sheet}!{cell}" if cell else sheet
             rows.append([r.department, r.outcome.project, r.name, SEVERITY_LABEL.get(severity, severity), rule, where,
-                         fld, value, message])
+                         fld, value, message, RULE_TITLES.get(rule, "")])
     return Table("问题清单", "findings", columns, rows)
 
 
