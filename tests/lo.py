@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["SOFFICE", "XLSX_FILTER", "fill_cells", "require_soffice", "resave"]
+__all__ = ["SOFFICE", "XLSX_FILTER", "fill_cells", "pdf_pages", "require_soffice", "resave", "to_pdf"]
 
 XLSX_FILTER = "Calc MS Excel 2007 XML"
 TIMEOUT = 120.0  # seconds for one conversion / one fill
@@ -169,20 +169,39 @@ def _popen(args: list[str], capture: bool = True) -> subprocess.Popen[bytes]:
     return subprocess.Popen(args, stdout=out, stderr=out, stdin=subprocess.DEVNULL, env=_clean_env(), start_new_session=True)
 
 
-# ---------------------------------------------------------------- resave
+# ---------------------------------------------------------------- resave, to_pdf
 
 
 def resave(src: Path, dst_dir: Path) -> Path:
     """Open src in headless LibreOffice and save it again as xlsx into dst_dir; returns the new file."""
+    return _convert(src, dst_dir, "xlsx", f"xlsx:{XLSX_FILTER}")
+
+
+def to_pdf(src: Path, dst_dir: Path) -> Path:
+    """Print src to PDF in headless LibreOffice (every sheet, with its page setup) into dst_dir; returns the PDF."""
+    return _convert(src, dst_dir, "pdf", "pdf")
+
+
+def pdf_pages(pdf: Path) -> list[str]:
+    """The text of each page of a PDF, laid out as printed (poppler's pdftotext)."""
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is None:
+        _missing("pdftotext")
+    assert pdftotext is not None
+    run = subprocess.run([pdftotext, "-layout", str(pdf), "-"], capture_output=True, timeout=TIMEOUT, check=True)
+    return run.stdout.decode("utf-8").split("\f")[:-1]  # each page ends with a form feed
+
+
+def _convert(src: Path, dst_dir: Path, suffix: str, target: str) -> Path:
     soffice = require_soffice()
     src, dst_dir = Path(src).resolve(), Path(dst_dir).resolve()
     assert src.is_file(), f"no such workbook: {src}"
-    assert dst_dir != src.parent, f"resave would overwrite its input: choose an output directory other than {dst_dir}"
+    assert dst_dir != src.parent, f"converting would overwrite its input: choose an output directory other than {dst_dir}"
     dst_dir.mkdir(parents=True, exist_ok=True)
-    out = dst_dir / (src.stem + ".xlsx")
+    out = dst_dir / f"{src.stem}.{suffix}"
     out.unlink(missing_ok=True)  # never mistake a stale file for the result
     args = [soffice, "--headless", "--norestore", "--nologo", "--nolockcheck", _profile_arg(),
-            "--convert-to", f"xlsx:{XLSX_FILTER}", "--outdir", str(dst_dir), str(src)]
+            "--convert-to", target, "--outdir", str(dst_dir), str(src)]
     proc = _popen(args)
     timed_out = killed = False
     try:
@@ -195,7 +214,7 @@ def resave(src: Path, dst_dir: Path) -> Path:
     if killed:
         _drop_profile()
     ok = not timed_out and proc.returncode == 0 and out.is_file() and out.stat().st_size > 0
-    assert ok, (f"LibreOffice resave failed ({'timeout' if timed_out else f'exit {proc.returncode}'}; "
+    assert ok, (f"LibreOffice --convert-to {target} failed ({'timeout' if timed_out else f'exit {proc.returncode}'}; "
                 f"output {'missing' if not out.is_file() else 'present'}): {' '.join(args)}\n"
                 f"stdout:\n{stdout.decode(errors='replace')}\nstderr:\n{stderr.decode(errors='replace')}")
     return out

@@ -7,8 +7,14 @@ import sys
 from pathlib import Path
 
 import openpyxl
+from openpyxl.worksheet.worksheet import Worksheet
 
 from tests.cli_runner import invoke
+
+
+def _by_header(ws: Worksheet) -> list[dict[str, object]]:
+    header, *rows = ws.iter_rows(values_only=True)
+    return [dict(zip(header, r, strict=True)) for r in rows]
 
 
 def test_demo_runs_end_to_end_and_says_where_everything_is(tmp_path: Path) -> None:
@@ -22,11 +28,11 @@ def test_demo_runs_end_to_end_and_says_where_everything_is(tmp_path: Path) -> No
     departments = {r[0]: r[-1] for r in wb["按部门"].iter_rows(min_row=2, values_only=True) if r[0] != "合计"}
     assert departments == {"区机关事务管理局": "需修改", "区教育局": "缺 1 份", "区卫生健康委": "已通过",
                            "区民政局": "需修改", "区生态环境局": "已通过", "区文化和旅游局": "未提交"}
-    rules = {r[4] for r in wb["问题清单"].iter_rows(min_row=2, values_only=True)}
+    rules = {r["规则"] for r in _by_header(wb["问题清单"])}
     assert {"goal.target_mismatch", "indicators.level2", "indicators.target", "funding.unit",
             "dates.budget_year"} <= rules
-    superseded = list(wb["被替代版本"].iter_rows(min_row=2, values_only=True))
-    assert len(superseded) == 1 and superseded[0][0] == "区卫生健康委" and superseded[0][4] == "需修改"
+    superseded = _by_header(wb["被替代版本"])
+    assert len(superseded) == 1 and superseded[0]["部门"] == "区卫生健康委" and superseded[0]["状态"] == "需修改"
 
     again = invoke(["demo", str(folder)])  # a demo folder may be re-run
     assert again.exit_code == 0, again.output + again.stderr

@@ -9,17 +9,21 @@ import os
 import re
 import zipfile
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
 import pytest
+from openpyxl.utils import column_index_from_string, get_column_letter
 
 from tests.cli_runner import invoke
+from xlform.checks import catalogue
 from xlform.distribute import DistributeResult, Issued, distribute
 from xlform.model import Declaration
 from xlform.reader import read
 from xlform.report import make_report
+from xlform.report_tables import REPORT_TITLE
 from xlform.roster import Department
 from xlform.sample import sample_declaration
 from xlform.template import load_template
@@ -312,3 +316,118 @@ def test_a_folder_given_twice_is_read_once(tmp_path: Path, issued: DistributeRes
     fill(issued, by_file(issued)[("区民政局", 1)], tmp_path / "in" / "sub" / "a.xlsx")
     result = make_report([tmp_path / "in", tmp_path / "in" / "sub"], tmp_path / "r.xlsx", jobs=1)
     assert (result.files, result.returns, result.superseded) == (1, 1, 0)
+
+
+# ---- printing: every sheet a meeting document ------------------------------------------------------------
+
+TECHNICAL = {"文件", "表单编号", "模板", "被替代为"}  # for tracing and scripts: right of the sheet, not printed
+WHOSE_ROW = {"汇总": {"部门", "项目名称"}, "按部门": {"部门"}, "指标明细": {"部门", "项目名称"}, "构成明细": {"部门", "项目名称"},
+             "问题清单": {"部门", "项目名称"}, "未读取文件": {"文件"}, "被替代版本": {"部门", "项目名称"}}
+
+
+def _every_sheet_filled(tmp_path: Path, issued: DistributeResult) -> Path:
+    """An inbox whose report has rows on every sheet: a finding, a superseded version, an unreadable file."""
+    forms = by_file(issued)
+    inbox = tmp_path / "in"
+    fill(issued, forms[("区教育局", 1)], inbox / "教育局.xlsx", mtime=1_600_000_000)
+    fill(issued, forms[("区教育局", 1)], inbox / "教育局（改）.xlsx", mtime=1_600_000_100)
+    fill(issued, forms[("区民政局", 1)], inbox / "民政局.xlsx", lambda d: setattr(d.project, "category", ""))
+    (inbox / "扫描件.pdf").write_bytes(b"%PDF-1.4")
+    return inbox
+
+
+def _columns(ref: str) -> tuple[int, int]:
+    """'$A:$C' → (1, 3)."""
+    first, last = (column_index_from_string(part.strip("$")) for part in ref.split(":"))
+    return first, last
+
+
+def test_every_sheet_prints_a4_landscape_one_page_wide_with_title_and_whose_row(tmp_path: Path,
+                                                                               issued: DistributeResult) -> None:
+    out = tmp_path / "汇总.xlsx"
+    made = {date.today().isoformat()}
+    make_report([_every_sheet_filled(tmp_path, issued)], out, manifest=issued.folder, jobs=1)
+    made.add(date.today().isoformat())  # a run may cross midnight
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == SHEETS
+    year = issued.issued[0].year
+    for ws in wb:
+        header = [c.value for c in ws[1]]
+        ps = ws.page_setup
+        assert (ps.orientation, int(ps.paperSize)) == ("landscape", 9), ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert int(ps.fitToWidth or 1) == 1 and int(ps.fitToHeight) == 0, ws.title  # absent fitToWidth means 1
+        assert ws.print_title_rows == "$1:$1", ws.title
+        first, last = _columns(ws.print_title_cols)
+        assert {header[i - 1] for i in range(first, last + 1)} >= WHOSE_ROW[ws.title], ws.title
+        title = ws.oddHeader.center  # 12 pt bold; a size code runs into digits after it, so the year must survive
+        assert title.size == 12 and title.text in {f"&B{year} 年度 {REPORT_TITLE} {ws.title} · {day}" for day in made}, \
+            title.text
+        assert ws.oddFooter.center.text == "第 &P 页，共 &N 页"
+
+        # The print area: every row (the data rows are not written by xlsxwriter), no technical column.
+        technical = TECHNICAL - WHOSE_ROW[ws.title]
+        shown = [h for h in header if h not in technical]
+        assert header == shown + [h for h in header if h in technical], ws.title  # technical ones at the right
+        assert ws.max_row > 1, ws.title
+        assert ws.print_area == f"'{ws.title}'!$A$1:${get_column_letter(len(shown))}${ws.max_row}", ws.title
+    assert [h.value for h in wb["汇总"][1]][-3:] == ["文件", "表单编号", "模板"]
+
+
+def test_report_csv_keeps_its_columns_in_their_order(tmp_path: Path, issued: DistributeResult) -> None:
+    """The sheets move technical columns to the right; the CSV files are a contract and keep their order."""
+    make_report([_every_sheet_filled(tmp_path, issued)], tmp_path / "r.csv", fmt="csv", jobs=1)
+    with open(tmp_path / "r.csv", encoding="utf-8-sig", newline="") as fh:
+        header = next(csv.reader(fh))
+    assert header == ["部门", "部门编码", "项目名称", "项目类别", "起始日期", "结束日期", "项目总预算（元）", "当年预算（元）",
+                      "财政拨款（元）", "上级财政拨款（元）", "本级财政安排（元）", "下级财政配套（元）", "其他资金（元）", "指标数",
+                      "错误", "提示", "状态", "文件", "收到时间", "表单编号", "模板", "备注"]
+
+
+def test_problem_list_names_each_rule_in_chinese_beside_its_id(tmp_path: Path, issued: DistributeResult) -> None:
+    titles = {rule_id: title for rule_id, _, title, _ in catalogue()}
+    inbox = _every_sheet_filled(tmp_path, issued)
+    make_report([inbox], tmp_path / "r.xlsx", jobs=1)
+    header = [c.value for c in openpyxl.load_workbook(tmp_path / "r.xlsx")["问题清单"][1]]
+    assert header[header.index("规则") + 1] == "规则名称"
+    problems = rows(tmp_path / "r.xlsx", "问题清单")
+    assert any(p["规则"] == "required.field" for p in problems)
+    assert all(p["规则名称"] == titles[str(p["规则"])] for p in problems)
+
+    make_report([inbox], tmp_path / "r.csv", fmt="csv", jobs=1)  # CSV: the same columns as before, the title added
+    with open(tmp_path / "r_问题清单.csv", encoding="utf-8-sig", newline="") as fh:
+        found = list(csv.reader(fh))
+    assert found[0] == ["部门", "项目名称", "文件", "级别", "规则", "位置", "内容", "现值", "说明", "规则名称"]
+    assert found[1:] and all(r[9] == titles[r[4]] for r in found[1:])
+
+    make_report([inbox], tmp_path / "r.json", fmt="json", jobs=1)  # JSON: the same keys, rule_title added
+    findings = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["findings"]
+    assert set(findings[0]) == {"department", "project", "file", "severity", "rule", "where", "field", "value", "message",
+                                "rule_title"}
+    assert all(f["rule_title"] == titles[f["rule"]] for f in findings)
+
+
+@pytest.mark.libreoffice
+@pytest.mark.slow
+def test_summary_printed_by_libreoffice_shows_whose_row_on_every_page(tmp_path: Path) -> None:
+    """Printed to PDF by a real LibreOffice: 汇总 runs over several pages, one page wide, and every page
+    has the header row (so the department and project columns are named), the title and its page number."""
+    lo = pytest.importorskip("tests.lo")
+    lo.require_soffice()
+    departments = [Department(f"区测试{n:03d}局", f"{n:03d}") for n in range(110)]  # more rows than one page holds
+    issued = distribute(departments, tmp_path / "下发", load_template("shanghai-2020"))
+    for item in issued.issued:
+        fill(issued, item, tmp_path / "in" / item.file)
+    made = {date.today().isoformat()}
+    make_report([tmp_path / "in"], tmp_path / "汇总.xlsx", manifest=issued.folder, jobs=2)
+    made.add(date.today().isoformat())  # the report is dated the day it was made (a run may cross midnight)
+    pages = lo.pdf_pages(lo.to_pdf(tmp_path / "汇总.xlsx", tmp_path / "pdf"))
+    summary = [p for p in pages if re.search(r"^\s*汇总\s+第 \d+ 页", p, re.MULTILINE)]  # by the footer: sheet, page
+    assert len(summary) >= 2, pages[:2]
+    for n, page in enumerate(summary, start=1):
+        assert "部门编码" in page and "项目名称" in page, page  # the header row, repeated
+        assert "当年预算（元）" in page and re.search(r"区测试\d{3}局", page), page  # one page wide: amounts beside names
+        assert f"第 {n} 页，共 {len(pages)} 页" in page, page  # LibreOffice numbers the whole workbook's pages
+        assert any(f"{issued.issued[0].year} 年度 {REPORT_TITLE} 汇总 · {day}" in page for day in made), page  # the title
+        assert "表单编号" not in page and "shanghai-2020" not in page, page  # technical columns are not printed
+    assert sum(len(re.findall(r"区测试\d{3}局", p)) for p in summary) == len(departments)

@@ -84,9 +84,11 @@ def test_resubmission_supersedes_and_history_stays(tmp_path: Path, issued: Distr
     assert "1 份旧版本已被重新提交的版本替代" in result.output and "2 个文件未变" in result.output
     assert summary_names(out) == ["第二版", "民政项目"]
     ws = openpyxl.load_workbook(out)["被替代版本"]
-    old = [r for r in ws.iter_rows(min_row=2, values_only=True)]
-    assert len(old) == 1 and old[0][1] == "第一版" and str(old[0][6]).endswith("第二次/教育局.xlsx")
-    assert "项目名称与新版本不同" in old[0][7]
+    header, *old = ws.iter_rows(values_only=True)  # by header: the sheet puts technical columns at the right
+    assert len(old) == 1
+    version = dict(zip(header, old[0], strict=True))
+    assert version["项目名称"] == "第一版" and str(version["被替代为"]).endswith("第二次/教育局.xlsx")
+    assert "项目名称与新版本不同" in str(version["说明"])
 
     with Store(db) as store:
         history = store.history(issued.issued[0].form_id)

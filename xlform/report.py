@@ -36,7 +36,7 @@ from .distribute import MANIFEST_NAME, read_manifest
 from .errors import UserError
 from .fileio import refuse_overwriting_inputs
 from .report_files import write_tables
-from .report_tables import Expected, ReportResult, Return, Unread, build_tables
+from .report_tables import Expected, Heading, ReportResult, Return, Unread, build_tables
 from .review import STATUS_FIX
 from .roster import Department, read_roster
 from .store import Store
@@ -291,7 +291,8 @@ def _assemble(all_returns: list[Return], unread: list[Unread], expected: list[Ex
     result.departments_missing = sum(not e.returns for e in listed)
     result.forms_missing = sum(max(0, (e.count or 0) - len(e.returns)) for e in listed)
     tables = build_tables(latest, superseded, unread, departments, unit)
-    result.outputs = write_tables(tables, output, fmt, unit, result)
+    heading = Heading(tuple(sorted({r.outcome.year for r in latest if r.outcome.year})))
+    result.outputs = write_tables(tables, output, fmt, unit, result, heading)
     return result
 
 

@@ -7,17 +7,21 @@ report_files.py writes them as xlsx, CSV or JSON.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from .checks import catalogue
 from .collect import Outcome
 from .findings import SEVERITY_LABEL
 from .review import STATUS_FIX, STATUS_PASS
 
 TO_YUAN = {"元": Decimal(1), "万元": Decimal(10000)}
+REPORT_TITLE = "财政项目支出绩效目标申报"
+RULE_TITLES = {rule_id: title for rule_id, _, title, _ in catalogue()}
 
 
 @dataclass
@@ -120,16 +124,49 @@ class Column:
     kind: str = "text"  # text | money | int | number | date | datetime
     width: int = 12
     total: bool = False  # summed in the totals row
+    identifies: bool = False  # says whose row it is (department, project): repeated on every printed page
+    technical: bool = False  # for tracing and scripts (file path, form id, template): right of the sheet, not printed
+    beside: str = ""  # on the sheet, right after the column with this key (CSV and JSON keep the table's order)
 
 
 @dataclass
 class Table:
+    """Columns in their CSV order (a contract: new columns only ever go at the end) and plain rows."""
+
     sheet: str
     key: str
     columns: list[Column]
-    rows: list[list[Any]]
+    rows: Sequence[Sequence[Any]]
     totals: bool = False
     status_col: int | None = None  # coloured 通过 / 需修改 / 未提交
+
+    def sheet_order(self) -> list[int]:
+        """The columns' order on the worksheet: as read (each `beside` column after its anchor), technical last."""
+        shown = {c.key for c in self.columns if not c.technical}
+        order: list[int] = []
+
+        def place(i: int) -> None:
+            order.append(i)
+            for j, d in enumerate(self.columns):
+                if d.beside == self.columns[i].key and not d.technical:
+                    place(j)
+
+        for i, c in enumerate(self.columns):
+            if not c.technical and c.beside not in shown:
+                place(i)
+        return order + [i for i, c in enumerate(self.columns) if c.technical]
+
+
+@dataclass(frozen=True)
+class Heading:
+    """The top of every printed page: the budget year(s), the sheet and the day the report was made."""
+
+    years: tuple[int, ...] = ()
+    made: date = field(default_factory=date.today)
+
+    def text(self, sheet: str) -> str:
+        year = f"{'、'.join(str(y) for y in self.years)} 年度 " if self.years else ""
+        return f"{year}{REPORT_TITLE} {sheet} · {self.made.isoformat()}"
 
 
 def _money_columns(unit: str) -> list[Column]:
@@ -153,14 +190,15 @@ def build_tables(latest: list[Return], superseded: list[Return], unread: list[Un
 
 def _summary(latest: list[Return], unit: str) -> Table:
     columns = [
-        Column("部门", "department", width=18), Column("部门编码", "code", width=10),
-        Column("项目名称", "project", width=32), Column("项目类别", "category", width=12),
+        Column("部门", "department", width=18, identifies=True), Column("部门编码", "code", width=10),
+        Column("项目名称", "project", width=32, identifies=True), Column("项目类别", "category", width=12),
         Column("起始日期", "start", "date", 11), Column("结束日期", "end", "date", 11),
         *_money_columns(unit),
         Column("指标数", "indicators", "int", 8, True), Column("错误", "errors", "int", 6, True),
         Column("提示", "warnings", "int", 6, True), Column("状态", "status", width=9),
-        Column("文件", "file", width=44), Column("收到时间", "received", "datetime", 17),
-        Column("表单编号", "form_id", width=38), Column("模板", "template", width=18), Column("备注", "note", width=36),
+        Column("文件", "file", width=44, technical=True), Column("收到时间", "received", "datetime", 17),
+        Column("表单编号", "form_id", width=38, technical=True), Column("模板", "template", width=18, technical=True),
+        Column("备注", "note", width=36),
     ]
     rows = []
     for r in latest:
@@ -186,7 +224,7 @@ def _col(columns: list[Column], key: str) -> Column:
 def _by_department(departments: list[Expected], unit: str) -> Table:
     has_list = any(e.listed for e in departments)
     columns = [
-        Column("部门", "department", width=20), Column("部门编码", "code", width=10),
+        Column("部门", "department", width=20, identifies=True), Column("部门编码", "code", width=10),
         Column("联系人", "contact", width=10), Column("联系电话", "phone", width=14),
         Column("应交份数", "expected", "int", 9, True), Column("已交份数", "returned", "int", 9, True),
         Column("通过", "passed", "int", 7, True), Column("需修改", "to_fix", "int", 7, True),
@@ -214,12 +252,12 @@ def _by_department(departments: list[Expected], unit: str) -> Table:
 
 def _indicators(latest: list[Return]) -> Table:
     columns = [
-        Column("部门", "department", width=18), Column("项目名称", "project", width=28),
+        Column("部门", "department", width=18, identifies=True), Column("项目名称", "project", width=28, identifies=True),
         Column("一级目标", "level1", width=12), Column("二级目标", "level2", width=12),
         Column("三级目标", "name", width=28), Column("目标值", "target", width=12),
         Column("符号", "operator", width=6), Column("数值", "number", "number", 10), Column("单位", "unit", width=8),
         Column("备注", "note", width=20), Column("指标值类型", "value_type", width=10),
-        Column("指标值设定依据", "value_basis", width=14), Column("文件", "file", width=40),
+        Column("指标值设定依据", "value_basis", width=14), Column("文件", "file", width=40, technical=True),
         Column("行", "row", "int", 6),
     ]
     rows = []
@@ -232,12 +270,12 @@ def _indicators(latest: list[Return]) -> Table:
 
 def _costs(latest: list[Return], unit: str) -> Table:
     columns = [
-        Column("部门", "department", width=18), Column("项目名称", "project", width=28),
+        Column("部门", "department", width=18, identifies=True), Column("项目名称", "project", width=28, identifies=True),
         Column("构成项目", "item", width=20), Column("项目内容", "content", width=20),
         Column("项目明细", "detail", width=20), Column(f"明细金额（{unit}）", "amount", "money", 15, True),
         Column(f"单价（{unit}）", "unit_price", "money", 15), Column("单价依据", "price_basis", width=14),
         Column("数量", "quantity", "number", 8), Column("数量依据", "quantity_basis", width=14),
-        Column("备注", "note", width=16), Column("文件", "file", width=40), Column("行", "row", "int", 6),
+        Column("备注", "note", width=16), Column("文件", "file", width=40, technical=True), Column("行", "row", "int", 6),
     ]
     rows = []
     for r in latest:
@@ -250,32 +288,33 @@ def _costs(latest: list[Return], unit: str) -> Table:
 
 def _problems(latest: list[Return]) -> Table:
     columns = [
-        Column("部门", "department", width=18), Column("项目名称", "project", width=28),
-        Column("文件", "file", width=40), Column("级别", "severity", width=6), Column("规则", "rule", width=26),
-        Column("位置", "where", width=18), Column("内容", "field", width=16), Column("现值", "value", width=20),
-        Column("说明", "message", width=70),
+        Column("部门", "department", width=18, identifies=True), Column("项目名称", "project", width=28, identifies=True),
+        Column("文件", "file", width=40, technical=True), Column("级别", "severity", width=6),
+        Column("规则", "rule", width=26), Column("位置", "where", width=18), Column("内容", "field", width=16),
+        Column("现值", "value", width=20), Column("说明", "message", width=70),
+        Column("规则名称", "rule_title", width=24, beside="rule"),  # the id is for scripts; departments read this
     ]
     rows = []
     for r in latest:
         for severity, rule, sheet, cell, fld, value, message in r.outcome.findings:
             where = f"{sheet}!{cell}" if cell else sheet
             rows.append([r.department, r.outcome.project, r.name, SEVERITY_LABEL.get(severity, severity), rule, where,
-                         fld, value, message])
+                         fld, value, message, RULE_TITLES.get(rule, "")])
     return Table("问题清单", "findings", columns, rows)
 
 
 def _unread(unread: list[Unread]) -> Table:
-    columns = [Column("文件", "file", width=50), Column("原因", "reason", width=80),
+    columns = [Column("文件", "file", width=50, identifies=True), Column("原因", "reason", width=80),
                Column("收到时间", "received", "datetime", 17)]
     return Table("未读取文件", "unreadable", columns, [[u.name, u.reason, u.received] for u in unread])
 
 
 def _superseded(superseded: list[Return]) -> Table:
     columns = [
-        Column("部门", "department", width=18), Column("项目名称", "project", width=28),
-        Column("文件", "file", width=44), Column("收到时间", "received", "datetime", 17),
-        Column("状态", "status", width=9), Column("表单编号", "form_id", width=38),
-        Column("被替代为", "superseded_by", width=44), Column("说明", "note", width=40),
+        Column("部门", "department", width=18, identifies=True), Column("项目名称", "project", width=28, identifies=True),
+        Column("文件", "file", width=44, technical=True), Column("收到时间", "received", "datetime", 17),
+        Column("状态", "status", width=9), Column("表单编号", "form_id", width=38, technical=True),
+        Column("被替代为", "superseded_by", width=44, technical=True), Column("说明", "note", width=40),
     ]
     rows = []
     for r in superseded:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -40,7 +40,7 @@ class SheetRows:
     """The rows to put in one worksheet part, and each column's kind (a key of PROBE)."""
 
     kinds: list[str]
-    rows: list[list[Any]]
+    rows: Sequence[Sequence[Any]]
 
 
 def fill_rows(path: Path, sheets: dict[str, SheetRows]) -> None:
