@@ -112,10 +112,10 @@ def test_full_run_lists_every_file_and_every_missing_department(tmp_path: Path, 
     assert [(r["部门"], r["状态"]) for r in returns] == [("区教育局", "通过"), ("区民政局", "需修改"), ("区卫生健康委", "通过")]
     assert returns[2]["文件"] == f"{inbox}/卫健委邮件.zip/卫健委/申报表.xlsx"
     assert returns[0]["当年预算（元）"] == 232124 and returns[0]["指标数"] == 5
-    assert summary[-1]["当年预算（元）"] == "=SUBTOTAL(109,H2:H4)"
+    assert summary[-1]["当年预算（元）"] == "=SUBTOTAL(109,E2:E4)"  # 当年预算 is the 5th printed column
     ws = wb["汇总"]
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref.startswith("A1:")
-    assert ws["H2"].number_format == "#,##0.00"
+    assert ws["E2"].number_format == "#,##0.00"  # 当年预算
 
     departments = {r["部门"]: r for r in rows(out, "按部门")}
     assert departments["区教育局"]["状态"] == "缺 1 份" and departments["区教育局"]["应交份数"] == 2
@@ -321,6 +321,9 @@ def test_a_folder_given_twice_is_read_once(tmp_path: Path, issued: DistributeRes
 # ---- printing: every sheet a meeting document ------------------------------------------------------------
 
 TECHNICAL = {"文件", "表单编号", "模板", "被替代为"}  # for tracing and scripts: right of the sheet, not printed
+# Detail a meeting does not need on paper: on the sheet between the printed and the technical columns.
+OFF_PAPER = {"汇总": {"部门编码", "起始日期", "结束日期", "上级财政拨款（元）", "本级财政安排（元）", "下级财政配套（元）",
+                    "指标数", "收到时间"}}
 WHOSE_ROW = {"汇总": {"部门", "项目名称"}, "按部门": {"部门"}, "指标明细": {"部门", "项目名称"}, "构成明细": {"部门", "项目名称"},
              "问题清单": {"部门", "项目名称"}, "未读取文件": {"文件"}, "被替代版本": {"部门", "项目名称"}}
 
@@ -367,8 +370,9 @@ def test_every_sheet_prints_a4_landscape_one_page_wide_with_title_and_whose_row(
 
         # The print area: every row (the data rows are not written by xlsxwriter), no technical column.
         technical = TECHNICAL - WHOSE_ROW[ws.title]
-        shown = [h for h in header if h not in technical]
-        assert header == shown + [h for h in header if h in technical], ws.title  # technical ones at the right
+        detail = OFF_PAPER.get(ws.title, set())
+        shown = [h for h in header if h not in technical | detail]
+        assert header == shown + [h for h in header if h in detail] + [h for h in header if h in technical], ws.title
         assert ws.max_row > 1, ws.title
         assert ws.print_area == f"'{ws.title}'!$A$1:${get_column_letter(len(shown))}${ws.max_row}", ws.title
     assert [h.value for h in wb["汇总"][1]][-3:] == ["文件", "表单编号", "模板"]
@@ -425,9 +429,10 @@ def test_summary_printed_by_libreoffice_shows_whose_row_on_every_page(tmp_path: 
     summary = [p for p in pages if re.search(r"^\s*汇总\s+第 \d+ 页", p, re.MULTILINE)]  # by the footer: sheet, page
     assert len(summary) >= 2, pages[:2]
     for n, page in enumerate(summary, start=1):
-        assert "部门编码" in page and "项目名称" in page, page  # the header row, repeated
+        assert "项目类别" in page and "项目名称" in page, page  # the header row, repeated
         assert "当年预算（元）" in page and re.search(r"区测试\d{3}局", page), page  # one page wide: amounts beside names
         assert f"第 {n} 页，共 {len(pages)} 页" in page, page  # LibreOffice numbers the whole workbook's pages
         assert any(f"{issued.issued[0].year} 年度 {REPORT_TITLE} 汇总 · {day}" in page for day in made), page  # the title
         assert "表单编号" not in page and "shanghai-2020" not in page, page  # technical columns are not printed
+        assert "上级财政拨款" not in page and "收到时间" not in page, page  # nor detail left off paper
     assert sum(len(re.findall(r"区测试\d{3}局", p)) for p in summary) == len(departments)

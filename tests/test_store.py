@@ -44,7 +44,9 @@ def fill(issued: DistributeResult, n: int, path: Path, name: str, mtime: float) 
 
 def summary_names(report: Path) -> list[str]:
     ws = openpyxl.load_workbook(report)["汇总"]
-    return [r[2] for r in ws.iter_rows(min_row=2, values_only=True) if r[0] not in (None, "合计")]
+    header, *rows = ws.iter_rows(values_only=True)
+    at = header.index("项目名称")
+    return [r[at] for r in rows if r[0] not in (None, "合计")]
 
 
 def test_second_run_skips_unchanged_files_and_catches_changes(tmp_path: Path, issued: DistributeResult) -> None:

@@ -152,7 +152,7 @@ def _print_setup(ws: Any, table: Table, heading: Heading) -> None:
     ws.set_footer(f"&L{table.sheet}&C第 &P 页，共 &N 页")
     # The data rows are written later by xlsx_rows, so the area is sized from the table, not the frame.
     last_row = len(table.rows) + (1 if table.totals and table.rows else 0)
-    ws.print_area(0, 0, last_row, sum(not col.technical for col in columns) - 1)
+    ws.print_area(0, 0, last_row, sum(col.rank == 0 for col in columns) - 1)
 
 
 def _cell_writer(ws: Any, kind: str, fmts: dict[str, Any]) -> Callable[[int, int, Any], Any]:

@@ -127,6 +127,12 @@ class Column:
     identifies: bool = False  # says whose row it is (department, project): repeated on every printed page
     technical: bool = False  # for tracing and scripts (file path, form id, template): right of the sheet, not printed
     beside: str = ""  # on the sheet, right after the column with this key (CSV and JSON keep the table's order)
+    printed: bool = True  # False: detail a meeting does not need on paper (on the sheet, left of the technical ones)
+
+    @property
+    def rank(self) -> int:
+        """Where the column goes on the sheet: printed, then detail left off paper, then technical."""
+        return 2 if self.technical else (0 if self.printed else 1)
 
 
 @dataclass
@@ -141,20 +147,22 @@ class Table:
     status_col: int | None = None  # coloured 通过 / 需修改 / 未提交
 
     def sheet_order(self) -> list[int]:
-        """The columns' order on the worksheet: as read (each `beside` column after its anchor), technical last."""
-        shown = {c.key for c in self.columns if not c.technical}
+        """The columns' order on the worksheet: as read (each `beside` column after its anchor), then those
+        left off paper, technical last: the print area is the printed columns at the left."""
         order: list[int] = []
+        for rank in (0, 1, 2):
+            shown = {c.key for c in self.columns if c.rank == rank}
 
-        def place(i: int) -> None:
-            order.append(i)
-            for j, d in enumerate(self.columns):
-                if d.beside == self.columns[i].key and not d.technical:
-                    place(j)
+            def place(i: int, rank: int = rank, shown: set[str] = shown) -> None:
+                order.append(i)
+                for j, d in enumerate(self.columns):
+                    if d.beside == self.columns[i].key and d.rank == rank:
+                        place(j)
 
-        for i, c in enumerate(self.columns):
-            if not c.technical and c.beside not in shown:
-                place(i)
-        return order + [i for i, c in enumerate(self.columns) if c.technical]
+            for i, c in enumerate(self.columns):
+                if c.rank == rank and c.beside not in shown:
+                    place(i)
+        return order
 
 
 @dataclass(frozen=True)
@@ -172,7 +180,12 @@ class Heading:
 def _money_columns(unit: str) -> list[Column]:
     names = ("项目总预算", "当年预算", "财政拨款", "上级财政拨款", "本级财政安排", "下级财政配套", "其他资金")
     keys = ("total", "current_year", "fiscal", "fiscal_superior", "fiscal_local", "fiscal_subordinate", "other")
-    return [Column(f"{n}（{unit}）", k, "money", 15, True) for n, k in zip(names, keys, strict=True)]
+    # The split of 财政拨款 by level stays on the sheet; on paper 财政拨款 + 其他资金 = 当年预算 says enough.
+    return [Column(f"{n}（{unit}）", k, "money", 15, True, printed=k not in _SPLIT_OF_FISCAL)
+            for n, k in zip(names, keys, strict=True)]
+
+
+_SPLIT_OF_FISCAL = ("fiscal_superior", "fiscal_local", "fiscal_subordinate")
 
 
 def build_tables(latest: list[Return], superseded: list[Return], unread: list[Unread], departments: list[Expected],
@@ -190,13 +203,14 @@ def build_tables(latest: list[Return], superseded: list[Return], unread: list[Un
 
 def _summary(latest: list[Return], unit: str) -> Table:
     columns = [
-        Column("部门", "department", width=18, identifies=True), Column("部门编码", "code", width=10),
+        Column("部门", "department", width=18, identifies=True), Column("部门编码", "code", width=10, printed=False),
         Column("项目名称", "project", width=32, identifies=True), Column("项目类别", "category", width=12),
-        Column("起始日期", "start", "date", 11), Column("结束日期", "end", "date", 11),
+        Column("起始日期", "start", "date", 11, printed=False), Column("结束日期", "end", "date", 11, printed=False),
         *_money_columns(unit),
-        Column("指标数", "indicators", "int", 8, True), Column("错误", "errors", "int", 6, True),
+        Column("指标数", "indicators", "int", 8, True, printed=False), Column("错误", "errors", "int", 6, True),
         Column("提示", "warnings", "int", 6, True), Column("状态", "status", width=9),
-        Column("文件", "file", width=44, technical=True), Column("收到时间", "received", "datetime", 17),
+        Column("文件", "file", width=44, technical=True),
+        Column("收到时间", "received", "datetime", 17, printed=False),
         Column("表单编号", "form_id", width=38, technical=True), Column("模板", "template", width=18, technical=True),
         Column("备注", "note", width=36),
     ]
