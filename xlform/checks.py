@@ -506,6 +506,10 @@ def catalogue() -> list[tuple[str, str, str, str]]:
         ("structure.macros", "warning", "含宏", "另存为 .xlsm 并带有 VBA。"),
         ("structure.external_links", "warning", "含外部链接", "公式引用了另一个工作簿。"),
         ("structure.meta_changed", "error", "识别信息被改动", "取消隐藏 _meta 工作表，把“元”改成了“万元”。"),
+        # Raised by the report, which holds the manifest: what a return says about itself, checked against it.
+        ("round.not_issued", "error", "不是本轮下发的表", "交来的是去年下发的表，或自己用 xlform new 生成的空白表。"),
+        ("round.other_department", "error", "表的下发部门与下发清单不符", "下发给区教育局的表，识别信息里写成了区民政局。"),
+        ("round.wrong_year", "error", "表的年度与下发清单不符", "本轮为 2026 年度，表内识别信息为 2025 年度。"),
     ]
     return [(r.id, r.severity, r.title, r.example) for r in RULES] + reader_rules
 

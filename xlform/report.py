@@ -27,12 +27,13 @@ from .collect import (
     Collected,
     DiskFile,
     FileOutcome,
+    Outcome,
     collect_files,
     file_hash,
     is_junk,
     walk,
 )
-from .distribute import MANIFEST_NAME, read_manifest
+from .distribute import MANIFEST_NAME, Issued, read_manifest
 from .errors import UserError
 from .fileio import refuse_overwriting_inputs
 from .report_files import write_tables
@@ -72,7 +73,7 @@ def make_report(
     if not inboxes:
         raise UserError("请指定至少一个收件文件夹。")
     _guard_inputs(output, fmt, inboxes, roster, manifest, db, templates or [])
-    expected = _expected(roster, manifest)
+    expected, issued = _expected(roster, manifest)
     disks = walk(inboxes)
     now = datetime.now().isoformat(timespec="seconds")
     store = Store(Path(db), templates or []) if db else None
@@ -91,7 +92,7 @@ def make_report(
             if store is not None:
                 store.record_returns([(c, r.name, r.received.isoformat()) for r, c, path in returns if path in fresh],
                                      now)
-            result = _assemble([r for r, _, _ in returns], unread, expected, output, fmt)
+            result = _assemble([r for r, _, _ in returns], unread, expected, issued, output, fmt)
             if store is not None:
                 _remember_report(store, signature, result)
         result.skipped = len(stored)
@@ -134,17 +135,52 @@ def _guard_inputs(output: Path, fmt: str, inboxes: list[Path], roster: Path | No
     refuse_overwriting_inputs(outputs, inputs)
 
 
-def _expected(roster: Path | None, manifest: Path | None) -> list[Expected]:
+def _expected(roster: Path | None, manifest: Path | None) -> tuple[list[Expected], list[Issued]]:
+    """Who must return forms, and (from a manifest) every form issued."""
     if roster:
-        return [_from_department(d) for d in read_roster(roster)]
+        return [_from_department(d) for d in read_roster(roster)], []
     if manifest:
         by_name: dict[str, Expected] = {}
-        for item in read_manifest(manifest):
+        issued = read_manifest(manifest)
+        for item in issued:
             e = by_name.setdefault(item.department, Expected(item.department, item.code, item.contact, item.phone, 0))
             e.count = (e.count or 0) + 1
             e.form_ids.add(item.form_id)
-        return list(by_name.values())
-    return []
+        return list(by_name.values()), issued
+    return [], []
+
+
+def _check_claims(latest: list[Return], issued: list[Issued]) -> None:
+    """What a return says about itself (form id, department, year in its _meta) is a claim: against the
+    manifest a form from another round, a blank form nobody was issued, or an identity edited after issue
+    is said plainly, as an error at the return, instead of counting silently as a department's return."""
+    if not issued:
+        return
+    by_form = {i.form_id: i for i in issued}
+    years = sorted({i.year for i in issued})
+    for r in latest:
+        o = r.outcome
+        item = by_form.get(o.form_id)
+        if item is None:
+            when = f"（表内为 {o.year} 年度，本轮为 {'、'.join(map(str, years))} 年度）" if o.year not in years else ""
+            how = "由财政部门下发" if o.issued_to else "未经下发（空白表）"
+            _claim(o, "round.not_issued", "表单编号", o.form_id,
+                   f"这份表{how}，但表单编号不在本轮下发清单中{when}；请用本轮下发给本部门的申报表重新填报。")
+            continue
+        if o.issued_to != item.department:
+            _claim(o, "round.other_department", "下发部门", o.issued_to,
+                   f"下发清单中这个表单编号是下发给“{item.department}”的，表内识别信息却是“{o.issued_to or '（空）'}”"
+                   "（识别信息被改动，或用了其他部门的表）；请用本部门的申报表重新填报。")
+        if o.year != item.year:
+            _claim(o, "round.wrong_year", "年度", str(o.year or ""),
+                   f"下发清单中这份表是 {item.year} 年度的，表内识别信息为“{o.year or '（空）'}”；"
+                   "识别信息被改动过，请用下发的原表重新填报。")
+
+
+def _claim(o: Outcome, rule: str, field: str, value: str, message: str) -> None:
+    o.findings.append(["error", rule, "", "", field, value, message])
+    o.errors += 1
+    o.status = STATUS_FIX
 
 
 def _from_department(d: Department) -> Expected:
@@ -271,9 +307,10 @@ def _latest(returns: list[Return]) -> tuple[list[Return], list[Return]]:
     return latest, superseded
 
 
-def _assemble(all_returns: list[Return], unread: list[Unread], expected: list[Expected], output: Path, fmt: str
-              ) -> ReportResult:
+def _assemble(all_returns: list[Return], unread: list[Unread], expected: list[Expected], issued: list[Issued],
+              output: Path, fmt: str) -> ReportResult:
     latest, superseded = _latest(all_returns)
+    _check_claims(latest, issued)
     departments = _match(latest, expected)
     unit = _report_unit(latest)
     order = {e.name: i for i, e in enumerate(departments)}
