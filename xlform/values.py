@@ -145,6 +145,10 @@ _DATE_PATTERNS = tuple(
 )
 
 
+# A run of blanks is tried from its first blank only and never given back: linear in the text.
+_SPACED_SEPARATOR = re.compile(r"(?<!\s)\s*+([-/.年月日:])\s*+")
+
+
 def _from_serial(serial: float) -> date:
     day = math.floor(serial)  # the fraction is a time of day
     if not 1 <= day <= _MAX_SERIAL or day == 60:  # 60 is Excel's non-existent 1900-02-29
@@ -170,8 +174,8 @@ def parse_date(value: object) -> date | None:
         return _from_serial(float(value))
     text = to_halfwidth(clean_text(value))
     # Spaces around separators ("2020 年 1 月 1 日") are noise; one space before a time is not.
-    text = re.sub(r"\s*([-/.年月日:])\s*", r"\1", text)
-    text = re.sub(r"\s+", " ", text)
+    text = _SPACED_SEPARATOR.sub(r"\1", text)
+    text = _SPACES.sub(" ", text)
     if not text:
         return None
     for pattern in _DATE_PATTERNS:
