@@ -31,12 +31,18 @@ def _quiet(fn: Callable[[Any], object]) -> Callable[[Any], object]:
     return call
 
 
-def assert_linear(fn: Callable[[Any], object], small: Any, large: Any, ratio: float = 20.0) -> None:
-    """`fn(large)` (ten times `small`) takes at most `ratio` times as long as `fn(small)`; best of three."""
+def assert_linear(fn: Callable[[Any], object], small: Any, large: Any, ratio: float = 20.0, rounds: int = 5) -> None:
+    """`fn(large)` (ten times `small`) takes at most `ratio` times as long as `fn(small)`.
+
+    The two are measured in turns and the best of each kept, so other work on a shared machine
+    slows both alike or neither.
+    """
     call = _quiet(fn)
     calls = 1
     while _per_call(call, small, calls) * calls < 0.01 and calls < 10_000:  # long enough to measure
         calls *= 4
-    one = min(_per_call(call, small, calls) for _ in range(3))
-    ten = min(_per_call(call, large, max(1, calls // 10)) for _ in range(3))
+    one = ten = float("inf")
+    for _ in range(rounds):
+        one = min(one, _per_call(call, small, calls))
+        ten = min(ten, _per_call(call, large, max(1, calls // 10)))
     assert ten <= ratio * one, f"{ten * 1000:.2f} ms for 10× the input against {one * 1000:.3f} ms"
