@@ -362,7 +362,8 @@ def test_text_adds_the_value_only_where_the_message_lacks_it() -> None:
 # ---- 时效 targets: a deadline is a target, not an unreadable number ----------------------
 
 DEADLINES = ["2026年8月底前", "2026-06-30", "2026年6月30日前", "6月底", "12月31日前", "年底前", "第三季度", "按期完成",
-             "2026.6.30", "2026/6/30", "上半年完成", "当年完成", "10个工作日内", "２０２６年６月３０日前"]  # fmt: skip
+             "2026.6.30", "2026/6/30", "上半年完成", "当年完成", "10个工作日内", "２０２６年６月３０日前", "2026年年底前",
+             "2026年3月至6月", "1-6月", "每月10日前", "10个工作日内完成", "于2026年6月底前完成设备安装"]  # fmt: skip
 
 
 @pytest.mark.parametrize("template", ["shanghai-2020", "mof-2021"])

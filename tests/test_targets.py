@@ -40,6 +40,8 @@ D = Decimal
         ("10个工作日内", "≤", D(10), "个工作日"),
         ("3天内", "≤", D(3), "天"),
         ("6个月", "", D(6), "个月"),
+        ("10个工作日内完成", "≤", D(10), "个工作日"),
+        ("24小时内响应", "≤", D(24), "小时"),
         # Full-width forms.
         ("＞５０％", ">", D(50), "%"),
         ("＜１０件", "<", D(10), "件"),
@@ -137,6 +139,14 @@ def test_parse_qualitative(raw: str) -> None:
         ("2026年底前", Deadline(2026, 12), date(2026, 12, 31)),
         ("2026年度内完成", Deadline(2026, 12), date(2026, 12, 31)),
         ("2026年", Deadline(2026, 12), date(2026, 12, 31)),
+        ("2026年年底前", Deadline(2026, 12), date(2026, 12, 31)),
+        ("2026年06月30日", Deadline(2026, 6, 30), date(2026, 6, 30)),
+        ("到2026年底完成", Deadline(2026, 12), date(2026, 12, 31)),
+        # A period: its end is the deadline.
+        ("2026年1月1日至2026年12月31日", Deadline(2026, 12, 31), date(2026, 12, 31)),
+        ("2026年3月-6月", Deadline(2026, 6), date(2026, 6, 30)),
+        ("2026年3月至6月底", Deadline(2026, 6), date(2026, 6, 30)),
+        ("2026-01-01~2026-06-30", Deadline(2026, 6, 30), date(2026, 6, 30)),
     ],
 )
 def test_parse_deadline_with_its_date(raw: object, deadline: Deadline, by: date) -> None:
@@ -166,11 +176,17 @@ def test_parse_deadline_with_its_date(raw: object, deadline: Deadline, by: date)
         ("第三季度", Deadline(None, 9), date(2026, 9, 30), date(2028, 9, 30)),
         ("三季度末前", Deadline(None, 9), date(2026, 9, 30), date(2028, 9, 30)),
         ("第1季度", Deadline(None, 3), date(2026, 3, 31), date(2028, 3, 31)),
+        ("今年年底前", Deadline(None, 12), date(2026, 12, 31), date(2028, 12, 31)),
+        ("1-6月", Deadline(None, 6), date(2026, 6, 30), date(2028, 6, 30)),
+        ("3月至10月", Deadline(None, 10), date(2026, 10, 31), date(2028, 10, 31)),
+        ("每年12月底前", Deadline(None, 12), date(2026, 12, 31), date(2028, 12, 31)),
         # A deadline word with no date at all.
         ("按期完成", Deadline(), None, None),
         ("按时完成", Deadline(), None, None),
         ("如期完成", Deadline(), None, None),
         ("按计划完成", Deadline(), None, None),
+        ("每月10日前", Deadline(), None, None),  # every month: no one date
+        ("次月5日前完成", Deadline(), None, None),
     ],
 )
 def test_parse_deadline_without_a_year(raw: str, deadline: Deadline, by_2026: date | None, by_2028: date | None) -> None:

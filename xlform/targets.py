@@ -58,16 +58,18 @@ _DAY = r"3[01]|[12]\d|0?[1-9]"
 _PART_DAYS = {"上旬": 10, "初": 10, "中旬": 20, "中": 20}  # 下旬, 底, 末: the month's end
 _PERIOD_MONTHS = {"上半年": 6, "下半年": 12, "一季度": 3, "二季度": 6, "三季度": 9, "四季度": 12,
                   "1季度": 3, "2季度": 6, "3季度": 9, "4季度": 12}  # fmt: skip
-_DONE_WORDS = ("完成", "完工", "办结", "建成", "交付", "上线", "验收", "实施", "竣工", "结束", "到位", "投入使用")
+_DONE_WORDS = ("完成", "完工", "办结", "建成", "交付", "上线", "验收", "实施", "竣工", "结束", "到位", "投入使用",
+               "响应", "处理", "办理", "解决", "到场", "答复", "回复")  # fmt: skip
 # Matched on the half-width text without blanks. Every part is of bounded length but the last
 # (free words after 完成, "…前完成设备安装"), so a long text fails after a few characters.
 _DEADLINE = re.compile(
-    r"(?:截至|截止到|截止至|截止|不晚于|最迟于|最迟|最晚|于|在|≤|<=|<)?"
+    r"(?:截至|截止到|截止至|截止|不晚于|最迟于|最迟|最晚|于|在|到|每年|≤|<=|<)?"
     r"(?:"
     rf"(?P<y>{_YEAR})(?P<sep>[-/.])(?P<m>1[0-2]|0?[1-9])(?P=sep)(?P<d>{_DAY})日?"  # 2026-06-30, 2026/6/30, 2026.6.30
     rf"|(?:(?P<my>{_YEAR})年)?(?P<mm>{_MONTH})月份?(?:(?P<md>{_DAY})[日号]|(?P<mp>上旬|中旬|下旬|初|中|底|末))?"
     rf"|(?:(?P<py>{_YEAR})年度?|[当本今]年度?|年度)?第?(?P<period>上半年|下半年|[1-4一二三四]季度)(?:末|底)?"
-    rf"|(?:(?P<yy>{_YEAR})年度?|[当本今]年度?|年度|(?P<bare>年))(?P<yp>底|末|内)?"
+    rf"|(?:(?P<yy>{_YEAR})年度?|[当本今]年度?|年度|(?P<bare>年))(?:年(?=[底末内]))?(?P<yp>底|末|内)?"  # 2026年年底
+    rf"|(?P<monthly>每个?月|次月|当月)(?:(?:{_DAY})[日号]|底|末)?"  # every month: no one date
     r")"
     r"(?P<mark>之前|以前|为止|以内|之内|前|止|内)?"
     rf"(?P<done>前?(?:{_alternation(_DONE_WORDS)})\D*)?"
@@ -81,11 +83,36 @@ def _cn_int(text: str) -> int:
 
 
 def parse_deadline(text: str) -> Deadline | None:
-    """A 时限 (`2026年8月底前`, `6月底`, `第三季度`, `按期完成`); None when the text is none."""
+    """A 时限 (`2026年8月底前`, `6月底`, `第三季度`, `2026年3月至6月`, `按期完成`); None when the text is none."""
     compact = _SPACES.sub("", to_halfwidth(text))
+    found = _deadline(compact)
+    if found is None and len(compact) <= _PERIOD_LIMIT:
+        found = _period_end(compact)
+    return found
+
+
+_PERIOD_SEPARATOR = re.compile(r"至|到|~|—|-")
+_PERIOD_LIMIT = 40  # a period is short; longer texts are not split (each split is a parse)
+
+
+def _period_end(compact: str) -> Deadline | None:
+    """`2026年3月至6月底`, `1-6月`: a period is due at its end (the year from its start if it names none)."""
+    for m in _PERIOD_SEPARATOR.finditer(compact):
+        start, end = compact[: m.start()], compact[m.end() :]
+        if start.isdigit() and "月" in end:
+            start += "月"  # 1-6月
+        first, last = _deadline(start), _deadline(end)
+        if first is not None and last is not None and first.month and last.month:
+            return Deadline(last.year or first.year, last.month, last.day)
+    return None
+
+
+def _deadline(compact: str) -> Deadline | None:
     m = _DEADLINE.fullmatch(compact)
     if m is None:
         return Deadline() if _ON_TIME.fullmatch(compact) else None
+    if m["monthly"]:
+        return Deadline()
     year: int | None
     day: int | None
     if m["y"]:
@@ -119,6 +146,8 @@ def parse_target(raw: str | int | float | Decimal | date | None) -> Target:
     if m is None or _DIGIT.search(half, m.end()):
         return Target(raw=text, qualitative=True)
     rest = half[m.end() :].rstrip()
+    done = next((w for w in _DONE_WORDS if rest.endswith(w)), "")  # 10个工作日内完成: ≤ 10 个工作日
+    rest = rest[: len(rest) - len(done)].rstrip()
     tail = next((w for w in _TAIL_WORDS if rest.endswith(w)), "")
     unit = _SPACES.sub("", rest[: len(rest) - len(tail)])
     if _DATE_UNIT.match(unit):
