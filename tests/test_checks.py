@@ -12,6 +12,7 @@ hold: those cases also type raw values into the written workbook.
 from __future__ import annotations
 
 import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -318,6 +319,21 @@ def test_reader_findings_quote_the_value_found(write, cells) -> None:
     long = [f for f in findings if f.rule == "kind.money"]
     if long:  # cut to the same length in both, and said to be cut
         assert long[0].value.endswith("…") and len(long[0].value) == SHOWN_LIMIT
+
+
+def test_container_findings_quote_the_value_found(write) -> None:
+    """工作表保护被取消, 含宏, 含外部链接: said in the message, not added again after it."""
+    path = write(clean_form())
+    wb = openpyxl.load_workbook(path)
+    wb[P].protection.sheet = False
+    wb.save(path)
+    with zipfile.ZipFile(path, "a") as z:
+        z.writestr("xl/vbaProject.bin", b"\0" * 64)
+        z.writestr("xl/externalLinks/externalLink1.xml", b'<?xml version="1.0"?><externalLink/>')
+    findings = check(read(path))
+    assert {f.rule for f in findings} == {"structure.unprotected", "structure.macros", "structure.external_links"}
+    for f in findings:
+        assert f.value and f.value in f.message and f.text == f.message, (f.value, f.message)
 
 
 def test_catalogue_is_in_chinese() -> None:

@@ -176,13 +176,13 @@ class _Reader:
         for name in template.sheets.values():
             if self.pkg.sheet(name) is not None and not self.pkg.sheet_protected(name):
                 self.add("structure.unprotected", "warning", name, "", "工作表保护", "未保护",
-                         f"工作表“{name}”的保护被取消；请核对表格结构未被改动（已按单元格名称读取）。")
+                         f"工作表“{name}”未保护（保护被取消）；请核对表格结构未被改动（已按单元格名称读取）。")
         if self.pkg.has_macros:
             self.add("structure.macros", "warning", "", "", "宏", "含宏",
-                     "文件含有宏（VBA），本系统不会运行它；请另存为不含宏的 .xlsx。")
+                     "文件含宏（VBA），本系统不会运行它；请另存为不含宏的 .xlsx。")
         if self.pkg.external_links:
             self.add("structure.external_links", "warning", "", "", "外部链接", "含外部链接",
-                     "文件含有指向其他工作簿的外部链接，本系统不读取也不更新它们；请把数值粘贴为数值后重新保存。")
+                     "文件含外部链接（指向其他工作簿），本系统不读取也不更新它们；请把这些单元格复制后“粘贴为数值”，再重新保存。")
 
     def add(self, rule: str, severity: str, sheet: str, cell: str, field: str, value: Any, message: str) -> None:
         self.findings.append(Finding(rule, severity, sheet, cell, field, shown(value), message))  # type: ignore[arg-type]
