@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .fields import FIELD_BY_KEY, TABLES
@@ -23,6 +23,7 @@ from .targets import GoalTarget, extract_goal_targets, same_subject
 from .template import DEFAULT_TEMPLATE, Template, TemplateError, load_template
 
 CENT = Decimal("0.005")
+_TWO_PLACES = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,11 @@ def _money(value: Decimal | None) -> str:
 
 
 def _cents(value: Decimal) -> bool:
-    """At most two decimals (1.000 counts): read off the digits, since quantize() fails past 28 digits."""
+    """At most two decimals (1.000 counts); read off the digits when quantize() fails (past 28 digits)."""
+    try:
+        return value == value.quantize(_TWO_PLACES)
+    except InvalidOperation:
+        pass
     _, digits, exponent = value.as_tuple()
     significant = "".join(map(str, digits)).rstrip("0")
     return not significant or int(exponent) + len(digits) - len(significant) >= -2

@@ -42,8 +42,9 @@ _NUM = r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 # The operator and the number; whatever follows is the unit (and a 以上-like tail). `\s*+` never gives
 # back a space, so "≥" + many spaces + "x" fails in one pass.
 _TARGET_HEAD = re.compile(rf"(?P<op>{_alternation([*_OPERATORS, *_WORD_OPERATORS])})?\s*+(?P<num>{_NUM})")
-_TAIL_WORDS = sorted(_TAILS, key=len, reverse=True)
+_TAIL_WORDS = tuple(sorted(_TAILS, key=len, reverse=True))
 _DIGIT = re.compile(r"\d")
+_DATE_WORD = re.compile(r"[年月日号季]")
 _SPACES = re.compile(r"\s+")
 # "13月底", "8日前": a date that is no date (month 13), not 13 of a unit called 月底.
 _DATE_UNIT = re.compile(r"[月日号](?:份|底|末|初|中|上旬|中旬|下旬|前|之前|以前)")
@@ -74,8 +75,14 @@ _DEADLINE = re.compile(
     r"(?P<mark>之前|以前|为止|以内|之内|前|止|内)?"
     rf"(?P<done>前?(?:{_alternation(_DONE_WORDS)})\D*)?"
 )
+_DONE_ENDINGS = tuple(sorted(_DONE_WORDS, key=len, reverse=True))
 # A deadline word with no date: the project's own schedule.
 _ON_TIME = re.compile(rf"(?:按期|按时|如期|准时|按计划|按进度|按节点|限期)(?:(?:{_alternation(_DONE_WORDS)})\D*)?")
+
+
+def _ending(text: str, words: tuple[str, ...]) -> str:
+    """The longest of `words` that `text` ends with ("" for none); one C call for the usual none."""
+    return next(w for w in words if text.endswith(w)) if text.endswith(words) else ""
 
 
 def _cn_int(text: str) -> int:
@@ -138,17 +145,20 @@ def parse_target(raw: str | int | float | Decimal | date | None) -> Target:
     if not text:
         return Target(raw="")
     half = to_halfwidth(text).strip()
-    deadline = parse_deadline(half)
-    if deadline is not None:
-        return Target(raw=text, deadline=deadline)
     m = _TARGET_HEAD.match(half)
-    # A digit after the number ("1-2次", "2026年13月") means it is no simple target.
-    if m is None or _DIGIT.search(half, m.end()):
+    # A digit after the number ("1-2次", "2026-06-30") means it is no simple target.
+    simple = m is not None and not _DIGIT.search(half, m.end())
+    # A deadline either is no simple target or has 年/月 after its number (2026年底前, 6月底): "100%" skips it.
+    if not simple or _DATE_WORD.search(half, m.end() if m else 0):
+        deadline = parse_deadline(half)
+        if deadline is not None:
+            return Target(raw=text, deadline=deadline)
+    if m is None or not simple:
         return Target(raw=text, qualitative=True)
     rest = half[m.end() :].rstrip()
-    done = next((w for w in _DONE_WORDS if rest.endswith(w)), "")  # 10个工作日内完成: ≤ 10 个工作日
+    done = _ending(rest, _DONE_ENDINGS)  # 10个工作日内完成: ≤ 10 个工作日
     rest = rest[: len(rest) - len(done)].rstrip()
-    tail = next((w for w in _TAIL_WORDS if rest.endswith(w)), "")
+    tail = _ending(rest, _TAIL_WORDS)
     unit = _SPACES.sub("", rest[: len(rest) - len(tail)])
     if _DATE_UNIT.match(unit):
         return Target(raw=text, qualitative=True)
