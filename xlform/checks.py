@@ -208,13 +208,14 @@ def _category(r: Rule, ctx: Context) -> Iterator[Finding]:
 
 
 # A bare local number has 8 digits (as the message says); with an area code, 7 or 8 (smaller cities).
+_PHONE_NOISE = re.compile(r"[()（）\s]")
 _PHONE = re.compile(r"^(?:1[3-9]\d{9}|(?:0\d{2,3}[-\s]?[2-9]\d{6,7}|[2-9]\d{7})(?:[-转]\d{1,5})?)$")
 
 
 @rule("format.phone", "error", "联系电话格式不对", "联系电话填了“2403313”（少一位）。")
 def _phone(r: Rule, ctx: Context) -> Iterator[Finding]:
     phone = ctx.d.project.phone
-    compact = re.sub(r"[()（）\s]", "", phone)
+    compact = _PHONE_NOISE.sub("", phone)
     if phone and not _PHONE.match(compact):
         label = ctx.label("phone")
         yield ctx.finding(r, ctx.cell("phone"), label, phone,
