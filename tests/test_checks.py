@@ -12,6 +12,7 @@ hold: those cases also type raw values into the written workbook.
 from __future__ import annotations
 
 import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -23,10 +24,12 @@ import openpyxl
 import pytest
 import yaml
 
+from tests.timing import assert_linear
 from xlform.checks import RULES, catalogue, check
-from xlform.findings import Finding
+from xlform.findings import SHOWN_LIMIT, Finding
 from xlform.model import Activity, CostItem, Declaration, Indicator
 from xlform.reader import Registry, read
+from xlform.review import check_file, result_text
 from xlform.sample import sample_declaration
 from xlform.targets import parse_target
 from xlform.template import load_template, templates_dir
@@ -184,11 +187,24 @@ CASES = [
          good={"indicators[2].target": "良好"}),
     Case("indicators.target_format", {"indicators[3].target": "1-2次"}, (G, "E21"), ("1-2次", "视频会议正常召开"),
          good={"indicators[3].target": "≥ 1,000 人次"}),
+    Case("indicators.target_format", {"indicators[2].target": "2026年13月底前"}, (G, "E20"),
+         ("2026年13月底前", "运维完成及时性", "2026年6月30日前"), name="deadline",
+         good={"indicators[2].target": "2020年12月底前"}),
+    Case("indicators.target_format", {"indicators[3].name": "", "indicators[3].target": "1-2次"}, (G, "E21"),
+         ("第 21 行", "1-2次"), name="unnamed", also=frozenset({"indicators.name"})),
+    Case("indicators.percent_unit_missing", {"indicators[4].target": "95"}, (G, "E22"), ("系统使用满意度", "“95”", "95%"),
+         good={"indicators[4].target": "≥95%"}),
+    Case("indicators.percent_unit_missing", {"indicators[0].target": "100"}, (G, "E18"), ("系统运维完成率", "100%"),
+         name="rate", good={"indicators[0].target": "100%"}),
+    Case("indicators.percent_unit_missing", {}, (G, "E22"), ("“95”",), name="number-cell",
+         cells={(G, "E22"): 95}, good_cells={(G, "E22"): "95%"}),
     Case("goal.target_mismatch", {"project.annual_goal": "系统运维完成率达到100%，满意率达到85%以上。"},
          (P, "C22"), ("85%", "95%", "系统使用满意度", "绩效目标!E22"),
          good={"project.annual_goal": "系统运维完成率达到100%，满意率达到95%以上。"}),
     Case("goal.target_mismatch", {"indicators[0].target": "≥90%"}, (P, "C22"), ("100%", "90%", "绩效目标!E18"),
          name="indicator-side", good={"indicators[0].target": "≥100%"}),
+    Case("goal.target_mismatch", {"indicators[4].target": "90"}, (P, "C22"), ("满意度达到95%以上", "95% 与 90%", "“90”"),
+         name="unit-missing", also=frozenset({"indicators.percent_unit_missing"})),
     Case("goal.target_unmatched", {"project.annual_goal": "设备有效使用率达到99.5%以上，满意度达到95%以上。"},
          (P, "C22"), ("设备有效使用率", "99.5%"),
          good={"project.annual_goal": "会议保障有序进行，满意度达到95%以上。"}),
@@ -197,6 +213,11 @@ CASES = [
          ("1,000.00", "数量 3", "3,000.00", "232,124.00"),
          good={"costs": [CostItem(detail="维护", amount=D("3000"), unit_price=D("1000"), quantity=D("3")),
                          CostItem(detail="设备", amount=D("229124"), unit_price=D("229124"), quantity=D("1"))]}),
+    Case("costs.row", {"costs[0].unit_price": D("1000.005"), "costs[0].quantity": D("3")}, (G, "E40"),
+         ("单价 1000.005", "3000.015"), name="decimals", also=frozenset({"money.value"})),
+    Case("costs.row", {"costs[0].project": "", "costs[0].content": "", "costs[0].detail": "",
+                       "costs[0].unit_price": D("1000"), "costs[0].quantity": D("3")}, (G, "E40"), ("第 40 行", "3,000.00"),
+         name="unnamed"),
     Case("costs.total", {"costs[0].amount": D("200000"), "costs[0].unit_price": D("200000")}, (G, "E40"),
          ("200,000.00", "232,124.00"),
          good={"costs": [CostItem(detail="维护", amount=D("32124")), CostItem(detail="设备", amount=D("200000"))]}),
@@ -262,6 +283,147 @@ def test_every_rule_has_a_firing_case() -> None:
     rule_ids = {r.id for r in RULES} | {rid for rid, *_ in catalogue() if rid.startswith("kind.")}
     assert rule_ids - covered == set()
     assert covered - {rid for rid, *_ in catalogue()} == set()  # and no case for a rule that does not exist
+
+
+# ---- what every message says --------------------------------------------------------
+
+# Latin words a message may contain: file kinds and the macro language, as a clerk sees them in Excel.
+LATIN_WORDS = {"VBA", "xlsx", "xlsm"}
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_message_quotes_the_value_found(write, case: Case) -> None:
+    """The value a message names is the value in the cell, never a rounded one, said once, in Chinese."""
+    _, findings = findings_of(write, case.template, case.bad, case.cells)
+    for f in findings:
+        if f.value:
+            assert f.value in f.message, (f.value, f.message)
+        assert f.text == f.message  # the message already names the value: nothing added
+        assert f.message.count("现为") <= 1, f.message
+        assert "“”" not in f.message and "（）" not in f.message, f.message
+        assert f.message.endswith("。"), f.message
+        assert set(re.findall(r"[A-Za-z]{2,}", f.message)) <= LATIN_WORDS, f.message
+
+
+@pytest.mark.parametrize("cells", [
+    {(G, "E17"): "指标值"},  # a column header edited: the table is not read
+    {(P, "B13"): "一、项目总预算（含追加）"},  # a label edited beside a named cell
+    {(P, "E13"): "二十三万" * 100},  # a long text where money belongs
+], ids=["header", "label", "long"])
+def test_reader_findings_quote_the_value_found(write, cells) -> None:
+    _, findings = findings_of(write, "shanghai-2020", {}, cells)
+    assert findings
+    for f in findings:
+        assert f.value in f.message and f.text == f.message, (f.value, f.message)
+        assert f.message.endswith("。") and f.message.count("现为") <= 1, f.message
+    long = [f for f in findings if f.rule == "kind.money"]
+    if long:  # cut to the same length in both, and said to be cut
+        assert long[0].value.endswith("…") and len(long[0].value) == SHOWN_LIMIT
+
+
+def test_container_findings_quote_the_value_found(write) -> None:
+    """工作表保护被取消, 含宏, 含外部链接: said in the message, not added again after it."""
+    path = write(clean_form())
+    wb = openpyxl.load_workbook(path)
+    wb[P].protection.sheet = False
+    wb.save(path)
+    with zipfile.ZipFile(path, "a") as z:
+        z.writestr("xl/vbaProject.bin", b"\0" * 64)
+        z.writestr("xl/externalLinks/externalLink1.xml", b'<?xml version="1.0"?><externalLink/>')
+    findings = check(read(path))
+    assert {f.rule for f in findings} == {"structure.unprotected", "structure.macros", "structure.external_links"}
+    for f in findings:
+        assert f.value and f.value in f.message and f.text == f.message, (f.value, f.message)
+
+
+def test_catalogue_is_in_chinese() -> None:
+    for rule_id, _, title, example in catalogue():
+        assert re.search(r"[\u4e00-\u9fff]", title) and example.endswith("。"), rule_id
+        assert set(re.findall(r"[A-Za-z]{2,}", title + example)) <= LATIN_WORDS, rule_id
+
+
+def test_money_with_more_decimals_is_shown_as_typed(write) -> None:
+    """The trial's case: “最多保留两位小数（现为 1020.001）。（现为：1,020.00）” contradicted itself."""
+    changes = {"funding.fiscal_superior": D("1020.001"), "funding.fiscal_local": D("231103.999")}
+    result = check_file(write(filled("shanghai-2020", changes)))
+    money = [f for f in result.findings if f.rule == "money.value"]
+    assert [(f.cell, f.value) for f in money] == [("E16", "1020.001"), ("E17", "231103.999")]
+    text = result_text(result)
+    assert "1,020.00" not in text and "231,104.00" not in text
+    line = next(line for line in text.splitlines() if "E16" in line)
+    assert line.count("1020.001") == 1 and line.count("现为") == 1, line
+
+
+@pytest.mark.parametrize(("amount", "shown"), [
+    (D("1" * 40), []),
+    (D("1" * 40 + ".001"), ["1" * 40 + ".001"]),
+    (D("1E+40"), []),
+    (D("-1E+40"), ["-10" + ",000" * 13 + ".00"]),
+    (D("1.000"), []),  # typed with three zeros: still whole cents
+])
+def test_amounts_of_any_size_are_checked(amount: D, shown: list[str]) -> None:
+    """Decimal's 28 digits are no limit on what a cell holds: a huge amount is a finding, not a crash."""
+    findings = check(filled("shanghai-2020", {"funding.other": amount}))
+    assert [f.value for f in findings if f.rule == "money.value"] == shown
+
+
+def test_text_adds_the_value_only_where_the_message_lacks_it() -> None:
+    quoted = Finding("money.value", "error", P, "E16", "金额", "1020.001", "“金额”最多保留两位小数（现为 1020.001）。")
+    assert quoted.text == quoted.message
+    unquoted = Finding("structure.unprotected", "warning", P, "", "工作表保护", "未保护", "工作表的保护被取消。")
+    assert unquoted.text == "工作表的保护被取消。（现为：未保护）"
+    assert Finding("required.field", "error", P, "E6", "联系人", "", "“联系人”为必填项，请填写。").text.endswith("请填写。")
+
+
+# ---- 时效 targets: a deadline is a target, not an unreadable number ----------------------
+
+DEADLINES = ["2026年8月底前", "2026-06-30", "2026年6月30日前", "6月底", "12月31日前", "年底前", "第三季度", "按期完成",
+             "2026.6.30", "2026/6/30", "上半年完成", "当年完成", "10个工作日内", "２０２６年６月３０日前", "2026年年底前",
+             "2026年3月至6月", "1-6月", "每月10日前", "10个工作日内完成", "于2026年6月底前完成设备安装"]  # fmt: skip
+
+
+@pytest.mark.parametrize("template", ["shanghai-2020", "mof-2021"])
+def test_deadline_targets_pass(write, template: str) -> None:
+    """Every return in the trial got target_format for its 时效 deadline; none should."""
+    for target in DEADLINES:
+        d = filled(template, {"indicators[2].target": target})
+        findings = check(read(write(d, template)))
+        assert findings == [], (target, show(findings))
+        assert check(d) == [], target
+
+
+@pytest.mark.parametrize("raw", ["2026年13月底前", "6月32日前", "2026-02-30"])
+def test_timeliness_hints_are_deadlines(raw: str) -> None:
+    """A 时效 indicator is told how to write a deadline, not “≥95%”, whether its target is bad or empty."""
+    for target in (raw, ""):
+        findings = check(filled("shanghai-2020", {"indicators[2].target": target}))
+        [f] = [f for f in findings if f.rule in ("indicators.target_format", "indicators.target")]
+        assert "≥95%" not in f.message and "2026年6月30日前" in f.message, f.message
+    mof = check(filled("mof-2021", {"indicators[0].target": "约23万元"}))  # 成本指标: a cap, not ≥
+    [f] = [f for f in mof if f.rule == "indicators.target_format"]
+    assert "≥95%" not in f.message and "≤" in f.message, f.message
+
+
+# ---- a text of any length is checked quickly --------------------------------------------
+
+GOAL_TEXTS = {
+    "joining words": lambda n: "和" * n,
+    "verbs without numbers": lambda n: "满意度达到" * (n // 5),
+    "many targets": lambda n: "满意度达到95%以上，" * (n // 10),
+    "one long subject": lambda n: "甲" * n + "为1",
+    "spaces": lambda n: "1" + " " * n + "1",
+}
+
+
+@pytest.mark.parametrize("make", GOAL_TEXTS.values(), ids=GOAL_TEXTS.keys())
+def test_checking_takes_linear_time_in_the_text(make) -> None:
+    """The goal text and the other typed cells, each 3,200 and 32,000 characters long."""
+    def run(text: str) -> list[Finding]:
+        fields = ("project.annual_goal", "project.phone", "project.category", "indicators[3].target",
+                  "indicators[3].name", "indicators[3].level2", "guarantees[0].kind")
+        return check(filled("shanghai-2020", dict.fromkeys(fields, text)))
+
+    assert_linear(run, make(3200), make(32000))
 
 
 # ---- the real sample, as `xlform example` writes it ---------------------------------

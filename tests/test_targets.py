@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
 
-from xlform.model import Target
+from tests.timing import assert_linear
+from xlform.model import Deadline, Target
 from xlform.targets import GoalTarget, extract_goal_targets, format_target, parse_target, same_subject
 
 D = Decimal
@@ -34,6 +36,12 @@ D = Decimal
         ("<5", "<", D(5), ""),
         ("≧80%", "≥", D(80), "%"),
         ("≦2小时", "≤", D(2), "小时"),
+        # A time limit is a number of days: ≤ 10 个工作日.
+        ("10个工作日内", "≤", D(10), "个工作日"),
+        ("3天内", "≤", D(3), "天"),
+        ("6个月", "", D(6), "个月"),
+        ("10个工作日内完成", "≤", D(10), "个工作日"),
+        ("24小时内响应", "≤", D(24), "小时"),
         # Full-width forms.
         ("＞５０％", ">", D(50), "%"),
         ("＜１０件", "<", D(10), "件"),
@@ -86,7 +94,11 @@ def test_parse_keeps_clean_raw(raw: object, expected_raw: str) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["及时", "良好", "显著", "有效提升", "明显改善", " 及时 ", "1-2次", "95%-100%", "较上年提升5%", "2020年12月完成"],
+    [
+        *("及时", "良好", "显著", "有效提升", "明显改善", " 及时 ", "1-2次", "95%-100%", "较上年提升5%"),
+        # Look like dates but are none: a year with no deadline word, impossible days and months.
+        *("较2025年提升", "2026年13月底前", "2026-02-30", "2026年2月30日前", "13月底", "第五季度", "6月32日前", "2026-6"),
+    ],
 )
 def test_parse_qualitative(raw: str) -> None:
     t = parse_target(raw)
@@ -94,6 +106,95 @@ def test_parse_qualitative(raw: str) -> None:
     assert t.number is None
     assert (t.operator, t.unit) == ("", "")
     assert t.raw == raw.strip()
+
+
+@pytest.mark.parametrize(
+    ("raw", "deadline", "by"),
+    [
+        # The date itself, as clerks write it: the last day allowed is that day.
+        ("2026-06-30", Deadline(2026, 6, 30), date(2026, 6, 30)),
+        ("2026/6/30", Deadline(2026, 6, 30), date(2026, 6, 30)),
+        ("2026.6.30", Deadline(2026, 6, 30), date(2026, 6, 30)),
+        ("2026年6月30日", Deadline(2026, 6, 30), date(2026, 6, 30)),
+        ("2026年6月30日前", Deadline(2026, 6, 30), date(2026, 6, 30)),
+        ("2026年6月30号之前", Deadline(2026, 6, 30), date(2026, 6, 30)),
+        ("２０２６年６月３０日前", Deadline(2026, 6, 30), date(2026, 6, 30)),
+        ("2026 年 6 月 30 日前", Deadline(2026, 6, 30), date(2026, 6, 30)),
+        ("截至2026年6月30日", Deadline(2026, 6, 30), date(2026, 6, 30)),
+        ("不晚于2026-06-30", Deadline(2026, 6, 30), date(2026, 6, 30)),
+        ("≤2026年6月30日", Deadline(2026, 6, 30), date(2026, 6, 30)),
+        ("2026年6月30日前完成设备安装调试", Deadline(2026, 6, 30), date(2026, 6, 30)),
+        (date(2026, 6, 30), Deadline(2026, 6, 30), date(2026, 6, 30)),  # typed 6/30 into Excel: a date cell
+        # A month, a quarter, a half year, a year: its last day.
+        ("2026年8月底前", Deadline(2026, 8), date(2026, 8, 31)),
+        ("于2026年8月底前完成", Deadline(2026, 8), date(2026, 8, 31)),
+        ("2026年8月", Deadline(2026, 8), date(2026, 8, 31)),
+        ("2026年2月底", Deadline(2026, 2), date(2026, 2, 28)),
+        ("2028年2月末", Deadline(2028, 2), date(2028, 2, 29)),
+        ("2026年12月完成", Deadline(2026, 12), date(2026, 12, 31)),
+        ("2026年6月上旬", Deadline(2026, 6, 10), date(2026, 6, 10)),
+        ("2026年6月中旬前", Deadline(2026, 6, 20), date(2026, 6, 20)),
+        ("2026年第三季度", Deadline(2026, 9), date(2026, 9, 30)),
+        ("2026年上半年完成", Deadline(2026, 6), date(2026, 6, 30)),
+        ("2026年底前", Deadline(2026, 12), date(2026, 12, 31)),
+        ("2026年度内完成", Deadline(2026, 12), date(2026, 12, 31)),
+        ("2026年", Deadline(2026, 12), date(2026, 12, 31)),
+        ("2026年年底前", Deadline(2026, 12), date(2026, 12, 31)),
+        ("2026年06月30日", Deadline(2026, 6, 30), date(2026, 6, 30)),
+        ("到2026年底完成", Deadline(2026, 12), date(2026, 12, 31)),
+        # A period: its end is the deadline.
+        ("2026年1月1日至2026年12月31日", Deadline(2026, 12, 31), date(2026, 12, 31)),
+        ("2026年3月-6月", Deadline(2026, 6), date(2026, 6, 30)),
+        ("2026年3月至6月底", Deadline(2026, 6), date(2026, 6, 30)),
+        ("2026-01-01~2026-06-30", Deadline(2026, 6, 30), date(2026, 6, 30)),
+    ],
+)
+def test_parse_deadline_with_its_date(raw: object, deadline: Deadline, by: date) -> None:
+    t = parse_target(raw)  # type: ignore[arg-type]
+    assert t.deadline == deadline
+    assert t.deadline is not None and t.deadline.date == by and t.deadline.by(2020) == by  # the text's year wins
+    assert (t.number, t.operator, t.unit, t.qualitative) == (None, "", "", False)
+
+
+@pytest.mark.parametrize(
+    ("raw", "deadline", "by_2026", "by_2028"),
+    [
+        # No year: the budget year's (a later check compares with the project's dates).
+        ("6月底", Deadline(None, 6), date(2026, 6, 30), date(2028, 6, 30)),
+        ("6月底前", Deadline(None, 6), date(2026, 6, 30), date(2028, 6, 30)),
+        ("6月30号前", Deadline(None, 6, 30), date(2026, 6, 30), date(2028, 6, 30)),
+        ("12月31日前", Deadline(None, 12, 31), date(2026, 12, 31), date(2028, 12, 31)),
+        ("十月底前完成", Deadline(None, 10), date(2026, 10, 31), date(2028, 10, 31)),
+        ("2月底", Deadline(None, 2), date(2026, 2, 28), date(2028, 2, 29)),
+        ("2月29日前", Deadline(None, 2, 29), None, date(2028, 2, 29)),  # only in a leap year
+        ("年底前", Deadline(None, 12), date(2026, 12, 31), date(2028, 12, 31)),
+        ("年内完成", Deadline(None, 12), date(2026, 12, 31), date(2028, 12, 31)),
+        ("当年完成", Deadline(None, 12), date(2026, 12, 31), date(2028, 12, 31)),
+        ("本年度内", Deadline(None, 12), date(2026, 12, 31), date(2028, 12, 31)),
+        ("上半年完成", Deadline(None, 6), date(2026, 6, 30), date(2028, 6, 30)),
+        ("下半年", Deadline(None, 12), date(2026, 12, 31), date(2028, 12, 31)),
+        ("第三季度", Deadline(None, 9), date(2026, 9, 30), date(2028, 9, 30)),
+        ("三季度末前", Deadline(None, 9), date(2026, 9, 30), date(2028, 9, 30)),
+        ("第1季度", Deadline(None, 3), date(2026, 3, 31), date(2028, 3, 31)),
+        ("今年年底前", Deadline(None, 12), date(2026, 12, 31), date(2028, 12, 31)),
+        ("1-6月", Deadline(None, 6), date(2026, 6, 30), date(2028, 6, 30)),
+        ("3月至10月", Deadline(None, 10), date(2026, 10, 31), date(2028, 10, 31)),
+        ("每年12月底前", Deadline(None, 12), date(2026, 12, 31), date(2028, 12, 31)),
+        # A deadline word with no date at all.
+        ("按期完成", Deadline(), None, None),
+        ("按时完成", Deadline(), None, None),
+        ("如期完成", Deadline(), None, None),
+        ("按计划完成", Deadline(), None, None),
+        ("每月10日前", Deadline(), None, None),  # every month: no one date
+        ("次月5日前完成", Deadline(), None, None),
+    ],
+)
+def test_parse_deadline_without_a_year(raw: str, deadline: Deadline, by_2026: date | None, by_2028: date | None) -> None:
+    t = parse_target(raw)
+    assert t.deadline == deadline
+    assert t.deadline is not None and t.deadline.date is None
+    assert (t.deadline.by(2026), t.deadline.by(2028)) == (by_2026, by_2028)
+    assert (t.number, t.qualitative) == (None, False)
 
 
 @pytest.mark.parametrize("raw", [None, "", "   ", "\u3000"])
@@ -146,6 +247,13 @@ def test_extract_sample_goal() -> None:
             "项目实施后，运维完成率达到100%、质量达标率不低于95%；满意度达到95%以上。",
             [("运维完成率", "=", D(100), "%"), ("质量达标率", "≥", D(95), "%"), ("满意度", "≥", D(95), "%")],
         ),
+        ("响应时间控制在2个工作日内", [("响应时间", "≤", D(2), "个工作日")]),
+        # A date is no quantity: 2026 年 is when, not how much.
+        ("项目完成时间为2026年8月底，满意度达到95%以上", [("满意度", "≥", D(95), "%")]),
+        ("完成时间为6月，完成率达到100%", [("完成率", "=", D(100), "%")]),
+        ("验收日期为2026-06-30；验收日期为2026.6.30；验收日期为2026/6/30", []),
+        ("培训次数为1-2次", []),  # a range, not one number
+        ("项目周期为3年", [("项目周期", "=", D(3), "年")]),
         ("保障会议正常召开，提升服务水平。", []),
         ("以服务为宗旨", []),  # 为 without a number is no target
         ("", []),
@@ -199,3 +307,46 @@ def test_sample_goal_disagrees_with_its_satisfaction_indicator() -> None:
     matched = [(g, t) for g in goals for name, l2, t in indicators if same_subject(g.subject, name, l2)]
     assert [(g.subject, t.number) for g, t in matched] == [("满意率", D(95))]
     assert matched[0][0].number != matched[0][1].number
+
+
+# Texts that made a backtracking regex take seconds to minutes; each is made 3,200 and 32,000 characters long.
+TARGET_TEXTS = {
+    "spaces between two numbers": lambda n: "1" + " " * n + "1",
+    "operator, spaces": lambda n: "≥" + " " * n + "x",
+    "number, spaces, word": lambda n: "95" + " " * n + "以上x",
+    "number, unit, digit": lambda n: "1" + "%" * n + "1",
+    "date, spaces": lambda n: "2026年6月" + " " * n + "底前x",
+    "digits": lambda n: "1" * n + "x",
+    "grouped digits": lambda n: "1" + ",111" * (n // 4) + ",1",
+}
+GOAL_TEXTS = {
+    "joining words": lambda n: "和" * n,
+    "verbs without numbers": lambda n: "满意度达到" * (n // 5),
+    "verb, spaces": lambda n: ("达到" + " " * 98) * (n // 100),
+    "one long subject": lambda n: "甲" * n + "为1",
+    "many targets": lambda n: "满意度达到95%以上，" * (n // 10),
+    "targets joined": lambda n: "完成率达到100%和" * (n // 10),
+    "numbers": lambda n: "为1" * (n // 2),
+}
+
+
+@pytest.mark.parametrize("make", TARGET_TEXTS.values(), ids=TARGET_TEXTS.keys())
+def test_parse_target_takes_linear_time(make) -> None:
+    assert_linear(parse_target, make(3200), make(32000))
+
+
+@pytest.mark.parametrize("make", GOAL_TEXTS.values(), ids=GOAL_TEXTS.keys())
+def test_extract_goal_targets_takes_linear_time(make) -> None:
+    assert_linear(extract_goal_targets, make(3200), make(32000))
+
+
+def test_long_odd_texts_are_quick() -> None:
+    """The trial's case: `1` + 3,000 spaces + `1` took minutes."""
+    import time
+
+    start = time.perf_counter()
+    parse_target("1" + " " * 3000 + "1")
+    for make in (*TARGET_TEXTS.values(), *GOAL_TEXTS.values()):
+        parse_target(make(32000))
+        extract_goal_targets(make(32000))
+    assert time.perf_counter() - start < 1.0

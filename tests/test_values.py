@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests.timing import assert_linear
 from xlform.values import (
     ValueProblem,
     clean_text,
@@ -270,3 +271,19 @@ def test_a_number_past_any_budget_is_a_problem_not_a_crash(value: object) -> Non
         parse_decimal(value)
     with pytest.raises(ValueProblem, match="不合常理"):
         parse_money(value)
+
+
+# A cell holds up to 32,767 characters: odd ones must not make reading slow (3,200 against 32,000).
+ODD_CELLS = {
+    "spaces inside a date": lambda n: "2020" + " " * n + "x",
+    "spaces around separators": lambda n: "2020" + " - " * (n // 3) + "x",
+    "digits": lambda n: "1" * n + "x",
+    "spaced digits": lambda n: " 1" * (n // 2) + ",",
+    "grouped digits": lambda n: "1" + ",111" * (n // 4) + ",1",
+}
+
+
+@pytest.mark.parametrize("parse", [parse_date, parse_money, parse_decimal, parse_tick])
+@pytest.mark.parametrize("make", ODD_CELLS.values(), ids=ODD_CELLS.keys())
+def test_parsers_take_linear_time(parse, make) -> None:
+    assert_linear(parse, make(3200), make(32000))

@@ -11,18 +11,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from .fields import FIELD_BY_KEY, TABLES
-from .findings import Finding, Severity
+from .findings import Finding, Severity, shown
 from .layout import layout_for
 from .livechecks import cost_row_message
-from .model import Declaration
-from .targets import extract_goal_targets, same_subject
+from .model import Declaration, Indicator
+from .targets import GoalTarget, extract_goal_targets, same_subject
 from .template import DEFAULT_TEMPLATE, Template, TemplateError, load_template
-from .values import clean_text
 
 CENT = Decimal("0.005")
+_TWO_PLACES = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,14 @@ class Context:
         self.d = d
         self.t = template
         self.layout = layout_for(template)
-        self.goal_pairs: list[tuple] | None = None  # see _goal_pairs
+        self.goal_pairs: list[tuple[GoalTarget, Indicator | None]] | None = None  # see _goal_pairs
 
     def label(self, key: str) -> str:
         return self.t.labels.get(key, key)
+
+    def term(self, key: str) -> str:
+        """A field's label inside a sentence, without the form's numbering: 二、当年预算 → 当年预算."""
+        return _NUMBERING.sub("", self.label(key))
 
     def cell(self, key: str) -> tuple[str, str]:
         if key in self.d.source.cells:
@@ -80,16 +85,45 @@ def _col(index: int) -> str:
     return name
 
 
+# 一、 （一） 1. : the numbering of the form's labels, dropped where a label is named in a sentence.
+_NUMBERING = re.compile(r"^(?:[一二三四五六七八九十]+、|（[一二三四五六七八九十]+）|\d+[.、．]\s*)")
+
+
 def _show(value: object) -> str:
+    """A value as a finding shows it, in its `value` and in its message alike."""
     if value is None:
         return ""
     if isinstance(value, Decimal):
         return _money(value)
-    return clean_text(value)[:200]
+    return shown(value)
 
 
 def _money(value: Decimal | None) -> str:
-    return "空" if value is None else f"{value:,.2f}"
+    """An amount as found: 232,124.00, or every digit typed when there are more than two decimals
+    (1020.001, not 1,020.00: the reviewer must see what makes it wrong)."""
+    if value is None:
+        return "空"
+    return f"{value:,.2f}" if _cents(value) else f"{value:f}"
+
+
+def _cents(value: Decimal) -> bool:
+    """At most two decimals (1.000 counts); read off the digits when quantize() fails (past 28 digits)."""
+    try:
+        return value == value.quantize(_TWO_PLACES)
+    except InvalidOperation:
+        pass
+    _, digits, exponent = value.as_tuple()
+    significant = "".join(map(str, digits)).rstrip("0")
+    return not significant or int(exponent) + len(digits) - len(significant) >= -2
+
+
+def _is(value: Decimal | None) -> str:
+    """为 232,124.00, or 未填写: an amount as the subject of a sentence."""
+    return "未填写" if value is None else f"为 {_money(value)}"
+
+
+def _num(value: Decimal) -> str:
+    return f"{value:f}"  # never 1E+2
 
 
 def _n(value: Decimal | None) -> Decimal:
@@ -140,7 +174,7 @@ def _with_rows(d: Declaration, template: Template) -> Declaration:
     if all(item.row for table in TABLES for item in getattr(d, table)):
         return d
     layout = layout_for(template)
-    rows = {
+    rows: dict[str, Any] = {
         table: [item if item.row else replace(item, row=layout.tables[table].first_row + 1 + i)
                 for i, item in enumerate(getattr(d, table))]
         for table in TABLES
@@ -170,21 +204,22 @@ def _category(r: Rule, ctx: Context) -> Iterator[Finding]:
     if value and value not in allowed:
         label = ctx.label("category")
         yield ctx.finding(r, ctx.cell("category"), label, value,
-                          f"“{label}”填了“{value}”，应为 {'、'.join(allowed)} 之一，请从下拉列表选择。")
+                          f"“{label}”填了“{_show(value)}”，应为 {'、'.join(allowed)} 之一，请从下拉列表选择。")
 
 
 # A bare local number has 8 digits (as the message says); with an area code, 7 or 8 (smaller cities).
+_PHONE_NOISE = re.compile(r"[()（）\s]")
 _PHONE = re.compile(r"^(?:1[3-9]\d{9}|(?:0\d{2,3}[-\s]?[2-9]\d{6,7}|[2-9]\d{7})(?:[-转]\d{1,5})?)$")
 
 
 @rule("format.phone", "error", "联系电话格式不对", "联系电话填了“2403313”（少一位）。")
 def _phone(r: Rule, ctx: Context) -> Iterator[Finding]:
     phone = ctx.d.project.phone
-    compact = re.sub(r"[()（）\s]", "", phone)
+    compact = _PHONE_NOISE.sub("", phone)
     if phone and not _PHONE.match(compact):
         label = ctx.label("phone")
         yield ctx.finding(r, ctx.cell("phone"), label, phone,
-                          f"“{label}”应为 8 位本地号码、带区号的固定电话（如 021-24033138）或 11 位手机号，现为“{phone}”。")
+                          f"“{label}”应为 8 位本地号码、带区号的固定电话（如 021-24033138）或 11 位手机号，现为“{_show(phone)}”。")
 
 
 _MONEY_KEYS = ("total", "current_year", "fiscal", "fiscal_superior", "fiscal_local", "fiscal_subordinate", "other")
@@ -205,16 +240,13 @@ def _money_values(r: Rule, ctx: Context) -> Iterator[Finding]:
 
 
 def _bad_money(value: Decimal | None) -> bool:
-    return value is not None and (value < 0 or value != value.quantize(_TWO_PLACES))
-
-
-_TWO_PLACES = Decimal("0.01")
+    return value is not None and (value < 0 or not _cents(value))
 
 
 def _money_problem(r: Rule, ctx: Context, value: Decimal, where: tuple[str, str], label: str) -> Finding:
     if value < 0:
         return ctx.finding(r, where, label, value, f"“{label}”不能为负数（现为 {_money(value)}）。")
-    return ctx.finding(r, where, label, value, f"“{label}”最多保留两位小数（现为 {value}）。")
+    return ctx.finding(r, where, label, value, f"“{label}”最多保留两位小数（现为 {_money(value)}）。")
 
 
 @rule("funding.fiscal_parts", "error", "财政拨款 ≠ 上级 + 本级 + 下级",
@@ -227,9 +259,9 @@ def _fiscal_parts(r: Rule, ctx: Context) -> Iterator[Finding]:
     total = sum((_n(p) for p in parts), Decimal(0))
     if abs(_n(f.fiscal) - total) > CENT:
         label = ctx.label("fiscal")
+        parts_named = "、".join(ctx.term(key) for key in ("fiscal_superior", "fiscal_local", "fiscal_subordinate"))
         yield ctx.finding(r, ctx.cell("fiscal"), label, f.fiscal,
-                          f"“{label}”为 {_money(f.fiscal)}，但上级财政拨款、本级财政安排、下级财政配套之和为 "
-                          f"{_money(total)}；请核对使两者相等。")
+                          f"“{label}”{_is(f.fiscal)}，但{parts_named}之和为 {_money(total)}；请核对，使两者相等。")
 
 
 @rule("funding.current_year_sum", "error", "当年预算 ≠ 财政拨款 + 其他资金", "当年预算 232,124.00，财政拨款 200,000.00，其他资金 0。")
@@ -241,7 +273,8 @@ def _current_year_sum(r: Rule, ctx: Context) -> Iterator[Finding]:
     if abs(_n(f.current_year) - total) > CENT:
         label = ctx.label("current_year")
         yield ctx.finding(r, ctx.cell("current_year"), label, f.current_year,
-                          f"“{label}”为 {_money(f.current_year)}，但财政拨款与其他资金之和为 {_money(total)}；请核对。")
+                          f"“{label}”{_is(f.current_year)}，但{ctx.term('fiscal')}与{ctx.term('other')}之和为 "
+                          f"{_money(total)}；请核对。")
 
 
 @rule("funding.current_year_le_total", "error", "当年预算超过项目总预算", "项目总预算 100,000.00，当年预算 232,124.00。")
@@ -249,8 +282,9 @@ def _current_le_total(r: Rule, ctx: Context) -> Iterator[Finding]:
     f = ctx.d.funding
     if f.current_year is not None and f.total is not None and f.current_year > f.total + CENT:
         label = ctx.label("current_year")
+        current, total = ctx.term("current_year"), ctx.term("total")
         yield ctx.finding(r, ctx.cell("current_year"), label, f.current_year,
-                          f"“{label}”{_money(f.current_year)} 超过了项目总预算 {_money(f.total)}；当年预算不能大于总预算。")
+                          f"“{label}”{_money(f.current_year)} 超过了{total} {_money(f.total)}；{current}不能大于{total}。")
 
 
 @rule("funding.unit", "warning", "金额与金额单位（元/万元）不相称",
@@ -277,7 +311,7 @@ def _date_order(r: Rule, ctx: Context) -> Iterator[Finding]:
     p = ctx.d.project
     if p.start_date and p.end_date and p.start_date > p.end_date:
         yield ctx.finding(r, ctx.cell("end_date"), ctx.label("end_date"), p.end_date.isoformat(),
-                          f"结束日期 {p.end_date} 早于起始日期 {p.start_date}，请核对。")
+                          f"“{ctx.label('end_date')}”{p.end_date} 早于“{ctx.label('start_date')}”{p.start_date}，请核对。")
 
 
 @rule("dates.budget_year", "warning", "项目日期不在预算年度内", "2020 年的申报表，起始日期填了 2019-07-01。")
@@ -288,7 +322,7 @@ def _date_year(r: Rule, ctx: Context) -> Iterator[Finding]:
         if value is not None and value.year != year:
             label = ctx.label(key)
             yield ctx.finding(r, ctx.cell(key), label, value.isoformat(),
-                              f"“{label}”{value} 不在 {year} 预算年度内；跨年项目请在“需要说明的其他问题”中说明。")
+                              f"“{label}”{value} 不在预算年度（{year} 年）内；跨年项目请在“{ctx.label('other_notes')}”中说明。")
 
 
 # ---- 绩效目标 -------------------------------------------------------------------
@@ -303,7 +337,8 @@ def _activities_total(r: Rule, ctx: Context) -> Iterator[Finding]:
     if abs(total - ctx.d.funding.current_year) > CENT:
         header = ctx.header("activities", "amount")
         yield ctx.finding(r, ctx.row_cell("activities", "amount", amounts[-1].row), header, total,
-                          f"项目构成各主体活动金额合计 {_money(total)}，与当年预算 {_money(ctx.d.funding.current_year)} 不一致。")
+                          f"“{ctx.label('activities')}”各项{header}合计 {_money(total)}，与{ctx.term('current_year')} "
+                          f"{_money(ctx.d.funding.current_year)} 不一致。")
 
 
 @rule("activities.level1", "error", "主体活动对应的一级目标不在列表中", "对应一级目标填了“产出”。")
@@ -314,7 +349,7 @@ def _activities_level1(r: Rule, ctx: Context) -> Iterator[Finding]:
         if a.level1 and a.level1 not in ctx.t.taxonomy:
             header = ctx.header("activities", "level1")
             yield ctx.finding(r, ctx.row_cell("activities", "level1", a.row), header, a.level1,
-                              f"“{header}”填了“{a.level1}”，应为 {'、'.join(ctx.t.level1)} 之一。")
+                              f"“{header}”填了“{_show(a.level1)}”，应为 {'、'.join(ctx.t.level1)} 之一。")
 
 
 @rule("indicators.level1", "error", "一级目标不在指标体系中", "一级目标填了“产出指标”（本模板为“产出目标”）。")
@@ -326,7 +361,7 @@ def _level1(r: Rule, ctx: Context) -> Iterator[Finding]:
                               f"第 {i.row} 行指标没有填“{header}”，请从下拉列表选择。")
         elif i.level1 not in ctx.t.taxonomy:
             yield ctx.finding(r, ctx.row_cell("indicators", "level1", i.row), header, i.level1,
-                              f"“{header}”填了“{i.level1}”，应为 {'、'.join(ctx.t.level1)} 之一。")
+                              f"“{header}”填了“{_show(i.level1)}”，应为 {'、'.join(ctx.t.level1)} 之一。")
 
 
 @rule("indicators.level2", "error", "二级目标不属于其一级目标", "一级目标“产出目标”下填了二级目标“满意度”。")
@@ -341,7 +376,8 @@ def _level2(r: Rule, ctx: Context) -> Iterator[Finding]:
                               f"第 {i.row} 行指标没有填“{header}”，请从下拉列表选择（可选：{'、'.join(allowed)}）。")
         elif i.level2 not in allowed:
             yield ctx.finding(r, ctx.row_cell("indicators", "level2", i.row), header, i.level2,
-                              f"“{i.level2}”不属于一级目标“{i.level1}”，应为 {'、'.join(allowed)} 之一。")
+                              f"{header}“{_show(i.level2)}”不属于{ctx.header('indicators', 'level1')}“{i.level1}”，"
+                              f"应为 {'、'.join(allowed)} 之一。")
 
 
 @rule("indicators.required_level1", "error", "缺少必需的一级目标", "没有任何“影响力目标”（满意度）指标。")
@@ -353,7 +389,8 @@ def _required_level1(r: Rule, ctx: Context) -> Iterator[Finding]:
     for level1 in ctx.t.required_level1:
         if level1 not in present:
             yield ctx.finding(r, ctx.row_cell("indicators", "level1", 0), header, "",
-                              f"缺少“{level1}”类指标：每个项目至少要有一项（可选二级：{'、'.join(ctx.t.taxonomy[level1])}）。")
+                              f"缺少“{level1}”类指标：每个项目至少要有一项（可选{ctx.header('indicators', 'level2')}："
+                              f"{'、'.join(ctx.t.taxonomy[level1])}）。")
 
 
 @rule("indicators.name", "error", "指标缺少名称（三级目标）", "填了目标值 100%，但三级目标（指标名称）为空。")
@@ -365,13 +402,36 @@ def _indicator_name(r: Rule, ctx: Context) -> Iterator[Finding]:
                               f"第 {i.row} 行指标没有填“{header}”（指标名称），请补充。")
 
 
+def _indicator(i: Indicator) -> str:
+    """How a message names an indicator: by its name, else by its row."""
+    return f"指标“{_show(i.name)}”" if i.name else f"第 {i.row} 行指标"
+
+
+# How to write a target, by what the indicator measures (its 二级, else words in its name): a 时效
+# indicator is told to write a deadline, a 成本 one a cap, never “≥95%”.
+_TARGET_HINTS = (
+    (("时效", "及时", "时限"), "请写完成时限，如 2026年6月30日前、6月底前、10个工作日内"),
+    (("成本",), "请写金额上限，如 ≤23.21万元"),
+    (("满意",), "请写百分数，如 ≥95%"),
+)
+_TARGET_HINT = "请写成 符号+数值+单位，如 ≥95%、≤10次；定性指标写文字，如 及时"
+
+
+def _target_hint(i: Indicator) -> str:
+    for text in (i.level2, i.name):
+        for words, hint in _TARGET_HINTS:
+            if any(w in text for w in words):
+                return hint
+    return _TARGET_HINT
+
+
 @rule("indicators.target", "error", "指标缺少目标值", "“系统运维完成率”的目标值为空。")
 def _indicator_target(r: Rule, ctx: Context) -> Iterator[Finding]:
     header = ctx.header("indicators", "target")
     for i in ctx.d.indicators:
         if not i.target.raw:
             yield ctx.finding(r, ctx.row_cell("indicators", "target", i.row), header, "",
-                              f"指标“{i.name or '（未命名）'}”没有填{header}；定量的写数值和单位（如 ≥95%），定性的写文字（如 及时）。")
+                              f"{_indicator(i)}没有填{header}；{_target_hint(i)}。")
 
 
 _DIGIT = re.compile(r"[0-9０-９]")
@@ -381,9 +441,34 @@ _DIGIT = re.compile(r"[0-9０-９]")
 def _target_format(r: Rule, ctx: Context) -> Iterator[Finding]:
     header = ctx.header("indicators", "target")
     for i in ctx.d.indicators:
-        if i.target.raw and i.target.number is None and _DIGIT.search(i.target.raw):
-            yield ctx.finding(r, ctx.row_cell("indicators", "target", i.row), header, i.target.raw,
-                              f"指标“{i.name}”的{header}“{i.target.raw}”含数字但无法识别；请写成 符号+数值+单位，如 ≥95%、≤10次。")
+        t = i.target
+        if t.raw and t.number is None and t.deadline is None and _DIGIT.search(t.raw):
+            yield ctx.finding(r, ctx.row_cell("indicators", "target", i.row), header, t.raw,
+                              f"{_indicator(i)}的{header}“{_show(t.raw)}”含数字但无法识别；{_target_hint(i)}。")
+
+
+def _is_rate(i: Indicator) -> bool:
+    """A satisfaction or rate indicator (满意度, 完成率): its target is a percentage."""
+    return "满意" in i.name or "满意" in i.level2 or "率" in i.name
+
+
+def _unit_of(i: Indicator) -> str:
+    """The target's unit, % for a rate typed without one (95 is 95% there)."""
+    return i.target.unit or ("%" if _is_rate(i) else "")
+
+
+@rule("indicators.percent_unit_missing", "warning", "满意度、完成率一类指标的目标值没有写 %",
+      "“系统使用满意度”的目标值填了 95，没有写 %。")
+def _percent_unit(r: Rule, ctx: Context) -> Iterator[Finding]:
+    header = ctx.header("indicators", "target")
+    columns = ctx.t.columns["indicators"]
+    also = f"，或在“{columns['measure_unit']}”中填 %" if "measure_unit" in columns else ""
+    for i in ctx.d.indicators:
+        t = i.target
+        if t.number is not None and not t.unit and _is_rate(i):
+            yield ctx.finding(r, ctx.row_cell("indicators", "target", i.row), header, t.raw,
+                              f"{_indicator(i)}的{header}“{_show(t.raw)}”没有写 %；满意度、完成率一类指标请写百分数，"
+                              f"如 {t.operator}{_num(t.number)}%{also}（与年度绩效目标比较时已按 {_num(t.number)}% 计）。")
 
 
 @rule("goal.target_mismatch", "error", "年度绩效目标中的数值与指标不一致",
@@ -392,13 +477,13 @@ def _goal_mismatch(r: Rule, ctx: Context) -> Iterator[Finding]:
     for goal, indicator in _goal_pairs(ctx):
         if indicator is None:
             continue
-        t = indicator.target
-        if t.number is not None and (t.number != goal.number or (t.unit and goal.unit and t.unit != goal.unit)):
+        t, unit = indicator.target, _unit_of(indicator)
+        if t.number is not None and (t.number != goal.number or (unit and goal.unit and unit != goal.unit)):
             where = ctx.row_cell("indicators", "target", indicator.row)
-            label = ctx.label("annual_goal")
+            label, header = ctx.label("annual_goal"), ctx.header("indicators", "target")
             yield ctx.finding(r, ctx.cell("annual_goal"), label, goal.phrase,
-                              f"“{label}”写“{goal.phrase}”（{goal.number}{goal.unit}），而指标“{indicator.name}”的目标值为"
-                              f" {t.raw}（{where[0]}!{where[1]}）：{goal.number}{goal.unit} 与 {t.number}{t.unit} 不一致，请统一。")
+                              f"“{label}”写“{_show(goal.phrase)}”，而{_indicator(indicator)}的{header}为“{_show(t.raw)}”"
+                              f"（{where[0]}!{where[1]}）：{_num(goal.number)}{goal.unit} 与 {_num(t.number)}{unit} 不一致，请统一。")
 
 
 @rule("goal.target_unmatched", "warning", "年度绩效目标中的数值没有对应指标",
@@ -408,10 +493,11 @@ def _goal_unmatched(r: Rule, ctx: Context) -> Iterator[Finding]:
         if indicator is None:
             label = ctx.label("annual_goal")
             yield ctx.finding(r, ctx.cell("annual_goal"), label, goal.phrase,
-                              f"“{label}”写“{goal.phrase}”，但指标表中没有“{goal.subject}”这一指标；请补充指标或修改文字。")
+                              f"“{label}”写“{_show(goal.phrase)}”，但“{ctx.label('indicators')}”表中没有“{_show(goal.subject)}”"
+                              "这一指标；请补充指标或修改文字。")
 
 
-def _goal_pairs(ctx: Context) -> list[tuple]:
+def _goal_pairs(ctx: Context) -> list[tuple[GoalTarget, Indicator | None]]:
     """Each target stated in 年度绩效目标 with the indicator it speaks of (None when none does);
     worked out once per declaration, for the two rules that use it."""
     if ctx.goal_pairs is None:
@@ -419,7 +505,7 @@ def _goal_pairs(ctx: Context) -> list[tuple]:
     return ctx.goal_pairs
 
 
-def _pair_goals(ctx: Context) -> Iterator[tuple]:
+def _pair_goals(ctx: Context) -> Iterator[tuple[GoalTarget, Indicator | None]]:
     indicators = ctx.d.indicators
     for goal in extract_goal_targets(ctx.d.project.annual_goal):
         # Closest first: the indicator's own name, then a fuzzy match on the name, then one that only shares
@@ -431,7 +517,8 @@ def _pair_goals(ctx: Context) -> Iterator[tuple]:
         )
         found = next((tier for tier in tiers if tier), [])
         agreeing = [i for i in found if i.target.number == goal.number]
-        yield goal, (agreeing or found or [None])[0]
+        best = agreeing or found
+        yield goal, best[0] if best else None
 
 
 # ---- 项目构成分解 -------------------------------------------------------------------
@@ -439,13 +526,16 @@ def _pair_goals(ctx: Context) -> Iterator[tuple]:
 
 @rule("costs.row", "error", "明细金额 ≠ 单价 × 数量", "单价 1,000.00 × 数量 3 = 3,000.00，明细金额却填了 2,000.00。")
 def _cost_rows(r: Rule, ctx: Context) -> Iterator[Finding]:
-    header = ctx.header("costs", "amount")
+    header, price, quantity = (ctx.header("costs", key) for key in ("amount", "unit_price", "quantity"))
     for c in ctx.d.costs:
         message = cost_row_message(c.amount, c.unit_price, c.quantity)
         if message and c.unit_price is not None and c.quantity is not None:
+            name = c.detail or c.content or c.project
+            who = f"“{_show(name)}”" if name else f"第 {c.row} 行"
+            found = "却未填写" if c.amount is None else f"却为 {_money(c.amount)}"
             yield ctx.finding(r, ctx.row_cell("costs", "amount", c.row), header, c.amount,
-                              f"“{c.detail or c.content or c.project}”：单价 {_money(c.unit_price)} × 数量 {c.quantity.normalize():f}"
-                              f" = {_money(c.unit_price * c.quantity)}，明细金额却为 {_money(c.amount)}。")
+                              f"{who}：{price} {_money(c.unit_price)} × {quantity} {_num(c.quantity.normalize())}"
+                              f" = {_money(c.unit_price * c.quantity)}，{header}{found}。")
 
 
 @rule("costs.total", "error", "项目构成分解金额合计 ≠ 当年预算", "各明细金额合计 200,000.00，当年预算 232,124.00。")
@@ -455,11 +545,11 @@ def _cost_total(r: Rule, ctx: Context) -> Iterator[Finding]:
         return
     total = sum((_n(c.amount) for c in ctx.d.costs), Decimal(0))
     if abs(total - current) > CENT:
-        header = ctx.header("costs", "amount")
+        header, costs, budget = ctx.header("costs", "amount"), ctx.label("costs"), ctx.term("current_year")
         last = ctx.d.costs[-1].row if ctx.d.costs else 0
-        what = "未填写项目构成分解" if not ctx.d.costs else f"项目构成分解明细金额合计 {_money(total)}"
-        yield ctx.finding(r, ctx.row_cell("costs", "amount", last), header, total,
-                          f"{what}，与当年预算 {_money(current)} 不一致；金额合计应等于当年预算。")
+        what = f"未填写{costs}" if not ctx.d.costs else f"{costs}{header}合计 {_money(total)}"
+        yield ctx.finding(r, ctx.row_cell("costs", "amount", last), header, total if ctx.d.costs else None,
+                          f"{what}，与{budget} {_money(current)} 不一致；{ctx.label('cost_total')}应等于{budget}。")
 
 
 # ---- 制度保障 -------------------------------------------------------------------
@@ -471,7 +561,7 @@ def _guarantee_stage(r: Rule, ctx: Context) -> Iterator[Finding]:
     for g in ctx.d.guarantees:
         if g.document and not (g.planning or g.implementation or g.completion):
             yield ctx.finding(r, ctx.row_cell("guarantees", "planning", g.row), header, "",
-                              f"“{g.document}”没有勾选任何保障阶段；请在适用的阶段选择 ✓。")
+                              f"“{_show(g.document)}”没有勾选任何保障阶段；请在适用的阶段下填 ✓。")
 
 
 @rule("guarantees.document", "warning", "制度保障缺少文件名称", "勾选了实施阶段 ✓，但文件名称为空。")
@@ -480,7 +570,7 @@ def _guarantee_document(r: Rule, ctx: Context) -> Iterator[Finding]:
     for g in ctx.d.guarantees:
         if not g.document and (g.measures or g.planning or g.implementation or g.completion):
             yield ctx.finding(r, ctx.row_cell("guarantees", "document", g.row), header, "",
-                              f"第 {g.row} 行“{g.kind or '制度保障'}”没有填写文件名称，请补充依据的制度文件。")
+                              f"第 {g.row} 行“{_show(g.kind) or ctx.label('guarantees')}”没有填写{header}，请补充依据的制度文件。")
 
 
 @rule("guarantees.kind", "warning", "制度类别不是常用类别", "制度类别填了“其他制度”。")
@@ -490,7 +580,7 @@ def _guarantee_kind(r: Rule, ctx: Context) -> Iterator[Finding]:
     for g in ctx.d.guarantees:
         if g.kind and g.kind not in allowed:
             yield ctx.finding(r, ctx.row_cell("guarantees", "kind", g.row), header, g.kind,
-                              f"制度类别“{g.kind}”不是常用类别（{'、'.join(allowed)}）；如确为新增类别可忽略。")
+                              f"{header}“{_show(g.kind)}”不是常用类别（{'、'.join(allowed)}）；如确为新增类别可忽略。")
 
 
 def catalogue() -> list[tuple[str, str, str, str]]:
@@ -505,9 +595,9 @@ def catalogue() -> list[tuple[str, str, str, str]]:
         ("structure.name_missing", "error", "单元格名称缺失", "删除了带名称的单元格所在行。"),
         ("structure.macros", "warning", "含宏", "另存为 .xlsm 并带有 VBA。"),
         ("structure.external_links", "warning", "含外部链接", "公式引用了另一个工作簿。"),
-        ("structure.meta_changed", "error", "识别信息被改动", "取消隐藏 _meta 工作表，把“元”改成了“万元”。"),
+        ("structure.meta_changed", "error", "识别信息被改动", "取消隐藏识别信息工作表，把金额单位“元”改成了“万元”。"),
         # Raised by the report, which holds the manifest: what a return says about itself, checked against it.
-        ("round.not_issued", "error", "不是本轮下发的表", "交来的是去年下发的表，或自己用 xlform new 生成的空白表。"),
+        ("round.not_issued", "error", "不是本轮下发的表", "交来的是去年下发的表，或自己另外生成的空白表。"),
         ("round.other_department", "error", "表的下发部门与下发清单不符", "下发给区教育局的表，识别信息里写成了区民政局。"),
         ("round.wrong_year", "error", "表的年度与下发清单不符", "本轮为 2026 年度，表内识别信息为 2025 年度。"),
     ]

@@ -7,6 +7,7 @@ dates are date; every free-text field is a str ("" when empty).
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -77,15 +78,44 @@ class Activity:
     row: int = field(default=0, compare=False)  # 1-based sheet row it was read from; 0 when not read
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """A 时限 target of a 时效 indicator: `2026年8月底前` → year 2026, month 8, day None (the month's end).
+
+    Only what the text says is kept: `6月底` has no year (the budget year's June), `按期完成` has no
+    date at all (month None). `by()` turns it into the last day the target allows.
+    """
+
+    year: int | None = None
+    month: int | None = None  # None: no date named (按期完成)
+    day: int | None = None  # None: the end of the month
+
+    def by(self, year: int | None = None) -> date | None:
+        """The last day allowed; `year` (the budget year) stands in when the text names none."""
+        year = self.year or year
+        if year is None or self.month is None:
+            return None
+        last = calendar.monthrange(year, self.month)[1]
+        if self.day is not None and self.day > last:
+            return None  # 2月29日 in a year that has none
+        return date(year, self.month, self.day or last)
+
+    @property
+    def date(self) -> date | None:
+        """The date the text itself gives (None for 6月底 or 按期完成)."""
+        return self.by()
+
+
 @dataclass
 class Target:
-    """A parsed 目标值: `≥95%` → operator '≥', number 95, unit '%'."""
+    """A parsed 目标值: `≥95%` → operator '≥', number 95, unit '%'; `2026年6月30日前` → a deadline."""
 
     raw: str = ""
     operator: str = ""
     number: Decimal | None = None
     unit: str = ""
-    qualitative: bool = False
+    qualitative: bool = False  # words only (及时, 良好): neither a number nor a deadline
+    deadline: Deadline | None = None
 
 
 @dataclass

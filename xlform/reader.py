@@ -21,7 +21,7 @@ from python_calamine import CalamineWorkbook
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from .fields import META_SHEET, Kind
-from .findings import Finding
+from .findings import Finding, shown
 from .layout import TablePos, layout_for
 from .meta import META_FORMAT, identity_from_meta
 from .model import Activity, CostItem, Declaration, Guarantee, Indicator, Source
@@ -213,16 +213,16 @@ class _Reader:
         for name in template.sheets.values():
             if self.pkg.sheet(name) is not None and not self.pkg.sheet_protected(name):
                 self.add("structure.unprotected", "warning", name, "", "工作表保护", "未保护",
-                         f"工作表“{name}”的保护被取消；请核对表格结构未被改动（已按单元格名称读取）。")
+                         f"工作表“{name}”未保护（保护被取消）；请核对表格结构未被改动（已按单元格名称读取）。")
         if self.pkg.has_macros:
             self.add("structure.macros", "warning", "", "", "宏", "含宏",
-                     "文件含有宏（VBA），本系统不会运行它；请另存为不含宏的 .xlsx。")
+                     "文件含宏（VBA），本系统不会运行它；请另存为不含宏的 .xlsx。")
         if self.pkg.external_links:
             self.add("structure.external_links", "warning", "", "", "外部链接", "含外部链接",
-                     "文件含有指向其他工作簿的外部链接，本系统不读取也不更新它们；请把数值粘贴为数值后重新保存。")
+                     "文件含外部链接（指向其他工作簿），本系统不读取也不更新它们；请把这些单元格复制后“粘贴为数值”，再重新保存。")
 
     def add(self, rule: str, severity: str, sheet: str, cell: str, field: str, value: Any, message: str) -> None:
-        self.findings.append(Finding(rule, severity, sheet, cell, field, clean_text(value)[:200], message))  # type: ignore[arg-type]
+        self.findings.append(Finding(rule, severity, sheet, cell, field, shown(value), message))  # type: ignore[arg-type]
 
     # ---- single cells -----------------------------------------------------
     def read_fields(self, d: Declaration, template: Template) -> None:
@@ -240,7 +240,7 @@ class _Reader:
             if found != label and not _same_label(found, label):
                 self.add("structure.label_mismatch", "error", spot.sheet, _address(spot.row, spot.label_col),
                          label, found,
-                         f"“{label}”旁边的标签变成了“{clean_text(found)}”，表格结构被改动，该项未读取；请使用下发的原表。")
+                         f"“{label}”旁边的标签变成了“{shown(found)}”，表格结构被改动，该项未读取；请使用下发的原表。")
                 continue
             d.source.cells[spot.key] = (spot.sheet, spot.address)
             raw = cells[spot.col] if spot.col < len(cells) else ""
@@ -259,7 +259,7 @@ class _Reader:
             return _CONVERTERS.get(kind, clean_text)(raw)
         except ValueProblem as exc:
             self.add(_KIND_RULES.get(kind, "kind.value"), "error", sheet, address, label, raw,
-                     f"“{label}”{exc}：{clean_text(raw)[:50]}。")
+                     f"“{label}”填了“{shown(raw)}”，{exc}。")
             return None if kind is not Kind.TICK else False
 
     # ---- row tables ---------------------------------------------------------
@@ -279,7 +279,7 @@ class _Reader:
             if found != c.header and not _same_label(found, c.header):
                 self.add("structure.label_mismatch", "error", ref.sheet, _address(ref.row - 1, c.col),
                          c.header, found,
-                         f"“{label}”表的列标题“{c.header}”变成了“{clean_text(found)}”，表格结构被改动，该表未读取。")
+                         f"“{label}”表的列标题“{c.header}”变成了“{shown(found)}”，表格结构被改动，该表未读取；请使用下发的原表。")
                 return []
         d.source.columns[pos.table] = (ref.sheet, {c.key: c.letter for c in columns})
         items = []

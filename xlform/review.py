@@ -99,9 +99,8 @@ def result_text(r: FileResult) -> str:
     for sheet, items in by_sheet.items():
         lines.append(f"  【{sheet}】")
         for f in items:
-            value = f"（现为：{f.value}）" if f.value else ""
             cell = f"{f.sheet}!{f.cell}" if f.cell else "—"
-            lines.append(f"    {SEVERITY_LABEL[f.severity]} {f.rule} {cell} {f.message}{value}")
+            lines.append(f"    {SEVERITY_LABEL[f.severity]} {f.rule} {cell} {f.text}")
     verdict = "通过" if r.ok else "需修改"
     lines.append(f"  结果：{verdict}，{r.errors} 个错误，{r.warnings} 个提示")
     return "\n".join(lines)

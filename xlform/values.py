@@ -28,6 +28,13 @@ class ValueProblem(ValueError):
     """A cell holds something that is not a value of the expected kind."""
 
 
+# What is wrong and what to write instead; the reader puts the cell's label and value before it.
+_NOT_A_NUMBER = "不是有效的数字，请只填数字，如 3"
+_NOT_MONEY = "不是有效的金额，请只填数字，如 232124.00"
+_NOT_A_DATE = "不是有效的日期，请写成 2020-01-01 或 2020年1月1日"
+_NOT_A_TICK = "不是有效的勾选标记，请填 ✓ 或留空"
+
+
 # U+FF01..U+FF5E mirror ASCII 0x21..0x7E at a fixed offset; U+3000 is the ideographic space.
 _HALFWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 # Invisible characters that Python's str.strip() keeps but copy-paste from Word/web brings along.
@@ -139,12 +146,12 @@ def _parse_any_number(value: object, problem: str) -> Decimal | None:
 
 def parse_decimal(value: object) -> Decimal | None:
     """A number (quantity, price) from a cell; None when the cell is empty."""
-    return _parse_number(value, "不是有效的数字")
+    return _parse_number(value, _NOT_A_NUMBER)
 
 
 def parse_money(value: object) -> Decimal | None:
     """An amount of money; separate from parse_decimal so money checks can evolve."""
-    return _parse_number(value, "不是有效的金额")
+    return _parse_number(value, _NOT_MONEY)
 
 
 _EXCEL_EPOCH = date(1899, 12, 30)  # serial 0 once the fictitious 1900-02-29 is accounted for
@@ -161,10 +168,14 @@ _DATE_PATTERNS = tuple(
 )
 
 
+# A run of blanks is tried from its first blank only and never given back: linear in the text.
+_SPACED_SEPARATOR = re.compile(r"(?<!\s)\s*+([-/.年月日:])\s*+")
+
+
 def _from_serial(serial: float) -> date:
     day = math.floor(serial)  # the fraction is a time of day
     if not 1 <= day <= _MAX_SERIAL or day == 60:  # 60 is Excel's non-existent 1900-02-29
-        raise ValueProblem("不是有效的日期")
+        raise ValueProblem(_NOT_A_DATE)
     if day < 60:
         return _EXCEL_EPOCH + timedelta(days=day + 1)
     return _EXCEL_EPOCH + timedelta(days=day)
@@ -179,15 +190,15 @@ def parse_date(value: object) -> date | None:
     if isinstance(value, date):
         return value
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
-        raise ValueProblem("不是有效的日期")
+        raise ValueProblem(_NOT_A_DATE)
     if isinstance(value, int | float | Decimal):
         if not math.isfinite(value):
-            raise ValueProblem("不是有效的日期")
+            raise ValueProblem(_NOT_A_DATE)
         return _from_serial(float(value))
     text = to_halfwidth(clean_text(value))
     # Spaces around separators ("2020 年 1 月 1 日") are noise; one space before a time is not.
-    text = re.sub(r"\s*([-/.年月日:])\s*", r"\1", text)
-    text = re.sub(r"\s+", " ", text)
+    text = _SPACED_SEPARATOR.sub(r"\1", text)
+    text = _SPACES.sub(" ", text)
     if not text:
         return None
     for pattern in _DATE_PATTERNS:
@@ -196,8 +207,8 @@ def parse_date(value: object) -> date | None:
             try:
                 return date(int(m[1]), int(m[2]), int(m[3]))
             except ValueError as exc:  # 2020-02-30 and the like
-                raise ValueProblem("不是有效的日期") from exc
-    raise ValueProblem("不是有效的日期")
+                raise ValueProblem(_NOT_A_DATE) from exc
+    raise ValueProblem(_NOT_A_DATE)
 
 
 # ☒ and ✅ are ticked boxes too; ☐ is the empty box some templates pre-print.
@@ -216,11 +227,11 @@ def parse_tick(value: object) -> bool:
             return True
         if value == 0:
             return False
-        raise ValueProblem("不是有效的勾选标记，请填 ✓ 或留空")
+        raise ValueProblem(_NOT_A_TICK)
     if isinstance(value, str):
         text = to_halfwidth(clean_text(value)).strip()
         if text in _TICKED:
             return True
         if text in _UNTICKED:
             return False
-    raise ValueProblem("不是有效的勾选标记，请填 ✓ 或留空")
+    raise ValueProblem(_NOT_A_TICK)
