@@ -59,7 +59,7 @@ def line_pt(size: float = BODY_PT) -> float:
 def lines_pt(lines: int, size: float = BODY_PT) -> float:
     """Row height for `lines` lines of text, capped at Excel's maximum. Whole pixels (0.75 pt), rounded up:
     the file stores heights in pixels and would otherwise round them down."""
-    points = max(ONE_LINE_PT, lines * line_pt(size) + PAD_PT)
+    points = ONE_LINE_PT if lines <= 1 else max(ONE_LINE_PT, lines * line_pt(size) + PAD_PT)
     return min(_PIXEL * math.floor(MAX_ROW_PT / _PIXEL), _PIXEL * math.ceil(points / _PIXEL))
 
 
