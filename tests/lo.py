@@ -22,9 +22,10 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["SOFFICE", "XLSX_FILTER", "fill_cells", "pdf_pages", "require_soffice", "resave", "to_pdf"]
+__all__ = ["SOFFICE", "XLSX_FILTER", "export_pdf", "fill_cells", "pdf_pages", "require_cjk_font", "require_soffice", "resave"]
 
 XLSX_FILTER = "Calc MS Excel 2007 XML"
+PDF_FILTER = "calc_pdf_Export"
 TIMEOUT = 120.0  # seconds for one conversion / one fill
 CONNECT_TIMEOUT = 60.0  # seconds to wait for soffice to accept UNO connections
 
@@ -76,6 +77,15 @@ def require_soffice() -> str:
         _missing("soffice")
     assert SOFFICE is not None
     return SOFFICE
+
+
+def require_cjk_font() -> None:
+    """Skips (fails in CI) without a Chinese font: LibreOffice would print every character as the same
+    placeholder box, and line breaks and page fills would not be the ones a clerk gets."""
+    fc_list = shutil.which("fc-list")
+    found = subprocess.run([fc_list, ":lang=zh", "family"], capture_output=True, text=True).stdout if fc_list else ""
+    if not found.strip():
+        _missing("a Chinese font (fonts-noto-cjk)")
 
 
 def _require_python_uno() -> str:
@@ -169,17 +179,17 @@ def _popen(args: list[str], capture: bool = True) -> subprocess.Popen[bytes]:
     return subprocess.Popen(args, stdout=out, stderr=out, stdin=subprocess.DEVNULL, env=_clean_env(), start_new_session=True)
 
 
-# ---------------------------------------------------------------- resave, to_pdf
+# ---------------------------------------------------------------- resave, export_pdf
 
 
 def resave(src: Path, dst_dir: Path) -> Path:
     """Open src in headless LibreOffice and save it again as xlsx into dst_dir; returns the new file."""
-    return _convert(src, dst_dir, "xlsx", f"xlsx:{XLSX_FILTER}")
+    return _convert(src, dst_dir, "xlsx", XLSX_FILTER)
 
 
-def to_pdf(src: Path, dst_dir: Path) -> Path:
-    """Print src to PDF in headless LibreOffice (every sheet, with its page setup) into dst_dir; returns the PDF."""
-    return _convert(src, dst_dir, "pdf", "pdf")
+def export_pdf(src: Path, dst_dir: Path) -> Path:
+    """Print src to PDF in headless LibreOffice (every visible sheet, as its page setup says); returns the PDF."""
+    return _convert(src, dst_dir, "pdf", PDF_FILTER)
 
 
 def pdf_pages(pdf: Path) -> list[str]:
@@ -192,16 +202,16 @@ def pdf_pages(pdf: Path) -> list[str]:
     return run.stdout.decode("utf-8").split("\f")[:-1]  # each page ends with a form feed
 
 
-def _convert(src: Path, dst_dir: Path, suffix: str, target: str) -> Path:
+def _convert(src: Path, dst_dir: Path, ext: str, filter_name: str) -> Path:
     soffice = require_soffice()
     src, dst_dir = Path(src).resolve(), Path(dst_dir).resolve()
     assert src.is_file(), f"no such workbook: {src}"
     assert dst_dir != src.parent, f"converting would overwrite its input: choose an output directory other than {dst_dir}"
     dst_dir.mkdir(parents=True, exist_ok=True)
-    out = dst_dir / f"{src.stem}.{suffix}"
+    out = dst_dir / (src.stem + "." + ext)
     out.unlink(missing_ok=True)  # never mistake a stale file for the result
     args = [soffice, "--headless", "--norestore", "--nologo", "--nolockcheck", _profile_arg(),
-            "--convert-to", target, "--outdir", str(dst_dir), str(src)]
+            "--convert-to", f"{ext}:{filter_name}", "--outdir", str(dst_dir), str(src)]
     proc = _popen(args)
     timed_out = killed = False
     try:
@@ -214,7 +224,7 @@ def _convert(src: Path, dst_dir: Path, suffix: str, target: str) -> Path:
     if killed:
         _drop_profile()
     ok = not timed_out and proc.returncode == 0 and out.is_file() and out.stat().st_size > 0
-    assert ok, (f"LibreOffice --convert-to {target} failed ({'timeout' if timed_out else f'exit {proc.returncode}'}; "
+    assert ok, (f"LibreOffice conversion failed ({'timeout' if timed_out else f'exit {proc.returncode}'}; "
                 f"output {'missing' if not out.is_file() else 'present'}): {' '.join(args)}\n"
                 f"stdout:\n{stdout.decode(errors='replace')}\nstderr:\n{stderr.decode(errors='replace')}")
     return out

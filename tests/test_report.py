@@ -425,7 +425,7 @@ def test_summary_printed_by_libreoffice_shows_whose_row_on_every_page(tmp_path: 
     made = {date.today().isoformat()}
     make_report([tmp_path / "in"], tmp_path / "汇总.xlsx", manifest=issued.folder, jobs=2)
     made.add(date.today().isoformat())  # the report is dated the day it was made (a run may cross midnight)
-    pages = lo.pdf_pages(lo.to_pdf(tmp_path / "汇总.xlsx", tmp_path / "pdf"))
+    pages = lo.pdf_pages(lo.export_pdf(tmp_path / "汇总.xlsx", tmp_path / "pdf"))
     summary = [p for p in pages if re.search(r"^\s*汇总\s+第 \d+ 页", p, re.MULTILINE)]  # by the footer: sheet, page
     assert len(summary) >= 2, pages[:2]
     for n, page in enumerate(summary, start=1):

@@ -127,7 +127,9 @@ def test_validations_have_chinese_prompts_and_rules(write) -> None:
     phone = by_cell[_ref(wb, "f_phone")[1]]
     assert phone.type == "textLength"
     long_text = by_cell[_ref(wb, "f_overview")[1]]
-    assert long_text.type == "textLength" and long_text.formula1 == "32767"
+    limit = load_template("shanghai-2020").limits["overview"]
+    assert long_text.type == "custom" and long_text.formula1.endswith(f"<={limit}") and "LEN(" in long_text.formula1
+    assert f"最多 {limit} 个字" in long_text.prompt and f"最多 {limit} 个字" in long_text.error
 
 
 def test_meta_sheet_identifies_the_workbook(write, tmp_path: Path) -> None:

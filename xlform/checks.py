@@ -14,11 +14,12 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .fields import FIELD_BY_KEY, TABLES
+from .fields import FIELD_BY_KEY, TABLES, Kind
 from .findings import Finding, Severity, shown
-from .layout import layout_for
+from .layout import field_per_line, layout_for
 from .livechecks import cost_row_message
 from .model import Declaration, Indicator
+from .paper import counted_length
 from .targets import GoalTarget, extract_goal_targets, same_subject
 from .template import DEFAULT_TEMPLATE, Template, TemplateError, load_template
 
@@ -220,6 +221,36 @@ def _phone(r: Rule, ctx: Context) -> Iterator[Finding]:
         label = ctx.label("phone")
         yield ctx.finding(r, ctx.cell("phone"), label, phone,
                           f"“{label}”应为 8 位本地号码、带区号的固定电话（如 021-24033138）或 11 位手机号，现为“{_show(phone)}”。")
+
+
+@rule("text.length", "warning", "文字超过字数上限，打印不全",
+      "项目概况粘贴了 900 字，本表上限 300 字（打印出来只有前面一部分）。")
+def _text_length(r: Rule, ctx: Context) -> Iterator[Finding]:
+    # The workbook refuses such text when typed; text pasted as a whole cell gets past that.
+    for key, limit in ctx.t.limits.items():
+        text = getattr(getattr(ctx.d, FIELD_BY_KEY[key].group), key)
+        if key == "unit" and ctx.d.identity.department:
+            continue  # prefilled by the bureau, not the department's to shorten
+        if counted_length(text, field_per_line(key)) > limit:
+            yield _too_long(r, ctx, ctx.cell(key), ctx.label(key), text, limit, field_per_line(key))
+    for table, pos in ctx.layout.tables.items():
+        for c in pos.columns:
+            if c.column.kind is not Kind.TEXT:
+                continue
+            for item in getattr(ctx.d, table):
+                text = getattr(item, c.column.key)
+                if counted_length(text, c.per_line) > c.limit:
+                    yield _too_long(r, ctx, ctx.row_cell(table, c.column.key, item.row), c.header, text, c.limit,
+                                    c.per_line)
+
+
+def _too_long(r: Rule, ctx: Context, where: tuple[str, str], label: str, text: str, limit: int,
+              per_line: int) -> Finding:
+    breaks = text.count("\n")
+    length = f"{counted_length(text, per_line):,} 字"
+    count = length + (f"（{breaks} 处换行各按一整行 {per_line} 字计）" if breaks else "")
+    return ctx.finding(r, where, label, length,  # the value found is the length: the text itself is at the cell
+                       f"“{label}”有 {count}，超过本表上限 {limit} 字，打印出来会显示不全；请精简到 {limit} 字以内。")
 
 
 _MONEY_KEYS = ("total", "current_year", "fiscal", "fiscal_superior", "fiscal_local", "fiscal_subordinate", "other")

@@ -97,8 +97,8 @@ TABLE_COLUMNS: dict[str, dict[str, Column]] = {
         "value_type": Column("value_type", Kind.CHOICE, "value_type", width=10),
         "operator": Column("operator", Kind.CHOICE, "operator", width=8),
         "target": Column("target", Kind.TARGET, width=12),
-        "measure_unit": Column("measure_unit", Kind.TEXT, width=8),
-        "value_basis": Column("value_basis", Kind.CHOICE, "value_basis", width=12),
+        "measure_unit": Column("measure_unit", Kind.TEXT, width=10),
+        "value_basis": Column("value_basis", Kind.CHOICE, "value_basis", width=16),
         "note": Column("note", Kind.TEXT, width=16),
     },
     "costs": {

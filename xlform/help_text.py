@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .fields import CHECK_SHEET, FIELD_BY_KEY, TICK
 from .layout import Layout
-from .livechecks import LIVE_CHECKS
+from .livechecks import LIVE_CHECKS, PENDING
 from .template import Template
 
 
@@ -25,8 +25,11 @@ def help_lines(t: Template, layout: Layout) -> list[tuple[str, str]]:
         ("text", "5. 目标值写法：定量的写数字和单位，可带符号，如 100%、≥95%、≤10次、≥1,000人次；"
                  "定性的写文字，如 及时、良好、显著提升。年度绩效目标中写到的数值应与指标表一致。"),
         ("text", "6. 行数不够时，可在表格中间插入整行（右键 → 插入），新行会自动纳入该表。"),
+        ("text", "7. 文字栏有字数上限（选中单元格时有提示，换一次行按一整行计），不超过上限的内容打印时都能"
+                 "完整显示。粘贴文字请粘贴到编辑栏里：直接粘贴整个单元格不会检查字数。"),
         ("head", "二、会检查什么"),
-        ("text", f"填写时自动检查（结果见“{CHECK_SHEET}”工作表，金额不符的单元格会变红）："),
+        ("text", f"填写时自动检查，结果见“{CHECK_SHEET}”工作表：所需的单元格还没填时显示“{PENDING}”；"
+                 "金额不符的单元格会变红，旁边写明哪里不符："),
     ]
     lines += [("text", f"· {c.title}") for c in LIVE_CHECKS]
     lines += [

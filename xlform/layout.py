@@ -11,9 +11,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
-from .fields import FIELD_BY_KEY, TABLE_COLUMNS, Column, Field, table_name
-from .template import Template
+from . import paper
+from .fields import FIELD_BY_KEY, TABLE_COLUMNS, Column, Field, Kind, table_name
+
+if TYPE_CHECKING:  # template.py asks this module how much text a field holds
+    from .template import Template
 
 # 项目总体情况: label in A:B (or a sub-label in B), input in C:F.
 PROJECT_COLS = 6
@@ -51,7 +55,38 @@ _PROJECT_ROWS: tuple[tuple[str, int, int, int, int, int], ...] = (
 # Group labels spanning several rows in column A: (label key, first row, last row).
 PROJECT_GROUPS = (("approval", 9, 11), ("funding", 12, 18))
 FUNDING_CHECK_COL = 5  # column F beside each amount: the live check's message
+FUNDING_KEYS = tuple(key for key, f in FIELD_BY_KEY.items() if f.group == "funding")  # the rows of 项目资金
 PROJECT_NAME_ROW_GOALS = 3  # 项目名称 on tables 2 and 3 repeats table 1's
+GOALS_MAX_WIDTH = 26  # a column of 绩效目标 shared by several tables is as wide as its widest, up to this
+COST_CHECK_WIDTH = 16  # the per-row check right of 项目构成分解: "应为 99999999999.99" in 9 pt
+LONG_LIMIT = 200  # characters of a paragraph field a template gives no limit for
+TABLE_TEXT_LIMIT = 100  # characters of a text column in a row table (rows there grow as text is typed)
+TARGET_LIMIT = 50  # characters of a 目标值
+_BOXES = {key: (col, last) for key, _, col, last, _, _ in _PROJECT_ROWS}
+# Fields of 项目总体情况 a template may give a length limit (the text kinds among them).
+LIMITED_FIELDS = tuple(f.key for f in FIELD_BY_KEY.values() if f.kind in (Kind.TEXT, Kind.LONG))
+
+
+def box_width(key: str) -> int:
+    """Width in column units of a field's input box on 项目总体情况 (merged columns added up)."""
+    col, last = _BOXES[key]
+    return sum(PROJECT_WIDTHS[col : last + 1])
+
+
+def field_per_line(key: str) -> int:
+    return paper.chars_per_line(box_width(key))
+
+
+def field_max_limit(key: str) -> int:
+    """The most characters a field can be given and still print in full in one row."""
+    return paper.max_limit(field_per_line(key))
+
+
+def default_limit(key: str) -> int:
+    """A paragraph gets LONG_LIMIT; a one-line field what fits its box on one line."""
+    if FIELD_BY_KEY[key].kind is Kind.LONG:
+        return min(LONG_LIMIT, field_max_limit(key))
+    return field_per_line(key) - 1  # limit_lines(per_line - 1) == 1
 
 
 @dataclass(frozen=True)
@@ -74,6 +109,17 @@ class TableCol:
     column: Column
     header: str
     col: int
+    width: int  # as printed: on 绩效目标 the widest of the tables sharing the column
+
+    @property
+    def per_line(self) -> int:
+        return paper.chars_per_line(self.width)
+
+    @property
+    def limit(self) -> int:
+        """Characters a text column takes: what prints in full even when its row grows to the maximum."""
+        cap = TARGET_LIMIT if self.column.kind is Kind.TARGET else TABLE_TEXT_LIMIT
+        return min(cap, paper.max_limit(self.per_line))
 
 
 @dataclass(frozen=True)
@@ -115,14 +161,17 @@ class Layout:
     fields: dict[str, FieldCell]
     tables: dict[str, TablePos]
     goals_width: int  # columns used on 绩效目标 (A + the widest table)
+    goals_widths: tuple[int, ...]  # column widths of 绩效目标, A to the cost check column
     cost_total_row: int  # 金额合计 row on 绩效目标
     activity_total_row: int
     fingerprint: str
 
 
-def _table(template: Template, table: str, sheet: str, header_row: int, first_col: int = 1) -> TablePos:
+def _table(template: Template, table: str, sheet: str, header_row: int, first_col: int = 1,
+           widths: tuple[int, ...] = ()) -> TablePos:
     cols = tuple(
-        TableCol(TABLE_COLUMNS[table][key], header, first_col + i)
+        TableCol(TABLE_COLUMNS[table][key], header, first_col + i,
+                 widths[first_col + i] if widths else TABLE_COLUMNS[table][key].width)
         for i, (key, header) in enumerate(template.columns[table].items())
     )
     return TablePos(
@@ -144,10 +193,11 @@ def layout_for(template: Template) -> Layout:
         for key, row, col, last, lcol, llast in _PROJECT_ROWS
     }
     # 绩效目标: 项目名称 row, then 项目构成 / 指标 / 项目构成分解, a blank row between.
-    activities = _table(template, "activities", goals, PROJECT_NAME_ROW_GOALS + 2)
+    widths = _goals_widths(template)
+    activities = _table(template, "activities", goals, PROJECT_NAME_ROW_GOALS + 2, widths=widths)
     activity_total_row = activities.last_row + 1
-    indicators = _table(template, "indicators", goals, activity_total_row + 2)
-    costs = _table(template, "costs", goals, indicators.last_row + 2)
+    indicators = _table(template, "indicators", goals, activity_total_row + 2, widths=widths)
+    costs = _table(template, "costs", goals, indicators.last_row + 2, widths=widths)
     cost_total_row = costs.last_row + 1
     # 制度保障: two header rows (保障阶段 above the three stages).
     guarantee_pos = _table(template, "guarantees", guarantees, PROJECT_NAME_ROW_GOALS + 2, first_col=0)
@@ -158,10 +208,26 @@ def layout_for(template: Template) -> Layout:
         fields=fields,
         tables=tables,
         goals_width=goals_width,
+        goals_widths=widths,
         cost_total_row=cost_total_row,
         activity_total_row=activity_total_row,
         fingerprint=_fingerprint(template, fields, tables),
     )
+
+
+def _goals_widths(template: Template) -> tuple[int, ...]:
+    """Column widths of 绩效目标: A holds the section labels; each other column is as wide as the widest
+    table column in it (capped); the last is the per-row check of 项目构成分解."""
+    tables = ("activities", "indicators", "costs")
+    count = 1 + max(len(template.columns[t]) for t in tables)
+    widths = [10]
+    for col in range(1, count):
+        found = [TABLE_COLUMNS[t][k].width for t in tables for i, k in enumerate(template.columns[t]) if i + 1 == col]
+        widths.append(min(max(found, default=12), GOALS_MAX_WIDTH))
+    cost_check = 1 + len(template.columns["costs"])
+    widths += [12] * (max(count, cost_check) + 1 - len(widths))  # the writer draws one column past the widest table
+    widths[cost_check] = COST_CHECK_WIDTH
+    return tuple(widths)
 
 
 def _fingerprint(template: Template, fields: dict[str, FieldCell], tables: dict[str, TablePos]) -> str:

@@ -2,8 +2,11 @@
 
 Each check is an Excel boolean over defined names, plus the same test in
 Python so the writer can store the right cached result: LibreOffice and plain
-readers show cached values without recalculating. The reviewer's full
-catalogue (checks.py) re-does all of this on the values read back.
+readers show cached values without recalculating. A check waits (待填写) until
+the cells it needs are filled, so a blank form shows no verdict; while it
+fails, the inputs it names turn red and the note beside each says what is
+wrong. The reviewer's full catalogue (checks.py) re-does all of this on the
+values read back.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from decimal import Decimal
 
 from .model import Declaration
 
-PASS, FAIL = "通过", "未通过"
+PASS, FAIL, PENDING = "通过", "未通过", "待填写"  # 待填写: a cell the check needs is still empty
 
 
 def _n(value: Decimal | None) -> Decimal:
@@ -25,6 +28,14 @@ def _eq(a: Decimal, b: Decimal) -> bool:
     return abs(a - b) < Decimal("0.005")
 
 
+def _filled(*values: Decimal | None) -> bool:
+    return all(v is not None for v in values)
+
+
+def _any(*values: Decimal | None) -> bool:
+    return any(v is not None for v in values)
+
+
 @dataclass(frozen=True)
 class LiveCheck:
     id: str
@@ -32,14 +43,58 @@ class LiveCheck:
     fix: str
     formula: str  # an Excel expression that is TRUE when the check passes
     passes: Callable[[Declaration], bool]
-    cells: tuple[str, ...]  # field keys whose input turns red when it fails
+    ready: str  # an Excel expression that is TRUE once the cells the check needs are filled
+    is_ready: Callable[[Declaration], bool]
+    # (field key, what is wrong, in words): each of these inputs turns red while the check fails, and
+    # the note beside it shows the words.
+    notes: tuple[tuple[str, str], ...]
+
+    @property
+    def cells(self) -> tuple[str, ...]:
+        return tuple(key for key, _ in self.notes)
+
+    def status(self, d: Declaration) -> str:
+        if not self.is_ready(d):
+            return PENDING
+        return PASS if self.passes(d) else FAIL
+
+    def fails(self, d: Declaration) -> bool:
+        return self.status(d) == FAIL
 
     def status_formula(self) -> str:
-        return f'=IF(IFERROR({self.formula},FALSE),"{PASS}","{FAIL}")'
+        return f'=IF(NOT({self.ready}),"{PENDING}",IF(IFERROR({self.formula},FALSE),"{PASS}","{FAIL}"))'
+
+    def fail_expression(self) -> str:
+        """TRUE when the check fails: its cells are filled and do not agree."""
+        return f"AND({self.ready},NOT(IFERROR({self.formula},FALSE)))"
 
     def fail_formula(self) -> str:
-        """For conditional formatting: TRUE when the check fails."""
-        return f"=NOT(IFERROR({self.formula},FALSE))"
+        """For conditional formatting."""
+        return "=" + self.fail_expression()
+
+
+NOTE_SEPARATOR = "；"
+
+
+def note_formula(messages: list[tuple[LiveCheck, str]]) -> str:
+    """The note beside one input: the words of every check on it that fails, joined (MID drops the
+    leading separator; TEXTJOIN would not work in older Excel)."""
+    parts = "&".join(f'IF({check.fail_expression()},"{NOTE_SEPARATOR}{text}","")' for check, text in messages)
+    return f"=MID({parts},{len(NOTE_SEPARATOR) + 1},255)"
+
+
+def note_text(messages: list[tuple[LiveCheck, str]], d: Declaration) -> str:
+    """The note's value for `d` (the writer's cached result)."""
+    return NOTE_SEPARATOR.join(text for check, text in messages if check.fails(d))
+
+
+def notes_by_field() -> dict[str, list[tuple[LiveCheck, str]]]:
+    """For each input some check turns red: the checks and their words, in catalogue order."""
+    found: dict[str, list[tuple[LiveCheck, str]]] = {}
+    for check in LIVE_CHECKS:
+        for key, text in check.notes:
+            found.setdefault(key, []).append((check, text))
+    return found
 
 
 def cost_row_message(amount: Decimal | None, price: Decimal | None, quantity: Decimal | None) -> str:
@@ -66,6 +121,11 @@ def _activities_sum(d: Declaration) -> bool:
     return not amounts or _eq(sum(amounts, Decimal(0)), _n(d.funding.current_year))
 
 
+def _blanks(*names: str) -> str:
+    """Excel: how many of these single cells are empty (COUNTBLANK takes one range only)."""
+    return "(" + "+".join(f"ISBLANK({n})" for n in names) + ")"
+
+
 # Names of whole columns of row tables, defined by the writer: c_<table>_<column>.
 LIVE_CHECKS: tuple[LiveCheck, ...] = (
     LiveCheck(
@@ -77,7 +137,11 @@ LIVE_CHECKS: tuple[LiveCheck, ...] = (
             _n(d.funding.fiscal),
             _n(d.funding.fiscal_superior) + _n(d.funding.fiscal_local) + _n(d.funding.fiscal_subordinate),
         ),
-        ("fiscal", "fiscal_superior", "fiscal_local", "fiscal_subordinate"),
+        f"AND(NOT(ISBLANK(f_fiscal)),{_blanks('f_fiscal_superior', 'f_fiscal_local', 'f_fiscal_subordinate')}<3)",
+        lambda d: _filled(d.funding.fiscal)
+        and _any(d.funding.fiscal_superior, d.funding.fiscal_local, d.funding.fiscal_subordinate),
+        (("fiscal", "≠ 上级 + 本级 + 下级"), ("fiscal_superior", "三项之和 ≠ 财政拨款"),
+         ("fiscal_local", "三项之和 ≠ 财政拨款"), ("fiscal_subordinate", "三项之和 ≠ 财政拨款")),
     ),
     LiveCheck(
         "current_year_sum",
@@ -85,7 +149,10 @@ LIVE_CHECKS: tuple[LiveCheck, ...] = (
         "核对二、当年预算，应等于（一）财政拨款与（二）其他资金之和。",
         "ROUND(N(f_current_year)-N(f_fiscal)-N(f_other),2)=0",
         lambda d: _eq(_n(d.funding.current_year), _n(d.funding.fiscal) + _n(d.funding.other)),
-        ("current_year", "fiscal", "other"),
+        f"AND(NOT(ISBLANK(f_current_year)),{_blanks('f_fiscal', 'f_other')}<2)",
+        lambda d: _filled(d.funding.current_year) and _any(d.funding.fiscal, d.funding.other),
+        (("current_year", "≠ 财政拨款 + 其他资金"), ("fiscal", "加其他资金 ≠ 当年预算"),
+         ("other", "加财政拨款 ≠ 当年预算")),
     ),
     LiveCheck(
         "current_year_le_total",
@@ -93,7 +160,9 @@ LIVE_CHECKS: tuple[LiveCheck, ...] = (
         "当年预算不能超过项目总预算，请核对一、二两项。",
         "N(f_current_year)<=N(f_total)+0.005",
         lambda d: _n(d.funding.current_year) <= _n(d.funding.total) + Decimal("0.005"),
-        ("total", "current_year"),
+        f"{_blanks('f_total', 'f_current_year')}=0",
+        lambda d: _filled(d.funding.total, d.funding.current_year),
+        (("total", "小于当年预算"), ("current_year", "超过项目总预算")),
     ),
     LiveCheck(
         "cost_total",
@@ -101,7 +170,9 @@ LIVE_CHECKS: tuple[LiveCheck, ...] = (
         "项目构成分解各行明细金额之和应等于当年预算。",
         "ROUND(SUM(c_costs_amount)-N(f_current_year),2)=0",
         lambda d: _eq(sum((_n(c.amount) for c in d.costs), Decimal(0)), _n(d.funding.current_year)),
-        ("current_year",),
+        "AND(NOT(ISBLANK(f_current_year)),COUNT(c_costs_amount)>0)",
+        lambda d: _filled(d.funding.current_year) and any(c.amount is not None for c in d.costs),
+        (("current_year", "≠ 项目构成分解合计"),),
     ),
     LiveCheck(
         "cost_rows",
@@ -110,14 +181,21 @@ LIVE_CHECKS: tuple[LiveCheck, ...] = (
         # The per-row message column (c_costs_check) is empty where a row matches.
         'COUNTIF(c_costs_check,"?*")=0',
         _costs_match,
-        (),
+        "COUNT(c_costs_amount)>0",
+        lambda d: any(c.amount is not None for c in d.costs),
+        (),  # each row says what is wrong in its own check column
     ),
     LiveCheck(
         "activities_sum",
         "项目构成 主体活动金额之和 = 当年预算",
         "项目构成各主体活动的金额之和应等于当年预算。",
-        "OR(COUNT(c_activities_amount)=0,ROUND(SUM(c_activities_amount)-N(f_current_year),2)=0)",
+        "ROUND(SUM(c_activities_amount)-N(f_current_year),2)=0",
         _activities_sum,
-        ("current_year",),
+        "AND(NOT(ISBLANK(f_current_year)),COUNT(c_activities_amount)>0)",
+        lambda d: _filled(d.funding.current_year) and any(a.amount is not None for a in d.activities),
+        (("current_year", "≠ 主体活动金额合计"),),
     ),
 )
+CHECK_BY_ID = {c.id: c for c in LIVE_CHECKS}
+# Words beside the totals on 绩效目标 when their check fails.
+TOTAL_NOTES = {"cost_total": "≠ 当年预算", "activities_sum": "≠ 当年预算"}

@@ -19,6 +19,7 @@ import yaml
 
 from .fields import FIELD_BY_KEY, FIELDS, REQUIRED_COLUMNS, SECTION_LABELS, TABLE_COLUMNS, Kind
 from .fileio import FileTooLarge, read_limited
+from .layout import LIMITED_FIELDS, default_limit, field_max_limit
 
 DEFAULT_TEMPLATE = "shanghai-2020"
 MONEY_UNITS = ("元", "万元")
@@ -57,6 +58,7 @@ class Template:
     taxonomy: dict[str, tuple[str, ...]]
     required_level1: tuple[str, ...]
     rows: dict[str, int]
+    limits: dict[str, int]  # most characters of each text field of 项目总体情况 (every one, defaults filled in)
     source: str = ""
 
     @property
@@ -176,7 +178,7 @@ class _Validator:
         known = {
             "id", "version", "title", "region", "year", "money_unit", "indicator_style", "password",
             "help_contact", "sheets", "titles", "labels", "columns", "required", "choices",
-            "taxonomy", "required_level1", "rows",
+            "taxonomy", "required_level1", "rows", "limits",
         }
         unknown = sorted(set(map(str, data)) - known)
         if unknown:
@@ -244,6 +246,7 @@ class _Validator:
             taxonomy=taxonomy,
             required_level1=required_level1,
             rows=rows,
+            limits=self.limits(data.get("limits", {})),
             source=self.source,
         )
 
@@ -268,6 +271,19 @@ class _Validator:
                     raise self.fail(f"columns.{table}.{key}", "缺失：这一列是必需的。")
             result[table] = {str(k): self.text(cols, k, f"columns.{table}.{k}") for k in cols}
         return result
+
+    def limits(self, section: Any) -> dict[str, int]:
+        """Length limits: each must print in full in one row (Excel's rows are at most 409 pt high)."""
+        if not isinstance(section, dict):
+            raise self.fail("limits", "应为“字段: 字数”映射。")
+        for key, value in section.items():
+            if key not in LIMITED_FIELDS:
+                raise self.fail(f"limits.{key}", f"不是可限定字数的文字字段（可用：{'、'.join(LIMITED_FIELDS)}）。")
+            top = field_max_limit(key)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+                raise self.fail(f"limits.{key}", f"应为 1 到 {top} 之间的整数：更多的字在这一格里打印不下"
+                                                 "（一行最高 409 磅）。")
+        return {key: section.get(key, default_limit(key)) for key in LIMITED_FIELDS}
 
     @staticmethod
     def choice_keys(columns: dict[str, dict[str, str]]) -> set[str]:

@@ -10,7 +10,6 @@ few texts xlsxwriter would mistake for rich-text XML.
 from __future__ import annotations
 
 import io
-import math
 import uuid
 import zipfile
 from dataclasses import replace
@@ -23,13 +22,14 @@ from xlsxwriter.utility import quote_sheetname, xl_col_to_name, xl_rowcol_to_cel
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from . import __version__, livechecks
+from . import __version__, livechecks, paper
 from .errors import UserError
 from .fields import CHECK_SHEET, HELP_SHEET, LISTS_SHEET, META_SHEET, TICK, Kind
 from .fileio import write_bytes_atomic
 from .help_text import help_lines
 from .layout import (
     FUNDING_CHECK_COL,
+    FUNDING_KEYS,
     PROJECT_COLS,
     PROJECT_GROUPS,
     PROJECT_NAME_ROW_GOALS,
@@ -37,12 +37,14 @@ from .layout import (
     FieldCell,
     Layout,
     TablePos,
+    box_width,
+    field_per_line,
     layout_for,
 )
 from .meta import META_KEYS, meta_values
 from .model import Declaration, Identity
 from .template import Template
-from .xmltext import MAX_TEXT, t_element
+from .xmltext import t_element
 
 FONT = "宋体"
 TITLE_FONT = "黑体"
@@ -54,9 +56,11 @@ BAD_FONT = "#9C0006"
 GOOD_FILL = "#C6EFCE"
 MONEY_FORMAT = "#,##0.00"
 DATE_FORMAT = "yyyy-mm-dd"
-CJK_CHARS_PER_WIDTH = 2  # a CJK character is about two column-width units wide
 HELP_WIDTH = 80  # 填表说明 is one column that fits an A4 portrait page unscaled
-LINE_HEIGHT = 15
+NOTE_PT = 9  # the words beside a red cell
+TITLE_PT = 30
+SPACER_PT = 8  # the blank rows between tables
+CHECK_WIDTHS = (44, 10, 50)  # 校验: 检查项, 结果, 如何修改
 
 
 def write_workbook(
@@ -117,6 +121,8 @@ class _WorkbookWriter:
         self.buffer = io.BytesIO()
         # Text xlsxwriter would write as raw rich-text XML: a placeholder goes in, _finish puts the text back.
         self.verbatim: dict[str, str] = {}
+        # Row heights each sheet needs (points); rows not listed are sized by the program (table rows).
+        self.heights: dict[str, dict[int, float]] = {}
         self.wb = Workbook(
             self.buffer,
             {
@@ -124,14 +130,14 @@ class _WorkbookWriter:
                 "strings_to_formulas": False,
                 "strings_to_urls": False,
                 "strings_to_numbers": False,
-                "default_format_properties": {"font_name": FONT, "font_size": 11},
+                "default_format_properties": {"font_name": FONT, "font_size": paper.BODY_PT},
             },
         )
         self.f = self._formats()
 
     # ---- formats -----------------------------------------------------------
     def _formats(self) -> dict[str, Any]:
-        base = {"font_name": FONT, "font_size": 11, "valign": "vcenter", "text_wrap": True, "border": 1}
+        base = {"font_name": FONT, "font_size": paper.BODY_PT, "valign": "vcenter", "text_wrap": True, "border": 1}
         add = self.wb.add_format
 
         def fmt(**kw: Any) -> Any:
@@ -143,6 +149,8 @@ class _WorkbookWriter:
                           "valign": "vcenter"}),
             "subtitle": add({"font_name": FONT, "font_size": 11, "align": "center", "valign": "vcenter"}),
             "plain": add({"font_name": FONT, "font_size": 11, "valign": "vcenter"}),
+            # One line whatever its length: shrinks rather than wraps or spills (填报单位（盖章） in column A).
+            "plain_fit": add({"font_name": FONT, "font_size": 11, "valign": "vcenter", "shrink": True}),
             "right": add({"font_name": FONT, "font_size": 11, "align": "right", "valign": "vcenter"}),
             "label": fmt(bold=True, bg_color=LABEL_FILL, align="center"),
             "label_left": fmt(bold=True, bg_color=LABEL_FILL, align="left"),
@@ -155,10 +163,12 @@ class _WorkbookWriter:
             "date": fmt(**inp, num_format=DATE_FORMAT, align="center"),
             "tick": fmt(**inp, align="center"),
             "choice": fmt(**inp, align="center"),
-            "fixed": fmt(bg_color=COMPUTED_FILL),  # prefilled and locked (the department)
+            # Prefilled and locked (the department): its row is sized before the name is known (distribute
+            # stamps it in afterwards), so a long name shrinks to fit instead of wrapping.
+            "fixed": fmt(bg_color=COMPUTED_FILL, text_wrap=False, shrink=True),
             "computed": fmt(bg_color=COMPUTED_FILL),
             "computed_money": fmt(bg_color=COMPUTED_FILL, num_format=MONEY_FORMAT),
-            "note": add({"font_name": FONT, "font_size": 9, "font_color": BAD_FONT, "valign": "vcenter",
+            "note": add({"font_name": FONT, "font_size": NOTE_PT, "font_color": BAD_FONT, "valign": "vcenter",
                          "text_wrap": True, "border": 1, "bg_color": COMPUTED_FILL}),
             "bad": add({"bg_color": BAD_FILL, "font_color": BAD_FONT}),
             "good": add({"bg_color": GOOD_FILL, "font_color": "#006100"}),
@@ -206,21 +216,42 @@ class _WorkbookWriter:
             "select_unlocked_cells": True,
         })
 
-    def _print_setup(self, ws: Worksheet, landscape: bool, repeat_to: int) -> None:
+    # ---- rows and pages ------------------------------------------------------
+    def _tall(self, ws: Worksheet, row: int, points: float) -> None:
+        """Row `row` is at least `points` high (the largest need of its cells wins)."""
+        sheet = self.heights.setdefault(ws.name, {})
+        sheet[row] = max(sheet.get(row, 0.0), points)
+
+    def _tall_for(self, ws: Worksheet, row: int, text: str, width: float, size: float = paper.BODY_PT) -> None:
+        self._tall(ws, row, paper.lines_pt(paper.text_lines(text, width, size), size))
+
+    def _print_setup(self, ws: Worksheet, *, landscape: bool, repeat_to: int, widths: tuple[int, ...],
+                     last_row: int, blocks: list[tuple[int, int]]) -> None:
+        """A4, one page wide, rows 0..repeat_to on every page, each row at its height, and a page
+        break before each block of rows (a table, a field) that would not fit the page in full."""
         ws.set_paper(9)  # A4
         if landscape:
             ws.set_landscape()
         ws.fit_to_pages(1, 0)
         ws.center_horizontally()
-        ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
+        ws.set_margins(left=paper.MARGIN_LR_PT / 72, right=paper.MARGIN_LR_PT / 72,
+                       top=paper.MARGIN_TB_PT / 72, bottom=paper.MARGIN_TB_PT / 72)
         ws.repeat_rows(0, repeat_to)
         ws.set_footer("&C第 &P 页，共 &N 页")
+        sized = self.heights.get(ws.name, {})
+        for row, points in sorted(sized.items()):
+            ws.set_row(row, points)
+        heights = [sized.get(r) for r in range(last_row + 1)]
+        breaks = paper.page_breaks(widths, heights, blocks, repeat_to + 1, landscape)
+        if breaks:
+            ws.set_h_pagebreaks(breaks)
 
     def _heading(self, ws: Worksheet, title: str, width: int) -> None:
         last = width - 1
         ws.merge_range(0, 0, 0, last, title, self.f["title"])
-        ws.set_row(0, 30)
+        self._tall(ws, 0, TITLE_PT)
         ws.merge_range(1, 0, 1, last, f"（{self.d.identity.year} 年）", self.f["subtitle"])
+        self._tall(ws, 1, paper.ONE_LINE_PT)
 
     # ---- 项目总体情况 --------------------------------------------------------
     def _project(self, ws: Worksheet) -> None:
@@ -237,17 +268,73 @@ class _WorkbookWriter:
             self._field(ws, cell)
         self._funding_checks(ws)
         self._signature(ws)
-        self._print_setup(ws, landscape=False, repeat_to=2)
+        last_row = max(c.row for c in self.layout.fields.values())
+        self._fill_gaps(ws, last_row)
+        # Every row has its height: merged inputs never grow by themselves, in any program.
+        for row in range(2, last_row + 1):
+            self._tall(ws, row, paper.ONE_LINE_PT if self._used(row) else SPACER_PT)
+        self._print_setup(ws, landscape=False, repeat_to=2, widths=PROJECT_WIDTHS, last_row=last_row,
+                          blocks=self._project_blocks(last_row))
+
+    def _used(self, row: int) -> bool:
+        return any(c.row == row for c in self.layout.fields.values())
+
+    def _project_blocks(self, last_row: int) -> list[tuple[int, int]]:
+        """Rows that print on one page together: each field row, each group under one merged label,
+        and the signature rows with the blank row above them."""
+        blocks: list[tuple[int, int]] = []
+        row = 3
+        groups = {first: last for _, first, last in PROJECT_GROUPS}
+        while row <= last_row:
+            if row in groups:
+                end = groups[row]
+            elif not self._used(row):
+                end = last_row
+            else:
+                end = row
+            blocks.append((row, end))
+            row = end + 1
+        return blocks
+
+    def _fill_gaps(self, ws: Worksheet, last_row: int) -> None:
+        """Border the cells of the form's grid that hold nothing (left of 联系电话), so the printed table
+        has no holes."""
+        taken: set[tuple[int, int]] = set()
+        for cell in self.layout.fields.values():
+            taken.update((cell.row, c) for c in range(cell.label_col, cell.label_last_col + 1))
+            taken.update((cell.row, c) for c in range(cell.col, cell.last_col + 1))
+        for _, first, last in PROJECT_GROUPS:
+            taken.update((r, 0) for r in range(first, last + 1))
+        funding = {self.layout.fields[k].row for k in FUNDING_KEYS}
+        taken.update((r, FUNDING_CHECK_COL) for r in funding)
+        first_row = self.layout.fields["name"].row
+        grid_rows = [r for r in range(first_row, last_row + 1) if self._used(r) and r != self._signature_row()]
+        for row in grid_rows:
+            col = 0
+            while col < PROJECT_COLS:
+                if (row, col) in taken:
+                    col += 1
+                    continue
+                end = col
+                while end + 1 < PROJECT_COLS and (row, end + 1) not in taken:
+                    end += 1
+                if end > col:
+                    ws.merge_range(row, col, row, end, "", self.f["computed"])
+                else:
+                    ws.write_blank(row, col, None, self.f["computed"])
+                col = end + 1
 
     def _label(self, ws: Worksheet, cell: FieldCell) -> None:
         text = self.t.labels[cell.field.key]
         style = self.f["label_left"] if cell.label_col == 1 else self.f["label"]  # sub-labels sit in B
         if cell.field.key == "unit":
-            ws.write_string(cell.row, cell.label_col, text, self.f["plain"])
-        elif cell.label_last_col > cell.label_col:
+            ws.write_string(cell.row, cell.label_col, text, self.f["plain_fit"])
+            return
+        if cell.label_last_col > cell.label_col:
             ws.merge_range(cell.row, cell.label_col, cell.row, cell.label_last_col, text, style)
         else:
             ws.write_string(cell.row, cell.label_col, text, style)
+        self._tall_for(ws, cell.row, text, sum(PROJECT_WIDTHS[cell.label_col : cell.label_last_col + 1]))
 
     def _field(self, ws: Worksheet, cell: FieldCell) -> None:
         field = cell.field
@@ -261,12 +348,15 @@ class _WorkbookWriter:
             ws.merge_range(cell.row, cell.col, cell.row, cell.last_col, "", fmt)
         self._value(ws, cell.row, cell.col, field.kind, value, fmt)
         self.wb.define_name(field.name, _abs(ws.name, cell.row, cell.col))
+        limit = self.t.limits.get(field.key, 0)
         if fmt is not self.f["fixed"]:
             self._validate(ws, cell.row, cell.col, field.kind, field.choices, field.key in self.t.required,
-                           self.t.labels[field.key])
-        if field.kind is Kind.LONG:
-            per_line = sum(PROJECT_WIDTHS[cell.col : cell.last_col + 1]) // CJK_CHARS_PER_WIDTH
-            ws.set_row(cell.row, _row_height(str(value or ""), per_line, minimum=45))
+                           self.t.labels[field.key], limit=limit, per_line=field_per_line(field.key) if limit else 0)
+        if limit:
+            # Room for the longest text the validation lets in; more if a text over the limit is written.
+            self._tall(ws, cell.row, paper.limit_pt(limit, field_per_line(field.key)))
+            if field.key != "unit":  # the department may be stamped in later: its row may not depend on it
+                self._tall_for(ws, cell.row, str(value or ""), box_width(field.key))
 
     def _value(self, ws: Worksheet, row: int, col: int, kind: Kind, value: Any, fmt: Any) -> None:
         """Write one input value with the call that suits its kind; None / "" stays blank."""
@@ -279,7 +369,7 @@ class _WorkbookWriter:
         elif kind is Kind.TICK:
             ws.write_string(row, col, TICK, fmt)
         elif kind is Kind.TARGET:
-            self._text(ws, row, col, value.raw if hasattr(value, "raw") else str(value), fmt)
+            self._text(ws, row, col, _shown(kind, value), fmt)
         else:
             self._text(ws, row, col, str(value), fmt)
 
@@ -293,8 +383,11 @@ class _WorkbookWriter:
         ws.write_string(row, col, text, fmt)
 
     def _validate(self, ws: Worksheet, row: int, col: int, kind: Kind, choices: str, required: bool,
-                  label: str, last_row: int | None = None) -> None:
-        """Data validation with a Chinese prompt and error for one cell or a column of cells."""
+                  label: str, last_row: int | None = None, *, limit: int = 0, per_line: int = 0) -> None:
+        """Data validation with a Chinese prompt and error for one cell or a column of cells.
+
+        Text kinds take `limit` characters, a line break counting as a whole line of `per_line`
+        characters: what the validation lets in prints in full in the cell's row (paper.limit_lines)."""
         last_row = row if last_row is None else last_row
         here = xl_rowcol_to_cell(row, col)
         need = "（必填）" if required else ""
@@ -332,69 +425,79 @@ class _WorkbookWriter:
             rule = {"validate": "length", "criteria": "between", "minimum": 7, "maximum": 20,
                     "input_message": f"固定电话（可带区号）或 11 位手机号{need}。",
                     "error_message": "电话号码应为 7 至 20 位，如 021-24033138 或 13800000000。"}
-        elif kind is Kind.TARGET:
-            rule = {"validate": "length", "criteria": "between", "minimum": 1, "maximum": 255,
-                    "input_message": "如 100%、≥95%、≤10次、及时。",
-                    "error_message": "目标值最多 255 个字符。"}
         else:
-            limit = 500 if kind is Kind.TEXT else MAX_TEXT
-            rule = {"validate": "length", "criteria": "<=", "value": limit,
-                    "input_message": f"最多 {limit} 个字{need}。",
-                    "error_message": f"内容过长：最多 {limit} 个字。"}
+            assert limit > 0 and per_line > 0, (label, kind)
+            counted = paper.counted_length_formula(here, per_line)
+            breaks = f"每换一次行按 {per_line} 个字计" if limit >= per_line else "不能换行"
+            hint = "如 100%、≥95%、≤10次、及时；" if kind is Kind.TARGET else ""
+            rule = {"validate": "custom", "value": f"={counted}<={limit}",
+                    "input_message": f"{hint}最多 {limit} 个字（{breaks}），打印时才能完整显示{need}。",
+                    "error_message": f"内容过长：本格最多 {limit} 个字（{breaks}），超出的部分打印不出来。请精简后再填。"}
         rule["input_title"] = label[:32]
         rule["error_title"] = "输入有误"
         rule["ignore_blank"] = True
         ws.data_validation(row, col, last_row, col, rule)
 
     def _funding_checks(self, ws: Worksheet) -> None:
-        """Beside the amounts: what is wrong, in words; the cells themselves turn red."""
+        """Beside each amount: what is wrong, in words, while a check on it fails; the amount turns red."""
         fields = self.layout.fields
-        for check in livechecks.LIVE_CHECKS:
-            for key in check.cells:
-                cell = fields[key]
+        notes = livechecks.notes_by_field()
+        for key, messages in notes.items():
+            cell = fields[key]
+            for check, _ in messages:
                 ws.conditional_format(cell.row, cell.col, cell.row, cell.col,
                                       {"type": "formula", "criteria": check.fail_formula(), "format": self.f["bad"]})
-        rows = {check.cells[0]: check for check in livechecks.LIVE_CHECKS if check.cells}
-        for key in ("total", "current_year", "fiscal", "fiscal_superior", "fiscal_local", "fiscal_subordinate",
-                    "other"):
-            cell = fields[key]
-            check = rows.get(key)
-            if check is None:
-                ws.write_blank(cell.row, FUNDING_CHECK_COL, None, self.f["note"])
+        for key in FUNDING_KEYS:
+            row = fields[key].row
+            messages = notes.get(key, [])
+            if not messages:
+                ws.write_blank(row, FUNDING_CHECK_COL, None, self.f["note"])
                 continue
-            cached = "" if check.passes(self.d) else "✗ " + check.title
-            ws.write_formula(cell.row, FUNDING_CHECK_COL,
-                             f'=IF(IFERROR({check.formula},FALSE),"","✗ {check.title}")', self.f["note"], cached)
+            ws.write_formula(row, FUNDING_CHECK_COL, livechecks.note_formula(messages), self.f["note"],
+                             livechecks.note_text(messages, self.d))
+            # Room for every message at once, so none is ever cut off on paper.
+            every = livechecks.NOTE_SEPARATOR.join(text for _, text in messages)
+            self._tall_for(ws, row, every, PROJECT_WIDTHS[FUNDING_CHECK_COL], NOTE_PT)
+
+    def _signature_row(self) -> int:
+        return self.layout.fields["filled_on"].row
 
     def _signature(self, ws: Worksheet) -> None:
-        row = self.layout.fields["filled_on"].row
+        row = self._signature_row()
         ws.merge_range(row, 3, row, 5, "（填报单位盖章）", self.f["right"])
 
     # ---- 绩效目标 ------------------------------------------------------------
     def _goals(self, ws: Worksheet) -> None:
         t, f, layout = self.t, self.f, self.layout
-        width = layout.goals_width + 1  # + the per-row check column of 项目构成分解
-        tables = [layout.tables[k] for k in ("activities", "indicators", "costs")]
-        ws.set_column(0, 0, 10)
-        for col in range(1, width):
-            widest = max((c.column.width for tp in tables for c in tp.columns if c.col == col), default=12)
-            ws.set_column(col, col, min(widest, 26))
+        widths = layout.goals_widths
+        width = len(widths)
+        for col, w in enumerate(widths):
+            ws.set_column(col, col, w)
         self._heading(ws, t.titles["goals"], width)
         ws.write_string(2, 0, t.titles["goals_annex"], f["plain"])
         ws.write_string(2, width - 1, f"金额单位：{t.money_unit}", f["right"])
-        self._project_name_row(ws, width)
-        for tp in tables:
+        self._tall(ws, 2, paper.ONE_LINE_PT)
+        self._project_name_row(ws, widths)
+        activities, indicators, costs = (layout.tables[k] for k in ("activities", "indicators", "costs"))
+        for tp in (activities, indicators, costs):
             self._table(ws, tp, getattr(self.d, tp.table))
-        self._activity_total(ws, layout.tables["activities"])
-        self._cost_total(ws, layout.tables["costs"])
+            self._tall(ws, tp.header_row - 1, SPACER_PT)
+        self._activity_total(ws, activities)
+        self._cost_total(ws, costs)
         ws.freeze_panes(PROJECT_NAME_ROW_GOALS + 1, 0)
-        self._print_setup(ws, landscape=True, repeat_to=PROJECT_NAME_ROW_GOALS)
+        # A table never splits across pages (its label in column A is one merged cell).
+        blocks = [(activities.header_row - 1, layout.activity_total_row),
+                  (indicators.header_row - 1, indicators.last_row),
+                  (costs.header_row - 1, layout.cost_total_row)]
+        self._print_setup(ws, landscape=True, repeat_to=PROJECT_NAME_ROW_GOALS, widths=widths,
+                          last_row=layout.cost_total_row, blocks=blocks)
 
-    def _project_name_row(self, ws: Worksheet, width: int) -> None:
+    def _project_name_row(self, ws: Worksheet, widths: tuple[int, ...]) -> None:
         row = PROJECT_NAME_ROW_GOALS
         ws.write_string(row, 0, self.t.labels["name"], self.f["label"])
-        ws.merge_range(row, 1, row, width - 1, "", self.f["computed"])
+        ws.merge_range(row, 1, row, len(widths) - 1, "", self.f["computed"])
         ws.write_formula(row, 1, '=IF(f_name="","",f_name)', self.f["computed"], self.d.project.name)
+        self._tall_for(ws, row, self.d.project.name, sum(widths[1:]))
 
     def _table(self, ws: Worksheet, tp: TablePos, rows: list[Any]) -> None:
         """A row table under its merged section label in column A."""
@@ -402,22 +505,41 @@ class _WorkbookWriter:
         self._table_body(ws, tp, rows)
 
     def _table_body(self, ws: Worksheet, tp: TablePos, rows: list[Any]) -> None:
-        """Headers, input rows (values where given), validations, and the names t_<table> and c_<table>_<column>."""
+        """Headers, input rows (values where given), validations, and the names t_<table> and c_<table>_<column>.
+
+        Input rows keep no height of their own, so Excel, WPS and LibreOffice grow them as a clerk types
+        (unmerged cells do); rows written with text that wraps get the height it needs."""
         for c in tp.columns:
             ws.write_string(tp.header_row, c.col, c.header, self.f["header"])
+            self._tall_for(ws, tp.header_row, c.header, c.width)
         for i in range(tp.n_rows):
             item = rows[i] if i < len(rows) else None
             for c in tp.columns:
                 value = getattr(item, c.column.key) if item is not None else None
                 self._value(ws, tp.first_row + i, c.col, c.column.kind, value, self.input_format(c.column.kind))
+                if c.column.kind in (Kind.TEXT, Kind.CHOICE, Kind.TARGET) and value:
+                    lines = paper.text_lines(_shown(c.column.kind, value), c.width)
+                    if lines > 1:
+                        self._tall(ws, tp.first_row + i, paper.lines_pt(lines))
         sheet = quote_sheetname(ws.name)
         for c in tp.columns:
-            self._validate(ws, tp.first_row, c.col, c.column.kind, c.column.choices, False, c.header, tp.last_row)
+            text_kind = c.column.kind in (Kind.TEXT, Kind.TARGET)
+            self._validate(ws, tp.first_row, c.col, c.column.kind, c.column.choices, False, c.header, tp.last_row,
+                           limit=c.limit if text_kind else 0, per_line=c.per_line if text_kind else 0)
             letter = xl_col_to_name(c.col)
             self.wb.define_name(f"c_{tp.table}_{c.column.key}",
                                 f"={sheet}!${letter}${tp.first_row + 1}:${letter}${tp.last_row + 1}")
         self.wb.define_name(tp.name, f"={sheet}!${xl_col_to_name(tp.first_col)}${tp.first_row + 1}"
                                      f":${xl_col_to_name(tp.last_col)}${tp.last_row + 1}")
+
+    def _total_note(self, ws: Worksheet, row: int, amount_col: int, note_col: int, check_id: str) -> None:
+        """A total on 绩效目标 that disagrees with 当年预算 turns red, and the cell beside it says so."""
+        check = livechecks.CHECK_BY_ID[check_id]
+        ws.conditional_format(row, amount_col, row, amount_col,
+                              {"type": "formula", "format": self.f["bad"], "criteria": check.fail_formula()})
+        messages = [(check, livechecks.TOTAL_NOTES[check_id])]
+        ws.write_formula(row, note_col, livechecks.note_formula(messages), self.f["note"],
+                         livechecks.note_text(messages, self.d))
 
     def _activity_total(self, ws: Worksheet, tp: TablePos) -> None:
         row = self.layout.activity_total_row
@@ -427,6 +549,11 @@ class _WorkbookWriter:
         ws.write_string(row, tp.first_col, self.t.labels["activity_total"], self.f["label"])
         total = sum((a.amount for a in self.d.activities if a.amount is not None), Decimal(0))
         ws.write_formula(row, amount_col, "=SUM(c_activities_amount)", self.f["computed_money"], float(total))
+        self._total_note(ws, row, amount_col, amount_col + 1, "activities_sum")
+        for col in range(tp.first_col + 1, tp.last_col + 1):
+            if col not in (amount_col, amount_col + 1):
+                ws.write_string(row, col, "", self.f["computed"])
+        self._tall(ws, row, paper.ONE_LINE_PT)
 
     def _cost_total(self, ws: Worksheet, tp: TablePos) -> None:
         """金额合计 row and a per-row check column right of 项目构成分解."""
@@ -440,9 +567,11 @@ class _WorkbookWriter:
         assert amount is not None
         total = sum((c.amount for c in self.d.costs if c.amount is not None), Decimal(0))
         ws.write_formula(row, amount, "=SUM(c_costs_amount)", f["computed_money"], float(total))
+        self._total_note(ws, row, amount, amount + 1, "cost_total")
         for col in range(tp.first_col + 1, check_col + 1):
-            if col != amount:
+            if col not in (amount, amount + 1):
                 ws.write_string(row, col, "", f["computed"])
+        self._tall(ws, row, paper.ONE_LINE_PT)
         for i in range(tp.n_rows):
             r = tp.first_row + i
             item = self.d.costs[i] if i < len(self.d.costs) else None
@@ -457,18 +586,17 @@ class _WorkbookWriter:
         ws.conditional_format(tp.first_row, amount, tp.last_row, amount, {
             "type": "formula", "format": f["bad"],
             "criteria": f'=LEN({xl_rowcol_to_cell(tp.first_row, check_col, col_abs=True)})>0'})
-        ws.conditional_format(row, amount, row, amount, {
-            "type": "formula", "format": f["bad"], "criteria": livechecks.LIVE_CHECKS[3].fail_formula()})
 
     # ---- 制度保障 ------------------------------------------------------------
     def _guarantees(self, ws: Worksheet) -> None:
         t, f = self.t, self.f
         tp = self.layout.tables["guarantees"]
-        width = len(tp.columns)
+        widths = tuple(c.width for c in tp.columns)
         for c in tp.columns:
-            ws.set_column(c.col, c.col, c.column.width)
-        self._heading(ws, t.titles["guarantees"], width)
-        self._project_name_row(ws, width)
+            ws.set_column(c.col, c.col, c.width)
+        self._heading(ws, t.titles["guarantees"], len(widths))
+        self._tall(ws, 2, SPACER_PT)
+        self._project_name_row(ws, widths)
         stages = [c.col for c in tp.columns if c.column.kind is Kind.TICK]
         group_row = tp.header_row - 1
         for c in tp.columns:
@@ -476,45 +604,56 @@ class _WorkbookWriter:
         ws.write_string(group_row, 0, t.labels["guarantees"], f["header"])
         if stages:
             ws.merge_range(group_row, stages[0], group_row, stages[-1], "保障阶段", f["header"])
+        self._tall(ws, group_row, paper.ONE_LINE_PT)
         self._table_body(ws, tp, self.d.guarantees)
         ws.freeze_panes(tp.first_row, 0)
-        self._print_setup(ws, landscape=False, repeat_to=tp.header_row)
+        self._print_setup(ws, landscape=False, repeat_to=tp.header_row, widths=widths, last_row=tp.last_row,
+                          blocks=[(r, r) for r in range(tp.first_row, tp.last_row + 1)])
 
     # ---- 校验, 填表说明, lists, meta ------------------------------------------
     def _checks(self, ws: Worksheet) -> None:
         f = self.f
-        ws.set_column(0, 0, 44)
-        ws.set_column(1, 1, 10)
-        ws.set_column(2, 2, 50)
+        for col, width in enumerate(CHECK_WIDTHS):
+            ws.set_column(col, col, width)
         ws.merge_range(0, 0, 0, 2, "校验结果（随填写自动更新）", f["title"])
+        self._tall(ws, 0, TITLE_PT)
         for col, head in enumerate(("检查项", "结果", "未通过时如何修改")):
             ws.write_string(1, col, head, f["header"])
+        self._tall(ws, 1, paper.ONE_LINE_PT)
         for i, check in enumerate(livechecks.LIVE_CHECKS):
             r = 2 + i
             ws.write_string(r, 0, check.title, f["computed"])
-            ws.write_formula(r, 1, check.status_formula(), f["computed"],
-                             livechecks.PASS if check.passes(self.d) else livechecks.FAIL)
+            ws.write_formula(r, 1, check.status_formula(), f["computed"], check.status(self.d))
             ws.write_string(r, 2, check.fix, f["computed"])
+            self._tall_for(ws, r, check.title, CHECK_WIDTHS[0])
+            self._tall_for(ws, r, check.fix, CHECK_WIDTHS[2])
         last = 1 + len(livechecks.LIVE_CHECKS)
         ws.conditional_format(2, 1, last, 1, {"type": "cell", "criteria": "==",
                                               "value": f'"{livechecks.FAIL}"', "format": f["bad"]})
         ws.conditional_format(2, 1, last, 1, {"type": "cell", "criteria": "==",
                                               "value": f'"{livechecks.PASS}"', "format": f["good"]})
-        ws.merge_range(last + 2, 0, last + 2, 2, "说明：本页只做金额勾稽检查；必填项、指标层级、目标值等由财政部门收表时统一审核。",
-                       f["help"])
-        ws.set_row(last + 2, 32)
-        self._print_setup(ws, landscape=False, repeat_to=1)
+        note = (f"说明：“{livechecks.PENDING}”表示该项所需的单元格还没有填写。"
+                "本页只做金额勾稽检查；必填项、指标层级、目标值等由财政部门收表时统一审核。")
+        ws.merge_range(last + 2, 0, last + 2, 2, note, f["help"])
+        self._tall(ws, last + 1, SPACER_PT)
+        self._tall_for(ws, last + 2, note, sum(CHECK_WIDTHS))
+        self._print_setup(ws, landscape=False, repeat_to=1, widths=CHECK_WIDTHS, last_row=last + 2,
+                          blocks=[(r, r) for r in range(2, last + 3)])
 
     def _help(self, ws: Worksheet) -> None:
         f = self.f
         ws.set_column(0, 0, HELP_WIDTH)
         ws.write_string(0, 0, f"{self.t.title} · 填表说明", f["help_title"])
-        for i, (kind, text) in enumerate(help_lines(self.t, self.layout), start=2):
+        self._tall(ws, 0, 24)
+        self._tall(ws, 1, SPACER_PT)
+        lines = help_lines(self.t, self.layout)
+        for i, (kind, text) in enumerate(lines, start=2):
             ws.write_string(i, 0, text, f["help_head"] if kind == "head" else f["help"])
-            if kind != "head":
-                ws.set_row(i, _row_height(text, HELP_WIDTH // CJK_CHARS_PER_WIDTH - 2, minimum=18))
+            self._tall_for(ws, i, text, HELP_WIDTH)
         ws.activate()
-        self._print_setup(ws, landscape=False, repeat_to=0)
+        last = 1 + len(lines)
+        self._print_setup(ws, landscape=False, repeat_to=0, widths=(HELP_WIDTH,), last_row=last,
+                          blocks=[(r, r) for r in range(1, last + 1)])
 
     def _lists(self, ws: Worksheet) -> None:
         """Every dropdown list lives here (never inline: Excel caps inline lists at 255 chars)."""
@@ -548,13 +687,15 @@ class _WorkbookWriter:
         ws.protect(self.password)
 
 
+def _shown(kind: Kind, value: Any) -> str:
+    """The text a table or field value shows in its cell."""
+    if kind is Kind.TARGET:
+        return value.raw if hasattr(value, "raw") else str(value)
+    return str(value)
+
+
 def _abs(sheet: str, row: int, col: int) -> str:
     return f"={quote_sheetname(sheet)}!{xl_rowcol_to_cell(row, col, row_abs=True, col_abs=True)}"
-
-
-def _row_height(text: str, chars_per_line: int, minimum: int) -> int:
-    lines = sum(max(1, math.ceil(len(part) / max(chars_per_line, 1))) for part in text.split("\n")) if text else 1
-    return max(minimum, min(409, lines * LINE_HEIGHT + 6))
 
 
 def _legacy_password_hash(password: str) -> str:
