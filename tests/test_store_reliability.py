@@ -559,3 +559,66 @@ def test_a_read_only_store_is_refused_and_left_as_it_is(tmp_path: Path, made: Ma
     assert "Traceback" not in r.output and not _english(r.stderr, db, db.parent)
     assert {p.name: p.read_bytes() for p in db.parent.iterdir()} == before
     assert not (tmp_path / "r.json").exists()
+
+
+# ---- 5. the store is never an output, nor read as a return ---------------------------------------------
+
+
+def _hard_link(db: Path, out: Path) -> Path:
+    os.link(db, out)
+    return out
+
+
+def _sym_link(db: Path, out: Path) -> Path:
+    out.symlink_to(db)
+    return out
+
+
+OUTPUTS = {
+    "the-store-itself": (lambda db, tmp: db, "json"),
+    "its-write-ahead-log": (lambda db, tmp: db.with_name(db.name + "-wal"), "json"),
+    "its-shared-memory-file": (lambda db, tmp: db.with_name(db.name + "-shm"), "json"),
+    "a-hard-link-to-it": (lambda db, tmp: _hard_link(db, tmp / "copy.json"), "json"),
+    "a-symbolic-link-to-it": (lambda db, tmp: _sym_link(db, tmp / "link.json"), "json"),
+    "the-path-of-a-new-store": (lambda db, tmp: tmp / "new" / ".." / "fresh.db", "json"),
+    "a-csv-beside-the-summary": (lambda db, tmp: tmp / "s.csv", "csv"),
+}
+
+
+@pytest.mark.parametrize("case", list(OUTPUTS))
+def test_an_output_that_is_the_store_is_refused_before_anything_is_written(tmp_path: Path, made: Made,
+                                                                           case: str) -> None:
+    inbox = make_inbox(made, tmp_path / "in", 2)
+    db = tmp_path / "s.db"
+    assert report(inbox, db, tmp_path / "first.json").exit_code == 1
+    target, fmt = OUTPUTS[case]
+    out = target(db, tmp_path)
+    if case == "the-path-of-a-new-store":
+        db = tmp_path / "fresh.db"
+    elif case == "a-csv-beside-the-summary":  # the summary goes to s.csv, the 问题清单 table to s_问题清单.csv
+        db.rename(tmp_path / "s_问题清单.csv")
+        db = tmp_path / "s_问题清单.csv"
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    r = invoke(["report", str(inbox), "-f", fmt, "-o", str(out), "--db", str(db)])
+    assert r.exit_code == 2 and "收件记录库" in r.stderr, r.output
+    assert not _english(r.stderr, db, out)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+
+
+def test_the_store_and_its_side_files_are_never_read_as_returns(tmp_path: Path, made: Made) -> None:
+    inbox = make_inbox(made, tmp_path / "in", 2, extra=False)
+    db = tmp_path / "s.db"
+    assert report(inbox, db, tmp_path / "a.json").exit_code == 1
+    with closing(sqlite3.connect(db)) as holder:  # another reader keeps the -wal and -shm files in place
+        holder.execute("SELECT count(*) FROM returns").fetchone()
+        assert db.with_name("s.db-wal").exists() and db.with_name("s.db-shm").exists()
+        for side in ("s.db", "s.db-wal", "s.db-shm"):
+            (inbox / side).symlink_to(tmp_path / side)
+        r = report(inbox, db, tmp_path / "b.json")
+        assert r.exit_code == 1, r.output
+        summary = report_json(tmp_path / "b.json")
+        assert summary["summary"]["files"] == 2 and summary["unreadable"] == []
+        for given in (db, db.with_name("s.db-wal")):  # handed over as an inbox file
+            r = invoke(["report", str(inbox), str(given), "-f", "json", "-o", str(tmp_path / "c.json"),
+                        "--db", str(db)])
+            assert r.exit_code == 2 and "收件记录库" in r.stderr, r.output

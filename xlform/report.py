@@ -38,7 +38,7 @@ from .report_files import write_tables
 from .report_tables import Expected, ReportResult, Return, Unread, build_tables
 from .review import STATUS_FIX
 from .roster import Department, read_roster
-from .store import Receipt, Store, store_error
+from .store import Receipt, Store, store_error, store_files
 
 FORMATS = ("xlsx", "csv", "json")
 NO_UNIT = "（未填填报单位）"
@@ -70,12 +70,16 @@ def make_report(
     inboxes = [Path(p) for p in inboxes]
     if not inboxes:
         raise UserError("请指定至少一个收件文件夹。")
-    db = Path(db) if db is not None else None
-    for given, what in ((output, "报告"), (db, "收件记录库")):
-        if given is not None:
-            _not_inside_inbox(given, inboxes, what)
+    _not_inside_inbox(output, inboxes, "报告")
+    if db is not None:
+        db = Path(db)
+        for own in store_files(db):
+            _not_inside_inbox(own, inboxes, "收件记录库")
+        _not_the_store(output, fmt, db)
     expected = _expected(roster, manifest)
     disks = walk(inboxes)
+    if db is not None:
+        disks = _without_store(disks, db)
     now = datetime.now().isoformat(timespec="seconds")
     store = Store(db, templates or []) if db is not None else None
     try:
@@ -123,6 +127,37 @@ def _not_inside_inbox(path: Path, inboxes: list[Path], what: str) -> None:
         if inbox.is_dir() and target.is_relative_to(inbox.resolve()):
             raise UserError(f"{what} {path} 不能放在收件文件夹 {inbox} 里：收件文件夹只读不写，"
                             "否则下次汇总会把它当成交来的文件。请换一个位置。")
+        if inbox.is_file() and _same_file(path, inbox):
+            raise UserError(f"{what} {path} 就是要汇总的文件 {inbox}：交来的文件只读不写。请换一个位置。")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """One file: by resolved path, or by inode when both exist (a hard link, another mount of the folder)."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _not_the_store(output: Path, fmt: str, db: Path) -> None:
+    """No output may be written over the store or the files SQLite keeps beside it: that loses every record."""
+    for own in store_files(db):
+        # CSV tables other than 汇总 go to <stem>_<sheet>.csv beside the output (report_files.write_csv).
+        beside = (fmt == "csv" and own.name.startswith(f"{output.stem}_") and own.name.endswith(output.suffix)
+                  and _same_file(own.parent, output.parent))
+        if beside or _same_file(output, own):
+            raise UserError(f"报告 {output} 会覆盖收件记录库 {db}：请给报告或收件记录库换一个文件名。")
+
+
+def _without_store(disks: list[DiskFile], db: Path) -> list[DiskFile]:
+    """The store never sits in an inbox folder, but a link to it (or to its -wal, -shm) might: never a return.
+    Checked by name and size first, so only a likely file costs a stat."""
+    own = [p for p in store_files(db) if p.exists()]
+    names, sizes = {p.name for p in own}, {p.stat().st_size for p in own}
+    return [d for d in disks if not ((os.path.basename(d.path) in names or d.size in sizes)
+                                     and any(_same_file(Path(d.path), p) for p in own))]
 
 
 def _expected(roster: Path | None, manifest: Path | None) -> list[Expected]:

@@ -52,6 +52,7 @@ SCHEMA_VERSION = 2  # 2: files, contents and results keyed by checker signature
 BUSY_SECONDS = 30.0  # how long a run waits for its turn to write behind another run
 KEEP_CHECKERS = 4  # signatures whose results stay (a bureau alternating template sets, an upgrade)
 IN_USE_SECONDS = 3600  # a signature used this recently may belong to a run still going: never cleared
+SIDE_SUFFIXES = ("-wal", "-shm", "-journal")  # files SQLite keeps beside the store
 _PER_CHECKER = ("files", "contents", "results")
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -111,6 +112,12 @@ def checker_signature(templates: Iterable[str] = ()) -> str:
     for t in [*builtin_templates(), *(load_template(ref) for ref in templates)]:
         digest.update(repr(t).encode())
     return digest.hexdigest()[:32]
+
+
+def store_files(path: Path) -> list[Path]:
+    """The store and the files SQLite keeps beside it: none of them may be written over or read as a return."""
+    path = Path(path)
+    return [path, *(path.with_name(path.name + suffix) for suffix in SIDE_SUFFIXES)]
 
 
 class Store:
