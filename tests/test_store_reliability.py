@@ -622,3 +622,11 @@ def test_the_store_and_its_side_files_are_never_read_as_returns(tmp_path: Path, 
             r = invoke(["report", str(inbox), str(given), "-f", "json", "-o", str(tmp_path / "c.json"),
                         "--db", str(db)])
             assert r.exit_code == 2 and "收件记录库" in r.stderr, r.output
+
+
+def test_a_report_over_a_return_handed_over_as_a_file_is_refused(tmp_path: Path, made: Made) -> None:
+    ret = next(make_inbox(made, tmp_path / "in", 1, extra=False).iterdir())
+    before = ret.read_bytes()
+    r = invoke(["report", str(ret), "-o", str(ret)])
+    assert r.exit_code == 2 and "交来的文件只读不写" in r.stderr, r.output
+    assert ret.read_bytes() == before
