@@ -125,10 +125,14 @@ def test_changed_checker_rechecks_everything(tmp_path: Path, issued: DistributeR
     inbox, db = tmp_path / "in", tmp_path / "s.db"
     fill(issued, 0, inbox / "a.xlsx", "甲", time.time())
     make_report([inbox], tmp_path / "r.xlsx", db=db, jobs=1)
-    with sqlite3.connect(db) as conn:  # as after an upgrade of xlform or an edited template
-        conn.execute("UPDATE meta SET value = 'older code' WHERE key = 'checker'")
+    with sqlite3.connect(db) as conn:  # as if older code (or other templates) had written it
+        for table in ("files", "contents", "results"):
+            conn.execute(f"UPDATE {table} SET checker = 'older code'")
+        conn.execute("UPDATE checkers SET signature = 'older code'")
     result = make_report([inbox], tmp_path / "r.xlsx", db=db, jobs=1)
     assert result.skipped == 0 and result.returns == 1
+    with sqlite3.connect(db) as conn:  # the other code's results stay beside this code's
+        assert conn.execute("SELECT count(DISTINCT checker) FROM results").fetchone() == (2,)
 
 
 def test_a_batch_is_all_or_nothing(tmp_path: Path) -> None:
@@ -137,9 +141,9 @@ def test_a_batch_is_all_or_nothing(tmp_path: Path) -> None:
     good = FileOutcome(DiskFile("/in/a.xlsx", "a.xlsx", 1, 1), "a" * 64, [Collected("", "k1|.xlsx|", Outcome("通过"))])
     broken = FileOutcome(DiskFile("/in/b.xlsx", "b.xlsx", 1, 1), "b" * 64, [Collected("", "k2|.xlsx|", None)])  # type: ignore[arg-type]
     with pytest.raises(AttributeError):
-        store.save([good, broken], "2020-01-01T00:00:00")
+        store.save([good, broken], [], "2020-01-01T00:00:00")
     assert store.known_files() == {} and store.contents() == {}
-    store.save([good], "2020-01-01T00:00:00")
+    store.save([good], [], "2020-01-01T00:00:00")
     assert list(store.known_files()) == ["/in/a.xlsx"] and store.contents() == {"a" * 64: [("", "k1|.xlsx|")]}
     assert store.results(["k1|.xlsx|"])["k1|.xlsx|"].status == "通过"
     store.close()

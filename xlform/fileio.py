@@ -110,16 +110,21 @@ def _resolved(path: Path) -> Path:
         return Path(os.path.abspath(path))
 
 
+def same_file(a: Path, b: Path) -> bool:
+    """One file: by resolved path, or by inode when both exist (a hard link, another mount of the folder)."""
+    return _resolved(a) == _resolved(b) or (_identity(a) is not None and _identity(a) == _identity(b))
+
+
 def refuse_overwriting_inputs(outputs: list[tuple[Path, str]], inputs: list[tuple[Path, str]]) -> None:
     """No command writes over what it reads, nor into a folder it reads: each output (path, what it is)
     is compared with each input (path, what it is) by resolved path and by inode, before anything is
     written. A folder input also covers everything below it (a report written among the returns would
     be read back next time as a return)."""
     for output, made in outputs:
-        target, ident = _resolved(output), _identity(output)
+        target = _resolved(output)
         for given, what in inputs:
             source = _resolved(given)
-            if target == source or (ident is not None and ident == _identity(given)):
+            if same_file(output, given):
                 raise UserError(f"{made} {output} 就是要读取的{what}（{given}）；xlform 从不覆盖输入的文件，"
                                 "请换一个输出文件名。")
             if Path(given).is_dir() and target.is_relative_to(source):

@@ -35,12 +35,12 @@ from .collect import (
 )
 from .distribute import MANIFEST_NAME, Issued, read_manifest
 from .errors import UserError
-from .fileio import refuse_overwriting_inputs
+from .fileio import refuse_overwriting_inputs, same_file
 from .report_files import write_tables
 from .report_tables import Expected, Heading, ReportResult, Return, Unread, build_tables
 from .review import STATUS_FIX
 from .roster import Department, read_roster
-from .store import Store
+from .store import Receipt, Store, store_error, store_files
 
 FORMATS = ("xlsx", "csv", "json")
 NO_UNIT = "（未填填报单位）"
@@ -73,31 +73,39 @@ def make_report(
     if not inboxes:
         raise UserError("请指定至少一个收件文件夹。")
     _guard_inputs(output, fmt, inboxes, roster, manifest, db, templates or [])
+    if db is not None:
+        db = Path(db)
+        _not_the_store(output, fmt, db)
     expected, issued = _expected(roster, manifest)
     disks = walk(inboxes)
+    if db is not None:
+        disks = _without_store(disks, db)
     now = datetime.now().isoformat(timespec="seconds")
-    store = Store(Path(db), templates or []) if db else None
+    store = Store(db, templates or []) if db is not None else None
     try:
-        collected, stored, fresh = _collect(disks, store, jobs or os.cpu_count() or 1, templates or [], progress, now,
-                                            parallel_from)
+        read = (jobs or os.cpu_count() or 1, templates or [], progress, now, parallel_from)
+        collected, stored = _collect(disks, store, *read)
         signature = _signature(disks, collected, expected, fmt, store.checker) if store is not None else ""
         result = _unchanged_report(store, output, signature) if store is not None else None
         if result is None:
             if store is not None:  # results of unchanged files are loaded only when the report is rewritten
-                outcomes = store.results(c.key for items in stored.values() for c in items)
-                for items in stored.values():
-                    for c in items:
-                        c.outcome = outcomes[c.key]
+                lost = _load(store, stored)
+                while lost:  # another run cleared them out meanwhile: read those files again
+                    for path in lost:
+                        del stored[path]
+                    again, more = _collect([d for d in disks if d.path in lost], store, *read)
+                    collected.update(again)
+                    stored.update(more)
+                    lost = _load(store, more)
             returns, unread = _sort_out(disks, collected)
-            if store is not None:
-                store.record_returns([(c, r.name, r.received.isoformat()) for r, c, path in returns if path in fresh],
-                                     now)
-            result = _assemble([r for r, _, _ in returns], unread, expected, issued, output, fmt)
+            result = _assemble(returns, unread, expected, issued, output, fmt)
             if store is not None:
                 _remember_report(store, signature, result)
         result.skipped = len(stored)
-    except sqlite3.Error as exc:  # locked by another run for 30 s, disk full, …: the store stays as it was
-        raise UserError(f"收件记录库 {db} 读写失败（{exc}）；请稍后重试，或确认没有另一个汇总正在运行。") from None
+    except sqlite3.Error as exc:  # locked by another run too long, disk full, …: the store stays as it was
+        if db is None:
+            raise
+        raise store_error(db, exc) from None
     finally:
         if store is not None:
             store.close()
@@ -129,10 +137,28 @@ def _guard_inputs(output: Path, fmt: str, inboxes: list[Path], roster: Path | No
                     if p.parent.resolve() == output.parent.resolve() and p.name.startswith(f"{output.stem}_")
                     and p.suffix.lower() == ".csv"]
     if db is not None:
-        store_files = [Path(db), Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}-journal")]
-        refuse_overwriting_inputs(outputs, [(p, "收件记录库") for p in store_files])
-        outputs.append((Path(db), "收件记录库"))
+        refuse_overwriting_inputs(outputs, [(p, "收件记录库") for p in store_files(Path(db))])
+        outputs += [(p, "收件记录库") for p in store_files(Path(db))]  # SQLite writes all of them
     refuse_overwriting_inputs(outputs, inputs)
+
+
+def _not_the_store(output: Path, fmt: str, db: Path) -> None:
+    """No output may be written over the store or the files SQLite keeps beside it: that loses every record."""
+    for own in store_files(db):
+        # CSV tables other than 汇总 go to <stem>_<sheet>.csv beside the output (report_files.write_csv).
+        beside = (fmt == "csv" and own.name.startswith(f"{output.stem}_") and own.name.endswith(output.suffix)
+                  and same_file(own.parent, output.parent))
+        if beside or same_file(output, own):
+            raise UserError(f"报告 {output} 会覆盖收件记录库 {db}：请给报告或收件记录库换一个文件名。")
+
+
+def _without_store(disks: list[DiskFile], db: Path) -> list[DiskFile]:
+    """The store never sits in an inbox folder, but a link to it (or to its -wal, -shm) might: never a return.
+    Checked by name and size first, so only a likely file costs a stat."""
+    own = [p for p in store_files(db) if p.exists()]
+    names, sizes = {p.name for p in own}, {p.stat().st_size for p in own}
+    return [d for d in disks if not ((os.path.basename(d.path) in names or d.size in sizes)
+                                     and any(same_file(Path(d.path), p) for p in own))]
 
 
 def _expected(roster: Path | None, manifest: Path | None) -> tuple[list[Expected], list[Issued]]:
@@ -217,20 +243,20 @@ def _progress_bar(total: int, enabled: bool | None) -> Iterator[Callable[[int], 
 
 
 def _collect(disks: list[DiskFile], store: Store | None, jobs: int, templates: list[str], progress: bool | None,
-             now: str, parallel_from: int | None) -> tuple[dict[str, list[Collected]], dict[str, list[Collected]], set[str]]:
-    """path → its items with results. With a store, files it knows come back as items whose outcome is
-    still None (the second dict), so an unchanged inbox costs a stat per file and a few queries; the set
-    holds the paths that are new to the store (read now, or known content under a new name or time)."""
+             now: str, parallel_from: int | None) -> tuple[dict[str, list[Collected]], dict[str, list[Collected]]]:
+    """path → its items with results. With a store, files it knows come back as items whose outcome may
+    still be None (also in the second dict), so an unchanged inbox costs a stat per file and a few queries.
+    Each file read is saved with the returns it holds in one transaction, and so is each known file under
+    a new name or time: a file the store knows has its returns in the history, whenever a run stops."""
     out: dict[str, list[Collected]] = {}
     stored: dict[str, list[Collected]] = {}
     todo: list[DiskFile] = []
     reuse: dict[str, str] = {}  # path → sha256 of content the store knows
-    fresh: set[str] = set()
     if store is None:
         todo = disks
     else:
         known, contents = store.known_files(), store.contents()
-        touched = []
+        touched: list[DiskFile] = []
         for d in disks:
             k = known.get(d.path)
             if is_junk(d.name):
@@ -245,37 +271,69 @@ def _collect(disks: list[DiskFile], store: Store | None, jobs: int, templates: l
                     continue
                 if sha in contents:  # same bytes seen before under another name or time
                     reuse[d.path] = sha
-                    touched.append((d.path, d.size, d.mtime_ns, sha))
-                    fresh.add(d.path)
+                    touched.append(d)
                 else:
                     todo.append(d)
-        store.touch(touched, now)
         for path, sha in reuse.items():
             out[path] = stored[path] = [Collected(member, key, None) for member, key in contents[sha]]  # type: ignore[arg-type]
+        lost = _load(store, {d.path: stored[d.path] for d in touched})  # their returns are recorded now
+        todo += [d for d in touched if d.path in lost]
+        touched = [d for d in touched if d.path not in lost]
+        for path in lost:
+            del out[path], stored[path]
+        if touched:
+            store.touch([(d.path, d.size, d.mtime_ns, reuse[d.path]) for d in touched],
+                        [r for d in touched for r in _receipts(d, out[d.path])], now)
 
     with _progress_bar(len(todo), progress) as advance:
         def done(batch: list[FileOutcome]) -> None:
             if store is not None:
-                store.save(batch, now)
+                store.save(batch, [r for fo in batch for r in _receipts(fo.disk, fo.items)], now)
             for fo in batch:
                 out[fo.disk.path] = fo.items
-                fresh.add(fo.disk.path)
             advance(len(batch))
 
         collect_files(todo, jobs=jobs, templates=templates, on_done=done, parallel_from=parallel_from)
-    return out, stored, fresh
+    return out, stored
 
 
-def _sort_out(disks: list[DiskFile], collected: dict[str, list[Collected]]
-              ) -> tuple[list[tuple[Return, Collected, str]], list[Unread]]:
-    returns: list[tuple[Return, Collected, str]] = []
+def _load(store: Store, stored: dict[str, list[Collected]]) -> set[str]:
+    """Fill in the stored results of these files; the paths whose results are gone come back."""
+    outcomes = store.results(c.key for items in stored.values() for c in items if c.outcome is None)
+    lost: set[str] = set()
+    for path, items in stored.items():
+        for c in items:
+            if c.outcome is None:
+                if c.key in outcomes:
+                    c.outcome = outcomes[c.key]
+                else:
+                    lost.add(path)
+    return lost
+
+
+def _received(d: DiskFile) -> datetime:
+    return datetime.fromtimestamp(d.mtime_ns / 1e9).replace(microsecond=0)
+
+
+def _shown(d: DiskFile, c: Collected) -> str:
+    return f"{d.name}/{c.member}" if c.member else d.name
+
+
+def _receipts(d: DiskFile, items: list[Collected]) -> list[Receipt]:
+    """The returns one file holds, as the store's history records them."""
+    received = _received(d).isoformat()
+    return [Receipt(c, _shown(d, c), received) for c in items if c.outcome.readable]
+
+
+def _sort_out(disks: list[DiskFile], collected: dict[str, list[Collected]]) -> tuple[list[Return], list[Unread]]:
+    returns: list[Return] = []
     unread: list[Unread] = []
     for d in disks:
-        received = datetime.fromtimestamp(d.mtime_ns / 1e9).replace(microsecond=0)
+        received = _received(d)
         for c in collected.get(d.path, []):
-            name = f"{d.name}/{c.member}" if c.member else d.name
+            name = _shown(d, c)
             if c.outcome.readable:
-                returns.append((Return(name, received, c.key, c.outcome), c, d.path))
+                returns.append(Return(name, received, c.key, c.outcome))
             else:
                 unread.append(Unread(name, received, c.outcome.error, c.outcome.status == STATUS_IGNORED))
     return returns, unread
@@ -379,27 +437,29 @@ _COUNTS = ("files", "returns", "with_errors", "unreadable", "ignored", "supersed
 
 
 def _file_states(paths: list[Path]) -> list[list[object]]:
+    """Each output's size, time and inode (a file written again is a new inode, even within one clock tick)."""
     states: list[list[object]] = []
     for path in paths:
         st = path.stat()
-        states.append([str(path.resolve()), st.st_size, st.st_mtime_ns])
+        states.append([str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ino])
     return states
 
 
 def _unchanged_report(store: Store, output: Path, signature: str) -> ReportResult | None:
     """The report of an unchanged inbox is the same report: keep it, if nobody touched its files since."""
     saved = store.report_state(str(output.resolve()))
-    if not isinstance(saved, dict) or saved.get("signature") != signature:
-        return None
-    paths = [Path(p) for p, _, _ in saved["files"]]
     try:
+        if saved is None or saved["signature"] != signature:
+            return None
+        paths = [Path(state[0]) for state in saved["files"]]
         if _file_states(paths) != saved["files"]:
             return None
-    except OSError:
+        counts = {name: int(saved["counts"][name]) for name in _COUNTS}
+    except (OSError, LookupError, TypeError, ValueError):  # gone, or a state some other version wrote
         return None
     result = ReportResult(outputs=[output.with_name(p.name) for p in paths], reused_report=True)  # as the user wrote it
-    for name in _COUNTS:
-        setattr(result, name, saved["counts"][name])
+    for name, count in counts.items():
+        setattr(result, name, count)
     return result
 
 

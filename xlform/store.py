@@ -1,27 +1,43 @@
 """The SQLite store behind `xlform report --db`: what was collected, so daily re-runs are fast and history stays.
 
 Tables (schema version in `meta`):
+- checkers: each signature of code and templates that wrote here (`checker_signature`), and when
+  it was last used. What follows is kept per signature, so runs with different templates
+  (`-t extra.yaml` in one, not in the other) or different versions of xlform share one store
+  without dropping each other's results; signatures unused for long are cleared out.
 - files: the last seen size, mtime and sha256 of each file on disk. An
   unchanged (path, size, mtime) is not even read again; a changed one is
   hashed, and content seen before (a touched or copied file) is not re-checked.
 - contents: what a file's bytes hold: one item for a workbook, one per member
   for a zip (item key = sha256 of the item's bytes + suffix).
-- results: the outcome of reading and checking an item, as compact JSON. They
-  depend on the code and templates that produced them, so a changed checker
-  (the `checker` signature in `meta`) drops them and they are recomputed.
+- results: the outcome of reading and checking an item, as compact JSON.
 - returns: every return ever received, by form id, with when it arrived: the
-  history a resubmission supersedes but never deletes.
+  history a resubmission supersedes but never deletes (whichever templates read it).
+- meta: the schema version, and what each report written was made of (report.py keeps an unchanged one).
 
-Every batch is written in one transaction (WAL journal), so Ctrl-C leaves the
-store as it was after the last complete batch and the next run carries on.
+Interruption: a file's row, its items, their results and the returns it holds are written in one
+transaction (one per batch of files, WAL journal), so whatever the store says it knows, it knows
+completely. Ctrl-C, kill -9 or a power cut loses at most the batch being written, and the next run
+reads only what is missing and leaves the store exactly as an uninterrupted run would.
+
+Concurrency: write transactions start with BEGIN IMMEDIATE and wait their turn (up to BUSY_SECONDS)
+behind another run's batch, which takes milliseconds; readers never wait. Two runs on one store both
+work: a file both read is saved twice with the same rows. A run that cannot get its turn stops with
+a Chinese message, the store as it was.
+
+Nothing is written to a file before it is known to be an xlform store of a version this code reads:
+another program's database, a damaged file, a newer schema or a read-only store is refused as it is.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -32,23 +48,31 @@ from .collect import Collected, FileOutcome, Outcome
 from .errors import UserError
 from .template import builtin_templates, load_template
 
-SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS files (
-    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL,
-    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS contents (
-    file_sha256 TEXT NOT NULL, seq INTEGER NOT NULL, member TEXT NOT NULL, item_key TEXT NOT NULL,
-    PRIMARY KEY (file_sha256, seq));
-CREATE TABLE IF NOT EXISTS results (
-    item_key TEXT PRIMARY KEY, status TEXT NOT NULL, form_id TEXT NOT NULL, payload TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS returns (
-    id INTEGER PRIMARY KEY, form_id TEXT NOT NULL, item_key TEXT NOT NULL, name TEXT NOT NULL,
-    department TEXT NOT NULL, project TEXT NOT NULL, status TEXT NOT NULL,
-    received_at TEXT NOT NULL, first_seen TEXT NOT NULL, UNIQUE (form_id, item_key, name));
-CREATE INDEX IF NOT EXISTS returns_form ON returns (form_id, received_at);
-"""
+SCHEMA_VERSION = 2  # 2: files, contents and results keyed by checker signature
+BUSY_SECONDS = 30.0  # how long a run waits for its turn to write behind another run
+KEEP_CHECKERS = 4  # signatures whose results stay (a bureau alternating template sets, an upgrade)
+IN_USE_SECONDS = 3600  # a signature used this recently may belong to a run still going: never cleared
+SIDE_SUFFIXES = ("-wal", "-shm", "-journal")  # files SQLite keeps beside the store
+_PER_CHECKER = ("files", "contents", "results")
+_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS checkers (signature TEXT PRIMARY KEY, last_used INTEGER NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS files (
+        checker TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+        sha256 TEXT NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, PRIMARY KEY (checker, path))""",
+    """CREATE TABLE IF NOT EXISTS contents (
+        checker TEXT NOT NULL, file_sha256 TEXT NOT NULL, seq INTEGER NOT NULL, member TEXT NOT NULL,
+        item_key TEXT NOT NULL, PRIMARY KEY (checker, file_sha256, seq))""",
+    """CREATE TABLE IF NOT EXISTS results (
+        checker TEXT NOT NULL, item_key TEXT NOT NULL, status TEXT NOT NULL, form_id TEXT NOT NULL,
+        payload TEXT NOT NULL, PRIMARY KEY (checker, item_key))""",
+    """CREATE TABLE IF NOT EXISTS returns (
+        id INTEGER PRIMARY KEY, form_id TEXT NOT NULL, item_key TEXT NOT NULL, name TEXT NOT NULL,
+        department TEXT NOT NULL, project TEXT NOT NULL, status TEXT NOT NULL,
+        received_at TEXT NOT NULL, first_seen TEXT NOT NULL, UNIQUE (form_id, item_key, name))""",
+    "CREATE INDEX IF NOT EXISTS returns_form ON returns (form_id, received_at)",
+]
+_NEW_AGAIN = "可以删除它（连同同名的 -wal、-shm 文件）重新建立，只是下次要重新读取全部文件"
 
 
 @dataclass(frozen=True)
@@ -69,6 +93,15 @@ class HistoryEntry:
     first_seen: str
 
 
+@dataclass(frozen=True)
+class Receipt:
+    """One readable return a file holds, named and dated as the report shows it."""
+
+    item: Collected
+    name: str
+    received_at: str
+
+
 def checker_signature(templates: Iterable[str] = ()) -> str:
     """What results depend on: this package's code and every template the reader may use."""
     digest = hashlib.sha256(__version__.encode())
@@ -81,35 +114,110 @@ def checker_signature(templates: Iterable[str] = ()) -> str:
     return digest.hexdigest()[:32]
 
 
+def store_files(path: Path) -> list[Path]:
+    """The store and the files SQLite keeps beside it: none of them may be written over or read as a return."""
+    path = Path(path)
+    return [path, *(path.with_name(path.name + suffix) for suffix in SIDE_SUFFIXES)]
+
+
 class Store:
     def __init__(self, path: Path, templates: Iterable[str] = ()) -> None:
         self.path = Path(path)
-        if self.path.exists() and not _looks_like_sqlite(self.path):
-            raise UserError(f"{self.path} 不是 xlform 的收件记录库（SQLite），请换一个文件名。")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.checker = checker_signature(templates)  # a broken template is refused before the store is touched
+        self._check_place()
         try:
-            self.conn = sqlite3.connect(self.path, timeout=30)
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            with self.conn:
-                self.conn.executescript(_SCHEMA)
-                self.checker = checker_signature(templates)
-                self._migrate(self.checker)
-        except sqlite3.DatabaseError as exc:
-            raise UserError(f"收件记录库 {self.path} 无法打开（{exc}）；可以删除它重新建立（只是下次要重新读取全部文件）。") \
-                from None
+            self.conn = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise store_error(self.path, exc) from None
+        try:
+            self._open()
+        except sqlite3.Error as exc:
+            self.conn.close()
+            raise store_error(self.path, exc) from None
+        except BaseException:
+            self.conn.close()
+            raise
 
-    def _migrate(self, checker: str) -> None:
-        meta = dict(self.conn.execute("SELECT key, value FROM meta"))
-        version = int(meta.get("schema_version", SCHEMA_VERSION))
+    def _check_place(self) -> None:
+        """Refuse, before anything is written, a path the store cannot live at."""
+        path = self.path
+        if path.is_dir():
+            raise UserError(f"收件记录库 {path} 是一个文件夹；请给出文件名，例如 {path / '收件记录.db'}。")
+        _make_folder(path.parent)
+        if path.exists() and not _looks_like_sqlite(path):
+            raise UserError(f"{path} 不是 xlform 的收件记录库（SQLite），请换一个文件名。")
+        # WAL keeps two files beside the store, so its folder must be writable too.
+        if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            raise UserError(_READ_ONLY.format(path=path))
+
+    def _open(self) -> None:
+        self._version()  # only reads: a file that is not a store this code reads stays as it is
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        with self._writing():
+            version = self._version()  # again under the write lock: another run may have set it up meanwhile
+            if version < SCHEMA_VERSION:
+                for table in _PER_CHECKER:  # keyed without the checker: recomputed (results came from older code)
+                    self.conn.execute(f"DROP TABLE IF EXISTS {table}")
+            for statement in _SCHEMA:
+                self.conn.execute(statement)
+            self.conn.execute("DELETE FROM meta WHERE key = 'checker'")  # schema 1 kept a single signature here
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self._in_use()
+            self._clear_out()
+
+    def _version(self) -> int:
+        """The schema version of the file (0: a new, empty one), or why it is not a store this code reads."""
+        tables = {name for (name,) in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return 0
+        try:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() \
+                if "meta" in tables else None
+        except sqlite3.OperationalError:  # a table called meta, but not ours
+            row = None
+        if row is None:
+            raise UserError(f"{self.path} 是其他程序的数据库，不是 xlform 的收件记录库；请换一个文件名。")
+        try:
+            version = int(row[0])
+        except (TypeError, ValueError):
+            version = 0
         if version > SCHEMA_VERSION:
             raise UserError(f"收件记录库 {self.path} 由更新版本的 xlform 建立（结构版本 {version}），请升级 xlform。")
-        if meta.get("checker") != checker:
-            # Results came from other code or templates: recompute them (files' hashes stay valid).
-            self.conn.execute("DELETE FROM results")
-            self.conn.execute("DELETE FROM contents")
-        self.conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                              [("schema_version", str(SCHEMA_VERSION)), ("checker", checker)])
+        if version < 1:
+            raise UserError(f"收件记录库 {self.path} 的结构版本“{row[0]}”无法识别，文件可能已损坏或被其他程序改过；"
+                            f"{_NEW_AGAIN}。")
+        return version
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One write transaction: taken at once (waiting its turn behind another run), rolled back on
+        any error or Ctrl-C, so the store is only ever as after a whole transaction."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.rollback()
+            raise
+
+    def _in_use(self) -> None:
+        """This signature is in use (again in every batch, so a run never writes for a signature cleared out)."""
+        self.conn.execute("INSERT INTO checkers VALUES (?, ?) ON CONFLICT(signature) DO UPDATE SET "
+                          "last_used = excluded.last_used", (self.checker, int(time.time())))
+
+    def _clear_out(self) -> None:
+        """Results of code and templates no longer used: all but the KEEP_CHECKERS most recently used, and
+        never one used within IN_USE_SECONDS (a run may still be reading with it)."""
+        old = [sig for (sig,) in self.conn.execute(
+            "SELECT signature FROM checkers WHERE last_used < ? AND signature NOT IN "
+            "(SELECT signature FROM checkers ORDER BY last_used DESC LIMIT ?)",
+            (int(time.time()) - IN_USE_SECONDS, KEEP_CHECKERS))]
+        for sig in old:
+            for table in _PER_CHECKER:
+                self.conn.execute(f"DELETE FROM {table} WHERE checker = ?", (sig,))
+            self.conn.execute("DELETE FROM checkers WHERE signature = ?", (sig,))
 
     def close(self) -> None:
         self.conn.close()
@@ -120,17 +228,18 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # ---- reading ------------------------------------------------------------------
+    # ---- reading (this signature's) ---------------------------------------------------
     def known_files(self) -> dict[str, KnownFile]:
-        return {path: KnownFile(size, mtime, sha) for path, size, mtime, sha
-                in self.conn.execute("SELECT path, size, mtime_ns, sha256 FROM files")}
+        return {path: KnownFile(size, mtime, sha) for path, size, mtime, sha in self.conn.execute(
+            "SELECT path, size, mtime_ns, sha256 FROM files WHERE checker = ?", (self.checker,))}
 
     def contents(self) -> dict[str, list[tuple[str, str]]]:
         """file sha256 → [(member, item key)] of every file whose items all have results."""
         out: dict[str, list[tuple[str, str]]] = {}
         rows = self.conn.execute(
             "SELECT c.file_sha256, c.member, c.item_key, r.item_key IS NULL FROM contents c "
-            "LEFT JOIN results r ON r.item_key = c.item_key ORDER BY c.file_sha256, c.seq")
+            "LEFT JOIN results r ON r.checker = c.checker AND r.item_key = c.item_key "
+            "WHERE c.checker = ? ORDER BY c.file_sha256, c.seq", (self.checker,))
         incomplete = set()
         for sha, member, key, missing in rows:
             out.setdefault(sha, []).append((member, key))
@@ -141,9 +250,13 @@ class Store:
         return out
 
     def results(self, keys: Iterable[str]) -> dict[str, Outcome]:
+        """The results of these items that the store has (another run may have cleared some out)."""
         wanted = set(keys)
-        found = {}
-        for key, payload in self.conn.execute("SELECT item_key, payload FROM results"):
+        found: dict[str, Outcome] = {}
+        if not wanted:
+            return found
+        for key, payload in self.conn.execute("SELECT item_key, payload FROM results WHERE checker = ?",
+                                              (self.checker,)):
             if key in wanted:
                 found[key] = Outcome.from_list(json.loads(payload))
         return found
@@ -151,55 +264,98 @@ class Store:
     def report_state(self, output: str) -> dict[str, Any] | None:
         """What the last report written to `output` was made of, its files' sizes and mtimes, its counts."""
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (f"report:{output}",)).fetchone()
-        return json.loads(row[0]) if row else None
+        try:
+            state = json.loads(row[0]) if row else None
+        except ValueError:
+            return None
+        return state if isinstance(state, dict) else None
 
     def set_report_state(self, output: str, state: dict[str, Any]) -> None:
-        with self.conn:
+        with self._writing():
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"report:{output}", json.dumps(state)))
 
     def history(self, form_id: str) -> list[HistoryEntry]:
-        """Every return of one form, oldest first: the latest is the one the report shows."""
+        """Every return of one form, oldest first, in the report's order: the latest is the one it shows."""
         rows = self.conn.execute(
             "SELECT name, item_key, department, project, status, received_at, first_seen FROM returns "
-            "WHERE form_id = ? ORDER BY received_at, first_seen, name", (form_id,))
+            "WHERE form_id = ? ORDER BY received_at, name", (form_id,))
         return [HistoryEntry(*row) for row in rows]
 
     # ---- writing (one transaction per call) -------------------------------------------
-    def save(self, batch: list[FileOutcome], now: str) -> None:
-        """Files just read, their items and results, in one transaction."""
-        with self.conn:
+    def save(self, batch: list[FileOutcome], returns: list[Receipt], now: str) -> None:
+        """Files just read, their items and results, and the returns they hold, in one transaction:
+        a file the store knows always has its returns in the history."""
+        with self._writing():
+            self._in_use()
             for fo in batch:
                 if not fo.sha256:
                     continue  # junk or a file that vanished: nothing worth remembering
                 self._file(fo.disk.path, fo.disk.size, fo.disk.mtime_ns, fo.sha256, now)
-                self.conn.execute("DELETE FROM contents WHERE file_sha256 = ?", (fo.sha256,))
-                self.conn.executemany("INSERT INTO contents VALUES (?, ?, ?, ?)",
-                                      [(fo.sha256, i, c.member, c.key) for i, c in enumerate(fo.items)])
+                self.conn.execute("DELETE FROM contents WHERE checker = ? AND file_sha256 = ?",
+                                  (self.checker, fo.sha256))
+                self.conn.executemany("INSERT INTO contents VALUES (?, ?, ?, ?, ?)",
+                                      [(self.checker, fo.sha256, i, c.member, c.key) for i, c in enumerate(fo.items)])
                 self.conn.executemany(
-                    "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?)",
-                    [(c.key, c.outcome.status, c.outcome.form_id,
+                    "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)",
+                    [(self.checker, c.key, c.outcome.status, c.outcome.form_id,
                       json.dumps(c.outcome.to_list(), ensure_ascii=False, separators=(",", ":"))) for c in fo.items])
+            self._record(returns, now)
 
-    def touch(self, files: list[tuple[str, int, int, str]], now: str) -> None:
-        """Files whose content is already known (copied or touched): remember their new size and mtime."""
-        with self.conn:
+    def touch(self, files: list[tuple[str, int, int, str]], returns: list[Receipt], now: str) -> None:
+        """Files whose content is already known (copied or touched): their new size and mtime, and the
+        returns they hold under their new names, in one transaction."""
+        with self._writing():
+            self._in_use()
             for path, size, mtime_ns, sha in files:
                 self._file(path, size, mtime_ns, sha, now)
+            self._record(returns, now)
 
     def _file(self, path: str, size: int, mtime_ns: int, sha: str, now: str) -> None:
         self.conn.execute(
-            "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
+            "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(checker, path) DO UPDATE SET "
             "size = excluded.size, mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256, last_seen = excluded.last_seen",
-            (path, size, mtime_ns, sha, now, now))
+            (self.checker, path, size, mtime_ns, sha, now, now))
 
-    def record_returns(self, returns: list[tuple[Collected, str, str]], now: str) -> None:
-        """(item, display name, received at) of returns seen: new ones join the history."""
-        with self.conn:
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO returns (form_id, item_key, name, department, project, status, received_at, "
-                "first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(c.outcome.form_id, c.key, name, c.outcome.department, c.outcome.project, c.outcome.status,
-                  received, now) for c, name, received in returns if c.outcome.form_id])
+    def _record(self, returns: list[Receipt], now: str) -> None:
+        """New returns join the history; one seen before (by any run, with any templates) stays as first recorded."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO returns (form_id, item_key, name, department, project, status, received_at, "
+            "first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(r.item.outcome.form_id, r.item.key, r.name, r.item.outcome.department, r.item.outcome.project,
+              r.item.outcome.status, r.received_at, now) for r in returns if r.item.outcome.form_id])
+
+
+_READ_ONLY = "收件记录库 {path} 是只读的（或所在文件夹不可写），无法记录本次收件；请换一个可写的位置，或修改权限后重试。"
+
+
+def store_error(path: Path, exc: sqlite3.Error) -> UserError:
+    """What to tell the user when SQLite fails on the store: by its error code, never its English text."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return UserError(f"收件记录库正被另一个 xlform report 使用（{path}），等了 {BUSY_SECONDS:.0f} 秒仍未轮到；"
+                         "请等那次汇总结束后再运行。")
+    if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM):
+        return UserError(_READ_ONLY.format(path=path))
+    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        return UserError(f"收件记录库 {path} 已损坏，无法读取；{_NEW_AGAIN}。")
+    if code == sqlite3.SQLITE_FULL:
+        return UserError(f"磁盘已满，收件记录库 {path} 无法写入；请腾出空间后重试（已记录的部分保持完整）。")
+    if code == sqlite3.SQLITE_CANTOPEN:
+        return UserError(f"无法打开收件记录库 {path}（文件或所在文件夹不可访问）；请检查路径和权限。")
+    if code == sqlite3.SQLITE_IOERR:
+        return UserError(f"读写收件记录库 {path} 时出错（磁盘或网络盘故障）；请稍后重试（已记录的部分保持完整）。")
+    return UserError(f"收件记录库 {path} 读写失败（SQLite 错误代码 {code}）；请稍后重试。")
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        blocker = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise UserError(f"无法建立收件记录库：{blocker} 是一个文件，不是文件夹；请换一个位置。") from None
+        raise UserError(f"无法建立收件记录库所在的文件夹 {folder}（没有权限，或这个位置不能建立文件夹）；请换一个位置。") \
+            from None
 
 
 def _looks_like_sqlite(path: Path) -> bool:
