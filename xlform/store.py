@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -122,7 +123,7 @@ class Store:
 
     # ---- reading ------------------------------------------------------------------
     def known_files(self) -> dict[str, KnownFile]:
-        return {path: KnownFile(size, mtime, sha) for path, size, mtime, sha
+        return {_path_of(path): KnownFile(size, mtime, sha) for path, size, mtime, sha
                 in self.conn.execute("SELECT path, size, mtime_ns, sha256 FROM files")}
 
     def contents(self) -> dict[str, list[tuple[str, str]]]:
@@ -190,7 +191,7 @@ class Store:
         self.conn.execute(
             "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
             "size = excluded.size, mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256, last_seen = excluded.last_seen",
-            (path, size, mtime_ns, sha, now, now))
+            (_path_value(path), size, mtime_ns, sha, now, now))
 
     def record_returns(self, returns: list[tuple[Collected, str, str]], now: str) -> None:
         """(item, display name, received at) of returns seen: new ones join the history."""
@@ -200,6 +201,20 @@ class Store:
                 "first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(c.outcome.form_id, c.key, name, c.outcome.department, c.outcome.project, c.outcome.status,
                   received, now) for c, name, received in returns if c.outcome.form_id])
+
+
+def _path_value(path: str) -> str | bytes:
+    """A path as the files table keeps it: text, or the OS's bytes for a name that is not UTF-8 (a Windows
+    zip unpacked on Linux), which SQLite text cannot hold; a blob never equals a text, so keys stay apart."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+
+
+def _path_of(value: str | bytes) -> str:
+    return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
 def _looks_like_sqlite(path: Path) -> bool:
