@@ -61,7 +61,7 @@ LINK_INSIDE = "这是一个快捷方式（符号链接），指向收件文件�
 LINK_BROKEN = "这是一个快捷方式（符号链接），它指向的文件或文件夹已不存在，未读取。"
 LINK_LOOP = "这是一个快捷方式（符号链接），它绕回了自己（循环链接），未读取。"
 LINK_UNREADABLE = "这是一个快捷方式（符号链接），无法查看它指向的位置（{why}），未读取。"
-FOLDER_UNREADABLE = "无法打开这个文件夹（{why}），其中的文件未读取；请检查文件夹的访问权限。"
+FOLDER_UNREADABLE = "无法打开这个文件夹（{why}），其中的文件未读取。"
 ENTRY_UNREADABLE = "无法查看这个文件（{why}），未读取。"
 TOO_MANY_FILES = "收件文件夹里的文件超过 {limit} 个，这里还有 {count} 个文件未读取；请分成几个收件文件夹分别汇总。"
 _NOT_OPENED = "这个压缩包里还有 {count} 个文件未打开：{why}；请解开压缩包，分成几个较小的压缩包（或直接放进收件文件夹）后重新汇总。"
@@ -193,7 +193,8 @@ class _Walk:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:  # the rest is still collected; this folder is listed
-            self._add(found, _disk_file(folder, _lstat(folder), FOLDER_UNREADABLE.format(why=_why(exc))))
+            advice = "请检查文件夹的访问权限。" if exc.errno in (errno.EACCES, errno.EPERM) else ""
+            self._add(found, _disk_file(folder, _lstat(folder), FOLDER_UNREADABLE.format(why=_why(exc)) + advice))
             return iter(())
         return iter(entries)
 
@@ -532,6 +533,8 @@ def not_a_workbook(name: str) -> str:
     suffix = _suffix(name)
     if suffix in _SPREADSHEET_SUFFIXES or not suffix.isascii() or len(suffix) > 6:
         return ""  # "申报表.区教育局" has no real suffix: let the reader sniff it
+    if suffix == ".lnk":  # what a shared Windows folder holds where a link would be
+        return "这是一个 Windows 快捷方式（.lnk），不是文件本身，未读取；请把它指向的申报表本身放进收件文件夹。"
     if suffix in (".rar", ".7z", ".gz", ".tar", ".tgz"):
         return f"这是 {suffix} 压缩包，本系统只打开 .zip；请解压后把申报表放进收件文件夹，或改用 .zip 打包。"
     return f"不是表格文件（{suffix} 文件），未读取；申报表应为 Excel 工作簿（.xlsx）。"
