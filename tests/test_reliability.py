@@ -489,6 +489,24 @@ def test_a_folder_nobody_may_open_is_listed(tmp_path: Path) -> None:
     assert "合计：2 个文件，0 个通过，1 个需修改，1 个无法读取" in proc.stdout
 
 
+def test_a_folder_mounted_inside_itself_is_read_once(tmp_path: Path) -> None:
+    """A bind mount shows a folder again somewhere below it (a link would be listed, a mount is a folder):
+    the folder is listed there, its files read once. A real mount, in a private mount namespace."""
+    inbox = tmp_path / "收件"
+    (inbox / "又一次").mkdir(parents=True)
+    (inbox / "申报表.xlsx").write_bytes(corpus.valid_return())
+    unshare = shutil.which("unshare")
+    if unshare is None or subprocess.run([unshare, "-m", "true"], capture_output=True).returncode != 0:
+        pytest.skip("no private mount namespace here")
+    script = f'mount --bind "{inbox}" "{inbox / "又一次"}" && exec "{sys.executable}" "{ROOT / "cli.py"}" check -f json "{inbox}"'
+    proc = subprocess.run([unshare, "-m", "--propagation", "private", "sh", "-c", script], capture_output=True,
+                          text=True, encoding="utf-8", timeout=60, env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    results = {r["file"]: r["error"] for r in json.loads(proc.stdout)}
+    assert results == {str(inbox / "申报表.xlsx"): "",
+                       str(inbox / "又一次"): collect.FOLDER_SEEN.format(first=inbox)}
+
+
 _ENTRY = st.tuples(st.sampled_from(["file", "dir", "link", "pipe"]), st.integers(0, 40),
                    st.sampled_from(["inside", "outside", "missing", "self", "up"]))
 

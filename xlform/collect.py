@@ -63,6 +63,7 @@ LINK_LOOP = "这是一个快捷方式（符号链接），它绕回了自己（�
 LINK_UNREADABLE = "这是一个快捷方式（符号链接），无法查看它指向的位置（{why}），未读取。"
 FOLDER_UNREADABLE = "无法打开这个文件夹（{why}），其中的文件未读取。"
 ENTRY_UNREADABLE = "无法查看这个文件（{why}），未读取。"
+FOLDER_SEEN = "这个文件夹就是已经读取的“{first}”（挂载到了这里），这里不再重复读取。"
 TOO_MANY_FILES = "收件文件夹里的文件超过 {limit} 个，这里还有 {count} 个文件未读取；请分成几个收件文件夹分别汇总。"
 _NOT_OPENED = "这个压缩包里还有 {count} 个文件未打开：{why}；请解开压缩包，分成几个较小的压缩包（或直接放进收件文件夹）后重新汇总。"
 _ZIP_DAMAGED = "压缩包已损坏或不完整，无法打开；请重新下载或让对方重新打包。"
@@ -149,11 +150,13 @@ class _Walk:
     """Entries under the inboxes, in a stable order, with at most MAX_RUN_ITEMS to read in one run. Only
     regular files are read. A link is never followed: one that points inside an inbox names what is read
     there anyway (so nothing is read twice and no loop is walked), one that points elsewhere is listed, as
-    are pipes, devices, sockets and folders that cannot be opened. Iterative: any depth of folders."""
+    are pipes, devices, sockets and folders that cannot be opened. Iterative: any depth of folders; and a
+    folder seen again under an inbox (a bind mount of it, or of a folder above it) is listed, not walked again."""
 
     def __init__(self, roots: Iterable[Path]) -> None:
         self.roots = [(str(r), os.path.realpath(r)) for r in roots]
         self.count = 0
+        self._folders: dict[tuple[int, int], str] = {}  # (device, inode) of each folder walked → its path
 
     def _add(self, found: list[DiskFile], disk: DiskFile) -> None:
         self.count += 1
@@ -166,6 +169,8 @@ class _Walk:
     def scan(self, top: str) -> list[DiskFile]:
         found: list[DiskFile] = []
         over = 0  # entries past the run's limit: counted, not looked at
+        top_stat = os.stat(top)
+        self._folders = {(top_stat.st_dev, top_stat.st_ino): top}  # per inbox: one inside another is read once anyway
         stack = [self._entries(top, found)]
         while stack:
             entry = next(stack[-1], None)
@@ -174,7 +179,7 @@ class _Walk:
                 continue
             if self.full:
                 try:
-                    if entry.is_dir(follow_symlinks=False):
+                    if entry.is_dir(follow_symlinks=False) and self._first_visit(entry.path, entry.stat(follow_symlinks=False)):
                         stack.append(self._entries(entry.path, found))
                         continue
                 except OSError:
@@ -193,29 +198,36 @@ class _Walk:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:  # the rest is still collected; this folder is listed
-            advice = "请检查文件夹的访问权限。" if exc.errno in (errno.EACCES, errno.EPERM) else ""
-            self._add(found, _disk_file(folder, _lstat(folder), FOLDER_UNREADABLE.format(why=_why(exc)) + advice))
+            self._add(found, _disk_file(folder, _lstat(folder), _folder_unreadable(exc)))
             return iter(())
         return iter(entries)
 
     def _entry(self, entry: os.DirEntry[str], found: list[DiskFile]) -> str | None:
         """Lists one entry; returns the path of a folder to go into."""
         try:
-            if entry.is_dir(follow_symlinks=False):
-                return entry.path
             st = entry.stat(follow_symlinks=False)
         except FileNotFoundError:
             return None  # gone between listing and looking (a sync client at work)
         except OSError as exc:
-            self._add(found, _disk_file(entry.path, None, ENTRY_UNREADABLE.format(why=_why(exc))))
+            folder = _is_folder(entry)
+            self._add(found, _disk_file(entry.path, None, _folder_unreadable(exc) if folder else
+                                        ENTRY_UNREADABLE.format(why=_why(exc))))
             return None
-        if stat.S_ISREG(st.st_mode):
+        if stat.S_ISDIR(st.st_mode):
+            if self._first_visit(entry.path, st):
+                return entry.path
+            self._add(found, _disk_file(entry.path, st, FOLDER_SEEN.format(
+                first=shown_name(self._folders[st.st_dev, st.st_ino]))))
+        elif stat.S_ISREG(st.st_mode):
             self._add(found, _disk_file(entry.path, st))
         elif stat.S_ISLNK(st.st_mode):
             self._add(found, _disk_file(entry.path, st, self._link(entry.path)))
         else:
             self._add(found, _disk_file(entry.path, st, NOT_REGULAR))
         return None
+
+    def _first_visit(self, path: str, st: os.stat_result) -> bool:
+        return self._folders.setdefault((st.st_dev, st.st_ino), path) == path
 
     def _link(self, path: str) -> str:
         try:
@@ -240,6 +252,18 @@ class _Walk:
         if not stat.S_ISREG(st.st_mode):
             return _disk_file(path, st, NOT_REGULAR)
         return _disk_file(os.path.realpath(path) if os.path.islink(path) else path, st, name=path)  # opened unfollowed
+
+
+def _folder_unreadable(exc: OSError) -> str:
+    advice = "请检查文件夹的访问权限。" if exc.errno in (errno.EACCES, errno.EPERM) else ""
+    return FOLDER_UNREADABLE.format(why=_why(exc)) + advice
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)  # the listing's own type: no system call where it has one
+    except OSError:
+        return False
 
 
 def _lstat(path: str) -> os.stat_result | None:
