@@ -590,6 +590,17 @@ def test_names_that_are_not_utf8_reach_every_output_safely(tmp_path: Path) -> No
     assert snapshot(inbox) == before
 
 
+def test_a_report_written_into_a_folder_whose_name_is_not_utf8(tmp_path: Path) -> None:
+    """The store remembers the report it wrote by its path, which may be such a name too."""
+    inbox = tmp_path / "收件"
+    inbox.mkdir()
+    (inbox / "申报表.xlsx").write_bytes(corpus.valid_return())
+    out = Path(os.fsdecode(os.fsencode(tmp_path) + b"/" + "汇总".encode("gbk"))) / "报告.xlsx"
+    first = make_report([inbox], out, db=tmp_path / "s.db", jobs=1)
+    again = make_report([inbox], out, db=tmp_path / "s.db", jobs=1)
+    assert (first.reused_report, again.reused_report) == (False, True) and out.is_file()
+
+
 @settings(max_examples=300)
 @given(raw=st.lists(st.binary(min_size=1, max_size=12).filter(lambda b: b"/" not in b and b"\0" not in b),
                     min_size=1, max_size=4))

@@ -151,12 +151,12 @@ class Store:
 
     def report_state(self, output: str) -> dict[str, Any] | None:
         """What the last report written to `output` was made of, its files' sizes and mtimes, its counts."""
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (f"report:{output}",)).fetchone()
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (_path_value(f"report:{output}"),)).fetchone()
         return json.loads(row[0]) if row else None
 
     def set_report_state(self, output: str, state: dict[str, Any]) -> None:
         with self.conn:
-            self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"report:{output}", json.dumps(state)))
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_path_value(f"report:{output}"), json.dumps(state)))
 
     def history(self, form_id: str) -> list[HistoryEntry]:
         """Every return of one form, oldest first: the latest is the one the report shows."""
@@ -204,7 +204,7 @@ class Store:
 
 
 def _path_value(path: str) -> str | bytes:
-    """A path as the files table keeps it: text, or the OS's bytes for a name that is not UTF-8 (a Windows
+    """A path as the store keeps it: text, or the OS's bytes for a name that is not UTF-8 (a Windows
     zip unpacked on Linux), which SQLite text cannot hold; a blob never equals a text, so keys stay apart."""
     try:
         path.encode("utf-8")
