@@ -1,20 +1,25 @@
 """Collecting returns: every file under the inbox folders, inside .zip files too, read and checked.
 
 Returns arrive by mail (often zipped), USB and OA exports, so an inbox holds
-workbooks, zips, zips of zips and junk. `walk` lists the files on disk (stat
-only); `items_of` turns one of them into the items it holds, as (display name,
-bytes), opening zips in memory with the same kind of limits as package.py
-(never extracting to disk, never writing into the inbox); `collect_file`
-reads and checks each item into a compact `Outcome`, which is what crosses
-process boundaries, goes into the store and feeds the report.
+workbooks, zips, zips of zips, junk, and now and then a link, a pipe or a folder
+nobody may open. `walk` lists every entry on disk (stat only): a regular file
+to read, or an entry listed with the reason it is not read; `items_of` turns
+one file into the items it holds, opening zips in memory with the same kind of
+limits as package.py (never extracting to disk, never writing into the inbox),
+all within a budget that adds up across zip levels, per file on disk and per
+run; `collect_file` reads and checks each item into a compact `Outcome`, which
+is what crosses process boundaries, goes into the store and feeds the report.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
+import posixpath
 import signal
+import stat
 import sys
 import time
 import zipfile
@@ -22,10 +27,10 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, fields
-from pathlib import Path, PurePosixPath
-from typing import Any
+from pathlib import Path, PurePath
+from typing import Any, BinaryIO
 
 from .errors import UserError
 from .package import MAX_FILE_BYTES, MAX_RATIO, RATIO_FLOOR
@@ -34,23 +39,89 @@ from .review import STATUS_UNREADABLE, FileResult, check_file
 
 STATUS_IGNORED = "已忽略"
 JUNK_REASON = "临时文件，已忽略"
-# Zip inboxes: a real one holds up to a few thousand ~30 KB returns.
+# Zip inboxes: a real one holds up to a few thousand ~30 KB returns. The member and unzipped limits hold for
+# one zip on disk with every zip inside it together: they add up across levels.
 MAX_ZIP_BYTES = 1024 * 1024 * 1024
 MAX_ZIP_MEMBERS = 20000
 MAX_ZIP_UNZIPPED = 2 * 1024 * 1024 * 1024
 MAX_ZIP_DEPTH = 3  # a zip inside a zip inside a zip, as forwarded mail does
+ZIP_SECONDS = 600.0  # opening and checking all one zip on disk holds (20,000 returns take about 30 s)
+# One run, every file and zip member together: each is a row of the report, and an Excel sheet holds
+# 1,048,576 rows (the few summary lines a run may add fit in what is left).
+MAX_RUN_ITEMS = 1_000_000
+MAX_RUN_UNZIPPED = 16 * 1024 * 1024 * 1024
 _JUNK_NAMES = {"thumbs.db", "ehthumbs.db", "desktop.ini", ".ds_store", "icon\r"}
 _JUNK_DIRS = {"__macosx", ".git", ".svn", "$recycle.bin"}
 # Handed to the reader, which says what each is and how to save it as .xlsx; anything else is not a return.
 _SPREADSHEET_SUFFIXES = {"", ".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".xlsb", ".et", ".ett", ".ods", ".csv"}
 
+NOT_REGULAR = "这不是普通文件（管道/设备/套接字），未读取。"
+LINK_OUTSIDE = "这是一个快捷方式（符号链接），指向收件文件夹以外的位置，未读取；如需汇总，请把文件本身放进收件文件夹。"
+LINK_INSIDE = "这是一个快捷方式（符号链接），指向收件文件夹里的“{target}”，那里的文件已按原位置读取，这里不再重复读取。"
+LINK_BROKEN = "这是一个快捷方式（符号链接），它指向的文件或文件夹已不存在，未读取。"
+LINK_LOOP = "这是一个快捷方式（符号链接），它绕回了自己（循环链接），未读取。"
+LINK_UNREADABLE = "这是一个快捷方式（符号链接），无法查看它指向的位置（{why}），未读取。"
+FOLDER_UNREADABLE = "无法打开这个文件夹（{why}），其中的文件未读取。"
+ENTRY_UNREADABLE = "无法查看这个文件（{why}），未读取。"
+FOLDER_SEEN = "这个文件夹就是已经读取的“{first}”（挂载到了这里），这里不再重复读取。"
+TOO_MANY_FILES = "收件文件夹里的文件超过 {limit} 个，这里还有 {count} 个文件未读取；请分成几个收件文件夹分别汇总。"
+_NOT_OPENED = "这个压缩包里还有 {count} 个文件未打开：{why}；请解开压缩包，分成几个较小的压缩包（或直接放进收件文件夹）后重新汇总。"
+_ZIP_DAMAGED = "压缩包已损坏或不完整，无法打开；请重新下载或让对方重新打包。"
+_ZIP_DIRECTORY = "压缩包目录异常庞大（声称有极多文件），已拒绝读取；请分成几个较小的压缩包。"
+_OS_REASONS = {errno.EACCES: "没有权限", errno.EPERM: "没有权限", errno.ENAMETOOLONG: "路径太长",
+               errno.ELOOP: "快捷方式层层相套", errno.ENOENT: "已不存在", errno.ENOTDIR: "已不存在",
+               errno.EIO: "磁盘读取出错", errno.EINVAL: "系统不允许这样读取"}
+
+
+def _why(exc: OSError) -> str:
+    """An operating-system error as a clerk reads it."""
+    return _OS_REASONS.get(exc.errno or 0) or exc.strerror or type(exc).__name__
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:g} GB" if n >= 2**30 else f"{n / 2**20:.0f} MB"
+
+
+def shown_name(path: str) -> str:
+    """A path as people see it, and as any file, database or terminal can carry it. A name that is not UTF-8
+    (a Windows zip unpacked on Linux leaves GBK names, which os.fsdecode carries as surrogate escapes
+    nothing else accepts) is shown decoded as GB18030 when it is that, else with U+FFFD for what is not
+    text; only the shown name changes, the path that opens the file stays as the OS gave it."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        pass
+    return os.sep.join(_shown_part(part) for part in os.fsencode(path).split(os.sep.encode()))
+
+
+def _shown_part(raw: bytes) -> str:
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", "replace")
+
 
 @dataclass(frozen=True, slots=True)
 class DiskFile:
     path: str  # as the OS needs it
-    name: str  # as the user sees it in the report
+    name: str  # as the user sees it in the report (shown_name of the path)
     size: int
     mtime_ns: int
+    reason: str = ""  # why it is listed and not read (a link, a pipe, a folder that cannot be opened); "" to read
+
+
+_MTIME_RANGE = (0, 2**63 - 1)  # what SQLite's INTEGER holds, and a date every writer can show (1970 to 2262)
+
+
+def _disk_file(path: str, st: os.stat_result | None, reason: str = "", name: str | None = None) -> DiskFile:
+    """One entry as walk lists it. A file's time can be anything a program set (past the year 9999, before
+    1970): it is kept within the range every writer of dates and the store can take."""
+    mtime = min(max(st.st_mtime_ns, _MTIME_RANGE[0]), _MTIME_RANGE[1]) if st is not None else 0
+    size = st.st_size if st is not None and not reason else 0
+    return DiskFile(path, shown_name(path if name is None else name), size, mtime, reason)
 
 
 @dataclass(slots=True)
@@ -72,18 +143,148 @@ def is_junk(name: str) -> bool:
             or any(part.lower() in _JUNK_DIRS for part in parts[:-1]))
 
 
+# ---- walking the inboxes: every entry read or listed ---------------------------------------
+
+
+class _Walk:
+    """Entries under the inboxes, in a stable order, with at most MAX_RUN_ITEMS to read in one run. Only
+    regular files are read. A link is never followed: one that points inside an inbox names what is read
+    there anyway (so nothing is read twice and no loop is walked), one that points elsewhere is listed, as
+    are pipes, devices, sockets and folders that cannot be opened. Iterative: any depth of folders; and a
+    folder seen again under an inbox (a bind mount of it, or of a folder above it) is listed, not walked again."""
+
+    def __init__(self, roots: Iterable[Path]) -> None:
+        self.roots = [(str(r), os.path.realpath(r)) for r in roots]
+        self.count = 0
+        self._folders: dict[tuple[int, int], str] = {}  # (device, inode) of each folder walked → its path
+
+    def _add(self, found: list[DiskFile], disk: DiskFile) -> None:
+        self.count += 1
+        found.append(disk)
+
+    @property
+    def full(self) -> bool:
+        return self.count >= MAX_RUN_ITEMS
+
+    def scan(self, top: str) -> list[DiskFile]:
+        found: list[DiskFile] = []
+        over = 0  # entries past the run's limit: counted, not looked at
+        top_stat = os.stat(top)
+        self._folders = {(top_stat.st_dev, top_stat.st_ino): top}  # per inbox: one inside another is read once anyway
+        stack = [self._entries(top, found)]
+        while stack:
+            entry = next(stack[-1], None)
+            if entry is None:
+                stack.pop()
+                continue
+            if self.full:
+                try:
+                    if entry.is_dir(follow_symlinks=False) and self._first_visit(entry.path, entry.stat(follow_symlinks=False)):
+                        stack.append(self._entries(entry.path, found))
+                        continue
+                except OSError:
+                    pass
+                over += 1
+                continue
+            folder = self._entry(entry, found)
+            if folder is not None:
+                stack.append(self._entries(folder, found))
+        if over:
+            found.append(_disk_file(top, None, TOO_MANY_FILES.format(limit=MAX_RUN_ITEMS, count=over)))
+        return found
+
+    def _entries(self, folder: str, found: list[DiskFile]) -> Iterator[os.DirEntry[str]]:
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:  # the rest is still collected; this folder is listed
+            self._add(found, _disk_file(folder, _lstat(folder), _folder_unreadable(exc)))
+            return iter(())
+        return iter(entries)
+
+    def _entry(self, entry: os.DirEntry[str], found: list[DiskFile]) -> str | None:
+        """Lists one entry; returns the path of a folder to go into."""
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            return None  # gone between listing and looking (a sync client at work)
+        except OSError as exc:
+            folder = _is_folder(entry)
+            self._add(found, _disk_file(entry.path, None, _folder_unreadable(exc) if folder else
+                                        ENTRY_UNREADABLE.format(why=_why(exc))))
+            return None
+        if stat.S_ISDIR(st.st_mode):
+            if self._first_visit(entry.path, st):
+                return entry.path
+            self._add(found, _disk_file(entry.path, st, FOLDER_SEEN.format(
+                first=shown_name(self._folders[st.st_dev, st.st_ino]))))
+        elif stat.S_ISREG(st.st_mode):
+            self._add(found, _disk_file(entry.path, st))
+        elif stat.S_ISLNK(st.st_mode):
+            self._add(found, _disk_file(entry.path, st, self._link(entry.path)))
+        else:
+            self._add(found, _disk_file(entry.path, st, NOT_REGULAR))
+        return None
+
+    def _first_visit(self, path: str, st: os.stat_result) -> bool:
+        return self._folders.setdefault((st.st_dev, st.st_ino), path) == path
+
+    def _link(self, path: str) -> str:
+        try:
+            os.stat(path)  # where it leads, if anywhere
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return LINK_LOOP
+            return LINK_BROKEN if exc.errno in (errno.ENOENT, errno.ENOTDIR) else LINK_UNREADABLE.format(why=_why(exc))
+        real = os.path.realpath(path)
+        for given, root in self.roots:
+            if PurePath(real).is_relative_to(root):
+                return LINK_INSIDE.format(target=shown_name(os.path.normpath(os.path.join(given, os.path.relpath(real, root)))))
+        return LINK_OUTSIDE
+
+    def given(self, path: str) -> DiskFile:
+        """A file named on the command line: a link is followed (the user chose it), a pipe or device is not read."""
+        self.count += 1
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            return _disk_file(path, _lstat(path), LINK_LOOP if exc.errno == errno.ELOOP else LINK_BROKEN)
+        if not stat.S_ISREG(st.st_mode):
+            return _disk_file(path, st, NOT_REGULAR)
+        return _disk_file(os.path.realpath(path) if os.path.islink(path) else path, st, name=path)  # opened unfollowed
+
+
+def _folder_unreadable(exc: OSError) -> str:
+    advice = "请检查文件夹的访问权限。" if exc.errno in (errno.EACCES, errno.EPERM) else ""
+    return FOLDER_UNREADABLE.format(why=_why(exc)) + advice
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)  # the listing's own type: no system call where it has one
+    except OSError:
+        return False
+
+
+def _lstat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+
+
 def walk(inboxes: Iterable[Path]) -> list[DiskFile]:
-    """Every file under the inbox folders (a file may be given directly), in a stable order. Stat only."""
+    """Every entry under the inbox folders (a file may be given directly), in a stable order. Stat only."""
+    inboxes = [Path(p) for p in inboxes]
+    walker = _Walk([p for p in inboxes if p.is_dir()])
     found: list[DiskFile] = []
     for inbox in inboxes:
-        inbox = Path(inbox)
-        if inbox.is_file():
-            st = inbox.stat()
-            found.append(DiskFile(str(inbox), str(inbox), st.st_size, st.st_mtime_ns))
-        elif inbox.is_dir():
-            _scan(str(inbox), found)
+        if inbox.is_dir():
+            found += walker.scan(str(inbox))
+        elif os.path.lexists(inbox):
+            found.append(walker.given(str(inbox)))
         else:
-            raise UserError(f"找不到收件文件夹：{inbox}")
+            raise UserError(f"找不到收件文件夹：{shown_name(str(inbox))}")
     seen: set[str] = set()  # a folder given twice, or inside another one given, is still read once
     unique = []
     for d in found:
@@ -94,68 +295,247 @@ def walk(inboxes: Iterable[Path]) -> list[DiskFile]:
     return unique
 
 
-def _scan(folder: str, found: list[DiskFile]) -> None:
+# ---- opening a file: only regular files, never more than the limit --------------------------
+
+
+class NotRegular(OSError):
+    """A pipe, device, socket, folder or link where a file was expected: never opened, or closed at once."""
+
+
+class PastLimit(OSError):
+    """A file larger than collecting ever reads (whatever its size said when it was listed)."""
+
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+
+
+def open_regular(path: str) -> io.FileIO:
+    """A regular file opened for reading, never anything else: looked at first (opening a pipe waits for a
+    writer, opening a device may make it act), opened without following a link and without waiting, then
+    looked at again (it may have been swapped in between)."""
+    if not stat.S_ISREG(os.stat(path, follow_symlinks=False).st_mode):
+        raise NotRegular(errno.EINVAL, NOT_REGULAR, path)
+    fd = os.open(path, _OPEN_FLAGS)
     try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError:
-        return  # unreadable folder: nothing in it can be collected; the rest still is
-    for entry in entries:
-        try:
-            if entry.is_dir(follow_symlinks=False):  # a link back up the tree must not loop
-                _scan(entry.path, found)
-            elif entry.is_file():
-                st = entry.stat()
-                found.append(DiskFile(entry.path, entry.path, st.st_size, st.st_mtime_ns))
-        except OSError:
-            continue  # vanished between listing and stat (a sync client at work)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegular(errno.EINVAL, NOT_REGULAR, path)
+        return io.FileIO(fd, "rb", closefd=True)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_limit(name: str) -> int:
+    return MAX_ZIP_BYTES if name.lower().endswith(".zip") else MAX_FILE_BYTES
+
+
+def _read_hashed(fh: io.FileIO, limit: int, keep: bool) -> tuple[str, int, bytes]:
+    """(sha256, length, bytes if kept) of at most limit + 1 bytes, whatever the file's size said: it may
+    have grown since, or be one of /proc's, whose size reads 0 and whose reading never ends."""
+    digest, n, chunks = hashlib.sha256(), 0, []
+    want = min(os.fstat(fh.fileno()).st_size, limit) + 1 if keep else 1 << 20  # a return: one read, no copy
+    while n <= limit:
+        chunk = fh.read(min(want, limit + 1 - n))
+        if not chunk:
+            break
+        digest.update(chunk)
+        n += len(chunk)
+        if keep:
+            chunks.append(chunk)
+        want = 1 << 20
+    return digest.hexdigest(), n, b"".join(chunks)
 
 
 def file_hash(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """sha256 of a file's bytes exactly as collecting reads them; OSError for anything that is not a regular
+    file, or is larger than collecting reads (such files are never read, only listed)."""
+    limit = _read_limit(path)
+    with open_regular(path) as fh:
+        if os.fstat(fh.fileno()).st_size > limit:
+            raise PastLimit(errno.EFBIG, "too large", path)
+        digest, n, _ = _read_hashed(fh, limit, keep=False)
+    if n > limit:
+        raise PastLimit(errno.EFBIG, "too large", path)
+    return digest
 
 
-def items_of(disk: DiskFile) -> Iterator[Item]:
-    """What one file on disk holds: itself, or each member of a zip (recursively)."""
-    if is_junk(disk.name):
-        yield Item(disk.name, reason=JUNK_REASON, ignored=True)
-        return
-    if disk.name.lower().endswith(".zip"):
-        if disk.size > MAX_ZIP_BYTES:
-            yield Item(disk.name, reason=f"压缩包过大（{disk.size / 1048576:.0f} MB），已拒绝读取；请分成几个较小的压缩包。")
+class _Window(io.RawIOBase):
+    """The first `size` bytes of an open file: zipfile sees exactly the bytes that were hashed, however the
+    file changes on disk meanwhile."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        super().__init__()
+        self._fd, self._size, self._pos = fd, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise OSError(errno.EINVAL, "negative seek")
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        n = min(len(buffer), self._size - self._pos)
+        if n <= 0:
+            return 0
+        os.lseek(self._fd, self._pos, os.SEEK_SET)
+        chunk = os.read(self._fd, n)
+        buffer[: len(chunk)] = chunk
+        self._pos += len(chunk)
+        return len(chunk)
+
+
+# ---- budgets: what a file on disk and a whole run may cost ----------------------------------
+
+
+class RunBudget:
+    """Items and unzipped bytes the whole run may still spend, shared by its worker processes."""
+
+    def __init__(self, items: int = MAX_RUN_ITEMS, unzipped: int = MAX_RUN_UNZIPPED, shared: bool = False) -> None:
+        self._lock: AbstractContextManager[Any]
+        if shared:  # the pool's workers inherit it, and all draw on the one figure
+            left = _pool_context().Array("q", [items, unzipped])
+            self._left: Any = left
+            self._lock = left.get_lock()
+        else:
+            self._left, self._lock = [items, unzipped], nullcontext()
+
+    def take(self, items: int, unzipped: int) -> str:
+        """"" when the run can afford it (and it is spent), else why not."""
+        with self._lock:
+            if items > self._left[0]:
+                return f"本次汇总的文件（连同压缩包里的文件）已超过 {MAX_RUN_ITEMS} 个"
+            if unzipped > self._left[1]:
+                return f"本次汇总解压的内容已超过 {_size(MAX_RUN_UNZIPPED)}"
+            self._left[0] -= items
+            self._left[1] -= unzipped
+        return ""
+
+
+@dataclass(slots=True)
+class Budget:
+    """What one file on disk may still cost, every zip level inside it together, drawn from the run's."""
+
+    run: RunBudget
+    items: int = field(default_factory=lambda: MAX_ZIP_MEMBERS)
+    unzipped: int = field(default_factory=lambda: MAX_ZIP_UNZIPPED)
+    deadline: float = field(default_factory=lambda: time.monotonic() + ZIP_SECONDS)
+
+    def take(self, items: int, unzipped: int) -> str:
+        """"" when it can be afforded (and it is spent), else why not."""
+        if time.monotonic() > self.deadline:
+            return f"读取这个压缩包已超过 {ZIP_SECONDS:.0f} 秒"
+        if items > self.items:
+            return f"这个压缩包（连同其中的压缩包）里的文件超过 {MAX_ZIP_MEMBERS} 个"
+        if unzipped > self.unzipped:
+            return f"这个压缩包（连同其中的压缩包）解压后超过 {_size(MAX_ZIP_UNZIPPED)}"
+        why = self.run.take(items, unzipped)
+        if not why:
+            self.items -= items
+            self.unzipped -= unzipped
+        return why
+
+
+_run_budget: RunBudget | None = None  # the run's, in a worker process or while a run reads in this one
+
+
+@contextmanager
+def _running(budget: RunBudget) -> Iterator[None]:
+    global _run_budget
+    before, _run_budget = _run_budget, budget
+    try:
+        yield
+    finally:
+        _run_budget = before
+
+
+def _file_budget() -> Budget:
+    return Budget(_run_budget if _run_budget is not None else RunBudget())
+
+
+# ---- what a file holds ------------------------------------------------------------------------
+
+
+class Source:
+    """One file on disk, opened once: the items it holds, and the sha256 of exactly the bytes they came
+    from ("" when it was not read: junk, listed, refused unread)."""
+
+    def __init__(self, disk: DiskFile, budget: Budget | None = None) -> None:
+        self.disk = disk
+        self.budget = budget or _file_budget()
+        self.sha256 = ""
+
+    def items(self) -> Iterator[Item]:
+        disk = self.disk
+        if is_junk(disk.name):
+            yield Item(disk.name, reason=JUNK_REASON, ignored=True)
             return
-        if _directory_too_big(disk.path):
-            yield Item(disk.name, reason="压缩包目录异常庞大（声称有极多文件），已拒绝读取；请分成几个较小的压缩包。")
+        if disk.reason:
+            yield Item(disk.name, reason=disk.reason)
             return
         try:
-            with zipfile.ZipFile(disk.path) as zf:
-                yield from _zip_items(zf, disk.name, "", 1)
+            with open_regular(disk.path) as fh:
+                yield from (self._zip(fh) if disk.name.lower().endswith(".zip") else self._file(fh))
+        except NotRegular:
+            yield Item(disk.name, reason=NOT_REGULAR)
+        except OSError as exc:
+            yield Item(disk.name, reason=f"无法打开文件（{_why(exc)}）。")
+
+    def _file(self, fh: io.FileIO) -> Iterator[Item]:
+        name, size = self.disk.name, os.fstat(fh.fileno()).st_size
+        data = b""
+        if size <= MAX_FILE_BYTES:
+            digest, size, data = _read_hashed(fh, MAX_FILE_BYTES, keep=True)
+            if size <= MAX_FILE_BYTES:
+                self.sha256 = digest
+        if not_a_workbook(name):
+            yield Item(name, reason=not_a_workbook(name))
+        elif size > MAX_FILE_BYTES:
+            yield Item(name, reason=f"文件过大（{size / 1048576:.0f} MB），申报表通常不到 1 MB，请确认是否选错文件。")
+        else:
+            yield Item(name, data=data)
+
+    def _zip(self, fh: io.FileIO) -> Iterator[Item]:
+        name, size, digest = self.disk.name, os.fstat(fh.fileno()).st_size, ""
+        if size <= MAX_ZIP_BYTES:
+            digest, size, _ = _read_hashed(fh, MAX_ZIP_BYTES, keep=False)
+        if size > MAX_ZIP_BYTES:
+            yield Item(name, reason=f"压缩包过大（{size / 1048576:.0f} MB），已拒绝读取；请分成几个较小的压缩包。")
+            return
+        self.sha256 = digest
+        view = io.BufferedReader(_Window(fh.fileno(), size))
+        if _directory_too_big(view):
+            yield Item(name, reason=_ZIP_DIRECTORY)
+            return
+        try:
+            with zipfile.ZipFile(view) as zf:
+                yield from _zip_items(zf, name, "", 1, self.budget)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-            yield Item(disk.name, reason="压缩包已损坏或不完整，无法打开；请重新下载或让对方重新打包。")
-        return
-    if not_a_workbook(disk.name):
-        yield Item(disk.name, reason=not_a_workbook(disk.name))
-        return
-    if disk.size > MAX_FILE_BYTES:
-        yield Item(disk.name, reason=f"文件过大（{disk.size / 1048576:.0f} MB），申报表通常不到 1 MB，请确认是否选错文件。")
-        return
-    try:
-        yield Item(disk.name, data=Path(disk.path).read_bytes())
-    except OSError as exc:
-        yield Item(disk.name, reason=f"无法打开文件（{exc.strerror or exc}）。")
+            yield Item(name, reason=_ZIP_DAMAGED)
 
 
-def _directory_too_big(path: str) -> bool:
+def items_of(disk: DiskFile, budget: Budget | None = None) -> Iterator[Item]:
+    """What one file on disk holds: itself, or each member of a zip (recursively)."""
+    return Source(disk, budget).items()
+
+
+def _directory_too_big(fh: BinaryIO) -> bool:
     """Whether a zip's central directory is too big to list: zipfile builds one object per entry
     before we could count them, so a forged directory of millions of entries is refused first."""
     try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - 66_000))  # the end record sits in the last 64 KB (+ its comment)
-            tail = fh.read()
+        end = fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, end - 66_000))  # the end record sits in the last 64 KB (+ its comment)
+        tail = fh.read()
+        fh.seek(0)
     except OSError:
         return False  # let zipfile report the damage
     at = tail.rfind(b"PK\x05\x06")
@@ -166,11 +546,19 @@ def _directory_too_big(path: str) -> bool:
     return entries > MAX_ZIP_MEMBERS or directory_bytes > MAX_ZIP_MEMBERS * 1024
 
 
+def _suffix(name: str) -> str:
+    """The lower-case suffix, as PurePosixPath gives it (at a tenth of the cost: a zip may hold 20,000 names)."""
+    suffix = posixpath.splitext(name.replace("\\", "/"))[1].lower()
+    return "" if suffix == "." else suffix
+
+
 def not_a_workbook(name: str) -> str:
     """Why a file with this name is not read at all ("" when the reader should look at it)."""
-    suffix = PurePosixPath(name.replace("\\", "/")).suffix.lower()
+    suffix = _suffix(name)
     if suffix in _SPREADSHEET_SUFFIXES or not suffix.isascii() or len(suffix) > 6:
         return ""  # "申报表.区教育局" has no real suffix: let the reader sniff it
+    if suffix == ".lnk":  # what a shared Windows folder holds where a link would be
+        return "这是一个 Windows 快捷方式（.lnk），不是文件本身，未读取；请把它指向的申报表本身放进收件文件夹。"
     if suffix in (".rar", ".7z", ".gz", ".tar", ".tgz"):
         return f"这是 {suffix} 压缩包，本系统只打开 .zip；请解压后把申报表放进收件文件夹，或改用 .zip 打包。"
     return f"不是表格文件（{suffix} 文件），未读取；申报表应为 Excel 工作簿（.xlsx）。"
@@ -192,48 +580,60 @@ def _member_name(info: zipfile.ZipInfo) -> str:
     return info.filename
 
 
-def _zip_items(zf: zipfile.ZipFile, shown: str, prefix: str, depth: int) -> Iterator[Item]:
+def _zip_items(zf: zipfile.ZipFile, shown: str, prefix: str, depth: int, budget: Budget) -> Iterator[Item]:
+    """Each member, as long as the budget lasts; then one item for the members not opened."""
     infos = [i for i in zf.infolist() if not i.is_dir()]
     if len(infos) > MAX_ZIP_MEMBERS:
-        yield Item(shown, reason=f"压缩包内文件过多（{len(infos)} 个），已拒绝读取；请分成几个较小的压缩包。")
+        yield Item(shown, prefix.rstrip("/"),
+                   reason=f"压缩包内文件过多（{len(infos)} 个），已拒绝读取；请分成几个较小的压缩包。")
         return
-    total = 0
-    for info in infos:
+    for n, info in enumerate(infos):
         member = _member_name(info)
         name = f"{shown}/{member}"
         inner = prefix + member
-        total += info.file_size
         if is_junk(member):
-            yield Item(name, inner, reason=JUNK_REASON, ignored=True)
-        elif not_a_workbook(member) and not member.lower().endswith(".zip"):
-            yield Item(name, inner, reason=not_a_workbook(member))
+            refused = JUNK_REASON
+        elif not member.lower().endswith(".zip") and (refused := not_a_workbook(member)):
+            pass
         elif info.flag_bits & 0x1:
-            yield Item(name, inner, reason="压缩包内的这个文件设置了密码，无法读取；请不加密码重新打包。")
-        elif (info.file_size > MAX_FILE_BYTES or total > MAX_ZIP_UNZIPPED
-              or (info.file_size > RATIO_FLOOR and info.file_size / max(info.compress_size, 1) > MAX_RATIO)):
-            yield Item(name, inner, reason="解压后异常庞大（疑似“压缩炸弹”）或文件过大，已拒绝读取。")
+            refused = "压缩包内的这个文件设置了密码，无法读取；请不加密码重新打包。"
+        elif info.file_size > MAX_FILE_BYTES or (
+                info.file_size > RATIO_FLOOR and info.file_size / max(info.compress_size, 1) > MAX_RATIO):
+            refused = "解压后异常庞大（疑似“压缩炸弹”）或文件过大，已拒绝读取。"
         else:
-            try:
-                with zf.open(info) as fh:
-                    data = fh.read(MAX_FILE_BYTES + 1)  # bounded whatever the header claims
-            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError):
-                yield Item(name, inner, reason="压缩包内的这个文件已损坏，无法解压；请让对方重新打包发送。")
-                continue
-            if member.lower().endswith(".zip"):
-                yield from _nested(data, name, inner, depth)
-            else:
-                yield Item(name, inner, data=data)
+            refused = ""
+        why = budget.take(1, 0 if refused else info.file_size)  # a row of the report; the bytes it unzips to
+        if why:
+            yield Item(shown, prefix.rstrip("/"), reason=_NOT_OPENED.format(count=len(infos) - n, why=why))
+            return
+        if refused:
+            yield Item(name, inner, reason=refused, ignored=refused == JUNK_REASON)
+            continue
+        try:
+            with zf.open(info) as fh:
+                data = fh.read(MAX_FILE_BYTES + 1)  # bounded whatever the header claims
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError):
+            yield Item(name, inner, reason="压缩包内的这个文件已损坏，无法解压；请让对方重新打包发送。")
+            continue
+        if member.lower().endswith(".zip"):
+            yield from _nested(data, name, inner, depth, budget)
+        else:
+            yield Item(name, inner, data=data)
 
 
-def _nested(data: bytes, name: str, inner: str, depth: int) -> Iterator[Item]:
+def _nested(data: bytes, name: str, inner: str, depth: int, budget: Budget) -> Iterator[Item]:
     if depth >= MAX_ZIP_DEPTH:
         yield Item(name, inner, reason=f"压缩包嵌套超过 {MAX_ZIP_DEPTH} 层，已拒绝读取；请解开后重新打包。")
         return
+    view = io.BytesIO(data)
+    if _directory_too_big(view):
+        yield Item(name, inner, reason=_ZIP_DIRECTORY)
+        return
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as inner_zf:
-            yield from _zip_items(inner_zf, name, inner + "/", depth + 1)
+        with zipfile.ZipFile(view) as inner_zf:
+            yield from _zip_items(inner_zf, name, inner + "/", depth + 1, budget)
     except (zipfile.BadZipFile, ValueError, EOFError):
-        yield Item(name, inner, reason="压缩包已损坏或不完整，无法打开；请重新下载或让对方重新打包。")
+        yield Item(name, inner, reason=_ZIP_DAMAGED)
 
 
 # ---- outcomes: what reading and checking one item gives, in compact form ----------------
@@ -326,7 +726,7 @@ def check_item(item: Item, registry: Registry | None = None) -> Outcome:
 def item_key(item: Item) -> str:
     """What a result depends on: the bytes, and the name's suffix (the reader's advice differs for .et and .xls)."""
     digest = hashlib.sha256(item.data).hexdigest() if item.data is not None else "-"
-    return f"{digest}|{PurePosixPath(item.name).suffix.lower()}|{item.reason}"
+    return f"{digest}|{_suffix(item.name)}|{item.reason}"
 
 
 @dataclass(slots=True)
@@ -347,16 +747,13 @@ class FileOutcome:
 
 def collect_file(disk: DiskFile, registry: Registry | None = None) -> FileOutcome:
     """Hash, open and check everything one file on disk holds. Never raises for a bad file."""
-    try:
-        sha = file_hash(disk.path) if not is_junk(disk.name) else ""
-    except OSError:
-        sha = ""
+    source = Source(disk)
     collected = []
-    for item in items_of(disk):
+    for item in _watched(source.items()):
         with _watchdog():
             outcome = check_item(item, registry)
         collected.append(Collected(item.member, item_key(item), outcome))
-    return FileOutcome(disk, sha, collected)
+    return FileOutcome(disk, source.sha256, collected)
 
 
 # ---- running many: one process or a pool -----------------------------------------------
@@ -389,10 +786,22 @@ def _watchdog() -> Iterator[None]:
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def _init_worker(templates: list[str], timeout: float | None) -> None:
-    global _worker_registry, _worker_timeout
+def _watched(items: Iterator[Item]) -> Iterator[Item]:
+    """Each step of opening a file (reading and hashing it, listing a zip, unzipping a member) under the
+    watchdog too, as reading a workbook is: none of them may hang a worker."""
+    while True:
+        with _watchdog():
+            item = next(items, None)
+        if item is None:
+            return
+        yield item
+
+
+def _init_worker(templates: list[str], timeout: float | None, run: RunBudget | None = None) -> None:
+    global _worker_registry, _worker_timeout, _run_budget
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; no tracebacks per worker
     _worker_registry = Registry(list(templates)) if templates else None
+    _run_budget = run
     if timeout is not None and hasattr(signal, "setitimer"):  # not on Windows: no watchdog there
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
         _worker_timeout = timeout
@@ -410,6 +819,7 @@ def collect_files(
     on_done: Callable[[list[FileOutcome]], None],
     parallel_from: int | None = None,
     file_timeout: float | None = None,
+    counted: int = 0,
 ) -> None:
     """Collect every file, handing results to `on_done` in batches as they finish.
 
@@ -417,18 +827,23 @@ def collect_files(
     or takes longer than `file_timeout` seconds (default FILE_TIMEOUT) costs only itself. Below
     `parallel_from` files everything runs here instead (default: never where a
     worker is forked in ~10 ms; below 64 files where each must start a fresh interpreter).
+    All draw on one run budget: MAX_RUN_ITEMS less the files given, less `counted` (items the run
+    already holds, such as results the store kept), so the report as a whole stays within it.
     """
     templates = list(templates or [])
-    if len(disks) < (PARALLEL_FROM if parallel_from is None else parallel_from):
-        _collect_here(disks, templates, on_done)
-        return
-    size = max(4, min(64, len(disks) // (jobs * 8) or 1))
-    pending = [disks[i: i + size] for i in range(0, len(disks), size)]
-    init = _worker_args(templates, file_timeout)
-    while pending:
-        in_hand, pending = _collect_in_pool(pending, jobs, init, on_done)
-        if in_hand:  # a worker died (killed, out of memory, a file that aborts or hangs the reader)
-            _collect_isolated([d for chunk in in_hand for d in chunk], init, on_done)
+    here = len(disks) < (PARALLEL_FROM if parallel_from is None else parallel_from)
+    run = RunBudget(MAX_RUN_ITEMS - counted - len(disks), MAX_RUN_UNZIPPED, shared=not here)
+    with _running(run):
+        if here:
+            _collect_here(disks, templates, on_done)
+            return
+        size = max(4, min(64, len(disks) // (jobs * 8) or 1))
+        pending = [disks[i: i + size] for i in range(0, len(disks), size)]
+        init = _worker_args(templates, file_timeout, run)
+        while pending:
+            in_hand, pending = _collect_in_pool(pending, jobs, init, on_done)
+            if in_hand:  # a worker died (killed, out of memory, a file that aborts or hangs the reader)
+                _collect_isolated([d for chunk in in_hand for d in chunk], init, on_done)
 
 
 MISSING = "找不到这个文件或文件夹，请检查路径。"
@@ -437,17 +852,18 @@ MISSING = "找不到这个文件或文件夹，请检查路径。"
 def check_inputs(paths: Iterable[Path]) -> list[DiskFile | str]:
     """What `check` and `export` were handed, walked as the report walks an inbox: a folder stands for
     every file below it, OS and Office temporary files aside (so a stray .xls in a folder is answered
-    too); a path that does not exist stays as its name, to be answered as missing."""
+    too, and a link, a pipe or a folder that cannot be opened is listed); a path that does not exist stays
+    as its name, to be answered as missing."""
+    paths = [Path(p) for p in paths]
+    walker = _Walk([p for p in paths if p.is_dir()])
     entries: list[DiskFile | str] = []
     for path in paths:
         if path.is_dir():
-            found: list[DiskFile] = []
-            _scan(str(path), found)
-            entries += [d for d in found if not is_junk(os.path.relpath(d.path, path))]
-        elif path.exists():
-            entries += walk([path])
+            entries += [d for d in walker.scan(str(path)) if not is_junk(os.path.relpath(d.path, path))]
+        elif os.path.lexists(path):
+            entries.append(walker.given(str(path)))
         else:
-            entries.append(str(path))
+            entries.append(shown_name(str(path)))
     return entries
 
 
@@ -460,20 +876,23 @@ def check_paths(paths: list[Path], templates: list[str] | None = None,
     entries = check_inputs(paths)
     disks = [e for e in entries if isinstance(e, DiskFile)]
     by_disk: dict[str, list[FileResult]] = {}
-    if len(disks) < PARALLEL_FROM:
-        registry = Registry(templates) if templates else None
-        by_disk = {d.path: _check_disk(d, registry) for d in disks}
-    else:
-        worker = _OneWorker(_worker_args(templates, file_timeout))
-        try:
-            for start in range(0, len(disks), 32):
-                chunk = disks[start : start + 32]
-                batch, failure = worker.run(_check_chunk, chunk)
-                if failure is not None:  # which one: each again, on its own
-                    batch = [_check_alone(d, worker) for d in chunk]
-                by_disk.update((d.path, results) for d, results in zip(chunk, batch, strict=True))
-        finally:
-            worker.close()
+    here = len(disks) < PARALLEL_FROM
+    run = RunBudget(MAX_RUN_ITEMS - len(disks), MAX_RUN_UNZIPPED, shared=not here)
+    with _running(run):
+        if here:
+            registry = Registry(list(templates)) if templates else None
+            by_disk = {d.path: _check_disk(d, registry) for d in disks}
+        else:
+            worker = _OneWorker(_worker_args(templates, file_timeout, run))
+            try:
+                for start in range(0, len(disks), 32):
+                    chunk = disks[start : start + 32]
+                    batch, failure = worker.run(_check_chunk, chunk)
+                    if failure is not None:  # which one: each again, on its own
+                        batch = [_check_alone(d, worker) for d in chunk]
+                    by_disk.update((d.path, results) for d, results in zip(chunk, batch, strict=True))
+            finally:
+                worker.close()
     results: list[FileResult] = []
     for entry in entries:
         results += by_disk[entry.path] if isinstance(entry, DiskFile) else [FileResult(entry, error=MISSING)]
@@ -489,7 +908,7 @@ def _result_of(item: Item, registry: Registry | None) -> FileResult:
 def _check_disk(disk: DiskFile, registry: Registry | None) -> list[FileResult]:
     """Each item one file holds (a workbook, or each member of a mailed zip), junk aside."""
     results = []
-    for item in items_of(disk):
+    for item in _watched(items_of(disk)):
         if item.ignored:
             continue
         with _watchdog():
@@ -513,8 +932,11 @@ def _check_alone(disk: DiskFile, worker: _OneWorker) -> list[FileResult]:
         return list(batch[0])
     if not disk.name.lower().endswith(".zip"):
         return [FileResult(disk.name, error=failure)]
+    _, failure = worker.run(_opened_in_worker, disk)
+    if failure is not None:  # opening the zip itself kills or hangs its reader
+        return [FileResult(disk.name, error=failure)]
     results = []
-    for item in items_of(disk):
+    for item in items_of(disk):  # listed here (unzipped, never parsed as a workbook), on the run's budget
         if item.ignored:
             continue
         one, failure = worker.run(_check_item_in_worker, item) if item.data is not None else (_result_of(item, None), None)
@@ -523,7 +945,7 @@ def _check_alone(disk: DiskFile, worker: _OneWorker) -> list[FileResult]:
 
 
 def _collect_here(disks: list[DiskFile], templates: list[str], on_done: Callable[[list[FileOutcome]], None]) -> None:
-    registry = Registry(templates) if templates else None
+    registry = Registry(list(templates)) if templates else None
     for start in range(0, len(disks), 16):
         on_done([collect_file(d, registry) for d in disks[start: start + 16]])
 
@@ -531,11 +953,11 @@ def _collect_here(disks: list[DiskFile], templates: list[str], on_done: Callable
 CRASHED = "读取这个文件时读取程序异常退出（文件可能损坏或经过特殊构造），已拒绝读取；请用 Excel 或 WPS 重新保存后再交。"
 TIMED_OUT = ("读取这个文件超过 {seconds:.0f} 秒仍未完成（文件可能损坏或经过特殊构造），已停止读取；"
              "请用 Excel 或 WPS 重新保存后再交。")
-_WorkerArgs = tuple[list[str], float | None]  # _init_worker's: templates, per-workbook timeout
+_WorkerArgs = tuple[list[str], float | None, RunBudget]  # _init_worker's: templates, per-step timeout, run budget
 
 
-def _worker_args(templates: list[str], file_timeout: float | None) -> _WorkerArgs:
-    return templates, FILE_TIMEOUT if file_timeout is None else file_timeout
+def _worker_args(templates: list[str], file_timeout: float | None, run: RunBudget) -> _WorkerArgs:
+    return templates, FILE_TIMEOUT if file_timeout is None else file_timeout, run
 
 
 def _collect_isolated(disks: list[DiskFile], init: _WorkerArgs, on_done: Callable[[list[FileOutcome]], None]) -> None:
@@ -586,28 +1008,33 @@ def _check_in_worker(item: Item) -> Outcome:
         return check_item(item, _worker_registry)
 
 
+def _opened_in_worker(disk: DiskFile) -> int:
+    """How many items a file holds, opening and unzipping all of it but checking nothing: in a worker, under
+    its watchdog, before a zip is listed in the parent (on a budget of its own: nothing is spent twice)."""
+    return sum(1 for _ in _watched(Source(disk, Budget(RunBudget())).items()))
+
+
 def _member_by_member(disk: DiskFile, worker: _OneWorker) -> FileOutcome:
     """Each member of a zip checked on its own in the worker; the zip is listed here (its bytes are
-    only unzipped, never parsed as a workbook, in this process)."""
-    sha = _sha_or_blank(disk)
+    only unzipped, never parsed as a workbook, in this process), once a worker has opened it whole."""
+    _, failure = worker.run(_opened_in_worker, disk)
+    if failure is not None:  # opening the zip itself kills or hangs its reader: the zip is the file at fault
+        return _failed(disk, failure)
+    source = Source(disk)
     collected = []
-    for item in items_of(disk):
+    for item in source.items():
         outcome, failure = worker.run(_check_in_worker, item) if item.data is not None else (check_item(item), None)
-        key = item_key(item) if failure is None else f"crashed|{sha}|{item.member}"
+        key = item_key(item) if failure is None else f"crashed|{source.sha256}|{item.member}"
         collected.append(Collected(item.member, key, outcome if failure is None else Outcome(STATUS_UNREADABLE, failure)))
-    return FileOutcome(disk, sha, collected)
+    return FileOutcome(disk, source.sha256, collected)
 
 
 def _failed(disk: DiskFile, reason: str) -> FileOutcome:
-    sha = _sha_or_blank(disk)
-    return FileOutcome(disk, sha, [Collected("", f"crashed|{sha}", Outcome(STATUS_UNREADABLE, reason))])
-
-
-def _sha_or_blank(disk: DiskFile) -> str:
     try:
-        return file_hash(disk.path)
+        sha = file_hash(disk.path)
     except OSError:
-        return ""
+        sha = ""
+    return FileOutcome(disk, sha, [Collected("", f"crashed|{sha}", Outcome(STATUS_UNREADABLE, reason))])
 
 
 def _pool_context() -> Any:

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from . import collect
 from .collect import (
     STATUS_IGNORED,
     Collected,
@@ -257,11 +258,20 @@ def _collect(disks: list[DiskFile], store: Store | None, jobs: int, templates: l
     else:
         known, contents = store.known_files(), store.contents()
         touched: list[DiskFile] = []
+        extra = 0  # rows kept results add beyond one a file: within the run's limit, as what is read now is
+
+        def affordable(sha: str) -> bool:
+            nonlocal extra
+            if len(disks) + extra + len(contents[sha]) - 1 > collect.MAX_RUN_ITEMS:
+                return False  # read again instead, on the run's budget (the rest of a zip listed in one line)
+            extra += len(contents[sha]) - 1
+            return True
+
         for d in disks:
             k = known.get(d.path)
-            if is_junk(d.name):
+            if is_junk(d.name) or d.reason:  # nothing to hash: listed as it is
                 todo.append(d)
-            elif k and k.size == d.size and k.mtime_ns == d.mtime_ns and k.sha256 in contents:
+            elif k and k.size == d.size and k.mtime_ns == d.mtime_ns and k.sha256 in contents and affordable(k.sha256):
                 reuse[d.path] = k.sha256
             else:
                 try:
@@ -269,7 +279,7 @@ def _collect(disks: list[DiskFile], store: Store | None, jobs: int, templates: l
                 except OSError:
                     todo.append(d)
                     continue
-                if sha in contents:  # same bytes seen before under another name or time
+                if sha in contents and affordable(sha):  # same bytes seen before under another name or time
                     reuse[d.path] = sha
                     touched.append(d)
                 else:
@@ -293,7 +303,8 @@ def _collect(disks: list[DiskFile], store: Store | None, jobs: int, templates: l
                 out[fo.disk.path] = fo.items
             advance(len(batch))
 
-        collect_files(todo, jobs=jobs, templates=templates, on_done=done, parallel_from=parallel_from)
+        collect_files(todo, jobs=jobs, templates=templates, on_done=done, parallel_from=parallel_from,
+                      counted=sum(len(items) for items in stored.values()))  # one run budget, kept results too
     return out, stored
 
 

@@ -230,7 +230,7 @@ class Store:
 
     # ---- reading (this signature's) ---------------------------------------------------
     def known_files(self) -> dict[str, KnownFile]:
-        return {path: KnownFile(size, mtime, sha) for path, size, mtime, sha in self.conn.execute(
+        return {_path_of(path): KnownFile(size, mtime, sha) for path, size, mtime, sha in self.conn.execute(
             "SELECT path, size, mtime_ns, sha256 FROM files WHERE checker = ?", (self.checker,))}
 
     def contents(self) -> dict[str, list[tuple[str, str]]]:
@@ -263,7 +263,7 @@ class Store:
 
     def report_state(self, output: str) -> dict[str, Any] | None:
         """What the last report written to `output` was made of, its files' sizes and mtimes, its counts."""
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (f"report:{output}",)).fetchone()
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (_path_value(f"report:{output}"),)).fetchone()
         try:
             state = json.loads(row[0]) if row else None
         except ValueError:
@@ -272,7 +272,8 @@ class Store:
 
     def set_report_state(self, output: str, state: dict[str, Any]) -> None:
         with self._writing():
-            self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"report:{output}", json.dumps(state)))
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                              (_path_value(f"report:{output}"), json.dumps(state)))
 
     def history(self, form_id: str) -> list[HistoryEntry]:
         """Every return of one form, oldest first, in the report's order: the latest is the one it shows."""
@@ -314,7 +315,7 @@ class Store:
         self.conn.execute(
             "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(checker, path) DO UPDATE SET "
             "size = excluded.size, mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256, last_seen = excluded.last_seen",
-            (self.checker, path, size, mtime_ns, sha, now, now))
+            (self.checker, _path_value(path), size, mtime_ns, sha, now, now))
 
     def _record(self, returns: list[Receipt], now: str) -> None:
         """New returns join the history; one seen before (by any run, with any templates) stays as first recorded."""
@@ -356,6 +357,20 @@ def _make_folder(folder: Path) -> None:
             raise UserError(f"无法建立收件记录库：{blocker} 是一个文件，不是文件夹；请换一个位置。") from None
         raise UserError(f"无法建立收件记录库所在的文件夹 {folder}（没有权限，或这个位置不能建立文件夹）；请换一个位置。") \
             from None
+
+
+def _path_value(path: str) -> str | bytes:
+    """A path as the store keeps it: text, or the OS's bytes for a name that is not UTF-8 (a Windows
+    zip unpacked on Linux), which SQLite text cannot hold; a blob never equals a text, so keys stay apart."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+
+
+def _path_of(value: str | bytes) -> str:
+    return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
 def _looks_like_sqlite(path: Path) -> bool:
