@@ -87,3 +87,34 @@ def test_without_a_manifest_there_is_nothing_to_check_against(tmp_path: Path, ro
     _filled(last_year.folder / last_year.issued[0].file, inbox / "a.xlsx")
     make_report([inbox], tmp_path / "r.xlsx", jobs=1)
     assert not [p for p in _problems(tmp_path / "r.xlsx") if str(p["规则"]).startswith("round.")]
+
+
+@pytest.mark.parametrize("db", [False, True])
+def test_two_versions_in_one_mail_zip_are_ordered_by_their_own_times(tmp_path: Path, round_2026: DistributeResult,
+                                                                    db: bool) -> None:
+    """Named so that the older one sorts last: the newer one (by the zip's member times) must win."""
+    import io
+    import zipfile
+
+    blank = round_2026.folder / round_2026.issued[0].file
+    old, new = tmp_path / "old.xlsx", tmp_path / "new.xlsx"
+    _filled(blank, old)
+    d = read(old)
+    d.project.name = "改过的项目名称"
+    write_workbook(T, new, d)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("申报表_最终版.xlsx", (2026, 3, 1, 9, 0, 0)), old.read_bytes())
+        zf.writestr(zipfile.ZipInfo("申报表_修改稿.xlsx", (2026, 3, 5, 16, 30, 0)), new.read_bytes())
+    inbox = tmp_path / "收件"
+    inbox.mkdir()
+    (inbox / "邮件.zip").write_bytes(buf.getvalue())
+    store = tmp_path / "s.db" if db else None
+    for _ in range(2 if db else 1):  # with a store, the second run takes the order from what it kept
+        make_report([inbox], tmp_path / "r.xlsx", manifest=round_2026.folder, db=store, jobs=1)
+        ws = openpyxl.load_workbook(tmp_path / "r.xlsx")["汇总"]
+        header, *rows = ws.iter_rows(values_only=True)
+        names = [r[header.index("项目名称")] for r in rows if r[0] != "合计"]
+        assert names == ["改过的项目名称"]
+        superseded = openpyxl.load_workbook(tmp_path / "r.xlsx")["被替代版本"]
+        assert any("申报表_最终版.xlsx" in str(c.value) for row in superseded.iter_rows() for c in row)

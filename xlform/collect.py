@@ -29,6 +29,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from pathlib import Path, PurePath
 from typing import Any, BinaryIO
 
@@ -133,6 +134,7 @@ class Item:
     data: bytes | None = None
     reason: str = ""  # why there is nothing to read
     ignored: bool = False  # OS junk (Thumbs.db, ~$ lock files): listed, never counted as a problem
+    modified: str = ""  # a zip member's own time (ISO), which orders two versions mailed in one zip
 
 
 def is_junk(name: str) -> bool:
@@ -618,7 +620,14 @@ def _zip_items(zf: zipfile.ZipFile, shown: str, prefix: str, depth: int, budget:
         if member.lower().endswith(".zip"):
             yield from _nested(data, name, inner, depth, budget)
         else:
-            yield Item(name, inner, data=data)
+            yield Item(name, inner, data=data, modified=_member_time(info))
+
+
+def _member_time(info: zipfile.ZipInfo) -> str:
+    try:
+        return datetime(*info.date_time).isoformat()
+    except ValueError:  # a zip tool's 1980-00-00: no time to order by
+        return ""
 
 
 def _nested(data: bytes, name: str, inner: str, depth: int, budget: Budget) -> Iterator[Item]:
@@ -736,6 +745,7 @@ class Collected:
     member: str
     key: str
     outcome: Outcome
+    modified: str = ""  # Item.modified
 
 
 @dataclass(slots=True)
@@ -752,7 +762,7 @@ def collect_file(disk: DiskFile, registry: Registry | None = None) -> FileOutcom
     for item in _watched(source.items()):
         with _watchdog():
             outcome = check_item(item, registry)
-        collected.append(Collected(item.member, item_key(item), outcome))
+        collected.append(Collected(item.member, item_key(item), outcome, item.modified))
     return FileOutcome(disk, source.sha256, collected)
 
 
@@ -1025,7 +1035,8 @@ def _member_by_member(disk: DiskFile, worker: _OneWorker) -> FileOutcome:
     for item in source.items():
         outcome, failure = worker.run(_check_in_worker, item) if item.data is not None else (check_item(item), None)
         key = item_key(item) if failure is None else f"crashed|{source.sha256}|{item.member}"
-        collected.append(Collected(item.member, key, outcome if failure is None else Outcome(STATUS_UNREADABLE, failure)))
+        collected.append(Collected(item.member, key, outcome if failure is None else Outcome(STATUS_UNREADABLE, failure),
+                                   item.modified))
     return FileOutcome(disk, source.sha256, collected)
 
 

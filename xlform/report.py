@@ -285,7 +285,8 @@ def _collect(disks: list[DiskFile], store: Store | None, jobs: int, templates: l
                 else:
                     todo.append(d)
         for path, sha in reuse.items():
-            out[path] = stored[path] = [Collected(member, key, None) for member, key in contents[sha]]  # type: ignore[arg-type]
+            out[path] = stored[path] = [Collected(member, key, None, modified)  # type: ignore[arg-type]
+                                        for member, key, modified in contents[sha]]
         lost = _load(store, {d.path: stored[d.path] for d in touched})  # their returns are recorded now
         todo += [d for d in touched if d.path in lost]
         touched = [d for d in touched if d.path not in lost]
@@ -344,7 +345,7 @@ def _sort_out(disks: list[DiskFile], collected: dict[str, list[Collected]]) -> t
         for c in collected.get(d.path, []):
             name = _shown(d, c)
             if c.outcome.readable:
-                returns.append(Return(name, received, c.key, c.outcome))
+                returns.append(Return(name, received, c.key, c.outcome, modified=c.modified))
             else:
                 unread.append(Unread(name, received, c.outcome.error, c.outcome.status == STATUS_IGNORED))
     return returns, unread
@@ -366,7 +367,7 @@ def _latest(returns: list[Return]) -> tuple[list[Return], list[Return]]:
         forms[_form_key(r)].append(r)
     latest, superseded = [], []
     for versions in forms.values():
-        versions.sort(key=lambda r: (r.received, r.name))
+        versions.sort(key=lambda r: (r.received, r.modified, r.name))  # in one zip: by each member's own time
         newest = versions[-1]
         newest.replaced = versions[:-1]
         for old in versions[:-1]:

@@ -47,6 +47,7 @@ class Return:
     key: str
     outcome: Outcome
     department: str = ""  # as matched to the roster, else as read
+    modified: str = ""  # a zip member's own time: orders versions that arrived in one zip
     replaced: list[Return] = field(default_factory=list)  # earlier versions this one supersedes
     superseded_by: Return | None = None
 

@@ -62,7 +62,7 @@ _SCHEMA = [
         sha256 TEXT NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, PRIMARY KEY (checker, path))""",
     """CREATE TABLE IF NOT EXISTS contents (
         checker TEXT NOT NULL, file_sha256 TEXT NOT NULL, seq INTEGER NOT NULL, member TEXT NOT NULL,
-        item_key TEXT NOT NULL, PRIMARY KEY (checker, file_sha256, seq))""",
+        item_key TEXT NOT NULL, modified TEXT NOT NULL, PRIMARY KEY (checker, file_sha256, seq))""",
     """CREATE TABLE IF NOT EXISTS results (
         checker TEXT NOT NULL, item_key TEXT NOT NULL, status TEXT NOT NULL, form_id TEXT NOT NULL,
         payload TEXT NOT NULL, PRIMARY KEY (checker, item_key))""",
@@ -233,16 +233,16 @@ class Store:
         return {_path_of(path): KnownFile(size, mtime, sha) for path, size, mtime, sha in self.conn.execute(
             "SELECT path, size, mtime_ns, sha256 FROM files WHERE checker = ?", (self.checker,))}
 
-    def contents(self) -> dict[str, list[tuple[str, str]]]:
-        """file sha256 → [(member, item key)] of every file whose items all have results."""
-        out: dict[str, list[tuple[str, str]]] = {}
+    def contents(self) -> dict[str, list[tuple[str, str, str]]]:
+        """file sha256 → [(member, item key, member's time)] of every file whose items all have results."""
+        out: dict[str, list[tuple[str, str, str]]] = {}
         rows = self.conn.execute(
-            "SELECT c.file_sha256, c.member, c.item_key, r.item_key IS NULL FROM contents c "
+            "SELECT c.file_sha256, c.member, c.item_key, c.modified, r.item_key IS NULL FROM contents c "
             "LEFT JOIN results r ON r.checker = c.checker AND r.item_key = c.item_key "
             "WHERE c.checker = ? ORDER BY c.file_sha256, c.seq", (self.checker,))
         incomplete = set()
-        for sha, member, key, missing in rows:
-            out.setdefault(sha, []).append((member, key))
+        for sha, member, key, modified, missing in rows:
+            out.setdefault(sha, []).append((member, key, modified))
             if missing:
                 incomplete.add(sha)
         for sha in incomplete:
@@ -294,8 +294,9 @@ class Store:
                 self._file(fo.disk.path, fo.disk.size, fo.disk.mtime_ns, fo.sha256, now)
                 self.conn.execute("DELETE FROM contents WHERE checker = ? AND file_sha256 = ?",
                                   (self.checker, fo.sha256))
-                self.conn.executemany("INSERT INTO contents VALUES (?, ?, ?, ?, ?)",
-                                      [(self.checker, fo.sha256, i, c.member, c.key) for i, c in enumerate(fo.items)])
+                self.conn.executemany("INSERT INTO contents VALUES (?, ?, ?, ?, ?, ?)",
+                                      [(self.checker, fo.sha256, i, c.member, c.key, c.modified)
+                                       for i, c in enumerate(fo.items)])
                 self.conn.executemany(
                     "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)",
                     [(self.checker, c.key, c.outcome.status, c.outcome.form_id,
