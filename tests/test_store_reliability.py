@@ -630,3 +630,36 @@ def test_a_report_over_a_return_handed_over_as_a_file_is_refused(tmp_path: Path,
     r = invoke(["report", str(ret), "-o", str(ret)])
     assert r.exit_code == 2 and "从不覆盖输入的文件" in r.stderr, r.output
     assert ret.read_bytes() == before
+
+
+def test_a_pipe_as_the_store_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "s.db"
+    os.mkfifo(fifo)
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    r = invoke(["report", str(inbox), "-o", str(tmp_path / "r.json"), "-f", "json", "--db", str(fifo)])
+    assert r.exit_code == 2 and "不是普通文件" in r.stderr
+
+
+def test_workers_end_with_a_killed_parent(tmp_path: Path) -> None:
+    """kill -9 of `report` must not leave its workers waiting forever (holding the caller's pipes open)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = ("import time, xlform.collect as c\n"
+              "from concurrent.futures import ProcessPoolExecutor\n"
+              "pool = ProcessPoolExecutor(2, mp_context=c._pool_context(), initializer=c._init_worker, initargs=([], None))\n"
+              "print(*[f.result() for f in [pool.submit(__import__('os').getpid) for _ in range(4)]], flush=True)\n"
+              "time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    workers = {int(p) for p in proc.stdout.readline().split()}
+    assert workers
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+        time.sleep(0.05)
+    assert not [w for w in workers if Path(f"/proc/{w}").exists()]

@@ -358,6 +358,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command line and return its exit code: every known problem is one Chinese line and
     exit code 2 (usage errors included), never a traceback."""
     args = list(sys.argv[1:] if argv is None else argv)
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not valid text must not end the command
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
     parser = build_parser()
     try:
         if not args:

@@ -810,11 +810,27 @@ def _watched(items: Iterator[Item]) -> Iterator[Item]:
 def _init_worker(templates: list[str], timeout: float | None, run: RunBudget | None = None) -> None:
     global _worker_registry, _worker_timeout, _run_budget
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; no tracebacks per worker
+    _die_with_parent()
     _worker_registry = Registry(list(templates)) if templates else None
     _run_budget = run
     if timeout is not None and hasattr(signal, "setitimer"):  # not on Windows: no watchdog there
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
         _worker_timeout = timeout
+
+
+def _die_with_parent() -> None:
+    """On Linux, ask the kernel to end this worker when the parent dies (kill -9 included): otherwise it
+    waits for work forever, holding the caller's terminal or pipes open."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _collect_chunk(chunk: list[DiskFile]) -> list[FileOutcome]:

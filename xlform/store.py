@@ -144,6 +144,8 @@ class Store:
         if path.is_dir():
             raise UserError(f"收件记录库 {path} 是一个文件夹；请给出文件名，例如 {path / '收件记录.db'}。")
         _make_folder(path.parent)
+        if path.exists() and not path.is_file():  # a pipe or a device would block or never end
+            raise UserError(f"{path} 不是普通文件，不能用作收件记录库；请换一个文件名。")
         if path.exists() and not _looks_like_sqlite(path):
             raise UserError(f"{path} 不是 xlform 的收件记录库（SQLite），请换一个文件名。")
         # WAL keeps two files beside the store, so its folder must be writable too.
