@@ -144,6 +144,6 @@ def test_a_batch_is_all_or_nothing(tmp_path: Path) -> None:
         store.save([good, broken], [], "2020-01-01T00:00:00")
     assert store.known_files() == {} and store.contents() == {}
     store.save([good], [], "2020-01-01T00:00:00")
-    assert list(store.known_files()) == ["/in/a.xlsx"] and store.contents() == {"a" * 64: [("", "k1|.xlsx|")]}
+    assert list(store.known_files()) == ["/in/a.xlsx"] and store.contents() == {"a" * 64: [("", "k1|.xlsx|", "")]}
     assert store.results(["k1|.xlsx|"])["k1|.xlsx|"].status == "通过"
     store.close()

@@ -48,7 +48,7 @@ from .collect import Collected, FileOutcome, Outcome
 from .errors import UserError
 from .template import builtin_templates, load_template
 
-SCHEMA_VERSION = 2  # 2: files, contents and results keyed by checker signature
+SCHEMA_VERSION = 3  # 2: files, contents and results keyed by checker signature; 3: a zip member's time in contents
 BUSY_SECONDS = 30.0  # how long a run waits for its turn to write behind another run
 KEEP_CHECKERS = 4  # signatures whose results stay (a bureau alternating template sets, an upgrade)
 IN_USE_SECONDS = 3600  # a signature used this recently may belong to a run still going: never cleared
