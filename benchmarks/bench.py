@@ -37,13 +37,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from xlform.checks import check  # noqa: E402
-from xlform.model import Activity, CostItem, Declaration, Identity, Indicator  # noqa: E402
-from xlform.reader import read  # noqa: E402
-from xlform.sample import sample_declaration  # noqa: E402
-from xlform.targets import parse_target  # noqa: E402
-from xlform.template import load_template  # noqa: E402
-from xlform.writer import write_workbook  # noqa: E402
+from xlform.form.model import Activity, CostItem, Declaration, Identity, Indicator  # noqa: E402
+from xlform.form.sample import sample_declaration  # noqa: E402
+from xlform.form.targets import parse_target  # noqa: E402
+from xlform.form.template import load_template  # noqa: E402
+from xlform.reading.reader import read  # noqa: E402
+from xlform.review.rules import check  # noqa: E402
+from xlform.writing.workbook import write_workbook  # noqa: E402
 
 DEPARTMENTS = ["区教育局", "区卫健委", "区民政局", "区财政局", "区文旅局", "区城管局", "区科委", "区人社局",
                "区生态环境局", "区交通委", "区水务局", "区体育局", "区司法局", "区审计局", "区统计局", "区档案局"]

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from xlform.model import Declaration
-from xlform.reader import read
-from xlform.sample import sample_declaration
-from xlform.template import load_template
-from xlform.writer import write_workbook
+from xlform.form.model import Declaration
+from xlform.form.sample import sample_declaration
+from xlform.form.template import load_template
+from xlform.reading.reader import read
+from xlform.writing.workbook import write_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests import tests.lo

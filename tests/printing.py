@@ -9,12 +9,12 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from xlform.fields import CHECK_SHEET, HELP_SHEET, Kind
-from xlform.layout import LIMITED_FIELDS, field_per_line, layout_for
-from xlform.model import Activity, CostItem, Declaration, Guarantee, Indicator
-from xlform.paper import counted_length
-from xlform.targets import parse_target
-from xlform.template import Template
+from xlform.form.fields import CHECK_SHEET, HELP_SHEET, Kind
+from xlform.form.layout import LIMITED_FIELDS, field_per_line, layout_for
+from xlform.form.model import Activity, CostItem, Declaration, Guarantee, Indicator
+from xlform.form.paper import counted_length
+from xlform.form.targets import parse_target
+from xlform.form.template import Template
 
 # Plain running Chinese text with full-width punctuation (the widest text there is, and line starts that
 # the rules against a leading "，" push around).

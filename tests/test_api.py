@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 import xlform
-from xlform.findings import Finding
-from xlform.model import Declaration
-from xlform.package import Unreadable
+from xlform.form.model import Declaration
+from xlform.reading.package import Unreadable
+from xlform.review.findings import Finding
 
 
 def test_read_and_check_are_exported() -> None:

@@ -25,15 +25,15 @@ import pytest
 import yaml
 
 from tests.timing import assert_linear
-from xlform.checks import RULES, catalogue, check
-from xlform.findings import SHOWN_LIMIT, Finding
-from xlform.model import Activity, CostItem, Declaration, Indicator
-from xlform.reader import Registry, read
-from xlform.review import check_file, result_text
-from xlform.sample import sample_declaration
-from xlform.targets import parse_target
-from xlform.template import load_template, templates_dir
-from xlform.writer import write_workbook
+from xlform.form.model import Activity, CostItem, Declaration, Indicator
+from xlform.form.sample import sample_declaration
+from xlform.form.targets import parse_target
+from xlform.form.template import load_template, templates_dir
+from xlform.reading.reader import Registry, read
+from xlform.review.findings import SHOWN_LIMIT, Finding
+from xlform.review.result import check_file, result_text
+from xlform.review.rules import RULES, catalogue, check
+from xlform.writing.workbook import write_workbook
 
 P, G, Z = "项目总体情况", "绩效目标", "制度保障"  # the three sheets of both built-in templates
 DELETE = object()

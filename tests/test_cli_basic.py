@@ -16,7 +16,7 @@ import pytest
 
 from tests.cli_runner import invoke
 from tests.conftest import ROOT
-from xlform.reader import read
+from xlform.reading.reader import read
 
 
 def test_help_is_bilingual() -> None:

@@ -11,14 +11,14 @@ import openpyxl
 import pytest
 
 from tests.cli_runner import invoke
-from xlform.distribute import MANIFEST_NAME, Stamper, distribute, file_name, read_manifest
 from xlform.errors import UserError
 from xlform.export import declaration_dict
-from xlform.model import Declaration, Identity
-from xlform.reader import read
-from xlform.roster import Department
-from xlform.template import builtin_ids, load_template
-from xlform.writer import write_workbook
+from xlform.form.model import Declaration, Identity
+from xlform.form.template import builtin_ids, load_template
+from xlform.issue.distribute import MANIFEST_NAME, Stamper, distribute, file_name, read_manifest
+from xlform.issue.roster import Department
+from xlform.reading.reader import read
+from xlform.writing.workbook import write_workbook
 
 ROSTER = "部门名称,部门编码,联系人,联系电话,项目数\n区教育局,001,张三,64120000,3\n区卫生健康委,002,,,\n区财政局&审计<局>,,,,1\n"
 NOW = datetime(2020, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=8)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import ROOT
-from xlform.checks import catalogue
+from xlform.review.rules import catalogue
 
 
 def test_readme_lists_every_rule() -> None:

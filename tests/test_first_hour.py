@@ -16,10 +16,10 @@ import pytest
 
 from tests.cli_runner import invoke
 from tests.conftest import ROOT
-from xlform.reader import read
-from xlform.sample import sample_declaration
-from xlform.template import load_template
-from xlform.writer import write_workbook
+from xlform.form.sample import sample_declaration
+from xlform.form.template import load_template
+from xlform.reading.reader import read
+from xlform.writing.workbook import write_workbook
 
 # English that click, typer, pydantic or argparse print when a message is not ours.
 ENGLISH = ("error", "usage", "invalid", "argument", "input should", "possible options", "show this", "expected",

@@ -15,9 +15,9 @@ import openpyxl
 import pytest
 
 from tests.conftest import ROOT
-from xlform.distribute import distribute
-from xlform.roster import Department
-from xlform.template import load_template
+from xlform.form.template import load_template
+from xlform.issue.distribute import distribute
+from xlform.issue.roster import Department
 
 
 def _sha(path: Path) -> str:

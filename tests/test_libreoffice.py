@@ -10,11 +10,11 @@ import openpyxl
 import pytest
 
 from tests.lo import fill_cells, require_soffice, resave
-from xlform.checks import check
 from xlform.export import declaration_dict
-from xlform.reader import read
-from xlform.template import builtin_ids, load_template
-from xlform.writer import write_workbook
+from xlform.form.template import builtin_ids, load_template
+from xlform.reading.reader import read
+from xlform.review.rules import check
+from xlform.writing.workbook import write_workbook
 
 pytestmark = [pytest.mark.libreoffice, pytest.mark.slow]
 

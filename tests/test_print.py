@@ -14,12 +14,12 @@ from python_calamine import CalamineWorkbook
 
 from tests.lo import export_pdf, fill_cells, require_cjk_font
 from tests.printing import filled_to_limits, pages_by_sheet, paragraphs, pdf_cell_texts, pdf_words, squeeze, text_at_limit
-from xlform.fields import CHECK_SHEET, HELP_SHEET
-from xlform.layout import LIMITED_FIELDS, field_per_line, layout_for
-from xlform.livechecks import LIVE_CHECKS
-from xlform.model import CostItem, Declaration, Funding
-from xlform.template import TemplateError, builtin_ids, load_template, parse_template, templates_dir
-from xlform.writer import write_workbook
+from xlform.form.fields import CHECK_SHEET, HELP_SHEET
+from xlform.form.layout import LIMITED_FIELDS, field_per_line, layout_for
+from xlform.form.model import CostItem, Declaration, Funding
+from xlform.form.template import TemplateError, builtin_ids, load_template, parse_template, templates_dir
+from xlform.writing.livechecks import LIVE_CHECKS
+from xlform.writing.workbook import write_workbook
 
 TEMPLATES = builtin_ids()
 LINE_PT, PAD_PT = 16, 4  # one wrapped line of 11 pt text in LibreOffice with Noto Sans CJK: 15.9 pt

@@ -19,13 +19,13 @@ from typing import Any
 import openpyxl
 import pytest
 
-from xlform.checks import check
-from xlform.fields import META_SHEET
-from xlform.layout import layout_for
-from xlform.model import Declaration, Target
-from xlform.package import Unreadable, _defined_names
-from xlform.reader import read
-from xlform.template import load_template
+from xlform.form.fields import META_SHEET
+from xlform.form.layout import layout_for
+from xlform.form.model import Declaration, Target
+from xlform.form.template import load_template
+from xlform.reading.package import Unreadable, _defined_names
+from xlform.reading.reader import read
+from xlform.review.rules import check
 
 P, G, Z = "项目总体情况", "绩效目标", "制度保障"
 CJK = re.compile(r"[\u4e00-\u9fff]")

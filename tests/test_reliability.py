@@ -37,8 +37,9 @@ from hypothesis import strategies as st
 from tests.cli_runner import invoke
 from tests.hostile import corpus
 from tests.hostile.test_hostile import AS_LIMIT, MAX_RSS_MB, ROOT, run_cli
-from xlform import collect
-from xlform.collect import (
+from xlform.collect import inbox as walking
+from xlform.collect import workers
+from xlform.collect.inbox import (
     FOLDER_UNREADABLE,
     LINK_BROKEN,
     LINK_LOOP,
@@ -47,18 +48,18 @@ from xlform.collect import (
     NOT_REGULAR,
     Budget,
     DiskFile,
-    FileOutcome,
     RunBudget,
-    collect_files,
     items_of,
     shown_name,
     walk,
 )
-from xlform.report import make_report
+from xlform.collect.outcome import FileOutcome
+from xlform.collect.workers import collect_files
+from xlform.report.run import make_report
 from xlform.store import Store
 
 NOT_OPENED = re.compile(r"这个压缩包里还有 (\d+) 个文件未打开")
-LINK_INSIDE = collect.LINK_INSIDE.split("“")[0]  # the text before the target's name
+LINK_INSIDE = walking.LINK_INSIDE.split("“")[0]  # the text before the target's name
 EXCEL_ROWS = 1_048_576
 
 
@@ -147,7 +148,7 @@ def test_a_zip_of_zips_is_bounded_as_a_whole_and_the_rest_is_listed_one_line_a_z
 
 def test_unzipped_bytes_add_up_across_zip_levels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each level alone is under the limit (it used to apply per level); together they are not."""
-    monkeypatch.setattr(collect, "MAX_ZIP_UNZIPPED", 2 * corpus.MB)
+    monkeypatch.setattr(walking, "MAX_ZIP_UNZIPPED", 2 * corpus.MB)
     inner = zip_bytes({f"{i}.xlsx": b"\0" * 400_000 for i in range(4)})  # 1.6 MB unzipped
     path = tmp_path / "邮件.zip"
     path.write_bytes(zip_bytes({f"{i}.zip": inner for i in range(3)}))
@@ -162,18 +163,18 @@ def test_unzipped_bytes_add_up_across_zip_levels(tmp_path: Path, monkeypatch: py
 
 def test_a_zip_that_takes_too_long_lists_the_rest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Time is part of a zip's budget: past it, the members not yet opened are counted in one line."""
-    monkeypatch.setattr(collect, "ZIP_SECONDS", 0.3)
-    real = collect.check_item
+    monkeypatch.setattr(walking, "ZIP_SECONDS", 0.3)
+    real = workers.check_item
 
     def slow(item: Any, registry: Any = None) -> Any:
         time.sleep(0.05)
         return real(item, registry)
 
-    monkeypatch.setattr(collect, "check_item", slow)
+    monkeypatch.setattr(workers, "check_item", slow)
     path = tmp_path / "邮件.zip"
     path.write_bytes(zip_bytes({f"{i}.xlsx": b"" for i in range(40)}))
     started = time.monotonic()
-    outcomes = [c.outcome for c in collect.collect_file(disk_of(path)).items]
+    outcomes = [c.outcome for c in workers.collect_file(disk_of(path)).items]
     assert time.monotonic() - started < 1.5
     lines = [o for o in outcomes if not_opened(o.error)]
     assert len(lines) == 1 and "读取这个压缩包已超过 0 秒" in lines[0].error
@@ -202,7 +203,7 @@ def test_every_member_is_opened_or_counted_whatever_the_budget(tree: Any, items:
     def check(node: list[Any], name: str, depth: int) -> None:
         if not any(n == name or n.startswith(name + "/") for n in names):
             return  # not opened: counted by its parent's line
-        if depth > collect.MAX_ZIP_DEPTH:
+        if depth > walking.MAX_ZIP_DEPTH:
             assert names.count(name) == 1  # refused whole: too deep
             return
         counted = sum(not_opened(g.reason) for g in got if g.name == name)
@@ -219,7 +220,7 @@ def test_every_member_is_opened_or_counted_whatever_the_budget(tree: Any, items:
 def test_the_run_budget_holds_for_all_files_and_workers_together(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Six mailed zips read by two worker processes draw on one budget: the report stays within it, and
     every member is in it (opened, or counted in its zip's line)."""
-    monkeypatch.setattr(collect, "MAX_RUN_ITEMS", 100)
+    monkeypatch.setattr(walking, "MAX_RUN_ITEMS", 100)
     inbox = tmp_path / "收件"
     inbox.mkdir()
     for z in range(6):
@@ -238,7 +239,7 @@ def test_the_run_budget_holds_for_all_files_and_workers_together(tmp_path: Path,
 
 def test_results_kept_in_the_store_count_against_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The next day's report holds yesterday's results too: they are part of what the run may list."""
-    monkeypatch.setattr(collect, "MAX_RUN_ITEMS", 50)
+    monkeypatch.setattr(walking, "MAX_RUN_ITEMS", 50)
     inbox = tmp_path / "收件"
     inbox.mkdir()
     (inbox / "a.zip").write_bytes(zip_bytes({f"{i}.xlsx": b"" for i in range(30)}))
@@ -260,7 +261,7 @@ def test_results_kept_in_the_store_count_against_the_run(tmp_path: Path, monkeyp
 
 def test_an_inbox_with_more_files_than_a_run_reads_lists_the_rest_in_one_line(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(collect, "MAX_RUN_ITEMS", 10)
+    monkeypatch.setattr(walking, "MAX_RUN_ITEMS", 10)
     inbox = tmp_path / "收件"
     for i in range(25):
         (inbox / f"{i % 3}").mkdir(parents=True, exist_ok=True)
@@ -275,7 +276,7 @@ def test_an_inbox_with_more_files_than_a_run_reads_lists_the_rest_in_one_line(
 
 def test_the_run_limit_leaves_room_under_the_excel_row_limit() -> None:
     """Each item is a row; one line a zip level is added where a budget ends: far fewer than what is left."""
-    assert collect.MAX_RUN_ITEMS + 10_000 < EXCEL_ROWS - 1
+    assert walking.MAX_RUN_ITEMS + 10_000 < EXCEL_ROWS - 1
 
 
 def _hang_in_workers(parent: int, real: Callable[..., Any], stuck: Callable[..., bool]) -> Callable[..., Any]:
@@ -299,8 +300,8 @@ def test_hashing_and_unzipping_run_under_the_watchdog(tmp_path: Path, monkeypatc
     (inbox / "卡在哈希.xlsx").write_bytes(good)
     (inbox / "卡在解压.zip").write_bytes(zip_bytes({"a.xlsx": good, "卡住.xlsx": good}))
     parent = os.getpid()
-    monkeypatch.setattr(collect, "_read_hashed", _hang_in_workers(
-        parent, collect._read_hashed, lambda fh, *rest: "卡在哈希" in os.readlink(f"/proc/self/fd/{fh.fileno()}")))
+    monkeypatch.setattr(walking, "_read_hashed", _hang_in_workers(
+        parent, walking._read_hashed, lambda fh, *rest: "卡在哈希" in os.readlink(f"/proc/self/fd/{fh.fileno()}")))
     monkeypatch.setattr(zipfile.ZipFile, "open", _hang_in_workers(
         parent, zipfile.ZipFile.open, lambda zf, info, *rest: getattr(info, "filename", info).endswith("卡住.xlsx")))
     disks = walk([inbox])
@@ -311,7 +312,7 @@ def test_hashing_and_unzipping_run_under_the_watchdog(tmp_path: Path, monkeypatc
     by_name = {Path(r.disk.name).name: [c.outcome for c in r.items] for r in results}
     assert sorted(by_name) == sorted(p.name for p in inbox.iterdir())  # nothing lost
     for stuck in ("卡在哈希.xlsx", "卡在解压.zip"):
-        assert [o.error for o in by_name[stuck]] == [collect.TIMED_OUT.format(seconds=1)]
+        assert [o.error for o in by_name[stuck]] == [workers.TIMED_OUT.format(seconds=1)]
     assert all(o.readable for name, outcomes in by_name.items() if "卡" not in name for o in outcomes)
 
 
@@ -341,22 +342,23 @@ def test_a_file_is_read_only_up_to_its_limit_whatever_its_size_said(tmp_path: Pa
     code = """
 import os
 from pathlib import Path
-from xlform import collect
+from xlform.collect import inbox as walking
+from xlform.collect import workers
 folder = Path(sys.argv[2])
 out = {}
 for name in ("长大.xlsx", "长大.zip"):
     path = folder / name
     path.write_bytes(b"PK\\x03\\x04" + bytes(96))
-    disk = [d for d in collect.walk([folder]) if d.path == str(path)][0]
+    disk = [d for d in walking.walk([folder]) if d.path == str(path)][0]
     os.truncate(path, 4 * 2**30)  # sparse: 4 GB when read, no disk used
-    got = collect.collect_file(disk)
+    got = workers.collect_file(disk)
     out[name] = [got.sha256, [c.outcome.error for c in got.items]]
 real = os.fstat
 os.fstat = lambda fd: os.stat_result(tuple(real(fd))[:6] + (10,) + tuple(real(fd))[7:10])  # says 10 bytes
 path = folder / "说小.xlsx"
 path.write_bytes(b"")
 os.truncate(path, 2**31)
-got = collect.collect_file(collect.walk([path])[0])
+got = workers.collect_file(walking.walk([path])[0])
 out["说小.xlsx"] = [got.sha256, [c.outcome.error for c in got.items]]
 print(json.dumps(out, ensure_ascii=False))
 """
@@ -369,15 +371,15 @@ print(json.dumps(out, ensure_ascii=False))
 def test_only_regular_files_within_the_limit_are_hashed(tmp_path: Path) -> None:
     path = tmp_path / "大.xlsx"
     path.write_bytes(b"")
-    os.truncate(path, collect.MAX_FILE_BYTES + 10)
+    os.truncate(path, walking.MAX_FILE_BYTES + 10)
     with pytest.raises(OSError):
-        collect.file_hash(str(path))
+        walking.file_hash(str(path))
     os.mkfifo(tmp_path / "管道.xlsx")
-    with pytest.raises(collect.NotRegular):
-        collect.file_hash(str(tmp_path / "管道.xlsx"))
+    with pytest.raises(walking.NotRegular):
+        walking.file_hash(str(tmp_path / "管道.xlsx"))
     (tmp_path / "链接.xlsx").symlink_to(path)
-    with pytest.raises(collect.NotRegular):  # never through a link: walk hands over the link's target itself
-        collect.file_hash(str(tmp_path / "链接.xlsx"))
+    with pytest.raises(walking.NotRegular):  # never through a link: walk hands over the link's target itself
+        walking.file_hash(str(tmp_path / "链接.xlsx"))
 
 
 # ---- 2. nothing vanishes: every entry is read or listed with a reason --------------------------
@@ -504,7 +506,7 @@ def test_a_folder_mounted_inside_itself_is_read_once(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stdout + proc.stderr
     results = {r["file"]: r["error"] for r in json.loads(proc.stdout)}
     assert results == {str(inbox / "申报表.xlsx"): "",
-                       str(inbox / "又一次"): collect.FOLDER_SEEN.format(first=inbox)}
+                       str(inbox / "又一次"): walking.FOLDER_SEEN.format(first=inbox)}
 
 
 _ENTRY = st.tuples(st.sampled_from(["file", "dir", "link", "pipe"]), st.integers(0, 40),

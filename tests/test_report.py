@@ -18,16 +18,16 @@ import pytest
 from openpyxl.utils import column_index_from_string, get_column_letter
 
 from tests.cli_runner import invoke
-from xlform.checks import catalogue
-from xlform.distribute import DistributeResult, Issued, distribute
-from xlform.model import Declaration
-from xlform.reader import read
-from xlform.report import make_report
-from xlform.report_tables import REPORT_TITLE
-from xlform.roster import Department
-from xlform.sample import sample_declaration
-from xlform.template import load_template
-from xlform.writer import write_workbook
+from xlform.form.model import Declaration
+from xlform.form.sample import sample_declaration
+from xlform.form.template import load_template
+from xlform.issue.distribute import DistributeResult, Issued, distribute
+from xlform.issue.roster import Department
+from xlform.reading.reader import read
+from xlform.report.run import make_report
+from xlform.report.tables import REPORT_TITLE
+from xlform.review.rules import catalogue
+from xlform.writing.workbook import write_workbook
 
 SHEETS = ["汇总", "按部门", "指标明细", "构成明细", "问题清单", "未读取文件", "被替代版本"]
 DEPARTMENTS = [Department("区教育局", "001", "张三", "64120001", 2), Department("区民政局", "002"),

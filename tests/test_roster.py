@@ -9,7 +9,7 @@ import xlsxwriter
 
 from tests.cli_runner import invoke
 from xlform.errors import UserError
-from xlform.roster import Department, read_roster
+from xlform.issue.roster import Department, read_roster
 
 GOOD = "部门名称,部门编码,联系人,联系电话,项目数\n区教育局,001,张三,021-64120000,2\n区卫生健康委,002,,,\n"
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from xlform.distribute import DistributeResult, distribute
-from xlform.reader import read
-from xlform.report import make_report
-from xlform.roster import Department
-from xlform.sample import sample_declaration
-from xlform.template import load_template
-from xlform.writer import write_workbook
+from xlform.form.sample import sample_declaration
+from xlform.form.template import load_template
+from xlform.issue.distribute import DistributeResult, distribute
+from xlform.issue.roster import Department
+from xlform.reading.reader import read
+from xlform.report.run import make_report
+from xlform.writing.workbook import write_workbook
 
 T = load_template("shanghai-2020")
 

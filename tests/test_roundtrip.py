@@ -25,11 +25,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from xlform.model import Activity, CostItem, Declaration, Footer, Funding, Guarantee, Identity, Indicator, Project
-from xlform.reader import read
-from xlform.targets import parse_target
-from xlform.template import load_template
-from xlform.writer import write_workbook
+from xlform.form.model import Activity, CostItem, Declaration, Footer, Funding, Guarantee, Identity, Indicator, Project
+from xlform.form.targets import parse_target
+from xlform.form.template import load_template
+from xlform.reading.reader import read
+from xlform.writing.workbook import write_workbook
 
 TEMPLATES = ["shanghai-2020", "mof-2021"]
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"

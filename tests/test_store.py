@@ -11,17 +11,18 @@ import openpyxl
 import pytest
 
 from tests.cli_runner import invoke
-from xlform.collect import Collected, DiskFile, FileOutcome, Outcome
-from xlform.distribute import DistributeResult, distribute
+from xlform.collect.inbox import DiskFile
+from xlform.collect.outcome import Collected, FileOutcome, Outcome
 from xlform.errors import UserError
-from xlform.model import Declaration
-from xlform.reader import read
-from xlform.report import make_report
-from xlform.roster import Department
-from xlform.sample import sample_declaration
+from xlform.form.model import Declaration
+from xlform.form.sample import sample_declaration
+from xlform.form.template import load_template
+from xlform.issue.distribute import DistributeResult, distribute
+from xlform.issue.roster import Department
+from xlform.reading.reader import read
+from xlform.report.run import make_report
 from xlform.store import SCHEMA_VERSION, Store
-from xlform.template import load_template
-from xlform.writer import write_workbook
+from xlform.writing.workbook import write_workbook
 
 DAY = 86400
 

@@ -27,16 +27,16 @@ from typing import Any
 import pytest
 import yaml
 
-import xlform.report
+import xlform.report.run
 import xlform.store
 from tests.cli_runner import CliResult, invoke
 from tests.conftest import ROOT
-from xlform.distribute import distribute
-from xlform.roster import Department
-from xlform.sample import sample_declaration
+from xlform.form.sample import sample_declaration
+from xlform.form.template import load_template, templates_dir
+from xlform.issue.distribute import distribute
+from xlform.issue.roster import Department
 from xlform.store import Store
-from xlform.template import load_template, templates_dir
-from xlform.writer import write_workbook
+from xlform.writing.workbook import write_workbook
 
 RETURNS = 300
 # When the store saw something, not what it holds: two stores of the same inbox differ only there.
@@ -148,7 +148,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def interrupt_at(monkeypatch: pytest.MonkeyPatch, name: str, nth: int, when: str) -> None:
     """Ctrl-C at the nth call of a step of the run (`when` = before it starts, or after it returned)."""
-    owner: Any = xlform.report if name == "write_tables" else Store
+    owner: Any = xlform.report.run if name == "write_tables" else Store
     real = getattr(owner, name)
     calls = itertools.count(1)
 
@@ -648,7 +648,7 @@ def test_workers_end_with_a_killed_parent(tmp_path: Path) -> None:
     import sys
     import time
 
-    script = ("import time, xlform.collect as c\n"
+    script = ("import time, xlform.collect.workers as c\n"
               "from concurrent.futures import ProcessPoolExecutor\n"
               "pool = ProcessPoolExecutor(2, mp_context=c._pool_context(), initializer=c._init_worker, initargs=([], None))\n"
               "print(*[f.result() for f in [pool.submit(__import__('os').getpid) for _ in range(4)]], flush=True)\n"

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from tests.timing import assert_linear
-from xlform.model import Deadline, Target
-from xlform.targets import GoalTarget, extract_goal_targets, format_target, parse_target, same_subject
+from xlform.form.model import Deadline, Target
+from xlform.form.targets import GoalTarget, extract_goal_targets, format_target, parse_target, same_subject
 
 D = Decimal
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from xlform.review import check_file
-from xlform.sample import sample_declaration
-from xlform.template import load_template
-from xlform.writer import write_workbook
+from xlform.form.sample import sample_declaration
+from xlform.form.template import load_template
+from xlform.review.result import check_file
+from xlform.writing.workbook import write_workbook
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from tests.timing import assert_linear
-from xlform.values import (
+from xlform.form.values import (
     ValueProblem,
     clean_text,
     parse_date,

@@ -15,25 +15,27 @@ from typing import Any
 import pytest
 
 from tests.cli_runner import invoke
-from xlform import collect
-from xlform.collect import DiskFile, FileOutcome, Item, Outcome, collect_files
-from xlform.distribute import distribute
-from xlform.report import make_report
-from xlform.roster import Department
-from xlform.template import load_template
+from xlform.collect import workers
+from xlform.collect.inbox import DiskFile, Item
+from xlform.collect.outcome import FileOutcome, Outcome
+from xlform.collect.workers import collect_files
+from xlform.form.template import load_template
+from xlform.issue.distribute import distribute
+from xlform.issue.roster import Department
+from xlform.report.run import make_report
 
 
 def kill_worker_on(monkeypatch: pytest.MonkeyPatch, name: str, hit: Callable[[Any], bool]) -> None:
     """Replace collect.`name` (collect_file or check_item) by one that kills its process at once, as a
     Rust abort or the OOM killer would, when `hit(argument)`; forked workers inherit the patch."""
-    real = getattr(collect, name)
+    real = getattr(workers, name)
 
     def dies(arg: Any, registry: Any = None) -> Any:
         if hit(arg):
             os.kill(os.getpid(), signal.SIGKILL)
         return real(arg, registry)
 
-    monkeypatch.setattr(collect, name, dies)
+    monkeypatch.setattr(workers, name, dies)
 
 
 def test_a_file_that_kills_its_worker_is_listed_and_every_other_file_is_read(
@@ -58,14 +60,14 @@ def test_a_file_that_hangs_its_worker_is_listed_as_timed_out(tmp_path: Path, mon
     issued = distribute([Department(f"部门{i:02d}") for i in range(8)], tmp_path / "下发", load_template("shanghai-2020"))
     files = sorted(issued.folder.glob("*.xlsx"))
     stuck = files[3]
-    real = collect.check_item
+    real = workers.check_item
 
     def hangs_on_stuck(item: Item, registry=None) -> Outcome:  # type: ignore[no-untyped-def]
         if item.name == stuck.name:
             ctypes.CDLL(None).sleep(30)  # native code: no Python runs until it returns, long after the timeout
         return real(item, registry)
 
-    monkeypatch.setattr(collect, "check_item", hangs_on_stuck)
+    monkeypatch.setattr(workers, "check_item", hangs_on_stuck)
     disks = [DiskFile(str(f), f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files]
     results: list[FileOutcome] = []
     started = time.monotonic()
@@ -124,18 +126,18 @@ def test_a_worker_dying_while_others_finish_loses_and_repeats_nothing(monkeypatc
         time.sleep(0.0005)
         return FileOutcome(disk, "", [])
 
-    monkeypatch.setattr(collect, "collect_file", file_or_die)
+    monkeypatch.setattr(workers, "collect_file", file_or_die)
     disks = [DiskFile(f"/nonexistent/{i}", "dies" if i == 40 else f"{i}.xlsx", 1, 0) for i in range(300)]
     for _ in range(10):  # one file a chunk: a hand-over after every result, where the pool broke unseen
         results: list[FileOutcome] = []
-        in_hand, not_started = collect._collect_in_pool([[d] for d in disks], 2, ([], 60.0), results.extend)
+        in_hand, not_started = workers._collect_in_pool([[d] for d in disks], 2, ([], 60.0), results.extend)
         back = [r.disk.path for r in results] + [d.path for chunk in in_hand + not_started for d in chunk]
         assert sorted(back) == sorted(d.path for d in disks)  # each exactly once
         assert "/nonexistent/40" in [d.path for chunk in in_hand for d in chunk]
     results = []
     collect_files(disks, jobs=2, on_done=results.extend, parallel_from=1)
     assert sorted(r.disk.path for r in results) == sorted(d.path for d in disks)
-    assert [r.items[0].outcome.error for r in results if r.disk.name == "dies"] == [collect.CRASHED]
+    assert [r.items[0].outcome.error for r in results if r.disk.name == "dies"] == [workers.CRASHED]
 
 
 def test_check_answers_for_a_file_that_kills_or_hangs_its_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -143,7 +145,7 @@ def test_check_answers_for_a_file_that_kills_or_hangs_its_reader(tmp_path: Path,
     issued = distribute([Department(f"部门{i}") for i in range(4)], tmp_path / "下发", load_template("shanghai-2020"))
     files = sorted(issued.folder.glob("*.xlsx"))
     killer, stuck = files[1], files[2]
-    real = collect.check_file
+    real = workers.check_file
 
     def dies_or_hangs(path: Path, registry: Any = None, *rest: Any) -> Any:
         if Path(path) == killer:
@@ -152,13 +154,13 @@ def test_check_answers_for_a_file_that_kills_or_hangs_its_reader(tmp_path: Path,
             ctypes.CDLL(None).sleep(30)
         return real(path, registry, *rest)
 
-    monkeypatch.setattr(collect, "check_file", dies_or_hangs)
-    results = collect.check_paths(files, file_timeout=1)
+    monkeypatch.setattr(workers, "check_file", dies_or_hangs)
+    results = workers.check_paths(files, file_timeout=1)
     assert [r.file for r in results] == [str(f) for f in files]  # in order, none lost
     assert [r.readable for r in results] == [True, False, False, True]
     assert "异常退出" in results[1].error and "超过 1 秒" in results[2].error
 
-    monkeypatch.setattr(collect, "FILE_TIMEOUT", 1)  # the command's own default, shortened
+    monkeypatch.setattr(workers, "FILE_TIMEOUT", 1)  # the command's own default, shortened
     run = invoke(["check", str(issued.folder)])
     assert run.exit_code == 2 and "Traceback" not in run.output
     assert f"无法读取：“{killer.name}”读取这个文件时读取程序异常退出" in run.output

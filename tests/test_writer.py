@@ -9,11 +9,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from xlform.fields import CHECK_SHEET, FIELDS, HELP_SHEET, LISTS_SHEET, META_SHEET
-from xlform.layout import layout_for
-from xlform.livechecks import FAIL, LIVE_CHECKS, PASS
-from xlform.model import Identity
-from xlform.template import builtin_ids, load_template
+from xlform.form.fields import CHECK_SHEET, FIELDS, HELP_SHEET, LISTS_SHEET, META_SHEET
+from xlform.form.layout import layout_for
+from xlform.form.model import Identity
+from xlform.form.template import builtin_ids, load_template
+from xlform.writing.livechecks import FAIL, LIVE_CHECKS, PASS
 
 TEMPLATES = builtin_ids()
 
@@ -134,8 +134,8 @@ def test_validations_have_chinese_prompts_and_rules(write) -> None:
 
 def test_meta_sheet_identifies_the_workbook(write, tmp_path: Path) -> None:
     t = load_template("shanghai-2020")
-    from xlform.model import Declaration
-    from xlform.writer import write_workbook
+    from xlform.form.model import Declaration
+    from xlform.writing.workbook import write_workbook
 
     path = tmp_path / "issued.xlsx"
     identity = write_workbook(t, path, Declaration(identity=Identity(department="区教育局", department_code="017")))
@@ -202,7 +202,7 @@ def test_print_setup_and_freeze(write) -> None:
 
 
 def test_password_option_protects_with_a_password(tmp_path: Path) -> None:
-    from xlform.writer import write_workbook
+    from xlform.writing.workbook import write_workbook
 
     path = tmp_path / "pw.xlsx"
     write_workbook(load_template("shanghai-2020"), path, password="s3cret")
@@ -214,7 +214,7 @@ def test_password_option_protects_with_a_password(tmp_path: Path) -> None:
 
 def test_more_rows_than_the_template_holds_is_refused_not_dropped(tmp_path: Path, sample) -> None:
     from xlform.errors import UserError
-    from xlform.writer import write_workbook
+    from xlform.writing.workbook import write_workbook
 
     t = load_template("shanghai-2020")
     sample.indicators = sample.indicators * 5  # 25 rows for a 20-row table

@@ -11,8 +11,8 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from tests.lo import require_soffice, resave
-from xlform import ziparchive
-from xlform.ziparchive import BadZip, Member, TooManyMembers, directory, inflate, stored_zip
+from xlform.ooxml import ziparchive
+from xlform.ooxml.ziparchive import BadZip, Member, TooManyMembers, directory, inflate, stored_zip
 
 
 @pytest.fixture(autouse=True, params=["zlib-ng", "zlib"])

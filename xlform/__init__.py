@@ -8,9 +8,9 @@ The library mirrors the command line:
 
 __version__ = "0.1.0"
 
-from .checks import check
-from .reader import read
-from .template import load_template
-from .writer import write_workbook
+from .form.template import load_template
+from .reading.reader import read
+from .review.rules import check
+from .writing.workbook import write_workbook
 
 __all__ = ["__version__", "check", "load_template", "read", "write_workbook"]

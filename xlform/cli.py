@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 from . import __version__
 from .errors import UserError
-from .template import DEFAULT_TEMPLATE, MAX_YEAR, MIN_YEAR, TemplateError
+from .form.template import DEFAULT_TEMPLATE, MAX_YEAR, MIN_YEAR, TemplateError
 
 TABLES = ("activities", "indicators", "costs", "guarantees")
 WORKBOOK_SUFFIX = ".xlsx"
@@ -210,7 +210,7 @@ def workbook_output(path: Path) -> Path:
 
 
 def _templates(_: argparse.Namespace) -> int:
-    from .template import builtin_templates
+    from .form.template import builtin_templates
 
     _out(f"{'编号 id':<16}{'年度':<6}{'金额单位':<6}{'指标体系':<10}名称")
     for t in builtin_templates():
@@ -221,9 +221,9 @@ def _templates(_: argparse.Namespace) -> int:
 
 
 def _new(a: argparse.Namespace) -> int:
-    from .model import Declaration, Identity
-    from .template import load_template
-    from .writer import default_filename, write_workbook
+    from .form.model import Declaration, Identity
+    from .form.template import load_template
+    from .writing.workbook import default_filename, write_workbook
 
     t = load_template(a.template)
     unit = a.unit.strip()
@@ -234,9 +234,9 @@ def _new(a: argparse.Namespace) -> int:
 
 
 def _example(a: argparse.Namespace) -> int:
-    from .sample import sample_declaration
-    from .template import load_template
-    from .writer import write_workbook
+    from .form.sample import sample_declaration
+    from .form.template import load_template
+    from .writing.workbook import write_workbook
 
     t = load_template(a.template)
     path = workbook_output(a.output or Path("示例_绩效目标申报表.xlsx"))
@@ -247,16 +247,16 @@ def _example(a: argparse.Namespace) -> int:
 
 def _extra_templates(templates: list[str]) -> list[str]:
     """The extra templates, loaded once here: one that does not load is a usage error before any file is read."""
-    from .reader import Registry
+    from .reading.reader import Registry
 
     Registry(templates)
     return templates
 
 
 def _check(a: argparse.Namespace) -> int:
-    from .collect import check_paths
+    from .collect.workers import check_paths
     from .export import dumps_json
-    from .review import result_json, result_text
+    from .review.result import result_json, result_text
 
     results = check_paths(a.files, _extra_templates(a.templates))
     if not results:
@@ -278,7 +278,7 @@ def _check(a: argparse.Namespace) -> int:
 
 
 def _export(a: argparse.Namespace) -> int:
-    from .collect import check_paths
+    from .collect.workers import check_paths
     from .export import declaration_dict, dumps_json, table_dicts, to_csv
     from .fileio import refuse_overwriting_inputs, write_bytes_atomic
 
@@ -308,8 +308,8 @@ def _export(a: argparse.Namespace) -> int:
 
 
 def _rules(_: argparse.Namespace) -> int:
-    from .checks import catalogue
-    from .findings import SEVERITY_LABEL
+    from .review.findings import SEVERITY_LABEL
+    from .review.rules import catalogue
 
     for rule_id, severity, title, example in catalogue():
         _out(f"{rule_id:<30}{SEVERITY_LABEL[severity]}  {title}。例：{example}")
@@ -317,8 +317,8 @@ def _rules(_: argparse.Namespace) -> int:
 
 
 def _distribute(a: argparse.Namespace) -> int:
-    from .distribute import distribute
-    from .template import load_template
+    from .form.template import load_template
+    from .issue.distribute import distribute
 
     result = distribute(a.roster, a.output, load_template(a.template), year=a.year)
     departments = len({i.department for i in result.issued})
@@ -330,7 +330,7 @@ def _distribute(a: argparse.Namespace) -> int:
 
 
 def _report(a: argparse.Namespace) -> int:
-    from .report import make_report
+    from .report.run import make_report
 
     result = make_report(a.inboxes, a.output, roster=a.roster, manifest=a.manifest, db=a.db, jobs=a.jobs, fmt=a.fmt,
                          templates=a.templates)

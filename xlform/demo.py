@@ -20,15 +20,15 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from .distribute import DistributeResult, Issued, distribute
 from .errors import UserError
-from .model import Activity, CostItem, Declaration, Identity, Indicator
-from .reader import read
-from .report import ReportResult, make_report
-from .sample import sample_declaration
-from .targets import parse_target
-from .template import DEFAULT_TEMPLATE, load_template
-from .writer import write_workbook
+from .form.model import Activity, CostItem, Declaration, Identity, Indicator
+from .form.sample import sample_declaration
+from .form.targets import parse_target
+from .form.template import DEFAULT_TEMPLATE, load_template
+from .issue.distribute import DistributeResult, Issued, distribute
+from .reading.reader import read
+from .report.run import ReportResult, make_report
+from .writing.workbook import write_workbook
 
 MARKER = ".xlform-demo"
 ROSTER_NAME = "部门名单.csv"

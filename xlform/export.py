@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from .model import Declaration
+from .form.model import Declaration
 
 # Text a spreadsheet would run as a formula when it opens a CSV.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -40,13 +40,14 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
+from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .collect import Collected, FileOutcome, Outcome
+from .collect.outcome import Collected, FileOutcome, Outcome
 from .errors import UserError
-from .template import builtin_templates, load_template
+from .form.template import builtin_templates, load_template
 
 SCHEMA_VERSION = 3  # 2: files, contents and results keyed by checker signature; 3: a zip member's time in contents
 BUSY_SECONDS = 30.0  # how long a run waits for its turn to write behind another run
@@ -105,13 +106,22 @@ class Receipt:
 def checker_signature(templates: Iterable[str] = ()) -> str:
     """What results depend on: this package's code and every template the reader may use."""
     digest = hashlib.sha256(__version__.encode())
-    package = resources.files("xlform")
-    for entry in sorted(package.iterdir(), key=lambda p: p.name):
-        if entry.name.endswith(".py"):
-            digest.update(entry.name.encode() + b"\0" + entry.read_bytes())
+    for name, code in _code_files(resources.files("xlform"), ""):
+        digest.update(name.encode() + b"\0" + code)
     for t in [*builtin_templates(), *(load_template(ref) for ref in templates)]:
         digest.update(repr(t).encode())
     return digest.hexdigest()[:32]
+
+
+def _code_files(folder: Traversable, prefix: str) -> list[tuple[str, bytes]]:
+    """Every .py file of the package, its subpackages included, by relative name in a stable order."""
+    found: list[tuple[str, bytes]] = []
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        if entry.is_dir() and entry.name != "__pycache__":
+            found += _code_files(entry, f"{prefix}{entry.name}/")
+        elif entry.name.endswith(".py"):
+            found.append((prefix + entry.name, entry.read_bytes()))
+    return found
 
 
 def store_files(path: Path) -> list[Path]:

@@ -16,10 +16,10 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from xlform.model import Declaration
-from xlform.sample import sample_declaration
-from xlform.template import load_template
-from xlform.writer import write_workbook
+from xlform.form.model import Declaration
+from xlform.form.sample import sample_declaration
+from xlform.form.template import load_template
+from xlform.writing.workbook import write_workbook
 
 TEMPLATE = "shanghai-2020"
 META_PART = "xl/worksheets/sheet7.xml"  # _meta in a workbook of ours

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.hostile import corpus
-from xlform.package import Unreadable
-from xlform.reader import read
-from xlform.review import check_file
+from xlform.reading.package import Unreadable
+from xlform.reading.reader import read
+from xlform.review.result import check_file
 
 PARTS = [
     "xl/workbook.xml",

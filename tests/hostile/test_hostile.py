@@ -25,9 +25,9 @@ import pytest
 
 from tests.cli_runner import invoke
 from tests.hostile import corpus
-from xlform import collect
-from xlform.package import MAX_FILE_BYTES, MAX_SHEET_COLS, MAX_SHEET_ROWS, clearly_within_limits, sheet_extent
-from xlform.review import check_file
+from xlform.collect import workers
+from xlform.reading.package import MAX_FILE_BYTES, MAX_SHEET_COLS, MAX_SHEET_ROWS, clearly_within_limits, sheet_extent
+from xlform.review.result import check_file
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_LIMIT = 1536 * 1024 * 1024  # the child's address space: a real bomb would hit it, not the machine
@@ -399,7 +399,7 @@ def audit(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, tuple[Any
     """Audit events of this process. `xlform check` then reads here too (a worker's events would not be
     seen): the same reading code, which is what these tests watch."""
     global _recording
-    monkeypatch.setattr(collect, "PARALLEL_FROM", 10**9)
+    monkeypatch.setattr(workers, "PARALLEL_FROM", 10**9)
     _events.clear()
     _recording = True
     try:
@@ -482,19 +482,19 @@ class PanicException(BaseException):
 
 
 def test_a_panic_inside_calamine_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import xlform.reader
+    import xlform.reading.reader
 
     def panic(*_: Any) -> None:
         raise PanicException("called `Option::unwrap()` on a `None` value")
 
-    monkeypatch.setattr(xlform.reader.CalamineWorkbook, "from_filelike", panic)
+    monkeypatch.setattr(xlform.reading.reader.CalamineWorkbook, "from_filelike", panic)
     path = corpus.write_return(tmp_path / "ok.xlsx")
     assert_refused(path, "损坏", "技术信息", "重新保存")
 
 
 def test_inbox_zip_with_a_forged_huge_directory_is_refused_before_listing(tmp_path: Path) -> None:
     """A zip whose end record claims a million entries is refused without building a million objects."""
-    from xlform.collect import DiskFile, items_of
+    from xlform.collect.inbox import DiskFile, items_of
 
     path = tmp_path / "邮件附件.zip"
     with zipfile.ZipFile(path, "w") as zf:

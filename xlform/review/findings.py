@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from .values import clean_text
+from ..form.values import clean_text
 
 Severity = Literal["error", "warning"]
 SEVERITY_LABEL = {"error": "错误", "warning": "提示"}

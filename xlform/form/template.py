@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
+from ..fileio import FileTooLarge, read_limited
 from .fields import FIELD_BY_KEY, FIELDS, REQUIRED_COLUMNS, SECTION_LABELS, TABLE_COLUMNS, Kind
-from .fileio import FileTooLarge, read_limited
 from .layout import LIMITED_FIELDS, default_limit, field_max_limit
 
 DEFAULT_TEMPLATE = "shanghai-2020"
@@ -79,7 +79,7 @@ def templates_dir() -> Traversable:
     try:
         return resources.files("xlform.templates")
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "templates"
+        return Path(__file__).resolve().parents[2] / "templates"  # xlform/form/template.py → templates/
 
 
 def builtin_ids() -> list[str]:

@@ -22,26 +22,18 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from . import collect
-from .collect import (
-    STATUS_IGNORED,
-    Collected,
-    DiskFile,
-    FileOutcome,
-    Outcome,
-    collect_files,
-    file_hash,
-    is_junk,
-    walk,
-)
-from .distribute import MANIFEST_NAME, Issued, read_manifest
-from .errors import UserError
-from .fileio import refuse_overwriting_inputs, same_file
-from .report_files import write_tables
-from .report_tables import Expected, Heading, ReportResult, Return, Unread, build_tables
-from .review import STATUS_FIX
-from .roster import Department, read_roster
-from .store import Receipt, Store, store_error, store_files
+from ..collect import inbox as collect
+from ..collect.inbox import STATUS_IGNORED, DiskFile, file_hash, is_junk, walk
+from ..collect.outcome import Collected, FileOutcome, Outcome
+from ..collect.workers import collect_files
+from ..errors import UserError
+from ..fileio import refuse_overwriting_inputs, same_file
+from ..issue.distribute import MANIFEST_NAME, Issued, read_manifest
+from ..issue.roster import Department, read_roster
+from ..review.result import STATUS_FIX
+from ..store import Receipt, Store, store_error, store_files
+from .files import write_tables
+from .tables import Expected, Heading, ReportResult, Return, Unread, build_tables
 
 FORMATS = ("xlsx", "csv", "json")
 NO_UNIT = "（未填填报单位）"

@@ -33,7 +33,7 @@ from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree as SafeET
 
-from .ziparchive import DEFLATED, ENCRYPTED, STORED, BadZip, Member, TooManyMembers, crc32, directory, inflate, stored_zip
+from ..ooxml.ziparchive import DEFLATED, ENCRYPTED, STORED, BadZip, Member, TooManyMembers, crc32, directory, inflate, stored_zip
 
 # Limits. A real return is ~25 KB zipped and ~80 KB unzipped (a few MB with
 # 32,767-character texts), with fewer than 200 rows and 20 columns a sheet.

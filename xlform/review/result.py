@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .checks import check
+from ..form.model import Declaration
+from ..reading.package import Unreadable
+from ..reading.reader import Registry, read
 from .findings import SEVERITY_LABEL, Finding
-from .model import Declaration
-from .package import Unreadable
-from .reader import Registry, read
+from .rules import check
 
 STATUS_PASS, STATUS_FIX, STATUS_UNREADABLE = "通过", "需修改", "无法读取"
 

@@ -22,12 +22,12 @@ from xlsxwriter.utility import quote_sheetname, xl_col_to_name, xl_rowcol_to_cel
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from . import __version__, livechecks, paper
-from .errors import UserError
-from .fields import CHECK_SHEET, HELP_SHEET, LISTS_SHEET, META_SHEET, TICK, Kind
-from .fileio import write_bytes_atomic
-from .help_text import help_lines
-from .layout import (
+from .. import __version__
+from ..errors import UserError
+from ..fileio import write_bytes_atomic
+from ..form import paper
+from ..form.fields import CHECK_SHEET, HELP_SHEET, LISTS_SHEET, META_SHEET, TICK, Kind
+from ..form.layout import (
     FUNDING_CHECK_COL,
     FUNDING_KEYS,
     PROJECT_COLS,
@@ -41,10 +41,12 @@ from .layout import (
     field_per_line,
     layout_for,
 )
-from .meta import META_KEYS, meta_values
-from .model import Declaration, Identity
-from .template import Template
-from .xmltext import t_element
+from ..form.meta import META_KEYS, meta_values
+from ..form.model import Declaration, Identity
+from ..form.template import Template
+from ..ooxml.xmltext import t_element
+from . import livechecks
+from .help_text import help_lines
 
 FONT = "宋体"
 TITLE_FONT = "黑体"

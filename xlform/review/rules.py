@@ -14,14 +14,14 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .fields import FIELD_BY_KEY, TABLES, Kind
+from ..form.fields import FIELD_BY_KEY, TABLES, Kind
+from ..form.layout import field_per_line, layout_for
+from ..form.model import Declaration, Indicator
+from ..form.paper import counted_length
+from ..form.targets import GoalTarget, extract_goal_targets, same_subject
+from ..form.template import DEFAULT_TEMPLATE, Template, TemplateError, load_template
+from ..writing.livechecks import cost_row_message
 from .findings import Finding, Severity, shown
-from .layout import field_per_line, layout_for
-from .livechecks import cost_row_message
-from .model import Declaration, Indicator
-from .paper import counted_length
-from .targets import GoalTarget, extract_goal_targets, same_subject
-from .template import DEFAULT_TEMPLATE, Template, TemplateError, load_template
 
 CENT = Decimal("0.005")
 _TWO_PLACES = Decimal("0.01")

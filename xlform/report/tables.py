@@ -14,10 +14,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from .checks import catalogue
-from .collect import Outcome
-from .findings import SEVERITY_LABEL
-from .review import STATUS_FIX, STATUS_PASS
+from ..collect.outcome import Outcome
+from ..review.findings import SEVERITY_LABEL
+from ..review.result import STATUS_FIX, STATUS_PASS
+from ..review.rules import catalogue
 
 TO_YUAN = {"元": Decimal(1), "万元": Decimal(10000)}
 REPORT_TITLE = "财政项目支出绩效目标申报"

@@ -20,15 +20,15 @@ from typing import Any
 from python_calamine import CalamineWorkbook
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
-from .fields import META_SHEET, Kind
-from .findings import Finding, shown
-from .layout import TablePos, layout_for
-from .meta import META_FORMAT, identity_from_meta
-from .model import Activity, CostItem, Declaration, Guarantee, Indicator, Source
+from ..form.fields import META_SHEET, Kind
+from ..form.layout import TablePos, layout_for
+from ..form.meta import META_FORMAT, identity_from_meta
+from ..form.model import Activity, CostItem, Declaration, Guarantee, Indicator, Source
+from ..form.targets import parse_target
+from ..form.template import MAX_YEAR, MIN_YEAR, Template, builtin_templates, load_template
+from ..form.values import ValueProblem, clean_text, parse_date, parse_decimal, parse_money, parse_tick
+from ..review.findings import Finding, shown
 from .package import Package, Unreadable, open_package
-from .targets import parse_target
-from .template import MAX_YEAR, MIN_YEAR, Template, builtin_templates, load_template
-from .values import ValueProblem, clean_text, parse_date, parse_decimal, parse_money, parse_tick
 
 _REF = re.compile(r"^=?(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?$")
 _ROW_TYPES = {"activities": Activity, "indicators": Indicator, "costs": CostItem, "guarantees": Guarantee}

@@ -18,10 +18,10 @@ from typing import Any
 
 from python_calamine import CalamineWorkbook
 
-from .errors import UserError
-from .fileio import FileTooLarge, read_limited
-from .package import Unreadable, open_package
-from .values import clean_text
+from ..errors import UserError
+from ..fileio import FileTooLarge, read_limited
+from ..form.values import clean_text
+from ..reading.package import Unreadable, open_package
 
 MAX_PROJECTS = 100  # per department; more is almost certainly a typo (e.g. 1000 for 10)
 MAX_NAME = 60  # characters; the name goes into file names, which Windows caps at 255 bytes

@@ -16,12 +16,12 @@ from typing import Any, overload
 from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 
-from .errors import UserError
-from .export import csv_safe
-from .fileio import atomic_path, os_reason
-from .report_tables import Heading, ReportResult, Table
-from .xlsx_rows import PROBE, PROBE_ROW, SheetRows, fill_rows
-from .ziparchive import TooLarge
+from ..errors import UserError
+from ..export import csv_safe
+from ..fileio import atomic_path, os_reason
+from ..ooxml.rows import PROBE, PROBE_ROW, SheetRows, fill_rows
+from ..ooxml.ziparchive import TooLarge
+from .tables import Heading, ReportResult, Table
 
 
 def write_tables(tables: list[Table], output: Path, fmt: str, unit: str, result: ReportResult,

@@ -24,14 +24,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from .errors import UserError
-from .export import csv_safe
-from .fileio import atomic_path, os_reason
-from .model import Declaration, Identity
+from ..errors import UserError
+from ..export import csv_safe
+from ..fileio import atomic_path, os_reason
+from ..form.model import Declaration, Identity
+from ..form.template import Template
+from ..ooxml.ziparchive import copied, deflated, directory, write_zip
+from ..writing.workbook import write_workbook
 from .roster import Department, decode_csv, department_name_problem, read_roster
-from .template import Template
-from .writer import write_workbook
-from .ziparchive import copied, deflated, directory, write_zip
 
 MANIFEST_NAME = "下发清单.csv"
 FILE_STEM = "绩效目标申报表"

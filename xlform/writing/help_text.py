@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .fields import CHECK_SHEET, FIELD_BY_KEY, TICK
-from .layout import Layout
+from ..form.fields import CHECK_SHEET, FIELD_BY_KEY, TICK
+from ..form.layout import Layout
+from ..form.template import Template
 from .livechecks import LIVE_CHECKS, PENDING
-from .template import Template
 
 
 def help_lines(t: Template, layout: Layout) -> list[tuple[str, str]]:
