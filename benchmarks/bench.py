@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from xlform.form.model import Activity, CostItem, Declaration, Identity, Indicator  # noqa: E402
-from xlform.form.sample import sample_declaration  # noqa: E402
+from xlform.form.sample import clean_sample_declaration  # noqa: E402
 from xlform.form.targets import parse_target  # noqa: E402
 from xlform.form.template import load_template  # noqa: E402
 from xlform.reading.reader import read  # noqa: E402
@@ -56,7 +56,7 @@ INDICATORS = [("产出目标", "数量", "完成率", "100%"), ("产出目标", 
 def varied_declaration(i: int) -> Declaration:
     """A plausible filled return, different for every i (some with mistakes, as real ones have)."""
     rnd = random.Random(i)
-    d = sample_declaration()
+    d = clean_sample_declaration()  # then varied, some of it wrong
     dept = DEPARTMENTS[i % len(DEPARTMENTS)]
     d.identity = Identity(department=dept, department_code=f"{i % len(DEPARTMENTS):03d}")
     d.project.unit = dept

@@ -24,83 +24,22 @@ import openpyxl
 import pytest
 import yaml
 
+from tests.helpers import DELETE, clean_form, clean_sample, fill_issued, filled, sheet_names
+from tests.helpers import indicator as _ind
 from tests.timing import assert_linear
-from xlform.form.model import Activity, CostItem, Declaration, Indicator
+from xlform.form.model import Activity, CostItem, Declaration
 from xlform.form.sample import sample_declaration
-from xlform.form.targets import parse_target
 from xlform.form.template import load_template, templates_dir
+from xlform.issue.distribute import distribute
+from xlform.issue.roster import Department
 from xlform.reading.reader import Registry, read
 from xlform.review.findings import SHOWN_LIMIT, Finding
 from xlform.review.result import check_file, result_text
 from xlform.review.rules import RULES, catalogue, check
 from xlform.writing.workbook import write_workbook
 
-P, G, Z = "项目总体情况", "绩效目标", "制度保障"  # the three sheets of both built-in templates
-DELETE = object()
+P, G, Z = sheet_names()  # the same three sheet names in both built-in templates
 AMOUNT = D("232124.00")
-CLEAN_GOAL = "系统运维完成率达到100%，满意度达到95%以上。"
-
-
-def clean_form(template: str = "shanghai-2020") -> Declaration:
-    """The sample, fixed so a reviewer has nothing to say about it."""
-    d = sample_declaration()
-    d.identity.template_id = template  # what xlform.check uses when a Declaration was not read
-    d.project.unit = "闵行区机关事务管理局"
-    d.project.category = "经常性项目"
-    d.project.annual_goal = CLEAN_GOAL  # the sample's own text says 85% where the indicator says 95%
-    if template == "mof-2021":  # national wording, amounts in 万元
-        d.indicators = [
-            _ind("成本指标", "经济成本指标", "会议系统建设成本", "≤23.21万元"),
-            _ind("产出指标", "数量指标", "系统运维完成率", "100%"),
-            _ind("产出指标", "时效指标", "运维完成及时性", "及时"),
-            _ind("效益指标", "社会效益指标", "视频会议正常召开", "100%"),
-            _ind("满意度指标", "服务对象满意度指标", "系统使用满意度", "≥95%"),
-        ]
-        _set_amount(d, D("23.21"))
-    return d
-
-
-def _ind(level1: str, level2: str, name: str, target: str) -> Indicator:
-    return Indicator(level1=level1, level2=level2, name=name, target=parse_target(target), note="工作计划")
-
-
-def _set_amount(d: Declaration, amount: D) -> None:
-    """Every amount of the one-line sample budget at once, so the sums stay consistent."""
-    f = d.funding
-    f.total = f.current_year = f.fiscal = f.fiscal_local = amount
-    d.activities[0].amount = amount
-    d.costs[0].amount = d.costs[0].unit_price = amount
-
-
-def filled(template: str, changes: dict[str, Any]) -> Declaration:
-    """The clean form with `path → value` changes: "funding.fiscal", "indicators[3]", "costs[0].quantity"."""
-    d = clean_form(template)
-    for path, value in changes.items():
-        if path == "amounts":
-            _set_amount(d, value)
-            continue
-        *parents, last = path.split(".")
-        obj: Any = d
-        for part in parents:
-            obj = _step(obj, part)
-        m = re.fullmatch(r"(\w+)\[(\d+)\]", last)
-        if m:
-            items = getattr(obj, m[1])
-            if value is DELETE:
-                del items[int(m[2])]
-            else:
-                items[int(m[2])] = value
-        elif last == "target" and isinstance(value, str):
-            setattr(obj, last, parse_target(value))
-        else:
-            assert hasattr(obj, last), path
-            setattr(obj, last, value)
-    return d
-
-
-def _step(obj: Any, part: str) -> Any:
-    m = re.fullmatch(r"(\w+)\[(\d+)\]", part)
-    return getattr(obj, m[1])[int(m[2])] if m else getattr(obj, part)
 
 
 def type_into(path: Path, cells: dict[tuple[str, str], Any]) -> None:
@@ -452,6 +391,15 @@ def test_sample_gets_what_a_careful_reviewer_raises(write) -> None:
     assert mismatch.value == "满意率达到85%以上"
     unmatched = next(f for f in findings if f.rule == "goal.target_unmatched")
     assert "99.5%" in unmatched.value
+
+
+def test_clean_sample_fixes_the_two_things_a_reviewer_sends_back(write, tmp_path: Path) -> None:
+    """The one clean-sample builder (demo, benchmark, tests): only the unit is left, which distribution prefills."""
+    got = {(f.rule, f.sheet, f.cell) for f in check(read(write(clean_sample())))}
+    assert got == {("required.field", P, "B3")}
+    issued = distribute([Department("闵行区机关事务管理局")], tmp_path / "下发", load_template("shanghai-2020"))
+    result = check_file(fill_issued(issued, issued.issued[0], tmp_path / "回收" / "a.xlsx"))
+    assert result.error == "" and result.findings == [], show(result.findings)
 
 
 def test_sample_checked_in_memory_points_at_the_same_cells(write) -> None:

@@ -109,7 +109,7 @@ def test_installed_wheel_finds_its_templates(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "shanghai-2020" in proc.stdout and "mof-2021" in proc.stdout
-    where = subprocess.run([str(py), "-c", "import xlform.template as t; print(t.templates_dir())"], cwd=work,
+    where = subprocess.run([str(py), "-c", "import xlform.form.template as t; print(t.templates_dir())"], cwd=work,
                            capture_output=True, text=True, timeout=60)
     assert "site-packages" in where.stdout  # package data, not the source tree
     proc = subprocess.run([str(env_dir / "bin" / "xlform"), "example", "-o", "ex.xlsx"], cwd=work,

@@ -11,6 +11,7 @@ import openpyxl
 import pytest
 
 from tests.cli_runner import invoke
+from tests.helpers import field_cell
 from xlform.errors import UserError
 from xlform.export import declaration_dict
 from xlform.form.model import Declaration, Identity
@@ -68,8 +69,7 @@ def test_each_file_reads_back_as_its_own_form(tmp_path: Path) -> None:
         assert d.identity.issued_at == "2020-03-01T09:30:00+08:00" and d.identity.year == 2020
         seen.add(d.identity.form_id)
         wb = openpyxl.load_workbook(path)  # a strict second reader opens it too
-        unit_sheet, ref = next(iter(wb.defined_names["f_unit"].destinations))
-        cell = wb[unit_sheet][ref.replace("$", "")]
+        cell = field_cell(wb, "f_unit")
         assert cell.value == item.department and cell.protection.locked  # prefilled and locked
         assert wb[t.sheets["project"]].protection.sheet
         with zipfile.ZipFile(path) as zf:

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from python_calamine import CalamineWorkbook
 
+from tests.helpers import field_ref as _ref
 from tests.lo import export_pdf, fill_cells, require_cjk_font
 from tests.printing import filled_to_limits, pages_by_sheet, paragraphs, pdf_cell_texts, pdf_words, squeeze, text_at_limit
 from xlform.form.fields import CHECK_SHEET, HELP_SHEET
@@ -28,11 +29,6 @@ ONE_LINE_PT = 17.15  # the height LibreOffice gives a row of one line of it
 
 def _needs(lines: int) -> float:
     return ONE_LINE_PT if lines == 1 else lines * LINE_PT + PAD_PT
-
-
-def _ref(wb: openpyxl.Workbook, name: str) -> tuple[str, str]:
-    sheet, ref = next(iter(wb.defined_names[name].destinations))
-    return sheet, ref.replace("$", "")
 
 
 def _width(ws, first: int, last: int) -> int:

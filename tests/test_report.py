@@ -5,10 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 import zipfile
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -18,8 +16,8 @@ import pytest
 from openpyxl.utils import column_index_from_string, get_column_letter
 
 from tests.cli_runner import invoke
+from tests.helpers import clean_sample, fill_issued
 from xlform.form.model import Declaration
-from xlform.form.sample import sample_declaration
 from xlform.form.template import load_template
 from xlform.issue.distribute import DistributeResult, Issued, distribute
 from xlform.issue.roster import Department
@@ -32,29 +30,6 @@ from xlform.writing.workbook import write_workbook
 SHEETS = ["汇总", "按部门", "指标明细", "构成明细", "问题清单", "未读取文件", "被替代版本"]
 DEPARTMENTS = [Department("区教育局", "001", "张三", "64120001", 2), Department("区民政局", "002"),
                Department("区卫生健康委", "003"), Department("区文化和旅游局", "004", "吴婷", "64120006")]
-
-
-def clean() -> Declaration:
-    """The sample with the two things a reviewer sends back fixed: a return that passes."""
-    d = sample_declaration()
-    d.project.category = "经常性项目"
-    d.project.annual_goal = "按计划完成会议系统运维，保障会务有序进行。"
-    return d
-
-
-def fill(issued: DistributeResult, item: Issued, path: Path, change: Callable[[Declaration], None] | None = None,
-         mtime: float | None = None) -> Path:
-    """Fill a distributed workbook as its department would: same identity, data typed in."""
-    blank = read(issued.folder / item.file)
-    d = clean()
-    if change:
-        change(d)
-    d.identity = blank.identity
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_workbook(load_template(blank.identity.template_id), path, d)
-    if mtime is not None:
-        os.utime(path, (mtime, mtime))
-    return path
 
 
 @pytest.fixture
@@ -80,11 +55,11 @@ def test_full_run_lists_every_file_and_every_missing_department(tmp_path: Path, 
     def mistakes(d: Declaration) -> None:
         d.funding.fiscal_local = Decimal("1000")  # 财政拨款 ≠ 上级 + 本级 + 下级
 
-    fill(issued, forms[("区教育局", 1)], inbox / "教育局" / "a.xlsx")
-    fill(issued, forms[("区民政局", 1)], inbox / "民政局.xlsx", mistakes)
+    fill_issued(issued, forms[("区教育局", 1)], inbox / "教育局" / "a.xlsx")
+    fill_issued(issued, forms[("区民政局", 1)], inbox / "民政局.xlsx", mistakes)
     buf = io.BytesIO()  # 卫健委 mails a zip: its return, a note and a nested zip of junk
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.write(fill(issued, forms[("区卫生健康委", 1)], tmp_path / "tmp" / "w.xlsx"), "卫健委/申报表.xlsx")
+        zf.write(fill_issued(issued, forms[("区卫生健康委", 1)], tmp_path / "tmp" / "w.xlsx"), "卫健委/申报表.xlsx")
         zf.writestr("说明.txt", "见附件")
         inner = io.BytesIO()
         with zipfile.ZipFile(inner, "w") as izf:
@@ -158,7 +133,7 @@ def test_formula_and_link_text_stays_text(tmp_path: Path, issued: DistributeResu
         d.indicators[3].note = hostile[6]
         d.costs[0].detail = hostile[4]
 
-    fill(issued, by_file(issued)[("区民政局", 1)], tmp_path / "in" / "a.xlsx", typed)
+    fill_issued(issued, by_file(issued)[("区民政局", 1)], tmp_path / "in" / "a.xlsx", typed)
     out = tmp_path / "r.xlsx"
     make_report([tmp_path / "in"], out, jobs=1)
     wb = openpyxl.load_workbook(out)
@@ -186,7 +161,7 @@ def test_formula_and_link_text_stays_text(tmp_path: Path, issued: DistributeResu
 
 def test_all_passed_exits_zero_and_json_has_every_section(tmp_path: Path, issued: DistributeResult) -> None:
     item = by_file(issued)[("区民政局", 1)]
-    fill(issued, item, tmp_path / "in" / "民政局.xlsx")
+    fill_issued(issued, item, tmp_path / "in" / "民政局.xlsx")
     roster = tmp_path / "名单.csv"
     roster.write_text("部门名称,部门编码\n区民政局,002\n", encoding="utf-8")
     result = invoke(["report", str(tmp_path / "in"), "-o", str(tmp_path / "r.json"), "--roster",
@@ -203,7 +178,7 @@ def test_all_passed_exits_zero_and_json_has_every_section(tmp_path: Path, issued
 def test_mixed_money_units_are_converted_to_one(tmp_path: Path) -> None:
     issued = {t: distribute([Department(f"区{t}局")], tmp_path / t, load_template(t)) for t in ("shanghai-2020", "mof-2021")}
     inbox = tmp_path / "in"
-    fill(issued["shanghai-2020"], issued["shanghai-2020"].issued[0], inbox / "a.xlsx")
+    fill_issued(issued["shanghai-2020"], issued["shanghai-2020"].issued[0], inbox / "a.xlsx")
 
     def in_wan(d: Declaration) -> None:
         for key in ("total", "current_year", "fiscal", "fiscal_local"):
@@ -211,7 +186,7 @@ def test_mixed_money_units_are_converted_to_one(tmp_path: Path) -> None:
         d.indicators = []
         d.activities[0].amount = d.costs[0].amount = d.costs[0].unit_price = Decimal("23.2124")
 
-    fill(issued["mof-2021"], issued["mof-2021"].issued[0], inbox / "b.xlsx", in_wan)
+    fill_issued(issued["mof-2021"], issued["mof-2021"].issued[0], inbox / "b.xlsx", in_wan)
     make_report([inbox], tmp_path / "r.xlsx", jobs=1)
     summary = rows(tmp_path / "r.xlsx", "汇总")[:-1]
     assert [r["当年预算（万元）"] for r in summary] == [pytest.approx(23.2124), pytest.approx(23.2124)]
@@ -222,7 +197,7 @@ def test_mixed_money_units_are_converted_to_one(tmp_path: Path) -> None:
 def test_parallel_run_gives_the_same_report(tmp_path: Path, issued: DistributeResult) -> None:
     inbox = tmp_path / "in"
     for n, item in enumerate(issued.issued):
-        fill(issued, item, inbox / f"{n}.xlsx", (lambda d: setattr(d.project, "category", "")) if n % 2 else None)
+        fill_issued(issued, item, inbox / f"{n}.xlsx", (lambda d: setattr(d.project, "category", "")) if n % 2 else None)
     (inbox / "junk.xlsx").write_bytes(b"not a workbook")
     one = make_report([inbox], tmp_path / "one.json", fmt="json", jobs=1, parallel_from=1000)  # in this process
     two = make_report([inbox], tmp_path / "two.json", fmt="json", jobs=2, parallel_from=0, progress=True)
@@ -235,7 +210,7 @@ def test_parallel_run_gives_the_same_report(tmp_path: Path, issued: DistributeRe
 def test_zip_with_gbk_names_and_a_bomb(tmp_path: Path, issued: DistributeResult) -> None:
     inbox = tmp_path / "in"
     inbox.mkdir()
-    ret = fill(issued, by_file(issued)[("区民政局", 1)], tmp_path / "x.xlsx").read_bytes()
+    ret = fill_issued(issued, by_file(issued)[("区民政局", 1)], tmp_path / "x.xlsx").read_bytes()
     gbk = "区民政局.xlsx".encode("gbk")
     placeholder = b"A" * (len(gbk) - 5) + b".xlsx"
     buf = io.BytesIO()
@@ -285,7 +260,7 @@ def test_blank_forms_copied_to_many_departments_are_not_superseded(tmp_path: Pat
     write_workbook(t, blank)
     identity = read(blank).identity
     for unit in ("区教育局", "区民政局"):
-        d = clean()
+        d = clean_sample()
         d.identity, d.project.unit = identity, unit
         write_workbook(t, tmp_path / "in" / f"{unit}.xlsx", d)
     result = make_report([tmp_path / "in"], tmp_path / "r.xlsx", jobs=1)
@@ -313,7 +288,7 @@ def test_report_reads_a_return_typed_in_libreoffice(tmp_path: Path, issued: Dist
 
 
 def test_a_folder_given_twice_is_read_once(tmp_path: Path, issued: DistributeResult) -> None:
-    fill(issued, by_file(issued)[("区民政局", 1)], tmp_path / "in" / "sub" / "a.xlsx")
+    fill_issued(issued, by_file(issued)[("区民政局", 1)], tmp_path / "in" / "sub" / "a.xlsx")
     result = make_report([tmp_path / "in", tmp_path / "in" / "sub"], tmp_path / "r.xlsx", jobs=1)
     assert (result.files, result.returns, result.superseded) == (1, 1, 0)
 
@@ -332,9 +307,9 @@ def _every_sheet_filled(tmp_path: Path, issued: DistributeResult) -> Path:
     """An inbox whose report has rows on every sheet: a finding, a superseded version, an unreadable file."""
     forms = by_file(issued)
     inbox = tmp_path / "in"
-    fill(issued, forms[("区教育局", 1)], inbox / "教育局.xlsx", mtime=1_600_000_000)
-    fill(issued, forms[("区教育局", 1)], inbox / "教育局（改）.xlsx", mtime=1_600_000_100)
-    fill(issued, forms[("区民政局", 1)], inbox / "民政局.xlsx", lambda d: setattr(d.project, "category", ""))
+    fill_issued(issued, forms[("区教育局", 1)], inbox / "教育局.xlsx", mtime=1_600_000_000)
+    fill_issued(issued, forms[("区教育局", 1)], inbox / "教育局（改）.xlsx", mtime=1_600_000_100)
+    fill_issued(issued, forms[("区民政局", 1)], inbox / "民政局.xlsx", lambda d: setattr(d.project, "category", ""))
     (inbox / "扫描件.pdf").write_bytes(b"%PDF-1.4")
     return inbox
 
@@ -421,7 +396,7 @@ def test_summary_printed_by_libreoffice_shows_whose_row_on_every_page(tmp_path: 
     departments = [Department(f"区测试{n:03d}局", f"{n:03d}") for n in range(110)]  # more rows than one page holds
     issued = distribute(departments, tmp_path / "下发", load_template("shanghai-2020"))
     for item in issued.issued:
-        fill(issued, item, tmp_path / "in" / item.file)
+        fill_issued(issued, item, tmp_path / "in" / item.file)
     made = {date.today().isoformat()}
     make_report([tmp_path / "in"], tmp_path / "汇总.xlsx", manifest=issued.folder, jobs=2)
     made.add(date.today().isoformat())  # the report is dated the day it was made (a run may cross midnight)

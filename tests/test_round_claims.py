@@ -7,7 +7,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from xlform.form.sample import sample_declaration
+from tests.helpers import fill_blank
 from xlform.form.template import load_template
 from xlform.issue.distribute import DistributeResult, distribute
 from xlform.issue.roster import Department
@@ -16,17 +16,6 @@ from xlform.report.run import make_report
 from xlform.writing.workbook import write_workbook
 
 T = load_template("shanghai-2020")
-
-
-def _filled(blank: Path, out: Path) -> Path:
-    """Fill a distributed workbook as its department would."""
-    d = sample_declaration()
-    d.project.category = "经常性项目"
-    d.project.annual_goal = "按计划完成会议系统运维，保障会务有序进行。"
-    d.identity = read(blank).identity
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_workbook(T, out, d)
-    return out
 
 
 def _meta_edited(path: Path, key: str, value: str) -> Path:
@@ -53,14 +42,14 @@ def _problems(report: Path) -> list[dict[str, object]]:
 def test_claims_that_do_not_match_the_manifest_are_errors(tmp_path: Path, round_2026: DistributeResult) -> None:
     issued = {i.department: round_2026.folder / i.file for i in round_2026.issued}
     inbox = tmp_path / "收件"
-    _filled(issued["区教育局"], inbox / "教育局.xlsx")  # honest
+    fill_blank(issued["区教育局"], inbox / "教育局.xlsx")  # honest
     last_year = distribute([Department("区民政局")], tmp_path / "去年", T, year=2025)
-    _filled(last_year.folder / last_year.issued[0].file, inbox / "民政局_去年的表.xlsx")
+    fill_blank(last_year.folder / last_year.issued[0].file, inbox / "民政局_去年的表.xlsx")
     blank = tmp_path / "空白.xlsx"
     write_workbook(T, blank, None, year=2026)
-    _filled(blank, inbox / "卫健委_自己生成的表.xlsx")
-    _meta_edited(_filled(issued["区卫健委"], inbox / "卫健委_改了部门.xlsx"), "department", "区教育局")
-    _meta_edited(_filled(issued["区民政局"], inbox / "民政局_改了年度.xlsx"), "year", "2025")
+    fill_blank(blank, inbox / "卫健委_自己生成的表.xlsx")
+    _meta_edited(fill_blank(issued["区卫健委"], inbox / "卫健委_改了部门.xlsx"), "department", "区教育局")
+    _meta_edited(fill_blank(issued["区民政局"], inbox / "民政局_改了年度.xlsx"), "year", "2025")
 
     make_report([inbox], tmp_path / "r.xlsx", manifest=round_2026.folder, jobs=1)
     by_file: dict[str, set[str]] = {}
@@ -84,7 +73,7 @@ def test_claims_that_do_not_match_the_manifest_are_errors(tmp_path: Path, round_
 def test_without_a_manifest_there_is_nothing_to_check_against(tmp_path: Path, round_2026: DistributeResult) -> None:
     inbox = tmp_path / "收件"
     last_year = distribute([Department("区民政局")], tmp_path / "去年", T, year=2025)
-    _filled(last_year.folder / last_year.issued[0].file, inbox / "a.xlsx")
+    fill_blank(last_year.folder / last_year.issued[0].file, inbox / "a.xlsx")
     make_report([inbox], tmp_path / "r.xlsx", jobs=1)
     assert not [p for p in _problems(tmp_path / "r.xlsx") if str(p["规则"]).startswith("round.")]
 
@@ -98,7 +87,7 @@ def test_two_versions_in_one_mail_zip_are_ordered_by_their_own_times(tmp_path: P
 
     blank = round_2026.folder / round_2026.issued[0].file
     old, new = tmp_path / "old.xlsx", tmp_path / "new.xlsx"
-    _filled(blank, old)
+    fill_blank(blank, old)
     d = read(old)
     d.project.name = "改过的项目名称"
     write_workbook(T, new, d)

@@ -9,6 +9,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from tests.helpers import field_ref as _ref
 from xlform.form.fields import CHECK_SHEET, FIELDS, HELP_SHEET, LISTS_SHEET, META_SHEET
 from xlform.form.layout import layout_for
 from xlform.form.model import Identity
@@ -16,11 +17,6 @@ from xlform.form.template import builtin_ids, load_template
 from xlform.writing.livechecks import FAIL, LIVE_CHECKS, PASS
 
 TEMPLATES = builtin_ids()
-
-
-def _ref(wb: openpyxl.Workbook, name: str) -> tuple[str, str]:
-    sheet, ref = next(iter(wb.defined_names[name].destinations))
-    return sheet, ref.replace("$", "")
 
 
 @pytest.mark.parametrize("template_id", TEMPLATES)

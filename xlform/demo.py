@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .errors import UserError
 from .form.model import Activity, CostItem, Declaration, Identity, Indicator
-from .form.sample import sample_declaration
+from .form.sample import clean_sample_declaration, sample_declaration
 from .form.targets import parse_target
 from .form.template import DEFAULT_TEMPLATE, load_template
 from .issue.distribute import DistributeResult, Issued, distribute
@@ -147,10 +147,10 @@ def _fill_returns(issued: DistributeResult, inbox: Path) -> None:
 def _clean(name: str, amount: str, activity: str, indicators: list[tuple[str, str, str, str]],
            detail: tuple[str, str, str, str]) -> Declaration:
     """A return with nothing to send back: the sample's structure, a project of its own."""
-    d = sample_declaration()
+    d = clean_sample_declaration()
     money = Decimal(amount)
     p = d.project
-    p.name, p.category = name, "经常性项目"
+    p.name = name
     p.overview = f"{name}，按年度计划组织实施。"
     p.annual_goal = "按计划完成项目任务，服务对象满意度稳步提升。"
     p.overall_goal = "保障项目按期、按质完成，提升公共服务水平。"

@@ -55,7 +55,7 @@ def _jsonable(value: Any) -> Any:
 
 def declaration_dict(d: Declaration) -> dict[str, Any]:
     """The data of a declaration as nested JSON-ready objects (money as decimal strings)."""
-    data = {f.name: asdict(getattr(d, f.name)) if f.name in ("identity", "project", "funding", "footer")
+    data: dict[str, Any] = {f.name: asdict(getattr(d, f.name)) if f.name in ("identity", "project", "funding", "footer")
             else [asdict(x) for x in getattr(d, f.name)]
             for f in fields(d) if f.name != "source"}
     data["file"] = d.source.file

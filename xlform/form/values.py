@@ -72,7 +72,7 @@ def _float_decimal(value: float) -> Decimal:
 def clean_text(value: object) -> str:
     """Any cell value as the text a person sees, without surrounding blanks."""
     if value.__class__ is str:  # most cells: skip the type tests below
-        return value.strip().strip(_INVISIBLE).strip()  # type: ignore[attr-defined]
+        return value.strip().strip(_INVISIBLE).strip()
     if value is None:
         return ""
     if isinstance(value, bool):  # before int: bool is an int subclass

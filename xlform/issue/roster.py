@@ -127,7 +127,7 @@ def _xlsx_rows(path: Path) -> list[list[Any]]:
 
 
 def _header_fields(row: list[Any]) -> dict[int, str]:
-    found = {}
+    found: dict[int, str] = {}
     for i, cell in enumerate(row):
         key = _HEADERS.get(_HEADER_NOISE.sub("", clean_text(cell)))
         if key and key not in found.values():

@@ -14,6 +14,7 @@ import struct
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 try:  # zlib-ng inflates a return's parts twice as fast as the standard module, with the same interface
     from zlib_ng import zlib_ng as zlib
@@ -141,7 +142,8 @@ def inflate(data: bytes, member: Member) -> bytes:
         stream = zlib.decompressobj(-15)
         try:
             body = stream.decompress(raw, member.size + 1)
-        except zlib.error:
+        # zlib-ng's stub declares `error` an instance; at run time it is the exception class, as in the standard module
+        except cast("type[Exception]", zlib.error):
             raise BadZip from None
         if not stream.eof:
             raise BadZip

@@ -137,7 +137,7 @@ class Package:
         if ref is None or ref.part not in self.parts:
             return False
         m = re.search(rb'<c r="' + address.encode() + rb'"[^>]*?\ss="(\d+)"', self.parts[ref.part])
-        return bool(m) and self._percent_styles().get(int(m.group(1)), False)
+        return m is not None and self._percent_styles().get(int(m.group(1)), False)
 
     def _percent_styles(self) -> dict[int, bool]:
         if self._styles is None:
@@ -461,7 +461,7 @@ def _workbook(parts: dict[str, bytes]) -> tuple[list[SheetRef], dict[str, str], 
             if usual:
                 name, state, rid = (g.decode("utf-8", "replace") for g in usual.groups(b""))
             else:
-                name, state, rid = _attr(raw, "name") or "", _attr(raw, "state") or "", _attr(raw, "id")
+                name, state, rid = _attr(raw, "name") or "", _attr(raw, "state") or "", _attr(raw, "id") or ""
             sheets.append(SheetRef(name, targets.get(rid, ""), state or "visible"))
         elif tag == b"workbookProtection":
             locked = _attr(raw, "lockStructure") in ("1", "true")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -69,7 +70,7 @@ def _col_index(letters: str) -> int:
 class Registry:
     """The templates a reader knows: the built-ins plus any the user passes."""
 
-    def __init__(self, extra: list[str | Path] | None = None) -> None:
+    def __init__(self, extra: Sequence[str | Path] | None = None) -> None:
         self.templates: dict[tuple[str, str], Template] = {}
         for t in builtin_templates():
             self.templates[(t.id, t.version)] = t
