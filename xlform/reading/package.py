@@ -3,15 +3,15 @@
 Nothing here executes, fetches or recalculates anything in the file. What the
 reader needs from the XML (sheet list, defined names, protection flags, a
 cell's number format) is read straight from the parts, and every refusal is
-an `Unreadable` with one Chinese sentence a clerk understands.
+an `Unreadable` with one Chinese sentence a clerk understands and its code (refusals.py).
 
-Order of defence, cheapest first, each before anything bigger is parsed:
-1. sniff the first bytes (empty, OLE = encrypted/.xls/.et, CSV, HTML, …);
-2. bound the zip directory (entries, claimed sizes and ratios, methods);
-3. decompress every XML part with a cap on the bytes it really yields (headers
-   can lie), refusing DTDs (billion laughs, external entities; XML allows a
-   DOCTYPE only before the root element, so that prolog is what is scanned) and UTF-16;
-4. bound each worksheet's extent (last row / column holding a value), because
+The defences are `STEPS`, run in order by open_package, cheapest first, each before anything bigger is parsed:
+1. `sniff` the first bytes (empty, OLE = encrypted/.xls/.et, CSV, HTML, …);
+2. `bound_zip`: the zip directory (entries, claimed sizes and ratios, methods);
+3. `load_structure`, `read_workbook_xml`, `load_sheets`: decompress each XML part needed with a cap on
+   the bytes it really yields (headers can lie), refusing DTDs (billion laughs, external entities; XML
+   allows a DOCTYPE only before the root element, so that prolog is what is scanned) and UTF-16;
+4. `bound_sheets`: each worksheet's extent (last row / column holding a value), because
    python-calamine allocates the whole rectangle from A1 to the last value:
    one value in XFD1048576 is a 17-billion-cell grid and aborts the process;
 5. calamine only ever sees a fresh zip of exactly the parts checked here, so
@@ -26,7 +26,7 @@ import html
 import os
 import posixpath
 import re
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree.ElementTree import Element
@@ -158,64 +158,117 @@ def open_package(path: Path, data: bytes | None = None, sheets: Collection[str] 
     the file is never opened, so it can neither hurt nor slow us.
     """
     path = Path(path)
-    if data is None:
-        try:
-            with open(path, "rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
-                # Never more than the limit, even from a file that grows while we read it or a pipe or
-                # device (whose size reads 0); the bytes it claims, when it claims any, in one read.
-                data = fh.read((size or MAX_FILE_BYTES) + 1) if size <= MAX_FILE_BYTES else b""
-                size = max(size, len(data))
-        except OSError as exc:
-            raise Unreadable(R.CANNOT_OPEN, why=exc.strerror or exc) from None
-    else:
-        size = len(data)
+    opening = _Opening(path, _file_bytes(path) if data is None else data, sheets)
+    for step in STEPS:
+        step(opening)
+    return opening.package()
+
+
+def _file_bytes(path: Path) -> bytes:
+    """The file's bytes, never more than MAX_FILE_BYTES + 1 of them."""
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            # Never more than the limit, even from a file that grows while we read it or a pipe or
+            # device (whose size reads 0); the bytes it claims, when it claims any, in one read.
+            data = fh.read((size or MAX_FILE_BYTES) + 1) if size <= MAX_FILE_BYTES else b""
+    except OSError as exc:
+        raise Unreadable(R.CANNOT_OPEN, why=exc.strerror or exc) from None
     if size > MAX_FILE_BYTES:
         raise Unreadable(R.TOO_LARGE, mb=size / 1048576)
-    _sniff(path, data)
+    return data
+
+
+@dataclass
+class _Opening:
+    """A file on its way through STEPS: what each step found, for the next."""
+
+    path: Path
+    data: bytes
+    wanted: Collection[str] | None
+    by_name: dict[str, Member] = field(default_factory=dict)
+    parts: _XmlParts | None = None
+    sheets: list[SheetRef] = field(default_factory=list)
+    defined: dict[str, str] = field(default_factory=dict)
+    locked: bool = False
+    targets: dict[str | None, str] = field(default_factory=dict)
+
+    @property
+    def xml(self) -> _XmlParts:
+        assert self.parts is not None, "load_structure runs first"
+        return self.parts
+
+    def package(self) -> Package:
+        names = self.by_name.keys()
+        return Package(
+            path=self.path,
+            sheets=self.sheets,
+            names=self.defined,
+            structure_locked=self.locked,
+            has_macros=_has_macros(names, self.xml.parts),
+            external_links=any(n.startswith("xl/externalLinks/") for n in names),
+            parts=self.xml.parts,
+            crcs=self.xml.crcs,
+        )
+
+
+def sniff(o: _Opening) -> None:
+    """The first bytes: size, empty, OLE (encrypted / .xls / .et / .doc), CSV, HTML, …"""
+    if len(o.data) > MAX_FILE_BYTES:
+        raise Unreadable(R.TOO_LARGE, mb=len(o.data) / 1048576)
+    _sniff(o.path, o.data)
+
+
+def bound_zip(o: _Opening) -> None:
+    """The zip directory (entries, claimed sizes and ratios, methods), then what its names say it is."""
     try:
-        members = directory(data, MAX_MEMBERS)
+        members = directory(o.data, MAX_MEMBERS)
     except TooManyMembers as exc:
         raise Unreadable(R.TOO_MANY_PARTS, count=exc.args[0]) from None
     except BadZip:
         raise Unreadable(R.TRUNCATED) from None
-    return _open_zip(path, data, members, sheets)
-
-
-def _open_zip(path: Path, data: bytes, members: list[Member], wanted: Collection[str] | None) -> Package:
     _check_zip(members)
-    by_name = {m.name: m for m in members}
-    names = by_name.keys()
+    o.by_name = by_name = {m.name: m for m in members}
     mimetype = by_name.get("mimetype")
-    if mimetype and mimetype.size < 1000 and b"opendocument" in _inflate(data, mimetype):
+    if mimetype and mimetype.size < 1000 and b"opendocument" in _inflate(o.data, mimetype):
         raise Unreadable(R.ODS_FORMAT)
-    if "xl/workbook.xml" not in names:
-        if "xl/workbook.bin" in names:
+    if "xl/workbook.xml" not in by_name:
+        if "xl/workbook.bin" in by_name:
             raise Unreadable(R.XLSB_FORMAT)
-        if "content.xml" in names and "META-INF/manifest.xml" in names:
+        if "content.xml" in by_name and "META-INF/manifest.xml" in by_name:
             raise Unreadable(R.ODS_FORMAT)
-        if any(n.startswith(("word/", "ppt/")) for n in names):
+        if any(n.startswith(("word/", "ppt/")) for n in by_name):
             raise Unreadable(R.OFFICE_DOC)
         raise Unreadable(R.NO_WORKBOOK)
-    parts = _XmlParts(data, by_name)
-    parts.load(n for n in _STRUCTURE if n in names)
-    sheets, defined, locked, targets = _workbook(parts.parts)
-    # What calamine reads when it opens a workbook, then the sheets the caller asked for.
-    shared = [t for t in targets.values() if t.lower().endswith(("sharedstrings.xml", "styles.xml"))]
-    parts.load(n for n in [*shared, "xl/sharedStrings.xml", "xl/styles.xml"] if n in names)
-    chosen = [s for s in sheets if wanted is None or s.name in wanted]
-    parts.load(s.part for s in chosen if s.part in names)
-    _check_sheets(parts.parts, sheets)
-    return Package(
-        path=path,
-        sheets=sheets,
-        names=defined,
-        structure_locked=locked,
-        has_macros=_has_macros(names, parts.parts),
-        external_links=any(n.startswith("xl/externalLinks/") for n in names),
-        parts=parts.parts,
-        crcs=parts.crcs,
-    )
+
+
+def load_structure(o: _Opening) -> None:
+    """The parts that say what the workbook holds, each decompressed within the limits, free of DTDs."""
+    o.parts = _XmlParts(o.data, o.by_name)
+    o.parts.load(n for n in _STRUCTURE if n in o.by_name)
+
+
+def read_workbook_xml(o: _Opening) -> None:
+    """workbook.xml and its relationships: the sheets, defined names, structure protection."""
+    o.sheets, o.defined, o.locked, o.targets = _workbook(o.xml.parts)
+
+
+def load_sheets(o: _Opening) -> None:
+    """What calamine reads when it opens a workbook, then the sheets the caller asked for (checked as load_structure checks)."""
+    names = o.by_name
+    shared = [t for t in o.targets.values() if t.lower().endswith(("sharedstrings.xml", "styles.xml"))]
+    o.xml.load(n for n in [*shared, "xl/sharedStrings.xml", "xl/styles.xml"] if n in names)
+    o.xml.load(s.part for s in o.sheets if (o.wanted is None or s.name in o.wanted) and s.part in names)
+
+
+def bound_sheets(o: _Opening) -> None:
+    """Each worksheet's extent: calamine allocates the whole rectangle from A1 to the last value."""
+    _check_sheets(o.xml.parts, o.sheets)
+
+
+# The defences, in order, cheapest first, each before anything bigger is parsed.
+STEPS: tuple[Callable[[_Opening], None], ...] = (sniff, bound_zip, load_structure, read_workbook_xml, load_sheets,
+                                                  bound_sheets)
 
 
 def _has_macros(names: Iterable[str], parts: dict[str, bytes]) -> bool:
