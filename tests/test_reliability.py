@@ -55,11 +55,12 @@ from xlform.collect.inbox import (
 )
 from xlform.collect.outcome import FileOutcome
 from xlform.collect.workers import collect_files
+from xlform.reading.refusals import FOLDER_SEEN, SHORTCUT
 from xlform.report.run import make_report
 from xlform.store import Store
 
 NOT_OPENED = re.compile(r"这个压缩包里还有 (\d+) 个文件未打开")
-LINK_INSIDE = walking.LINK_INSIDE.split("“")[0]  # the text before the target's name
+LINK_INSIDE = walking.LINK_INSIDE
 EXCEL_ROWS = 1_048_576
 
 
@@ -312,7 +313,7 @@ def test_hashing_and_unzipping_run_under_the_watchdog(tmp_path: Path, monkeypatc
     by_name = {Path(r.disk.name).name: [c.outcome for c in r.items] for r in results}
     assert sorted(by_name) == sorted(p.name for p in inbox.iterdir())  # nothing lost
     for stuck in ("卡在哈希.xlsx", "卡在解压.zip"):
-        assert [o.error for o in by_name[stuck]] == [workers.TIMED_OUT.format(seconds=1)]
+        assert [o.error_code for o in by_name[stuck]] == [workers.TIMED_OUT.code]
     assert all(o.readable for name, outcomes in by_name.items() if "卡" not in name for o in outcomes)
 
 
@@ -327,12 +328,12 @@ def test_a_pipe_in_the_inbox_is_listed_at_once_never_waited_on(tmp_path: Path) -
     run = run_cli("check", str(inbox), str(inbox / "管道.xlsx"), timeout=30)
     assert run.code == 2 and run.seconds < 10, run
     for name in pipes:
-        assert f"无法读取：“{name}”{NOT_REGULAR}" in run.stdout
+        assert f"无法读取：“{name}”{NOT_REGULAR.template}" in run.stdout
     run = run_cli("report", str(inbox), "-o", str(tmp_path / "r.json"), "-f", "json", "--db", str(tmp_path / "s.db"),
                   timeout=30)
     assert run.code == 1 and run.seconds < 10, run
     doc = report_json(tmp_path / "r.json")
-    assert sorted(Path(u["file"]).name for u in doc["unreadable"] if u["reason"] == NOT_REGULAR) == sorted(pipes)
+    assert sorted(Path(u["file"]).name for u in doc["unreadable"] if u["code"] == NOT_REGULAR.code) == sorted(pipes)
     assert all(stat.S_ISFIFO(os.lstat(inbox / name).st_mode) for name in pipes)
 
 
@@ -412,7 +413,7 @@ def hostile_inbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path
     os.mkfifo(inbox / "管道.xlsx")
     expected["管道.xlsx"] = NOT_REGULAR
     (inbox / "民政局 - 快捷方式.lnk").write_bytes(b"L\0\0\0")  # the same, made on Windows
-    expected["民政局 - 快捷方式.lnk"] = "这是一个 Windows 快捷方式（.lnk）"
+    expected["民政局 - 快捷方式.lnk"] = SHORTCUT
     monkeypatch.chdir(inbox)  # a socket's path is limited to 108 bytes: bind it by a short relative one
     with socket.socket(socket.AF_UNIX) as sock:
         sock.bind("套接字.xlsx")
@@ -426,7 +427,7 @@ def hostile_inbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path
     locked = inbox / "锁住"
     locked.mkdir()
     (locked / "申报表.xlsx").write_bytes(good)
-    expected["锁住"] = FOLDER_UNREADABLE.format(why="没有权限")
+    expected["锁住"] = FOLDER_UNREADABLE
     real = os.scandir
 
     def scandir(path: Any = ".") -> Any:  # tests run as root, who can open a chmod 000 folder: refuse it here
@@ -445,23 +446,26 @@ def test_every_entry_under_an_inbox_is_read_or_listed_with_its_reason(tmp_path: 
     by_name = {os.path.relpath(d.path, inbox): d for d in walk([inbox])}
     assert set(by_name) == set(expected) | {"教育局/申报表.xlsx"}
     for name, reason in expected.items():
-        assert by_name[name].reason.startswith(reason) or name.endswith(".lnk"), (name, by_name[name].reason)
+        assert by_name[name].code == reason.code or name.endswith(".lnk"), (name, by_name[name].reason)
     assert by_name["教育局/申报表.xlsx"].reason == ""
 
     result = make_report([inbox], tmp_path / "r.json", fmt="json", jobs=1)
     doc = report_json(tmp_path / "r.json")
     assert [r["file"] for r in doc["returns"]] == [str(inbox / "教育局" / "申报表.xlsx")]
-    unread = {os.path.relpath(u["file"], inbox): u["reason"] for u in doc["unreadable"]}
+    unread = {os.path.relpath(u["file"], inbox): u["code"] for u in doc["unreadable"]}
     assert set(unread) == set(expected) and result.unreadable == len(expected)
-    assert all(unread[name].startswith(reason) for name, reason in expected.items())
+    assert unread == {name: reason.code for name, reason in expected.items()}
     make_report([inbox], tmp_path / "r.xlsx", jobs=1)
     ws = openpyxl.load_workbook(tmp_path / "r.xlsx")["未读取文件"]
-    assert {os.path.relpath(str(r[0]), inbox) for r in ws.iter_rows(min_row=2, values_only=True)} == set(expected)
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[0][:3] == ("文件", "原因", "原因类别")  # the kind of reason beside the reason
+    assert {os.path.relpath(str(r[0]), inbox): r[2] for r in rows[1:]} == {
+        name: reason.title for name, reason in expected.items()}
 
     run = invoke(["check", str(inbox)])
     assert run.exit_code == 2 and "Traceback" not in run.output
     for name, reason in expected.items():
-        assert f"文件：{inbox / name}\n  无法读取：“{Path(name).name}”{reason}" in run.output
+        assert f"文件：{inbox / name}\n  无法读取：“{Path(name).name}”{reason.template.split('{')[0]}" in run.output
     assert snapshot(inbox) == before  # nothing opened for writing, moved or touched
 
 
@@ -486,7 +490,7 @@ def test_a_folder_nobody_may_open_is_listed(tmp_path: Path) -> None:
     finally:
         (inbox / "锁住").chmod(0o755)
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    reason = FOLDER_UNREADABLE.format(why="没有权限") + "请检查文件夹的访问权限。"
+    reason = FOLDER_UNREADABLE.format(why="没有权限", advice="请检查文件夹的访问权限。")
     assert f"文件：{inbox / '锁住'}\n  无法读取：“锁住”{reason}" in proc.stdout
     assert "合计：2 个文件，0 个通过，1 个需修改，1 个无法读取" in proc.stdout
 
@@ -504,9 +508,9 @@ def test_a_folder_mounted_inside_itself_is_read_once(tmp_path: Path) -> None:
     proc = subprocess.run([unshare, "-m", "--propagation", "private", "sh", "-c", script], capture_output=True,
                           text=True, encoding="utf-8", timeout=60, env={**os.environ, "PYTHONIOENCODING": "utf-8"})
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    results = {r["file"]: r["error"] for r in json.loads(proc.stdout)}
-    assert results == {str(inbox / "申报表.xlsx"): "",
-                       str(inbox / "又一次"): walking.FOLDER_SEEN.format(first=inbox)}
+    results = {r["file"]: (r["code"], r["error"]) for r in json.loads(proc.stdout)}
+    assert results == {str(inbox / "申报表.xlsx"): ("", ""),
+                       str(inbox / "又一次"): (FOLDER_SEEN.code, FOLDER_SEEN.format(first=inbox))}
 
 
 _ENTRY = st.tuples(st.sampled_from(["file", "dir", "link", "pipe"]), st.integers(0, 40),
@@ -550,7 +554,7 @@ def test_any_tree_of_links_and_special_files_is_walked_once_each(entries: list[t
             assert (d.reason == "") == stat.S_ISREG(mode), (d.path, d.reason)
             if stat.S_ISLNK(mode):
                 inside = os.path.exists(d.path) and Path(os.path.realpath(d.path)).is_relative_to(inbox.resolve())
-                assert d.reason.startswith(LINK_INSIDE) == inside, (d.path, d.reason)
+                assert (d.code == walking.LINK_INSIDE.code) == inside, (d.path, d.reason)
 
 
 # ---- 3. no traceback, whatever a name or a time is ----------------------------------------------
@@ -661,8 +665,9 @@ def test_a_folder_tree_of_any_depth(tmp_path: Path, depth: int) -> None:
         if depth == 1100:
             assert run.exit_code == 1 and (result.returns, result.unreadable) == (1, 0)
         else:
-            assert run.exit_code == 2 and [u["reason"] for u in doc["unreadable"]] == [
-                FOLDER_UNREADABLE.format(why="路径太长")]  # no advice on permissions: they are not the cause
+            assert run.exit_code == 2 and [(u["code"], u["reason"]) for u in doc["unreadable"]] == [
+                # no advice on permissions: they are not the cause
+                (FOLDER_UNREADABLE.code, FOLDER_UNREADABLE.format(why="路径太长", advice=""))]
     finally:
         remove_deep_tree(inbox, depth)
 

@@ -137,7 +137,7 @@ def test_a_worker_dying_while_others_finish_loses_and_repeats_nothing(monkeypatc
     results = []
     collect_files(disks, jobs=2, on_done=results.extend, parallel_from=1)
     assert sorted(r.disk.path for r in results) == sorted(d.path for d in disks)
-    assert [r.items[0].outcome.error for r in results if r.disk.name == "dies"] == [workers.CRASHED]
+    assert [r.items[0].outcome.error_code for r in results if r.disk.name == "dies"] == [workers.CRASHED.code]
 
 
 def test_check_answers_for_a_file_that_kills_or_hangs_its_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,6 +9,7 @@ peak memory is measured. Readable-but-awkward files must read fine.
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import subprocess
@@ -26,7 +27,9 @@ import pytest
 from tests.cli_runner import invoke
 from tests.hostile import corpus
 from xlform.collect import workers
+from xlform.reading import refusals as R
 from xlform.reading.package import MAX_FILE_BYTES, MAX_SHEET_COLS, MAX_SHEET_ROWS, clearly_within_limits, sheet_extent
+from xlform.reading.refusals import Refusal
 from xlform.review.result import check_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,8 +42,9 @@ def chinese(text: str) -> bool:
     return bool(re.search(r"[\u4e00-\u9fff]", text))
 
 
-def assert_refused(path: Path, *reason: str) -> str:
-    """`xlform check PATH` exits 2 and names the file and the reason in one line; returns that line."""
+def assert_refused(path: Path, refusal: Refusal, *words: str) -> str:
+    """`xlform check PATH` exits 2 and names the file and the reason in one line; returns that line. The
+    reason is told by its code (reading/refusals.py); `words` are what the sentence must name (a row, a part)."""
     result = invoke(["check", str(path)])
     out = result.output
     assert result.exit_code == 2, out
@@ -49,12 +53,16 @@ def assert_refused(path: Path, *reason: str) -> str:
     assert f"文件：{path}" in out
     line = next(x.strip() for x in out.splitlines() if "无法读取：" in x)
     assert path.name in line  # the sentence names the file
-    for word in reason:
+    for word in words:
         assert word in line, line
     assert chinese(line) and line.endswith("。"), line
-    # The library answers the same, without the CLI around it.
+    # The library answers the same, without the CLI around it, and with the code.
     r = check_file(path)
     assert not r.readable and r.error and "Traceback" not in r.error
+    assert r.code == refusal.code, (r.code, r.error)
+    assert r.error in line
+    doc = json.loads(invoke(["check", "-f", "json", str(path)]).stdout)
+    assert [(d["code"], d["error"]) for d in doc] == [(r.code, r.error)]
     return line
 
 
@@ -111,59 +119,59 @@ def assert_refused_in_child(path: Path, *reason: str) -> Run:
 
 # ---- not a workbook ----------------------------------------------------------------------------------
 def test_empty_file(tmp_path: Path) -> None:
-    assert_refused(corpus.empty(tmp_path), "空的")
+    assert_refused(corpus.empty(tmp_path), R.EMPTY)
 
 
 def test_random_bytes(tmp_path: Path) -> None:
-    assert_refused(corpus.random_bytes(tmp_path), "不是 Excel 工作簿")
+    assert_refused(corpus.random_bytes(tmp_path), R.UNKNOWN_FORMAT)
 
 
 @pytest.mark.parametrize("make", [corpus.csv_utf8, corpus.csv_gbk], ids=["utf8", "gbk"])
 def test_csv_renamed_xlsx(tmp_path: Path, make: Callable[[Path], Path]) -> None:
-    assert_refused(make(tmp_path), "CSV", "另存为 .xlsx")
+    assert_refused(make(tmp_path), R.TEXT)
 
 
 def test_truncated_zip(tmp_path: Path) -> None:
-    assert_refused(corpus.truncated_zip(tmp_path), "损坏", "不完整")
+    assert_refused(corpus.truncated_zip(tmp_path), R.TRUNCATED)
 
 
 def test_encrypted_workbook(tmp_path: Path) -> None:
-    assert_refused(corpus.encrypted(tmp_path), "加密", "取消密码")
+    assert_refused(corpus.encrypted(tmp_path), R.ENCRYPTED)
 
 
 def test_legacy_xls(tmp_path: Path) -> None:
-    assert_refused(corpus.legacy_xls(tmp_path), ".xls", "另存为", ".xlsx")
+    assert_refused(corpus.legacy_xls(tmp_path), R.LEGACY_FORMAT)
 
 
 def test_legacy_xls_renamed_xlsx(tmp_path: Path) -> None:
     path = corpus.legacy_xls(tmp_path).rename(tmp_path / "改了扩展名.xlsx")
-    assert_refused(path, ".xls", ".xlsx")
+    assert_refused(path, R.LEGACY_FORMAT, ".xls", ".xlsx")  # said whatever the name claims
 
 
 def test_ods(tmp_path: Path) -> None:
-    assert_refused(corpus.ods(tmp_path), "ODS", "另存为", ".xlsx")
+    assert_refused(corpus.ods(tmp_path), R.ODS_FORMAT)
 
 
 def test_wps_et(tmp_path: Path) -> None:
-    assert_refused(corpus.wps_et(tmp_path), "WPS", ".et", "另存为", ".xlsx")
+    assert_refused(corpus.wps_et(tmp_path), R.WPS_FORMAT, "WPS", "另存为")  # the advice is the point
 
 
 # ---- bombs: refused before anything big is made ----------------------------------------------------
 def test_zip_bomb_by_ratio(tmp_path: Path) -> None:
     path = corpus.zip_bomb_ratio(tmp_path)
     assert path.stat().st_size < 200 * 1024  # 50 MB of zeros in ~70 KB
-    assert_refused(path, "压缩炸弹")
+    assert_refused(path, R.ZIP_BOMB)
     assert_refused_in_child(path, "压缩炸弹")
 
 
 def test_zip_bomb_by_claimed_size(tmp_path: Path) -> None:
-    assert_refused(corpus.zip_bomb_size(tmp_path), "压缩炸弹")
+    assert_refused(corpus.zip_bomb_size(tmp_path), R.ZIP_BOMB)
 
 
 def test_zip_bomb_with_a_lying_header(tmp_path: Path) -> None:
     # The header says 20 KB; Python's zipfile stops there and the CRC fails, so it is a damaged file.
     path = corpus.zip_bomb_lying(tmp_path)
-    assert_refused(path, "损坏")
+    assert_refused(path, R.DAMAGED)
     assert_refused_in_child(path, "损坏")
 
 
@@ -177,7 +185,7 @@ def test_zip_bomb_inside_a_zip_inbox(tmp_path: Path) -> None:
             results[info.filename] = check_file(info.filename, data=data, name=f"{inbox.name}/{info.filename}")
     good, bomb = results["闵行区机关事务管理局.xlsx"], results["bomb_ratio.xlsx"]
     assert good.readable
-    assert not bomb.readable and "压缩炸弹" in bomb.error
+    assert not bomb.readable and bomb.code == R.ZIP_BOMB.code
     assert bomb.file == "收件箱.zip/bomb_ratio.xlsx"
 
 
@@ -194,13 +202,13 @@ def test_two_parts_of_one_name_are_refused(tmp_path: Path, second: str) -> None:
         zf.writestr(second, parts["xl/workbook.xml"].replace(b"<sheet ", b"<sheet state=\"hidden\" "))
     path = tmp_path / f"twice_{second.replace('/', '_')}.xlsx"
     path.write_bytes(out.getvalue())
-    assert_refused(path, "重名")
+    assert_refused(path, R.DUPLICATE_PARTS)
 
 
 @pytest.mark.parametrize("make", [corpus.xml_bomb_sheet, corpus.xml_bomb_strings], ids=["sheet", "shared_strings"])
 def test_billion_laughs(tmp_path: Path, make: Callable[[Path], Path]) -> None:
     path = make(tmp_path)
-    assert_refused(path, "不安全的 XML")
+    assert_refused(path, R.XML_ENTITIES)
     assert_refused_in_child(path, "不安全的 XML")
 
 
@@ -239,7 +247,7 @@ def test_a_doctype_behind_a_disguised_prolog_is_refused(tmp_path: Path, part: st
     before, doctype = _PROLOG_DISGUISES[disguise]
     path = tmp_path / f"disguised_{disguise}.xlsx"
     path.write_bytes(corpus.edited({part: lambda b: corpus._with_doctype(b, before + doctype, b"&lol9;")}))
-    line = assert_refused(path, "不安全的 XML")
+    line = assert_refused(path, R.XML_ENTITIES)
     assert "lollollol" not in line
 
 
@@ -254,7 +262,7 @@ def _passwd_lines() -> list[str]:
 @pytest.mark.parametrize("make", [corpus.xxe_sheet, corpus.xxe_strings], ids=["sheet", "shared_strings"])
 def test_external_entity(tmp_path: Path, make: Callable[[Path], Path]) -> None:
     path = make(tmp_path)
-    assert_refused(path, "不安全的 XML")
+    assert_refused(path, R.XML_ENTITIES)
     outputs = [invoke(["check", str(path), "--format", fmt]).output for fmt in ("text", "json")]
     outputs.append(invoke(["export", str(path)]).output)
     for out in outputs:
@@ -264,39 +272,39 @@ def test_external_entity(tmp_path: Path, make: Callable[[Path], Path]) -> None:
 
 # ---- ours, edited; or not ours ---------------------------------------------------------------------
 def test_sheet_deleted(tmp_path: Path) -> None:
-    assert_refused(corpus.sheet_deleted(tmp_path), "绩效目标", "删除或改名")
+    assert_refused(corpus.sheet_deleted(tmp_path), R.SHEET_MISSING, "绩效目标")
 
 
 def test_sheet_renamed(tmp_path: Path) -> None:
-    assert_refused(corpus.sheet_renamed(tmp_path), "绩效目标", "删除或改名")
+    assert_refused(corpus.sheet_renamed(tmp_path), R.SHEET_MISSING, "绩效目标")
 
 
 def test_valid_xlsx_that_is_not_our_form(tmp_path: Path) -> None:
-    assert_refused(corpus.not_our_form(tmp_path), "不是本系统下发的申报表")
+    assert_refused(corpus.not_our_form(tmp_path), R.NOT_ISSUED)
 
 
 def test_form_of_another_template_version(tmp_path: Path) -> None:
-    assert_refused(corpus.other_version(tmp_path), "版本 9.9", "shanghai-2020")
+    assert_refused(corpus.other_version(tmp_path), R.TEMPLATE_VERSION, "版本 9.9", "shanghai-2020")
 
 
 # ---- too much content ------------------------------------------------------------------------------
 def test_a_million_pasted_rows(tmp_path: Path) -> None:
     path = corpus.million_rows(tmp_path)
-    assert_refused(path, "内容过多", "sheet3.xml")
+    assert_refused(path, R.PART_TOO_LARGE, "sheet3.xml")
     assert_refused_in_child(path, "内容过多")
 
 
 def test_twenty_thousand_pasted_rows(tmp_path: Path) -> None:
     # Small enough in bytes: the row limit refuses it, naming the sheet and the last row.
     path = corpus.many_rows(tmp_path)
-    assert_refused(path, "绩效目标", "第 20099 行", "10000 行")
+    assert_refused(path, R.SHEET_TOO_FAR, "绩效目标", "第 20099 行", "10000 行")
     assert_refused_in_child(path, "绩效目标")
 
 
 def test_one_value_in_the_last_cell(tmp_path: Path) -> None:
     # 22 KB, but python-calamine would allocate a 16384 x 1048576 grid (512 GB) and abort the process.
     path = corpus.far_cell(tmp_path)
-    assert_refused(path, "绩效目标", "第 1048576 行")
+    assert_refused(path, R.SHEET_TOO_FAR, "绩效目标", "第 1048576 行")
     assert_refused_in_child(path, "绩效目标")
 
 
@@ -324,7 +332,7 @@ def test_a_far_cell_spelled_unusually(tmp_path: Path) -> None:
     far = b'<row r="9"><c\n  r="A1048576"><v>1</v></c></row></sheetData>'
     path = tmp_path / "far.xlsx"
     path.write_bytes(corpus.edited({corpus.GOALS_PART: lambda b: b.replace(b"</sheetData>", far)}))
-    assert_refused(path, "绩效目标", "第 1048576 行")
+    assert_refused(path, R.SHEET_TOO_FAR, "绩效目标", "第 1048576 行")
 
 
 def _with_name(name: str, ref: str) -> bytes:
@@ -489,7 +497,7 @@ def test_a_panic_inside_calamine_is_a_clear_error(tmp_path: Path, monkeypatch: p
 
     monkeypatch.setattr(xlform.reading.reader.CalamineWorkbook, "from_filelike", panic)
     path = corpus.write_return(tmp_path / "ok.xlsx")
-    assert_refused(path, "损坏", "技术信息", "重新保存")
+    assert_refused(path, R.CALAMINE_FAILED, "技术信息", "重新保存")
 
 
 def test_inbox_zip_with_a_forged_huge_directory_is_refused_before_listing(tmp_path: Path) -> None:
@@ -505,7 +513,7 @@ def test_inbox_zip_with_a_forged_huge_directory_is_refused_before_listing(tmp_pa
     data[at + 12 : at + 16] = (900 * 1024 * 1024).to_bytes(4, "little")  # directory size
     path.write_bytes(bytes(data))
     items = list(items_of(DiskFile(str(path), path.name, path.stat().st_size, 0)))
-    assert len(items) == 1 and items[0].data is None and "压缩包目录异常庞大" in items[0].reason
+    assert len(items) == 1 and items[0].data is None and items[0].code == R.ZIP_DIRECTORY.code
 
 
 def test_a_second_r_attribute_cannot_smuggle_a_far_cell_past_the_bound(tmp_path: Path) -> None:
@@ -517,7 +525,7 @@ def test_a_second_r_attribute_cannot_smuggle_a_far_cell_past_the_bound(tmp_path:
     parts[corpus.GOALS_PART] = body[:at] + b' r="XFD1048576"' + body[at:]
     path = tmp_path / "两个r.xlsx"
     path.write_bytes(corpus.rezip(parts))
-    assert "1048576" in assert_refused(path, "一直到第")
+    assert "1048576" in assert_refused(path, R.SHEET_TOO_FAR)
     assert sheet_extent(b'<sheetData><row r="1"><c r="A1" r="B9"><v>1</v></c></row></sheetData>') == (9, 2)
 
 
@@ -527,4 +535,4 @@ def test_a_huge_declared_count_is_refused_before_calamine_reserves_memory(tmp_pa
     parts[corpus.STRINGS_PART] = re.sub(rb'uniqueCount="\d+"', b'uniqueCount="2147483648"', parts[corpus.STRINGS_PART])
     path = tmp_path / "数量异常.xlsx"
     path.write_bytes(corpus.rezip(parts))
-    assert_refused(path, "不合理的数量")
+    assert_refused(path, R.HUGE_COUNT)

@@ -31,11 +31,12 @@ from pathlib import Path, PurePath
 from typing import Any, BinaryIO
 
 from ..errors import UserError
+from ..reading import refusals as R
 from ..reading.package import MAX_FILE_BYTES, MAX_RATIO, RATIO_FLOOR
+from ..reading.refusals import Reason
 
 _FORK = sys.platform.startswith("linux")  # workers forked (Linux) or spawned
 STATUS_IGNORED = "已忽略"
-JUNK_REASON = "临时文件，已忽略"
 # Zip inboxes: a real one holds up to a few thousand ~30 KB returns. The member and unzipped limits hold for
 # one zip on disk with every zip inside it together: they add up across levels.
 MAX_ZIP_BYTES = 1024 * 1024 * 1024
@@ -52,19 +53,9 @@ _JUNK_DIRS = {"__macosx", ".git", ".svn", "$recycle.bin"}
 # Handed to the reader, which says what each is and how to save it as .xlsx; anything else is not a return.
 _SPREADSHEET_SUFFIXES = {"", ".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".xlsb", ".et", ".ett", ".ods", ".csv"}
 
-NOT_REGULAR = "这不是普通文件（管道/设备/套接字），未读取。"
-LINK_OUTSIDE = "这是一个快捷方式（符号链接），指向收件文件夹以外的位置，未读取；如需汇总，请把文件本身放进收件文件夹。"
-LINK_INSIDE = "这是一个快捷方式（符号链接），指向收件文件夹里的“{target}”，那里的文件已按原位置读取，这里不再重复读取。"
-LINK_BROKEN = "这是一个快捷方式（符号链接），它指向的文件或文件夹已不存在，未读取。"
-LINK_LOOP = "这是一个快捷方式（符号链接），它绕回了自己（循环链接），未读取。"
-LINK_UNREADABLE = "这是一个快捷方式（符号链接），无法查看它指向的位置（{why}），未读取。"
-FOLDER_UNREADABLE = "无法打开这个文件夹（{why}），其中的文件未读取。"
-ENTRY_UNREADABLE = "无法查看这个文件（{why}），未读取。"
-FOLDER_SEEN = "这个文件夹就是已经读取的“{first}”（挂载到了这里），这里不再重复读取。"
-TOO_MANY_FILES = "收件文件夹里的文件超过 {limit} 个，这里还有 {count} 个文件未读取；请分成几个收件文件夹分别汇总。"
-_NOT_OPENED = "这个压缩包里还有 {count} 个文件未打开：{why}；请解开压缩包，分成几个较小的压缩包（或直接放进收件文件夹）后重新汇总。"
-_ZIP_DAMAGED = "压缩包已损坏或不完整，无法打开；请重新下载或让对方重新打包。"
-_ZIP_DIRECTORY = "压缩包目录异常庞大（声称有极多文件），已拒绝读取；请分成几个较小的压缩包。"
+# What an entry is listed for and not read (their wording: reading/refusals.py).
+NOT_REGULAR, FOLDER_UNREADABLE = R.NOT_REGULAR, R.FOLDER_UNREADABLE
+LINK_OUTSIDE, LINK_INSIDE, LINK_BROKEN, LINK_LOOP = R.LINK_OUTSIDE, R.LINK_INSIDE, R.LINK_BROKEN, R.LINK_LOOP
 _OS_REASONS = {errno.EACCES: "没有权限", errno.EPERM: "没有权限", errno.ENAMETOOLONG: "路径太长",
                errno.ELOOP: "快捷方式层层相套", errno.ENOENT: "已不存在", errno.ENOTDIR: "已不存在",
                errno.EIO: "磁盘读取出错", errno.EINVAL: "系统不允许这样读取"}
@@ -108,17 +99,19 @@ class DiskFile:
     size: int
     mtime_ns: int
     reason: str = ""  # why it is listed and not read (a link, a pipe, a folder that cannot be opened); "" to read
+    code: str = ""  # the reason's code (reading/refusals.py)
 
 
 _MTIME_RANGE = (0, 2**63 - 1)  # what SQLite's INTEGER holds, and a date every writer can show (1970 to 2262)
 
 
-def _disk_file(path: str, st: os.stat_result | None, reason: str = "", name: str | None = None) -> DiskFile:
+def _disk_file(path: str, st: os.stat_result | None, why: Reason | None = None, name: str | None = None) -> DiskFile:
     """One entry as walk lists it. A file's time can be anything a program set (past the year 9999, before
     1970): it is kept within the range every writer of dates and the store can take."""
     mtime = min(max(st.st_mtime_ns, _MTIME_RANGE[0]), _MTIME_RANGE[1]) if st is not None else 0
-    size = st.st_size if st is not None and not reason else 0
-    return DiskFile(path, shown_name(path if name is None else name), size, mtime, reason)
+    size = st.st_size if st is not None and why is None else 0
+    return DiskFile(path, shown_name(path if name is None else name), size, mtime,
+                    why.message if why else "", why.code if why else "")
 
 
 @dataclass(slots=True)
@@ -131,6 +124,12 @@ class Item:
     reason: str = ""  # why there is nothing to read
     ignored: bool = False  # OS junk (Thumbs.db, ~$ lock files): listed, never counted as a problem
     modified: str = ""  # a zip member's own time (ISO), which orders two versions mailed in one zip
+    code: str = ""  # the reason's code (reading/refusals.py)
+
+    @classmethod
+    def refused(cls, name: str, why: Reason, member: str = "") -> Item:
+        """An item listed and not read, for this reason."""
+        return cls(name, member, reason=why.message, ignored=why.code == R.JUNK.code, code=why.code)
 
 
 def is_junk(name: str) -> bool:
@@ -188,7 +187,7 @@ class _Walk:
             if folder is not None:
                 stack.append(self._entries(folder, found))
         if over:
-            found.append(_disk_file(top, None, TOO_MANY_FILES.format(limit=MAX_RUN_ITEMS, count=over)))
+            found.append(_disk_file(top, None, R.TOO_MANY_FILES(limit=MAX_RUN_ITEMS, count=over)))
         return found
 
     def _entries(self, folder: str, found: list[DiskFile]) -> Iterator[os.DirEntry[str]]:
@@ -209,36 +208,36 @@ class _Walk:
         except OSError as exc:
             folder = _is_folder(entry)
             self._add(found, _disk_file(entry.path, None, _folder_unreadable(exc) if folder else
-                                        ENTRY_UNREADABLE.format(why=_why(exc))))
+                                        R.ENTRY_UNREADABLE(why=_why(exc))))
             return None
         if stat.S_ISDIR(st.st_mode):
             if self._first_visit(entry.path, st):
                 return entry.path
-            self._add(found, _disk_file(entry.path, st, FOLDER_SEEN.format(
+            self._add(found, _disk_file(entry.path, st, R.FOLDER_SEEN(
                 first=shown_name(self._folders[st.st_dev, st.st_ino]))))
         elif stat.S_ISREG(st.st_mode):
             self._add(found, _disk_file(entry.path, st))
         elif stat.S_ISLNK(st.st_mode):
             self._add(found, _disk_file(entry.path, st, self._link(entry.path)))
         else:
-            self._add(found, _disk_file(entry.path, st, NOT_REGULAR))
+            self._add(found, _disk_file(entry.path, st, NOT_REGULAR()))
         return None
 
     def _first_visit(self, path: str, st: os.stat_result) -> bool:
         return self._folders.setdefault((st.st_dev, st.st_ino), path) == path
 
-    def _link(self, path: str) -> str:
+    def _link(self, path: str) -> Reason:
         try:
             os.stat(path)  # where it leads, if anywhere
         except OSError as exc:
             if exc.errno == errno.ELOOP:
-                return LINK_LOOP
-            return LINK_BROKEN if exc.errno in (errno.ENOENT, errno.ENOTDIR) else LINK_UNREADABLE.format(why=_why(exc))
+                return LINK_LOOP()
+            return LINK_BROKEN() if exc.errno in (errno.ENOENT, errno.ENOTDIR) else R.LINK_UNREADABLE(why=_why(exc))
         real = os.path.realpath(path)
         for given, root in self.roots:
             if PurePath(real).is_relative_to(root):
-                return LINK_INSIDE.format(target=shown_name(os.path.normpath(os.path.join(given, os.path.relpath(real, root)))))
-        return LINK_OUTSIDE
+                return LINK_INSIDE(target=shown_name(os.path.normpath(os.path.join(given, os.path.relpath(real, root)))))
+        return LINK_OUTSIDE()
 
     def given(self, path: str) -> DiskFile:
         """A file named on the command line: a link is followed (the user chose it), a pipe or device is not read."""
@@ -246,15 +245,15 @@ class _Walk:
         try:
             st = os.stat(path)
         except OSError as exc:
-            return _disk_file(path, _lstat(path), LINK_LOOP if exc.errno == errno.ELOOP else LINK_BROKEN)
+            return _disk_file(path, _lstat(path), LINK_LOOP() if exc.errno == errno.ELOOP else LINK_BROKEN())
         if not stat.S_ISREG(st.st_mode):
-            return _disk_file(path, st, NOT_REGULAR)
+            return _disk_file(path, st, NOT_REGULAR())
         return _disk_file(os.path.realpath(path) if os.path.islink(path) else path, st, name=path)  # opened unfollowed
 
 
-def _folder_unreadable(exc: OSError) -> str:
+def _folder_unreadable(exc: OSError) -> Reason:
     advice = "请检查文件夹的访问权限。" if exc.errno in (errno.EACCES, errno.EPERM) else ""
-    return FOLDER_UNREADABLE.format(why=_why(exc)) + advice
+    return FOLDER_UNREADABLE(why=_why(exc), advice=advice)
 
 
 def _is_folder(entry: os.DirEntry[str]) -> bool:
@@ -312,11 +311,11 @@ def open_regular(path: str) -> io.FileIO:
     writer, opening a device may make it act), opened without following a link and without waiting, then
     looked at again (it may have been swapped in between)."""
     if not stat.S_ISREG(os.stat(path, follow_symlinks=False).st_mode):
-        raise NotRegular(errno.EINVAL, NOT_REGULAR, path)
+        raise NotRegular(errno.EINVAL, NOT_REGULAR.template, path)
     fd = os.open(path, _OPEN_FLAGS)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise NotRegular(errno.EINVAL, NOT_REGULAR, path)
+            raise NotRegular(errno.EINVAL, NOT_REGULAR.template, path)
         return io.FileIO(fd, "rb", closefd=True)
     except BaseException:
         os.close(fd)
@@ -475,18 +474,18 @@ class Source:
     def items(self) -> Iterator[Item]:
         disk = self.disk
         if is_junk(disk.name):
-            yield Item(disk.name, reason=JUNK_REASON, ignored=True)
+            yield Item.refused(disk.name, R.JUNK())
             return
         if disk.reason:
-            yield Item(disk.name, reason=disk.reason)
+            yield Item(disk.name, reason=disk.reason, code=disk.code)
             return
         try:
             with open_regular(disk.path) as fh:
                 yield from (self._zip(fh) if disk.name.lower().endswith(".zip") else self._file(fh))
         except NotRegular:
-            yield Item(disk.name, reason=NOT_REGULAR)
+            yield Item.refused(disk.name, NOT_REGULAR())
         except OSError as exc:
-            yield Item(disk.name, reason=f"无法打开文件（{_why(exc)}）。")
+            yield Item.refused(disk.name, R.CANNOT_OPEN(why=_why(exc)))
 
     def _file(self, fh: io.FileIO) -> Iterator[Item]:
         name, size = self.disk.name, os.fstat(fh.fileno()).st_size
@@ -495,10 +494,11 @@ class Source:
             digest, size, data = _read_hashed(fh, MAX_FILE_BYTES, keep=True)
             if size <= MAX_FILE_BYTES:
                 self.sha256 = digest
-        if not_a_workbook(name):
-            yield Item(name, reason=not_a_workbook(name))
+        refused = not_a_workbook(name)
+        if refused:
+            yield Item.refused(name, refused)
         elif size > MAX_FILE_BYTES:
-            yield Item(name, reason=f"文件过大（{size / 1048576:.0f} MB），申报表通常不到 1 MB，请确认是否选错文件。")
+            yield Item.refused(name, R.TOO_LARGE(mb=size / 1048576))
         else:
             yield Item(name, data=data)
 
@@ -507,18 +507,18 @@ class Source:
         if size <= MAX_ZIP_BYTES:
             digest, size, _ = _read_hashed(fh, MAX_ZIP_BYTES, keep=False)
         if size > MAX_ZIP_BYTES:
-            yield Item(name, reason=f"压缩包过大（{size / 1048576:.0f} MB），已拒绝读取；请分成几个较小的压缩包。")
+            yield Item.refused(name, R.ZIP_TOO_LARGE(mb=size / 1048576))
             return
         self.sha256 = digest
         view = io.BufferedReader(_Window(fh.fileno(), size))
         if _directory_too_big(view):
-            yield Item(name, reason=_ZIP_DIRECTORY)
+            yield Item.refused(name, R.ZIP_DIRECTORY())
             return
         try:
             with zipfile.ZipFile(view) as zf:
                 yield from _zip_items(zf, name, "", 1, self.budget)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-            yield Item(name, reason=_ZIP_DAMAGED)
+            yield Item.refused(name, R.ZIP_DAMAGED())
 
 
 def items_of(disk: DiskFile, budget: Budget | None = None) -> Iterator[Item]:
@@ -550,16 +550,16 @@ def _suffix(name: str) -> str:
     return "" if suffix == "." else suffix
 
 
-def not_a_workbook(name: str) -> str:
-    """Why a file with this name is not read at all ("" when the reader should look at it)."""
+def not_a_workbook(name: str) -> Reason | None:
+    """Why a file with this name is not read at all (None when the reader should look at it)."""
     suffix = _suffix(name)
     if suffix in _SPREADSHEET_SUFFIXES or not suffix.isascii() or len(suffix) > 6:
-        return ""  # "申报表.区教育局" has no real suffix: let the reader sniff it
+        return None  # "申报表.区教育局" has no real suffix: let the reader sniff it
     if suffix == ".lnk":  # what a shared Windows folder holds where a link would be
-        return "这是一个 Windows 快捷方式（.lnk），不是文件本身，未读取；请把它指向的申报表本身放进收件文件夹。"
+        return R.SHORTCUT()
     if suffix in (".rar", ".7z", ".gz", ".tar", ".tgz"):
-        return f"这是 {suffix} 压缩包，本系统只打开 .zip；请解压后把申报表放进收件文件夹，或改用 .zip 打包。"
-    return f"不是表格文件（{suffix} 文件），未读取；申报表应为 Excel 工作簿（.xlsx）。"
+        return R.OTHER_ARCHIVE(suffix=suffix)
+    return R.NOT_SPREADSHEET(suffix=suffix)
 
 
 def _member_name(info: zipfile.ZipInfo) -> str:
@@ -582,36 +582,36 @@ def _zip_items(zf: zipfile.ZipFile, shown: str, prefix: str, depth: int, budget:
     """Each member, as long as the budget lasts; then one item for the members not opened."""
     infos = [i for i in zf.infolist() if not i.is_dir()]
     if len(infos) > MAX_ZIP_MEMBERS:
-        yield Item(shown, prefix.rstrip("/"),
-                   reason=f"压缩包内文件过多（{len(infos)} 个），已拒绝读取；请分成几个较小的压缩包。")
+        yield Item.refused(shown, R.ZIP_TOO_MANY(count=len(infos)), prefix.rstrip("/"))
         return
     for n, info in enumerate(infos):
         member = _member_name(info)
         name = f"{shown}/{member}"
         inner = prefix + member
+        refused: Reason | None
         if is_junk(member):
-            refused = JUNK_REASON
+            refused = R.JUNK()
         elif not member.lower().endswith(".zip") and (refused := not_a_workbook(member)):
             pass
         elif info.flag_bits & 0x1:
-            refused = "压缩包内的这个文件设置了密码，无法读取；请不加密码重新打包。"
+            refused = R.MEMBER_ENCRYPTED()
         elif info.file_size > MAX_FILE_BYTES or (
                 info.file_size > RATIO_FLOOR and info.file_size / max(info.compress_size, 1) > MAX_RATIO):
-            refused = "解压后异常庞大（疑似“压缩炸弹”）或文件过大，已拒绝读取。"
+            refused = R.MEMBER_BOMB()
         else:
-            refused = ""
+            refused = None
         why = budget.take(1, 0 if refused else info.file_size)  # a row of the report; the bytes it unzips to
         if why:
-            yield Item(shown, prefix.rstrip("/"), reason=_NOT_OPENED.format(count=len(infos) - n, why=why))
+            yield Item.refused(shown, R.ZIP_NOT_OPENED(count=len(infos) - n, why=why), prefix.rstrip("/"))
             return
         if refused:
-            yield Item(name, inner, reason=refused, ignored=refused == JUNK_REASON)
+            yield Item.refused(name, refused, inner)
             continue
         try:
             with zf.open(info) as fh:
                 data = fh.read(MAX_FILE_BYTES + 1)  # bounded whatever the header claims
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError):
-            yield Item(name, inner, reason="压缩包内的这个文件已损坏，无法解压；请让对方重新打包发送。")
+            yield Item.refused(name, R.MEMBER_DAMAGED(), inner)
             continue
         if member.lower().endswith(".zip"):
             yield from _nested(data, name, inner, depth, budget)
@@ -628,17 +628,17 @@ def _member_time(info: zipfile.ZipInfo) -> str:
 
 def _nested(data: bytes, name: str, inner: str, depth: int, budget: Budget) -> Iterator[Item]:
     if depth >= MAX_ZIP_DEPTH:
-        yield Item(name, inner, reason=f"压缩包嵌套超过 {MAX_ZIP_DEPTH} 层，已拒绝读取；请解开后重新打包。")
+        yield Item.refused(name, R.ZIP_TOO_DEEP(depth=MAX_ZIP_DEPTH), inner)
         return
     view = io.BytesIO(data)
     if _directory_too_big(view):
-        yield Item(name, inner, reason=_ZIP_DIRECTORY)
+        yield Item.refused(name, R.ZIP_DIRECTORY(), inner)
         return
     try:
         with zipfile.ZipFile(view) as inner_zf:
             yield from _zip_items(inner_zf, name, inner + "/", depth + 1, budget)
     except (zipfile.BadZipFile, ValueError, EOFError):
-        yield Item(name, inner, reason=_ZIP_DAMAGED)
+        yield Item.refused(name, R.ZIP_DAMAGED(), inner)
 
 
 def _pool_context() -> Any:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..reading.reader import Registry
+from ..reading.refusals import Reason
 from ..review.result import STATUS_UNREADABLE, FileResult, check_file
 from .inbox import STATUS_IGNORED, DiskFile, Item, _suffix
 
@@ -41,6 +42,11 @@ class Outcome:
     indicators: list[list[Any]] = field(default_factory=list)
     costs: list[list[Any]] = field(default_factory=list)
     findings: list[list[str]] = field(default_factory=list)  # severity, rule, sheet, cell, field, value, message
+    error_code: str = ""  # the refusal's code (reading/refusals.py); `code` is the department's
+
+    @classmethod
+    def refused(cls, why: Reason) -> Outcome:
+        return cls(STATUS_UNREADABLE, why.message, error_code=why.code)
 
     def to_list(self) -> list[Any]:
         return [getattr(self, f) for f in _OUTCOME_FIELDS]
@@ -65,7 +71,7 @@ def _s(value: Any) -> str:
 def outcome_of(result: FileResult) -> Outcome:
     d = result.declaration
     if d is None:
-        return Outcome(STATUS_UNREADABLE, result.error)
+        return Outcome(STATUS_UNREADABLE, result.error, error_code=result.code)
     ident, p = d.identity, d.project
     return Outcome(
         status=result.status,
@@ -94,7 +100,7 @@ def outcome_of(result: FileResult) -> Outcome:
 
 def check_item(item: Item, registry: Registry | None = None) -> Outcome:
     if item.data is None:
-        return Outcome(STATUS_IGNORED if item.ignored else STATUS_UNREADABLE, item.reason)
+        return Outcome(STATUS_IGNORED if item.ignored else STATUS_UNREADABLE, item.reason, error_code=item.code)
     return outcome_of(check_file(item.name, registry, item.data, item.name))
 
 

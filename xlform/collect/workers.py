@@ -14,8 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..reading import refusals as R
 from ..reading.reader import Registry
-from ..review.result import STATUS_UNREADABLE, FileResult, check_file
+from ..reading.refusals import Reason
+from ..review.result import FileResult, check_file
 from . import inbox
 from .inbox import (
     _FORK,
@@ -148,7 +150,7 @@ def collect_files(
                 _collect_isolated([d for chunk in in_hand for d in chunk], init, on_done)
 
 
-MISSING = "找不到这个文件或文件夹，请检查路径。"
+MISSING = R.MISSING
 
 
 def check_inputs(paths: Iterable[Path]) -> list[DiskFile | str]:
@@ -197,13 +199,13 @@ def check_paths(paths: list[Path], templates: list[str] | None = None,
                 worker.close()
     results: list[FileResult] = []
     for entry in entries:
-        results += by_disk[entry.path] if isinstance(entry, DiskFile) else [FileResult(entry, error=MISSING)]
+        results += by_disk[entry.path] if isinstance(entry, DiskFile) else [FileResult.refused(entry, MISSING())]
     return results
 
 
 def _result_of(item: Item, registry: Registry | None) -> FileResult:
     if item.data is None:
-        return FileResult(item.name, error=item.reason)
+        return FileResult(item.name, error=item.reason, code=item.code)
     return check_file(item.name, registry, item.data, item.name)
 
 
@@ -233,16 +235,16 @@ def _check_alone(disk: DiskFile, worker: _OneWorker) -> list[FileResult]:
     if failure is None:
         return list(batch[0])
     if not disk.name.lower().endswith(".zip"):
-        return [FileResult(disk.name, error=failure)]
+        return [FileResult.refused(disk.name, failure)]
     _, failure = worker.run(_opened_in_worker, disk)
     if failure is not None:  # opening the zip itself kills or hangs its reader
-        return [FileResult(disk.name, error=failure)]
+        return [FileResult.refused(disk.name, failure)]
     results = []
     for item in items_of(disk):  # listed here (unzipped, never parsed as a workbook), on the run's budget
         if item.ignored:
             continue
         one, failure = worker.run(_check_item_in_worker, item) if item.data is not None else (_result_of(item, None), None)
-        results.append(one if failure is None else FileResult(item.name, error=failure))
+        results.append(one if failure is None else FileResult.refused(item.name, failure))
     return results
 
 
@@ -252,9 +254,7 @@ def _collect_here(disks: list[DiskFile], templates: list[str], on_done: Callable
         on_done([collect_file(d, registry) for d in disks[start: start + 16]])
 
 
-CRASHED = "读取这个文件时读取程序异常退出（文件可能损坏或经过特殊构造），已拒绝读取；请用 Excel 或 WPS 重新保存后再交。"
-TIMED_OUT = ("读取这个文件超过 {seconds:.0f} 秒仍未完成（文件可能损坏或经过特殊构造），已停止读取；"
-             "请用 Excel 或 WPS 重新保存后再交。")
+CRASHED, TIMED_OUT = R.CRASHED, R.TIMEOUT
 _WorkerArgs = tuple[list[str], float | None, RunBudget]  # _init_worker's: templates, per-step timeout, run budget
 
 
@@ -285,7 +285,7 @@ class _OneWorker:
         self.init = init
         self.pool: ProcessPoolExecutor | None = None
 
-    def run(self, fn: Callable[[Any], Any], arg: Any) -> tuple[Any, str | None]:
+    def run(self, fn: Callable[[Any], Any], arg: Any) -> tuple[Any, Reason | None]:
         """(fn(arg), None) from the worker, or (None, why it failed) when the worker died on it."""
         if self.pool is None:
             self.pool = ProcessPoolExecutor(max_workers=1, mp_context=_pool_context(), initializer=_init_worker,
@@ -297,7 +297,7 @@ class _OneWorker:
             self.close()
             timeout = self.init[1]
             hung = timeout is not None and time.monotonic() - started >= timeout
-            return None, TIMED_OUT.format(seconds=timeout) if hung else CRASHED
+            return None, TIMED_OUT(seconds=timeout) if hung else CRASHED()
 
     def close(self) -> None:
         if self.pool is not None:
@@ -327,17 +327,17 @@ def _member_by_member(disk: DiskFile, worker: _OneWorker) -> FileOutcome:
     for item in source.items():
         outcome, failure = worker.run(_check_in_worker, item) if item.data is not None else (check_item(item), None)
         key = item_key(item) if failure is None else f"crashed|{source.sha256}|{item.member}"
-        collected.append(Collected(item.member, key, outcome if failure is None else Outcome(STATUS_UNREADABLE, failure),
+        collected.append(Collected(item.member, key, outcome if failure is None else Outcome.refused(failure),
                                    item.modified))
     return FileOutcome(disk, source.sha256, collected)
 
 
-def _failed(disk: DiskFile, reason: str) -> FileOutcome:
+def _failed(disk: DiskFile, why: Reason) -> FileOutcome:
     try:
         sha = file_hash(disk.path)
     except OSError:
         sha = ""
-    return FileOutcome(disk, sha, [Collected("", f"crashed|{sha}", Outcome(STATUS_UNREADABLE, reason))])
+    return FileOutcome(disk, sha, [Collected("", f"crashed|{sha}", Outcome.refused(why))])
 
 
 def _collect_in_pool(chunks: list[list[DiskFile]], jobs: int, init: _WorkerArgs, on_done: Callable[[list[FileOutcome]], None]

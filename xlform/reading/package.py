@@ -3,15 +3,15 @@
 Nothing here executes, fetches or recalculates anything in the file. What the
 reader needs from the XML (sheet list, defined names, protection flags, a
 cell's number format) is read straight from the parts, and every refusal is
-an `Unreadable` with one Chinese sentence a clerk understands.
+an `Unreadable` with one Chinese sentence a clerk understands and its code (refusals.py).
 
-Order of defence, cheapest first, each before anything bigger is parsed:
-1. sniff the first bytes (empty, OLE = encrypted/.xls/.et, CSV, HTML, …);
-2. bound the zip directory (entries, claimed sizes and ratios, methods);
-3. decompress every XML part with a cap on the bytes it really yields (headers
-   can lie), refusing DTDs (billion laughs, external entities; XML allows a
-   DOCTYPE only before the root element, so that prolog is what is scanned) and UTF-16;
-4. bound each worksheet's extent (last row / column holding a value), because
+The defences are `STEPS`, run in order by open_package, cheapest first, each before anything bigger is parsed:
+1. `sniff` the first bytes (empty, OLE = encrypted/.xls/.et, CSV, HTML, …);
+2. `bound_zip`: the zip directory (entries, claimed sizes and ratios, methods);
+3. `load_structure`, `read_workbook_xml`, `load_sheets`: decompress each XML part needed with a cap on
+   the bytes it really yields (headers can lie), refusing DTDs (billion laughs, external entities; XML
+   allows a DOCTYPE only before the root element, so that prolog is what is scanned) and UTF-16;
+4. `bound_sheets`: each worksheet's extent (last row / column holding a value), because
    python-calamine allocates the whole rectangle from A1 to the last value:
    one value in XFD1048576 is a 17-billion-cell grid and aborts the process;
 5. calamine only ever sees a fresh zip of exactly the parts checked here, so
@@ -26,7 +26,7 @@ import html
 import os
 import posixpath
 import re
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree.ElementTree import Element
@@ -34,6 +34,8 @@ from xml.etree.ElementTree import Element
 from defusedxml import ElementTree as SafeET
 
 from ..ooxml.ziparchive import DEFLATED, ENCRYPTED, STORED, BadZip, Member, TooManyMembers, crc32, directory, inflate, stored_zip
+from . import refusals as R
+from .refusals import Unreadable
 
 # Limits. A real return is ~25 KB zipped and ~80 KB unzipped (a few MB with
 # 32,767-character texts), with fewer than 200 rows and 20 columns a sheet.
@@ -55,20 +57,11 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 _XML_SUFFIXES = (".xml", ".rels", ".vml")
 
-BOMB = "文件解压后异常庞大（疑似“压缩炸弹”），已拒绝读取；如是正常申报表，请删除多余内容后重新保存。"
-DAMAGED = "文件已损坏（内部数据无法解压），请重新保存后再交。"
-UNSAFE_XML = "文件中含有不安全的 XML 声明（DOCTYPE/实体），已拒绝读取；请用 Excel 或 WPS 重新保存。"
-
-
 _PROTECTION = re.compile(rb"<(?:\w+:)?sheetProtection\b[^>]*>")
 # A cell value of 11+ integer digits or with an exponent: as a date serial it is past any calendar
 # (calamine's date conversion panics on such a value in a date-styled cell, printing a Rust panic).
 _HUGE_VALUE = re.compile(rb"<(?:\w+:)?v>\s*[-+]?(?:\d{11,}|\d*\.?\d+[eE])")
 _CELL_STYLE = re.compile(rb"(<(?:\w+:)?c\b[^>]*?)\s+s\s*=\s*[\"'][^\"']*[\"']")
-
-
-class Unreadable(Exception):
-    """A file that cannot be read at all; str() is the reason, in Chinese."""
 
 
 @dataclass(frozen=True)
@@ -165,64 +158,117 @@ def open_package(path: Path, data: bytes | None = None, sheets: Collection[str] 
     the file is never opened, so it can neither hurt nor slow us.
     """
     path = Path(path)
-    if data is None:
-        try:
-            with open(path, "rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
-                # Never more than the limit, even from a file that grows while we read it or a pipe or
-                # device (whose size reads 0); the bytes it claims, when it claims any, in one read.
-                data = fh.read((size or MAX_FILE_BYTES) + 1) if size <= MAX_FILE_BYTES else b""
-                size = max(size, len(data))
-        except OSError as exc:
-            raise Unreadable(f"无法打开文件（{exc.strerror or exc}）。") from None
-    else:
-        size = len(data)
-    if size > MAX_FILE_BYTES:
-        raise Unreadable(f"文件过大（{size / 1048576:.0f} MB），申报表通常不到 1 MB，请确认是否选错文件。")
-    _sniff(path, data)
+    opening = _Opening(path, _file_bytes(path) if data is None else data, sheets)
+    for step in STEPS:
+        step(opening)
+    return opening.package()
+
+
+def _file_bytes(path: Path) -> bytes:
+    """The file's bytes, never more than MAX_FILE_BYTES + 1 of them."""
     try:
-        members = directory(data, MAX_MEMBERS)
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            # Never more than the limit, even from a file that grows while we read it or a pipe or
+            # device (whose size reads 0); the bytes it claims, when it claims any, in one read.
+            data = fh.read((size or MAX_FILE_BYTES) + 1) if size <= MAX_FILE_BYTES else b""
+    except OSError as exc:
+        raise Unreadable(R.CANNOT_OPEN, why=exc.strerror or exc) from None
+    if size > MAX_FILE_BYTES:
+        raise Unreadable(R.TOO_LARGE, mb=size / 1048576)
+    return data
+
+
+@dataclass
+class _Opening:
+    """A file on its way through STEPS: what each step found, for the next."""
+
+    path: Path
+    data: bytes
+    wanted: Collection[str] | None
+    by_name: dict[str, Member] = field(default_factory=dict)
+    parts: _XmlParts | None = None
+    sheets: list[SheetRef] = field(default_factory=list)
+    defined: dict[str, str] = field(default_factory=dict)
+    locked: bool = False
+    targets: dict[str | None, str] = field(default_factory=dict)
+
+    @property
+    def xml(self) -> _XmlParts:
+        assert self.parts is not None, "load_structure runs first"
+        return self.parts
+
+    def package(self) -> Package:
+        names = self.by_name.keys()
+        return Package(
+            path=self.path,
+            sheets=self.sheets,
+            names=self.defined,
+            structure_locked=self.locked,
+            has_macros=_has_macros(names, self.xml.parts),
+            external_links=any(n.startswith("xl/externalLinks/") for n in names),
+            parts=self.xml.parts,
+            crcs=self.xml.crcs,
+        )
+
+
+def sniff(o: _Opening) -> None:
+    """The first bytes: size, empty, OLE (encrypted / .xls / .et / .doc), CSV, HTML, …"""
+    if len(o.data) > MAX_FILE_BYTES:
+        raise Unreadable(R.TOO_LARGE, mb=len(o.data) / 1048576)
+    _sniff(o.path, o.data)
+
+
+def bound_zip(o: _Opening) -> None:
+    """The zip directory (entries, claimed sizes and ratios, methods), then what its names say it is."""
+    try:
+        members = directory(o.data, MAX_MEMBERS)
     except TooManyMembers as exc:
-        raise Unreadable(f"文件结构异常（压缩包内有 {exc.args[0]} 个部件），已拒绝读取。") from None
+        raise Unreadable(R.TOO_MANY_PARTS, count=exc.args[0]) from None
     except BadZip:
-        raise Unreadable("文件已损坏（压缩包不完整，可能是传输或保存时中断），请重新保存后再交。") from None
-    return _open_zip(path, data, members, sheets)
-
-
-def _open_zip(path: Path, data: bytes, members: list[Member], wanted: Collection[str] | None) -> Package:
+        raise Unreadable(R.TRUNCATED) from None
     _check_zip(members)
-    by_name = {m.name: m for m in members}
-    names = by_name.keys()
+    o.by_name = by_name = {m.name: m for m in members}
     mimetype = by_name.get("mimetype")
-    if mimetype and mimetype.size < 1000 and b"opendocument" in _inflate(data, mimetype):
-        raise Unreadable("这是 ODS（OpenDocument）格式；请在 LibreOffice/WPS 中“另存为” Excel 工作簿（.xlsx）后再交。")
-    if "xl/workbook.xml" not in names:
-        if "xl/workbook.bin" in names:
-            raise Unreadable("这是 Excel 二进制工作簿（.xlsb）；请在 Excel 中“另存为” Excel 工作簿（.xlsx）后再交。")
-        if "content.xml" in names and "META-INF/manifest.xml" in names:
-            raise Unreadable("这是 ODS（OpenDocument）格式；请在 LibreOffice/WPS 中“另存为” Excel 工作簿（.xlsx）后再交。")
-        if any(n.startswith(("word/", "ppt/")) for n in names):
-            raise Unreadable("这是 Word 或 PowerPoint 文件，不是 Excel 工作簿（.xlsx）；请确认是否选错文件。")
-        raise Unreadable("这不是 Excel 工作簿（.xlsx）：压缩包里没有工作簿内容。")
-    parts = _XmlParts(data, by_name)
-    parts.load(n for n in _STRUCTURE if n in names)
-    sheets, defined, locked, targets = _workbook(parts.parts)
-    # What calamine reads when it opens a workbook, then the sheets the caller asked for.
-    shared = [t for t in targets.values() if t.lower().endswith(("sharedstrings.xml", "styles.xml"))]
-    parts.load(n for n in [*shared, "xl/sharedStrings.xml", "xl/styles.xml"] if n in names)
-    chosen = [s for s in sheets if wanted is None or s.name in wanted]
-    parts.load(s.part for s in chosen if s.part in names)
-    _check_sheets(parts.parts, sheets)
-    return Package(
-        path=path,
-        sheets=sheets,
-        names=defined,
-        structure_locked=locked,
-        has_macros=_has_macros(names, parts.parts),
-        external_links=any(n.startswith("xl/externalLinks/") for n in names),
-        parts=parts.parts,
-        crcs=parts.crcs,
-    )
+    if mimetype and mimetype.size < 1000 and b"opendocument" in _inflate(o.data, mimetype):
+        raise Unreadable(R.ODS_FORMAT)
+    if "xl/workbook.xml" not in by_name:
+        if "xl/workbook.bin" in by_name:
+            raise Unreadable(R.XLSB_FORMAT)
+        if "content.xml" in by_name and "META-INF/manifest.xml" in by_name:
+            raise Unreadable(R.ODS_FORMAT)
+        if any(n.startswith(("word/", "ppt/")) for n in by_name):
+            raise Unreadable(R.OFFICE_DOC)
+        raise Unreadable(R.NO_WORKBOOK)
+
+
+def load_structure(o: _Opening) -> None:
+    """The parts that say what the workbook holds, each decompressed within the limits, free of DTDs."""
+    o.parts = _XmlParts(o.data, o.by_name)
+    o.parts.load(n for n in _STRUCTURE if n in o.by_name)
+
+
+def read_workbook_xml(o: _Opening) -> None:
+    """workbook.xml and its relationships: the sheets, defined names, structure protection."""
+    o.sheets, o.defined, o.locked, o.targets = _workbook(o.xml.parts)
+
+
+def load_sheets(o: _Opening) -> None:
+    """What calamine reads when it opens a workbook, then the sheets the caller asked for (checked as load_structure checks)."""
+    names = o.by_name
+    shared = [t for t in o.targets.values() if t.lower().endswith(("sharedstrings.xml", "styles.xml"))]
+    o.xml.load(n for n in [*shared, "xl/sharedStrings.xml", "xl/styles.xml"] if n in names)
+    o.xml.load(s.part for s in o.sheets if (o.wanted is None or s.name in o.wanted) and s.part in names)
+
+
+def bound_sheets(o: _Opening) -> None:
+    """Each worksheet's extent: calamine allocates the whole rectangle from A1 to the last value."""
+    _check_sheets(o.xml.parts, o.sheets)
+
+
+# The defences, in order, cheapest first, each before anything bigger is parsed.
+STEPS: tuple[Callable[[_Opening], None], ...] = (sniff, bound_zip, load_structure, read_workbook_xml, load_sheets,
+                                                  bound_sheets)
 
 
 def _has_macros(names: Iterable[str], parts: dict[str, bytes]) -> bool:
@@ -238,30 +284,30 @@ _STRUCTURE = ("_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels")
 def _sniff(path: Path, data: bytes) -> None:
     suffix = path.suffix.lower()
     if not data:
-        raise Unreadable("文件是空的（0 字节），请重新保存后再交。")
+        raise Unreadable(R.EMPTY)
     if data.startswith(OLE_MAGIC):
         # An OLE2 compound file: Office puts an encrypted .xlsx in one, under these stream names (UTF-16).
         if b"E\x00n\x00c\x00r\x00y\x00p\x00t\x00i\x00o\x00n\x00I\x00n\x00f\x00o" in data:
-            raise Unreadable("文件设置了打开密码（已加密），无法读取；请取消密码后另存为 .xlsx 再交。")
+            raise Unreadable(R.ENCRYPTED)
         if suffix in (".et", ".ett"):
-            raise Unreadable("这是 WPS 表格格式（.et）；请在 WPS 中“另存为” Excel 工作簿（.xlsx）后再交。")
+            raise Unreadable(R.WPS_FORMAT)
         if b"W\x00o\x00r\x00d\x00D\x00o\x00c\x00u\x00m\x00e\x00n\x00t" in data:
-            raise Unreadable("这是 Word 文档（.doc），不是 Excel 工作簿（.xlsx）；请确认是否选错文件。")
-        raise Unreadable("这是旧版 Excel 格式（.xls）；请用 Excel 或 WPS “另存为” Excel 工作簿（.xlsx）后再交。")
+            raise Unreadable(R.WORD_DOC)
+        raise Unreadable(R.LEGACY_FORMAT)
     if data.startswith(ZIP_MAGIC) or data.startswith(b"PK\x05\x06"):
         return
     head = data[:2048]
     if suffix in (".et", ".ett"):
-        raise Unreadable("这是 WPS 表格格式（.et）；请在 WPS 中“另存为” Excel 工作簿（.xlsx）后再交。")
+        raise Unreadable(R.WPS_FORMAT)
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode 文本" export is UTF-16
-        raise Unreadable("这是文本（如 CSV 或 Unicode 文本）文件，只是扩展名为表格；请在 Excel 或 WPS 中打开后另存为 .xlsx。")
+        raise Unreadable(R.UNICODE_TEXT)
     stripped = head.removeprefix(b"\xef\xbb\xbf").lstrip()
     if stripped[:5].lower() in (b"<?xml", b"<html", b"<!doc") or stripped[:6].lower() == b"<table":
-        raise Unreadable("这是网页或 XML 文件，不是 Excel 工作簿（.xlsx）；请用 Excel 或 WPS 另存为 .xlsx。")
+        raise Unreadable(R.WEB_PAGE)
     text = b"\x00" not in head and (_decodes(head, "utf-8") or _decodes(head, "gb18030"))
     if text:
-        raise Unreadable("这是文本（如 CSV）文件，只是扩展名为表格；请在 Excel 或 WPS 中打开后另存为 .xlsx。")
-    raise Unreadable("这不是 Excel 工作簿（.xlsx），无法识别文件内容。")
+        raise Unreadable(R.TEXT)
+    raise Unreadable(R.UNKNOWN_FORMAT)
 
 
 def _decodes(head: bytes, encoding: str) -> bool:
@@ -281,17 +327,17 @@ def _check_zip(members: list[Member]) -> None:
     if len({m.name.lower().replace("\\", "/").lstrip("/") for m in members}) != len(members):
         # Two entries of one name (in any case, with \ or a leading /: readers differ in how they fold
         # them): each reader may pick a different one.
-        raise Unreadable("文件结构异常（压缩包内有重名部件），已拒绝读取；请用 Excel 或 WPS 重新保存。")
+        raise Unreadable(R.DUPLICATE_PARTS)
     total = 0
     for m in members:
         if m.flags & ENCRYPTED:
-            raise Unreadable("文件内部被加密，无法读取；请取消密码后用 Excel 或 WPS 另存为 .xlsx 再交。")
+            raise Unreadable(R.ENCRYPTED_PARTS)
         if m.method not in (STORED, DEFLATED):
             # Excel, WPS and LibreOffice only deflate; bzip2/lzma are refused rather than trusted.
-            raise Unreadable("文件使用了不支持的压缩方式，不是 Excel 或 WPS 保存的 .xlsx；请用 Excel 或 WPS 重新保存。")
+            raise Unreadable(R.COMPRESSION)
         total += m.size
         if m.size > MAX_MEMBER_BYTES or total > MAX_UNZIPPED_BYTES or _bomb_ratio(m):
-            raise Unreadable(BOMB)
+            raise Unreadable(R.ZIP_BOMB)
         if m.name.lower().endswith(_XML_SUFFIXES) and m.size > MAX_XML_BYTES:
             raise _too_much(m.name, m.size)
 
@@ -301,15 +347,14 @@ def _bomb_ratio(m: Member) -> bool:
 
 
 def _too_much(part: str, size: int) -> Unreadable:
-    return Unreadable(f"文件内容过多（{part} 解压后约 {size / 1048576:.0f} MB，申报表通常不到 1 MB），已拒绝读取；"
-                      "请删除多余的行或粘贴进来的大量数据后重新保存。")
+    return Unreadable(R.PART_TOO_LARGE, part=part, mb=size / 1048576)
 
 
 def _inflate(data: bytes, member: Member) -> bytes:
     try:
         return inflate(data, member)
     except BadZip:
-        raise Unreadable(DAMAGED) from None
+        raise Unreadable(R.DAMAGED) from None
 
 
 # Case-blind: quick-xml (inside calamine) accepts <!doctype as well.
@@ -367,19 +412,18 @@ class _XmlParts:
     def _load(self, info: Member) -> None:
         cap = min(MAX_XML_BYTES, MAX_XML_TOTAL - self.total)
         if info.size > cap:  # the directory was checked against MAX_XML_BYTES: this is the running total
-            raise Unreadable(f"文件内容过多（解压后的表格内容超过 {MAX_XML_TOTAL // 1048576} MB，申报表通常不到 1 MB），"
-                             "已拒绝读取；请删除多余的行或粘贴进来的大量数据后重新保存。")
+            raise Unreadable(R.CONTENT_TOO_LARGE, mb=MAX_XML_TOTAL // 1048576)
         body = _inflate(self.data, info)
         self.total += len(body)
         if body[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in body[:4]:
             # UTF-16/32: our byte checks below would not see a DTD, and calamine reads such a sheet as empty.
-            raise Unreadable("文件内部使用了不支持的文字编码（UTF-16），无法可靠读取；请用 Excel 或 WPS 重新保存。")
+            raise Unreadable(R.UTF16)
         if _DTD.search(_prolog(body)):
-            raise Unreadable(UNSAFE_XML)
+            raise Unreadable(R.XML_ENTITIES)
         if _HUGE_COUNT.search(body):
             # calamine reserves memory for a declared count (sst uniqueCount="2147483648" asked for
             # 51 GB and aborted the process); a return has a few hundred of anything.
-            raise Unreadable(f"文件结构异常（{info.name} 声明了不合理的数量），已拒绝读取；请用 Excel 或 WPS 重新保存。")
+            raise Unreadable(R.HUGE_COUNT, part=info.name)
         self.parts[info.name] = body
         self.crcs[info.name] = info.crc
 
@@ -389,9 +433,9 @@ def _structural(parts: dict[str, bytes], part: str) -> bytes:
     try:
         body = parts[part]
     except KeyError:
-        raise Unreadable(f"文件不完整（缺少 {part}），请用 Excel 或 WPS 重新保存。") from None
+        raise Unreadable(R.PART_MISSING, part=part) from None
     if body.count(b"<") > MAX_TREE_TAGS:
-        raise Unreadable(f"文件结构异常（{part} 过于庞大），已拒绝读取；请用 Excel 或 WPS 重新保存。")
+        raise Unreadable(R.PART_TOO_BIG, part=part)
     return body
 
 
@@ -401,7 +445,7 @@ def _parse(parts: dict[str, bytes], part: str) -> Element:
     try:
         return SafeET.fromstring(body)
     except Exception:  # noqa: BLE001 - defusedxml / expat errors of any kind mean a damaged file
-        raise Unreadable(f"文件已损坏（{part} 无法解析），请重新保存后再交。") from None
+        raise Unreadable(R.PART_DAMAGED, part=part) from None
 
 
 # The few elements the reader needs from workbook.xml and its .rels, in any namespace prefix. The prefix
@@ -507,15 +551,11 @@ def _check_sheets(parts: dict[str, bytes], sheets: list[SheetRef]) -> None:
         if clearly_within_limits(body):
             continue  # one search answers for every sheet of ours
         if body.count(b"<") > MAX_SHEET_TAGS:  # bounds the time sheet_extent may take
-            raise Unreadable(f"{where}内容过多（超过 {MAX_SHEET_TAGS} 个 XML 标记，申报表一张表只有几千个），已拒绝读取；"
-                             "请删除多余的行、列或粘贴进来的数据后重新保存。")
+            raise Unreadable(R.SHEET_TOO_MANY_TAGS, where=where, limit=MAX_SHEET_TAGS)
         rows, cols = sheet_extent(body)
         if rows > MAX_SHEET_ROWS or cols > MAX_SHEET_COLS:
             last = f"第 {rows} 行" if rows > MAX_SHEET_ROWS else f"第 {cols} 列"
-            raise Unreadable(
-                f"{where}中一直到{last}都有内容（申报表不到 200 行、20 列，本系统最多读取 {MAX_SHEET_ROWS} 行、"
-                f"{MAX_SHEET_COLS} 列），已拒绝读取；请删除多余的行、列或粘贴进来的数据后重新保存。"
-            )
+            raise Unreadable(R.SHEET_TOO_FAR, where=where, last=last, rows=MAX_SHEET_ROWS, cols=MAX_SHEET_COLS)
 
 
 _TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(\s[^>]*?)?(/?)>")

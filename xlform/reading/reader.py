@@ -28,7 +28,10 @@ from ..form.model import Activity, CostItem, Declaration, Guarantee, Indicator, 
 from ..form.targets import parse_target
 from ..form.template import MAX_YEAR, MIN_YEAR, Template, builtin_templates, load_template
 from ..form.values import ValueProblem, clean_text, parse_date, parse_decimal, parse_money, parse_tick
+from ..review import rules
 from ..review.findings import Finding, shown
+from ..review.rules import Declared
+from . import refusals as R
 from .package import Package, Unreadable, open_package
 
 _REF = re.compile(r"^=?(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?$")
@@ -87,11 +90,8 @@ class Registry:
             return found
         known = "、".join(f"{i} 版本 {v}" for i, v in sorted(self.templates))
         if any(i == template_id for i, _ in self.templates):
-            raise Unreadable(
-                f"这是模板 {template_id} 的版本 {version}，本系统只认识 {known}；请使用本次下发的申报表重新填报，"
-                "或由财政部门用 --template 指定该版本的模板文件。"
-            )
-        raise Unreadable(f"这张表来自未知的模板“{template_id}”（版本 {version}），本系统认识：{known}。")
+            raise Unreadable(R.TEMPLATE_VERSION, template=template_id, version=version, known=known)
+        raise Unreadable(R.TEMPLATE_UNKNOWN, template=template_id, version=version, known=known)
 
 
 _default_registry: Registry | None = None
@@ -123,7 +123,7 @@ class _Reader:
         except BaseException as exc:  # calamine raises several types, a Rust panic included
             if not _calamine_failed(exc):
                 raise
-            raise Unreadable(f"文件已损坏，无法读取表格内容（技术信息：{_short(exc)}），请用 Excel 或 WPS 重新保存。") from None
+            raise Unreadable(R.CALAMINE_FAILED, detail=_short(exc)) from None
 
     def grid(self, sheet: str) -> list[list[Any]]:
         if sheet not in self.grids:
@@ -154,8 +154,7 @@ class _Reader:
         except BaseException as exc:
             if not _calamine_failed(exc):
                 raise
-            raise Unreadable(f"工作表“{sheet}”已损坏，无法读取（技术信息：{_short(first or exc)}），"
-                             "请用 Excel 或 WPS 重新保存。") from None
+            raise Unreadable(R.SHEET_DAMAGED, sheet=sheet, detail=_short(first or exc)) from None
 
     # ---- identity -----------------------------------------------------------
     def read(self) -> Declaration:
@@ -166,9 +165,7 @@ class _Reader:
         self.check_container(template)
         missing = [s for s in template.sheets.values() if self.pkg.sheet(s) is None]
         if missing:
-            raise Unreadable(
-                f"工作表“{'”“'.join(missing)}”被删除或改名，无法按表读取；请使用下发的原表重新填报，不要改动工作表。"
-            )
+            raise Unreadable(R.SHEET_MISSING, sheets="”“".join(missing))
         self.read_fields(d, template)
         for table, pos in layout.tables.items():
             setattr(d, table, self.read_table(d, template, pos))
@@ -176,20 +173,17 @@ class _Reader:
 
     def identify(self) -> Template:
         if self.pkg.sheet(META_SHEET) is None:
-            raise Unreadable("这不是本系统下发的申报表（缺少识别信息）；请使用财政部门下发的申报表填报。")
+            raise Unreadable(R.NOT_ISSUED)
         values = {}
         for row in self.grid(META_SHEET):
             if len(row) >= 2 and isinstance(row[0], str):
                 values[row[0]] = clean_text(row[1])
         if values.get("format") != META_FORMAT or not values.get("template_id"):
-            raise Unreadable("这不是本系统下发的申报表（识别信息不完整）；请使用财政部门下发的申报表填报。")
+            raise Unreadable(R.META_INCOMPLETE)
         self.identity = identity_from_meta(values)
         template = self.registry.find(self.identity.template_id, self.identity.template_version)
         if self.identity.fingerprint != layout_for(template).fingerprint:
-            raise Unreadable(
-                f"这张表与模板 {template.id} 版本 {template.version} 的格式不一致（同一版本号下模板被修改过），"
-                "无法确定各数值的位置；请使用本次下发的申报表重新填报。"
-            )
+            raise Unreadable(R.TEMPLATE_CHANGED, template=template.id, version=template.version)
         self.trust_meta(template, values.get("year", ""))
         return template
 
@@ -199,31 +193,31 @@ class _Reader:
         any budget round is dropped. Either edit is a finding: the file's identity was tampered with."""
         claimed = self.identity.money_unit
         if claimed != template.money_unit:
-            self.add("structure.meta_changed", "error", "", "", "金额单位", claimed,
+            self.add(rules.META_CHANGED, "", "", "金额单位", claimed,
                      f"表内识别信息中的金额单位“{claimed}”与模板 {template.id} 表上印的“{template.money_unit}”不符"
                      f"（识别信息被改动过）；金额已按“{template.money_unit}”读取。请使用下发的原表填报。")
             self.identity = replace(self.identity, money_unit=template.money_unit)
         year = self.identity.year
         if year is not None and not MIN_YEAR <= year <= MAX_YEAR:
             shown = claimed_year[:12] + ("…" if len(claimed_year) > 12 else "")
-            self.add("structure.meta_changed", "error", "", "", "年度", shown,
+            self.add(rules.META_CHANGED, "", "", "年度", shown,
                      f"表内识别信息中的年度“{shown}”不是有效的预算年度（识别信息被改动过）；请使用下发的原表填报。")
             self.identity = replace(self.identity, year=None)
 
     def check_container(self, template: Template) -> None:
         for name in template.sheets.values():
             if self.pkg.sheet(name) is not None and not self.pkg.sheet_protected(name):
-                self.add("structure.unprotected", "warning", name, "", "工作表保护", "未保护",
+                self.add(rules.UNPROTECTED, name, "", "工作表保护", "未保护",
                          f"工作表“{name}”未保护（保护被取消）；请核对表格结构未被改动（已按单元格名称读取）。")
         if self.pkg.has_macros:
-            self.add("structure.macros", "warning", "", "", "宏", "含宏",
+            self.add(rules.MACROS, "", "", "宏", "含宏",
                      "文件含宏（VBA），本系统不会运行它；请另存为不含宏的 .xlsx。")
         if self.pkg.external_links:
-            self.add("structure.external_links", "warning", "", "", "外部链接", "含外部链接",
+            self.add(rules.EXTERNAL_LINKS, "", "", "外部链接", "含外部链接",
                      "文件含外部链接（指向其他工作簿），本系统不读取也不更新它们；请把这些单元格复制后“粘贴为数值”，再重新保存。")
 
-    def add(self, rule: str, severity: str, sheet: str, cell: str, field: str, value: Any, message: str) -> None:
-        self.findings.append(Finding(rule, severity, sheet, cell, field, shown(value), message))  # type: ignore[arg-type]
+    def add(self, rule: Declared, sheet: str, cell: str, field: str, value: Any, message: str) -> None:
+        self.findings.append(rule.finding(sheet, cell, field, value, message))
 
     # ---- single cells -----------------------------------------------------
     def read_fields(self, d: Declaration, template: Template) -> None:
@@ -232,14 +226,14 @@ class _Reader:
         for spot in spots:
             label = spot.label
             if spot.row < 0:
-                self.add("structure.name_missing", "error", spot.sheet, "", label, "",
+                self.add(rules.NAME_MISSING, spot.sheet, "", label, "",
                          f"找不到“{label}”的单元格（名称 {spot.name} 被删除或失效），该项未读取；请使用下发的原表。")
                 continue
             rows = self.grids.get(spot.sheet) or self.grid(spot.sheet)
             cells = rows[spot.row] if spot.row < len(rows) else ()
             found = cells[spot.label_col] if spot.label_col < len(cells) else ""
             if found != label and not _same_label(found, label):
-                self.add("structure.label_mismatch", "error", spot.sheet, _address(spot.row, spot.label_col),
+                self.add(rules.LABEL_MISMATCH, spot.sheet, _address(spot.row, spot.label_col),
                          label, found,
                          f"“{label}”旁边的标签变成了“{shown(found)}”，表格结构被改动，该项未读取；请使用下发的原表。")
                 continue
@@ -259,7 +253,7 @@ class _Reader:
                 return parse_target(raw)
             return _CONVERTERS.get(kind, clean_text)(raw)
         except ValueProblem as exc:
-            self.add(_KIND_RULES.get(kind, "kind.value"), "error", sheet, address, label, raw,
+            self.add(_KIND_RULES[kind], sheet, address, label, raw,
                      f"“{label}”填了“{shown(raw)}”，{exc}。")
             return None if kind is not Kind.TICK else False
 
@@ -269,7 +263,7 @@ class _Reader:
         text = self.pkg.names.get(pos.name)
         plan = _table_plan(template, pos.table, text) if text else None
         if plan is None:
-            self.add("structure.name_missing", "error", pos.sheet, "", label, "",
+            self.add(rules.NAME_MISSING, pos.sheet, "", label, "",
                      f"找不到“{label}”表格（名称 {pos.name} 被删除或失效），该表未读取；请使用下发的原表。")
             return []
         ref, columns = plan.ref, plan.columns
@@ -278,7 +272,7 @@ class _Reader:
         for c in columns:
             found = headers[c.col] if c.col < len(headers) else ""
             if found != c.header and not _same_label(found, c.header):
-                self.add("structure.label_mismatch", "error", ref.sheet, _address(ref.row - 1, c.col),
+                self.add(rules.LABEL_MISMATCH, ref.sheet, _address(ref.row - 1, c.col),
                          c.header, found,
                          f"“{label}”表的列标题“{c.header}”变成了“{shown(found)}”，表格结构被改动，该表未读取；请使用下发的原表。")
                 return []
@@ -349,7 +343,8 @@ _CONVERTERS = {
     Kind.TICK: parse_tick,
 }
 _TEXT_KINDS = frozenset(Kind) - {*_CONVERTERS, Kind.TARGET}
-_KIND_RULES = {Kind.MONEY: "kind.money", Kind.NUMBER: "kind.number", Kind.DATE: "kind.date", Kind.TICK: "kind.tick"}
+# Only these kinds raise ValueProblem (targets and text always read).
+_KIND_RULES = {Kind.MONEY: rules.KIND_MONEY, Kind.NUMBER: rules.KIND_NUMBER, Kind.DATE: rules.KIND_DATE, Kind.TICK: rules.KIND_TICK}
 
 
 @dataclass(frozen=True)

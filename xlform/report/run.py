@@ -30,7 +30,9 @@ from ..errors import UserError
 from ..fileio import refuse_overwriting_inputs, same_file
 from ..issue.distribute import MANIFEST_NAME, Issued, read_manifest
 from ..issue.roster import Department, read_roster
+from ..review import rules
 from ..review.result import STATUS_FIX
+from ..review.rules import Declared
 from ..store import Receipt, Store, store_error, store_files
 from .files import write_tables
 from .tables import Expected, Heading, ReportResult, Return, Unread, build_tables
@@ -183,22 +185,23 @@ def _check_claims(latest: list[Return], issued: list[Issued]) -> None:
         if item is None:
             when = f"（表内为 {o.year} 年度，本轮为 {'、'.join(map(str, years))} 年度）" if o.year not in years else ""
             how = "由财政部门下发" if o.issued_to else "未经下发（空白表）"
-            _claim(o, "round.not_issued", "表单编号", o.form_id,
+            _claim(o, rules.NOT_ISSUED, "表单编号", o.form_id,
                    f"这份表{how}，但表单编号不在本轮下发清单中{when}；请用本轮下发给本部门的申报表重新填报。")
             continue
         if o.issued_to != item.department:
-            _claim(o, "round.other_department", "下发部门", o.issued_to,
+            _claim(o, rules.OTHER_DEPARTMENT, "下发部门", o.issued_to,
                    f"下发清单中这个表单编号是下发给“{item.department}”的，表内识别信息却是“{o.issued_to or '（空）'}”"
                    "（识别信息被改动，或用了其他部门的表）；请用本部门的申报表重新填报。")
         if o.year != item.year:
-            _claim(o, "round.wrong_year", "年度", str(o.year or ""),
+            _claim(o, rules.WRONG_YEAR, "年度", str(o.year or ""),
                    f"下发清单中这份表是 {item.year} 年度的，表内识别信息为“{o.year or '（空）'}”；"
                    "识别信息被改动过，请用下发的原表重新填报。")
 
 
-def _claim(o: Outcome, rule: str, field: str, value: str, message: str) -> None:
-    o.findings.append(["error", rule, "", "", field, value, message])
-    o.errors += 1
+def _claim(o: Outcome, rule: Declared, field: str, value: str, message: str) -> None:
+    f = rule.finding("", "", field, value, message)
+    o.findings.append([f.severity, f.rule, f.sheet, f.cell, f.field, f.value, f.message])
+    o.errors += f.severity == "error"
     o.status = STATUS_FIX
 
 
@@ -339,7 +342,8 @@ def _sort_out(disks: list[DiskFile], collected: dict[str, list[Collected]]) -> t
             if c.outcome.readable:
                 returns.append(Return(name, received, c.key, c.outcome, modified=c.modified))
             else:
-                unread.append(Unread(name, received, c.outcome.error, c.outcome.status == STATUS_IGNORED))
+                unread.append(Unread(name, received, c.outcome.error, c.outcome.status == STATUS_IGNORED,
+                                     c.outcome.error_code))
     return returns, unread
 
 

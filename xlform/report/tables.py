@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..collect.outcome import Outcome
+from ..reading.refusals import title_of
 from ..review.findings import SEVERITY_LABEL
 from ..review.result import STATUS_FIX, STATUS_PASS
 from ..review.rules import catalogue
@@ -58,6 +59,7 @@ class Unread:
     received: datetime
     reason: str
     ignored: bool
+    code: str = ""  # the reason's code (reading/refusals.py)
 
 
 @dataclass
@@ -320,8 +322,11 @@ def _problems(latest: list[Return]) -> Table:
 
 def _unread(unread: list[Unread]) -> Table:
     columns = [Column("文件", "file", width=50, identifies=True), Column("原因", "reason", width=80),
-               Column("收到时间", "received", "datetime", 17)]
-    return Table("未读取文件", "unreadable", columns, [[u.name, u.reason, u.received] for u in unread])
+               Column("收到时间", "received", "datetime", 17),
+               Column("原因类别", "code_title", width=16, beside="reason"),  # what a reviewer sorts by
+               Column("原因代码", "code", width=26, technical=True)]  # stable, for scripts (README: 无法读取的原因)
+    rows = [[u.name, u.reason, u.received, title_of(u.code), u.code] for u in unread]
+    return Table("未读取文件", "unreadable", columns, rows)
 
 
 def _superseded(superseded: list[Return]) -> Table:

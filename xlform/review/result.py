@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from ..form.model import Declaration
-from ..reading.package import Unreadable
+from ..reading import refusals as R
 from ..reading.reader import Registry, read
+from ..reading.refusals import Reason, Unreadable
 from .findings import SEVERITY_LABEL, Finding
 from .rules import check
 
@@ -25,6 +26,11 @@ class FileResult:
     declaration: Declaration | None = None
     findings: list[Finding] = field(default_factory=list)
     error: str = ""  # why the file could not be read; "" when it was
+    code: str = ""  # the refusal's code (reading/refusals.py); "" when it was read
+
+    @classmethod
+    def refused(cls, file: str, why: Reason) -> FileResult:
+        return cls(file, error=why.message, code=why.code)
 
     @property
     def errors(self) -> int:
@@ -56,16 +62,16 @@ def check_file(path: str | Path, registry: Registry | None = None, data: bytes |
     try:
         d = read(path, registry, data)
     except Unreadable as exc:
-        return FileResult(shown, error=str(exc))
+        return FileResult(shown, error=str(exc), code=exc.code)
     except MemoryError:
-        return FileResult(shown, error="文件内容过大，读取时内存不足，已拒绝读取。")
+        return FileResult.refused(shown, R.OUT_OF_MEMORY())
     except Exception as exc:  # noqa: BLE001 - a damaged file must never stop a whole collection
-        return FileResult(shown, error=f"文件已损坏或格式异常，无法读取（{type(exc).__name__}）；请用 Excel 或 WPS 重新保存后再交。")
+        return FileResult.refused(shown, R.UNEXPECTED(error=type(exc).__name__))
     d.source.file = shown
     try:
         findings = check(d)
     except Exception as exc:  # noqa: BLE001 - same reasoning: report, don't crash
-        return FileResult(shown, error=f"审核时出错（{type(exc).__name__}: {exc}）；请把此文件发给维护人员。")
+        return FileResult.refused(shown, R.CHECK_FAILED(error=type(exc).__name__, detail=exc))
     return FileResult(shown, d, findings)
 
 
@@ -81,6 +87,7 @@ def result_json(r: FileResult) -> dict[str, Any]:
         "warnings": r.warnings,
         "findings": [f.to_dict() for f in r.findings],
         "error": r.error,
+        "code": r.code,
     }
 
 

@@ -21,18 +21,28 @@ from ..form.paper import counted_length
 from ..form.targets import GoalTarget, extract_goal_targets, same_subject
 from ..form.template import DEFAULT_TEMPLATE, Template, TemplateError, load_template
 from ..writing.livechecks import cost_row_message
-from .findings import Finding, Severity, shown
+from .findings import SEVERITY_LABEL, Finding, Severity, shown
 
 CENT = Decimal("0.005")
 _TWO_PLACES = Decimal("0.01")
 
 
 @dataclass(frozen=True)
-class Rule:
+class Declared:
+    """A rule of the catalogue. Those `check` runs are `Rule`s; the others (kind.*, structure.*, round.*)
+    are declared at the end of this module and raised by the reader or the report through `finding`."""
+
     id: str
     severity: Severity
     title: str  # what the rule checks, in Chinese
     example: str  # a case that fires, as a reviewer would describe it
+
+    def finding(self, sheet: str, cell: str, field: str, value: Any, message: str) -> Finding:
+        return Finding(self.id, self.severity, sheet, cell, field, shown(value), message)
+
+
+@dataclass(frozen=True)
+class Rule(Declared):
     run: Callable[[Context], Iterator[Finding]]
 
 
@@ -131,7 +141,21 @@ def _n(value: Decimal | None) -> Decimal:
     return value if value is not None else Decimal(0)
 
 
-RULES: list[Rule] = []
+RULES: list[Rule] = []  # what `check` runs, in order
+CATALOGUE: dict[str, Declared] = {}  # every rule by id, those RULES first: `xlform rules` and the README
+
+
+def _register(r: Declared) -> None:
+    if r.id in CATALOGUE:
+        raise ValueError(f"rule {r.id} declared twice")
+    CATALOGUE[r.id] = r
+
+
+def declare(rule_id: str, severity: Severity, title: str, example: str) -> Declared:
+    """A rule raised outside `check` (while reading, or by the report)."""
+    this = Declared(rule_id, severity, title, example)
+    _register(this)
+    return this
 
 
 def rule(rule_id: str, severity: Severity, title: str, example: str) -> Callable[..., Callable[[Context], Iterator[Finding]]]:
@@ -140,6 +164,7 @@ def rule(rule_id: str, severity: Severity, title: str, example: str) -> Callable
             return fn(this, ctx)
 
         this = Rule(rule_id, severity, title, example, run)
+        _register(this)
         RULES.append(this)
         return run
 
@@ -614,25 +639,37 @@ def _guarantee_kind(r: Rule, ctx: Context) -> Iterator[Finding]:
                               f"{header}“{_show(g.kind)}”不是常用类别（{'、'.join(allowed)}）；如确为新增类别可忽略。")
 
 
+# ---- rules raised while reading (reading/reader.py): a value or the workbook's structure -----------
+KIND_MONEY = declare("kind.money", "error", "金额不是数字", "当年预算填了“二十三万”。")
+KIND_NUMBER = declare("kind.number", "error", "数量不是数字", "数量填了“一批”。")
+KIND_DATE = declare("kind.date", "error", "日期无法识别", "起始日期填了“2020年13月”。")
+KIND_TICK = declare("kind.tick", "error", "保障阶段不是 ✓", "实施阶段填了“部分”。")
+UNPROTECTED = declare("structure.unprotected", "warning", "工作表保护被取消", "用其他软件另存后工作表不再受保护。")
+LABEL_MISMATCH = declare("structure.label_mismatch", "error", "标签与名称不符（结构被改动）",
+                         "在项目总体情况中插入了行，标签错位。")
+NAME_MISSING = declare("structure.name_missing", "error", "单元格名称缺失", "删除了带名称的单元格所在行。")
+MACROS = declare("structure.macros", "warning", "含宏", "另存为 .xlsm 并带有 VBA。")
+EXTERNAL_LINKS = declare("structure.external_links", "warning", "含外部链接", "公式引用了另一个工作簿。")
+META_CHANGED = declare("structure.meta_changed", "error", "识别信息被改动",
+                       "取消隐藏识别信息工作表，把金额单位“元”改成了“万元”。")
+# ---- raised by the report (report/run.py), which holds the manifest: a return's claims checked against it --
+NOT_ISSUED = declare("round.not_issued", "error", "不是本轮下发的表", "交来的是去年下发的表，或自己另外生成的空白表。")
+OTHER_DEPARTMENT = declare("round.other_department", "error", "表的下发部门与下发清单不符",
+                           "下发给区教育局的表，识别信息里写成了区民政局。")
+WRONG_YEAR = declare("round.wrong_year", "error", "表的年度与下发清单不符", "本轮为 2026 年度，表内识别信息为 2025 年度。")
+
+
 def catalogue() -> list[tuple[str, str, str, str]]:
-    """(id, severity, title, example) of every rule, reader rules included, for docs and `xlform rules`."""
-    reader_rules = [
-        ("kind.money", "error", "金额不是数字", "当年预算填了“二十三万”。"),
-        ("kind.number", "error", "数量不是数字", "数量填了“一批”。"),
-        ("kind.date", "error", "日期无法识别", "起始日期填了“2020年13月”。"),
-        ("kind.tick", "error", "保障阶段不是 ✓", "实施阶段填了“部分”。"),
-        ("structure.unprotected", "warning", "工作表保护被取消", "用其他软件另存后工作表不再受保护。"),
-        ("structure.label_mismatch", "error", "标签与名称不符（结构被改动）", "在项目总体情况中插入了行，标签错位。"),
-        ("structure.name_missing", "error", "单元格名称缺失", "删除了带名称的单元格所在行。"),
-        ("structure.macros", "warning", "含宏", "另存为 .xlsm 并带有 VBA。"),
-        ("structure.external_links", "warning", "含外部链接", "公式引用了另一个工作簿。"),
-        ("structure.meta_changed", "error", "识别信息被改动", "取消隐藏识别信息工作表，把金额单位“元”改成了“万元”。"),
-        # Raised by the report, which holds the manifest: what a return says about itself, checked against it.
-        ("round.not_issued", "error", "不是本轮下发的表", "交来的是去年下发的表，或自己另外生成的空白表。"),
-        ("round.other_department", "error", "表的下发部门与下发清单不符", "下发给区教育局的表，识别信息里写成了区民政局。"),
-        ("round.wrong_year", "error", "表的年度与下发清单不符", "本轮为 2026 年度，表内识别信息为 2025 年度。"),
-    ]
-    return [(r.id, r.severity, r.title, r.example) for r in RULES] + reader_rules
+    """(id, severity, title, example) of every rule, reader and report rules included, for docs and `xlform rules`."""
+    return [(r.id, r.severity, r.title, r.example) for r in CATALOGUE.values()]
 
 
-__all__ = ["RULES", "Rule", "catalogue", "check"]
+def markdown() -> str:
+    """The README's table of rules, from the catalogue."""
+    rows = ["| 规则编号 | 严重程度 | 检查什么 | 例子 |", "|---|---|---|---|"]
+    rows += [f"| `{r.id}` | {SEVERITY_LABEL[r.severity]} | {r.title} | {r.example} |" for r in CATALOGUE.values()]
+    return "\n".join(rows)
+
+
+__all__ = ["CATALOGUE", "RULES", "Declared", "Rule", "catalogue", "check", "declare"]
+
