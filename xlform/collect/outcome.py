@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ..form.fields import MONEY_KEYS
 from ..reading.reader import Registry
 from ..review.result import STATUS_UNREADABLE, FileResult, check_file
 from .inbox import STATUS_IGNORED, DiskFile, Item, _suffix
@@ -35,7 +36,7 @@ class Outcome:
     category: str = ""
     start: str = ""
     end: str = ""
-    money: list[str] = field(default_factory=list)  # 总预算, 当年, 财政拨款, 上级, 本级, 下级, 其他
+    money: list[str] = field(default_factory=list)  # one per fields.MONEY_KEYS
     errors: int = 0
     warnings: int = 0
     indicators: list[list[Any]] = field(default_factory=list)
@@ -55,7 +56,6 @@ class Outcome:
 
 
 _OUTCOME_FIELDS = [f.name for f in fields(Outcome)]
-MONEY_FIELDS = ("total", "current_year", "fiscal", "fiscal_superior", "fiscal_local", "fiscal_subordinate", "other")
 
 
 def _s(value: Any) -> str:
@@ -81,7 +81,7 @@ def outcome_of(result: FileResult) -> Outcome:
         category=p.category,
         start=_s(p.start_date),
         end=_s(p.end_date),
-        money=[_s(getattr(d.funding, key)) for key in MONEY_FIELDS],
+        money=[_s(getattr(d.funding, key)) for key in MONEY_KEYS],
         errors=result.errors,
         warnings=result.warnings,
         indicators=[[i.level1, i.level2, i.name, i.target.raw, i.target.operator, _s(i.target.number), i.target.unit,

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..collect.outcome import Outcome
+from ..export import FIELD_HEADINGS
+from ..form.fields import MONEY_KEYS
 from ..review.findings import SEVERITY_LABEL
 from ..review.result import STATUS_FIX, STATUS_PASS
 from ..review.rules import catalogue
@@ -179,14 +181,13 @@ class Heading:
 
 
 def _money_columns(unit: str) -> list[Column]:
-    names = ("项目总预算", "当年预算", "财政拨款", "上级财政拨款", "本级财政安排", "下级财政配套", "其他资金")
-    keys = ("total", "current_year", "fiscal", "fiscal_superior", "fiscal_local", "fiscal_subordinate", "other")
     # The split of 财政拨款 by level stays on the sheet; on paper 财政拨款 + 其他资金 = 当年预算 says enough.
-    return [Column(f"{n}（{unit}）", k, "money", 15, True, printed=k not in _SPLIT_OF_FISCAL)
-            for n, k in zip(names, keys, strict=True)]
+    return [Column(f"{FIELD_HEADINGS[k]}（{unit}）", k, "money", 15, True, printed=k not in _SPLIT_OF_FISCAL)
+            for k in MONEY_KEYS]
 
 
 _SPLIT_OF_FISCAL = ("fiscal_superior", "fiscal_local", "fiscal_subordinate")
+_DEPARTMENT_MONEY = ("total", "current_year")  # what 按部门 sums per department
 
 
 def build_tables(latest: list[Return], superseded: list[Return], unread: list[Unread], departments: list[Expected],
@@ -205,8 +206,10 @@ def build_tables(latest: list[Return], superseded: list[Return], unread: list[Un
 def _summary(latest: list[Return], unit: str) -> Table:
     columns = [
         Column("部门", "department", width=18, identifies=True), Column("部门编码", "code", width=10, printed=False),
-        Column("项目名称", "project", width=32, identifies=True), Column("项目类别", "category", width=12),
-        Column("起始日期", "start", "date", 11, printed=False), Column("结束日期", "end", "date", 11, printed=False),
+        Column(FIELD_HEADINGS["name"], "project", width=32, identifies=True),
+        Column(FIELD_HEADINGS["category"], "category", width=12),
+        Column(FIELD_HEADINGS["start_date"], "start", "date", 11, printed=False),
+        Column(FIELD_HEADINGS["end_date"], "end", "date", 11, printed=False),
         *_money_columns(unit),
         Column("指标数", "indicators", "int", 8, True, printed=False), Column("错误", "errors", "int", 6, True),
         Column("提示", "warnings", "int", 6, True), Column("状态", "status", width=9),
@@ -243,8 +246,7 @@ def _by_department(departments: list[Expected], unit: str) -> Table:
         Column("联系人", "contact", width=10), Column("联系电话", "phone", width=14),
         Column("应交份数", "expected", "int", 9, True), Column("已交份数", "returned", "int", 9, True),
         Column("通过", "passed", "int", 7, True), Column("需修改", "to_fix", "int", 7, True),
-        Column(f"项目总预算（{unit}）", "total", "money", 16, True),
-        Column(f"当年预算（{unit}）", "current_year", "money", 16, True),
+        *(Column(f"{FIELD_HEADINGS[k]}（{unit}）", k, "money", 16, True) for k in _DEPARTMENT_MONEY),
         Column("状态", "status", width=16),
     ]
     rows = []
@@ -259,7 +261,7 @@ def _by_department(departments: list[Expected], unit: str) -> Table:
                 + ([f"缺 {missing} 份"] if missing else [])
             status = "；".join(parts) or "已通过"
         totals = [sum(_money(r.outcome.money[i], r.outcome.money_unit, unit) or 0.0 for r in e.returns) if e.returns
-                  else None for i in (0, 1)]
+                  else None for i in map(MONEY_KEYS.index, _DEPARTMENT_MONEY)]
         rows.append([e.name, e.code, e.contact, e.phone, e.count, returned,
                      sum(r.outcome.status == STATUS_PASS for r in e.returns), fix, *totals, status])
     return Table("按部门", "departments", columns, rows, totals=True, status_col=len(columns) - 1)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..form.fields import FIELD_BY_KEY, TABLES, Kind
+from ..form.fields import FIELD_BY_KEY, MONEY_KEYS, TABLES, Kind
 from ..form.layout import field_per_line, layout_for
 from ..form.model import Declaration, Indicator
 from ..form.paper import counted_length
@@ -253,13 +253,10 @@ def _too_long(r: Rule, ctx: Context, where: tuple[str, str], label: str, text: s
                        f"“{label}”有 {count}，超过本表上限 {limit} 字，打印出来会显示不全；请精简到 {limit} 字以内。")
 
 
-_MONEY_KEYS = ("total", "current_year", "fiscal", "fiscal_superior", "fiscal_local", "fiscal_subordinate", "other")
-
-
 @rule("money.value", "error", "金额为负数或超过两位小数", "本级财政安排填了 -100 或 232124.555。")
 def _money_values(r: Rule, ctx: Context) -> Iterator[Finding]:
     # Where and under which label are only looked up for a bad value: most returns have none.
-    for key in _MONEY_KEYS:
+    for key in MONEY_KEYS:
         value = getattr(ctx.d.funding, key)
         if _bad_money(value):
             yield _money_problem(r, ctx, value, ctx.cell(key), ctx.label(key))
