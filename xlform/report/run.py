@@ -162,7 +162,7 @@ def _expected(roster: Path | None, manifest: Path | None) -> tuple[list[Expected
         by_name: dict[str, Expected] = {}
         issued = read_manifest(manifest)
         for item in issued:
-            e = by_name.setdefault(item.department, Expected(item.department, item.code, item.contact, item.phone, 0))
+            e = by_name.setdefault(item.department, Expected(item.recipient, 0))
             e.count = (e.count or 0) + 1
             e.form_ids.add(item.form_id)
         return list(by_name.values()), issued
@@ -203,7 +203,7 @@ def _claim(o: Outcome, rule: str, field: str, value: str, message: str) -> None:
 
 
 def _from_department(d: Department) -> Expected:
-    return Expected(d.name, d.code, d.contact, d.phone, d.projects)
+    return Expected(d, d.projects)
 
 
 @contextmanager
@@ -406,7 +406,7 @@ def _match(latest: list[Return], expected: list[Expected]) -> list[Expected]:
         e = by_form.get(o.form_id) or by_name.get(o.department) or (by_code.get(o.code) if o.code else None)
         if e is None:
             name = o.department or NO_UNIT
-            e = extra.setdefault(name, Expected(name, o.code, listed=False))
+            e = extra.setdefault(name, Expected(Department(name, o.code), listed=False))
         r.department = e.name
         for old in r.replaced:
             old.department = e.name
@@ -432,7 +432,7 @@ def _signature(disks: list[DiskFile], collected: dict[str, list[Collected]], exp
         for c in collected.get(d.path, []):
             digest.update(f"{d.name}\0{c.member}\0{c.key}\0{d.mtime_ns}\n".encode())
     for e in expected:
-        digest.update(repr((e.name, e.code, e.contact, e.phone, e.count, sorted(e.form_ids))).encode())
+        digest.update(repr((e.name, e.code, e.department.contact, e.department.phone, e.count, sorted(e.form_ids))).encode())
     return digest.hexdigest()
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from ..collect.outcome import Outcome
 from ..export import FIELD_HEADINGS
 from ..form.fields import MONEY_KEYS
+from ..issue.roster import Department
 from ..review.findings import SEVERITY_LABEL
 from ..review.result import STATUS_FIX, STATUS_PASS
 from ..review.rules import catalogue
@@ -30,14 +31,19 @@ RULE_TITLES = {rule_id: title for rule_id, _, title, _ in catalogue()}
 class Expected:
     """A department returns are expected from (a roster row, or the manifest's rows for it)."""
 
-    name: str
-    code: str = ""
-    contact: str = ""
-    phone: str = ""
+    department: Department
     count: int | None = None  # forms expected; None when nobody said (no roster, no manifest)
     listed: bool = True  # False: not on the roster/manifest, known only from its returns
     form_ids: set[str] = field(default_factory=set)  # issued to it (manifest only)
     returns: list[Return] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.department.name
+
+    @property
+    def code(self) -> str:
+        return self.department.code
 
 
 @dataclass
@@ -262,7 +268,7 @@ def _by_department(departments: list[Expected], unit: str) -> Table:
             status = "；".join(parts) or "已通过"
         totals = [sum(_money(r.outcome.money[i], r.outcome.money_unit, unit) or 0.0 for r in e.returns) if e.returns
                   else None for i in map(MONEY_KEYS.index, _DEPARTMENT_MONEY)]
-        rows.append([e.name, e.code, e.contact, e.phone, e.count, returned,
+        rows.append([e.name, e.code, e.department.contact, e.department.phone, e.count, returned,
                      sum(r.outcome.status == STATUS_PASS for r in e.returns), fix, *totals, status])
     return Table("按部门", "departments", columns, rows, totals=True, status_col=len(columns) - 1)
 
