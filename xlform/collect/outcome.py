@@ -9,8 +9,9 @@ from typing import Any
 
 from ..form.fields import MONEY_KEYS
 from ..reading.reader import Registry
-from ..review.result import STATUS_UNREADABLE, FileResult, check_file
-from .inbox import STATUS_IGNORED, DiskFile, Item, _suffix
+from ..review.result import FileResult, check_file
+from ..review.status import Status
+from .inbox import DiskFile, Item, _suffix
 
 # ---- outcomes: what reading and checking one item gives, in compact form ----------------
 
@@ -22,7 +23,7 @@ class Outcome:
     Money stays a decimal string, dates ISO strings; the report converts them.
     """
 
-    status: str  # 通过 / 需修改 / 无法读取 / 已忽略
+    status: str  # a Status: 通过 / 需修改 / 无法读取 / 已忽略 (plain text once read back from the store)
     error: str = ""  # why it could not be read
     form_id: str = ""
     issued_to: str = ""  # department in _meta ("" for a blank form nobody was issued)
@@ -52,7 +53,7 @@ class Outcome:
 
     @property
     def readable(self) -> bool:
-        return self.status not in (STATUS_UNREADABLE, STATUS_IGNORED)
+        return self.status not in (Status.UNREADABLE, Status.IGNORED)
 
 
 _OUTCOME_FIELDS = [f.name for f in fields(Outcome)]
@@ -65,7 +66,7 @@ def _s(value: Any) -> str:
 def outcome_of(result: FileResult) -> Outcome:
     d = result.declaration
     if d is None:
-        return Outcome(STATUS_UNREADABLE, result.error)
+        return Outcome(Status.UNREADABLE, result.error)
     ident, p = d.identity, d.project
     return Outcome(
         status=result.status,
@@ -94,7 +95,7 @@ def outcome_of(result: FileResult) -> Outcome:
 
 def check_item(item: Item, registry: Registry | None = None) -> Outcome:
     if item.data is None:
-        return Outcome(STATUS_IGNORED if item.ignored else STATUS_UNREADABLE, item.reason)
+        return Outcome(Status.IGNORED if item.ignored else Status.UNREADABLE, item.reason)
     return outcome_of(check_file(item.name, registry, item.data, item.name))
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..reading.reader import Registry
-from ..review.result import STATUS_UNREADABLE, FileResult, check_file
+from ..review.result import FileResult, check_file
+from ..review.status import Status
 from . import inbox
 from .inbox import (
     _FORK,
@@ -327,7 +328,7 @@ def _member_by_member(disk: DiskFile, worker: _OneWorker) -> FileOutcome:
     for item in source.items():
         outcome, failure = worker.run(_check_in_worker, item) if item.data is not None else (check_item(item), None)
         key = item_key(item) if failure is None else f"crashed|{source.sha256}|{item.member}"
-        collected.append(Collected(item.member, key, outcome if failure is None else Outcome(STATUS_UNREADABLE, failure),
+        collected.append(Collected(item.member, key, outcome if failure is None else Outcome(Status.UNREADABLE, failure),
                                    item.modified))
     return FileOutcome(disk, source.sha256, collected)
 
@@ -337,7 +338,7 @@ def _failed(disk: DiskFile, reason: str) -> FileOutcome:
         sha = file_hash(disk.path)
     except OSError:
         sha = ""
-    return FileOutcome(disk, sha, [Collected("", f"crashed|{sha}", Outcome(STATUS_UNREADABLE, reason))])
+    return FileOutcome(disk, sha, [Collected("", f"crashed|{sha}", Outcome(Status.UNREADABLE, reason))])
 
 
 def _collect_in_pool(chunks: list[list[DiskFile]], jobs: int, init: _WorkerArgs, on_done: Callable[[list[FileOutcome]], None]

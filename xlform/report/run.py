@@ -23,14 +23,14 @@ from datetime import datetime
 from pathlib import Path
 
 from ..collect import inbox as collect
-from ..collect.inbox import STATUS_IGNORED, DiskFile, file_hash, is_junk, walk
+from ..collect.inbox import DiskFile, file_hash, is_junk, walk
 from ..collect.outcome import Collected, FileOutcome, Outcome
 from ..collect.workers import collect_files
 from ..errors import UserError
 from ..fileio import refuse_overwriting_inputs, same_file
 from ..issue.distribute import MANIFEST_NAME, Issued, read_manifest
 from ..issue.roster import Department, read_roster
-from ..review.result import STATUS_FIX
+from ..review.status import Status
 from ..store import Receipt, Store, store_error, store_files
 from .files import write_tables
 from .tables import Expected, Heading, ReportResult, Return, Unread, build_tables
@@ -199,7 +199,7 @@ def _check_claims(latest: list[Return], issued: list[Issued]) -> None:
 def _claim(o: Outcome, rule: str, field: str, value: str, message: str) -> None:
     o.findings.append(["error", rule, "", "", field, value, message])
     o.errors += 1
-    o.status = STATUS_FIX
+    o.status = Status.FIX
 
 
 def _from_department(d: Department) -> Expected:
@@ -339,7 +339,7 @@ def _sort_out(disks: list[DiskFile], collected: dict[str, list[Collected]]) -> t
             if c.outcome.readable:
                 returns.append(Return(name, received, c.key, c.outcome, modified=c.modified))
             else:
-                unread.append(Unread(name, received, c.outcome.error, c.outcome.status == STATUS_IGNORED))
+                unread.append(Unread(name, received, c.outcome.error, c.outcome.status == Status.IGNORED))
     return returns, unread
 
 
@@ -383,7 +383,7 @@ def _assemble(all_returns: list[Return], unread: list[Unread], expected: list[Ex
     result = ReportResult(outputs=[])
     result.files = len(all_returns) + len(unread)
     result.returns = len(latest)
-    result.with_errors = sum(r.outcome.status == STATUS_FIX for r in latest)
+    result.with_errors = sum(r.outcome.status == Status.FIX for r in latest)
     result.unreadable = sum(not u.ignored for u in unread)
     result.ignored = sum(u.ignored for u in unread)
     result.superseded = len(superseded)

@@ -19,8 +19,8 @@ from ..export import FIELD_HEADINGS
 from ..form.fields import MONEY_KEYS
 from ..issue.roster import Department
 from ..review.findings import SEVERITY_LABEL
-from ..review.result import STATUS_FIX, STATUS_PASS
 from ..review.rules import catalogue
+from ..review.status import Status
 
 TO_YUAN = {"元": Decimal(1), "万元": Decimal(10000)}
 REPORT_TITLE = "财政项目支出绩效目标申报"
@@ -251,25 +251,25 @@ def _by_department(departments: list[Expected], unit: str) -> Table:
         Column("部门", "department", width=20, identifies=True), Column("部门编码", "code", width=10),
         Column("联系人", "contact", width=10), Column("联系电话", "phone", width=14),
         Column("应交份数", "expected", "int", 9, True), Column("已交份数", "returned", "int", 9, True),
-        Column("通过", "passed", "int", 7, True), Column("需修改", "to_fix", "int", 7, True),
+        Column(Status.PASS, "passed", "int", 7, True), Column(Status.FIX, "to_fix", "int", 7, True),
         *(Column(f"{FIELD_HEADINGS[k]}（{unit}）", k, "money", 16, True) for k in _DEPARTMENT_MONEY),
         Column("状态", "status", width=16),
     ]
     rows = []
     for e in departments:
         returned = len(e.returns)
-        fix = sum(r.outcome.status == STATUS_FIX for r in e.returns)
+        fix = sum(r.outcome.status == Status.FIX for r in e.returns)
         missing = max(0, (e.count or 0) - returned)
         if returned == 0:
-            status = "未提交"
+            status: str = Status.MISSING
         else:
-            parts = (["不在名单中"] if has_list and not e.listed else []) + (["需修改"] if fix else []) \
-                + ([f"缺 {missing} 份"] if missing else [])
-            status = "；".join(parts) or "已通过"
+            parts = ([Status.NOT_LISTED] if has_list and not e.listed else []) + ([Status.FIX] if fix else []) \
+                + ([f"{Status.SHORT} {missing} 份"] if missing else [])
+            status = "；".join(parts) or Status.ALL_PASSED
         totals = [sum(_money(r.outcome.money[i], r.outcome.money_unit, unit) or 0.0 for r in e.returns) if e.returns
                   else None for i in map(MONEY_KEYS.index, _DEPARTMENT_MONEY)]
         rows.append([e.name, e.code, e.department.contact, e.department.phone, e.count, returned,
-                     sum(r.outcome.status == STATUS_PASS for r in e.returns), fix, *totals, status])
+                     sum(r.outcome.status == Status.PASS for r in e.returns), fix, *totals, status])
     return Table("按部门", "departments", columns, rows, totals=True, status_col=len(columns) - 1)
 
 
