@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..collect import inbox as collect
 from ..collect.inbox import DiskFile, file_hash, is_junk, walk
-from ..collect.outcome import Collected, FileOutcome, Outcome
+from ..collect.outcome import Collected, FileOutcome, FindingRow, Outcome
 from ..collect.workers import collect_files
 from ..errors import UserError
 from ..fileio import refuse_overwriting_inputs, same_file
@@ -197,7 +197,7 @@ def _check_claims(latest: list[Return], issued: list[Issued]) -> None:
 
 
 def _claim(o: Outcome, rule: str, field: str, value: str, message: str) -> None:
-    o.findings.append(["error", rule, "", "", field, value, message])
+    o.findings.append(FindingRow("error", rule, "", "", field, value, message))
     o.errors += 1
     o.status = Status.FIX
 

@@ -285,9 +285,9 @@ def _indicators(latest: list[Return]) -> Table:
     ]
     rows = []
     for r in latest:
-        for level1, level2, name, raw, op, number, unit, note, vtype, basis, row in r.outcome.indicators:
-            rows.append([r.department, r.outcome.project, level1, level2, name, raw, op, _number(number), unit, note,
-                         vtype, basis, r.name, row])
+        for i in r.outcome.indicators:
+            rows.append([r.department, r.outcome.project, i.level1, i.level2, i.name, i.target, i.operator,
+                         _number(i.number), i.unit, i.note, i.value_type, i.value_basis, r.name, i.row])
     return Table("指标明细", "indicators", columns, rows)
 
 
@@ -303,9 +303,10 @@ def _costs(latest: list[Return], unit: str) -> Table:
     rows = []
     for r in latest:
         mu = r.outcome.money_unit
-        for item, content, detail, amount, price, pbasis, qty, qbasis, note, row in r.outcome.costs:
-            rows.append([r.department, r.outcome.project, item, content, detail, _money(amount, mu, unit),
-                         _money(price, mu, unit), pbasis, _number(qty), qbasis, note, r.name, row])
+        for c in r.outcome.costs:
+            rows.append([r.department, r.outcome.project, c.project, c.content, c.detail, _money(c.amount, mu, unit),
+                         _money(c.unit_price, mu, unit), c.price_basis, _number(c.quantity), c.quantity_basis, c.note,
+                         r.name, c.row])
     return Table("构成明细", "costs", columns, rows)
 
 
@@ -319,10 +320,10 @@ def _problems(latest: list[Return]) -> Table:
     ]
     rows = []
     for r in latest:
-        for severity, rule, sheet, cell, fld, value, message in r.outcome.findings:
-            where = f"{sheet}!{cell}" if cell else sheet
-            rows.append([r.department, r.outcome.project, r.name, SEVERITY_LABEL.get(severity, severity), rule, where,
-                         fld, value, message, RULE_TITLES.get(rule, "")])
+        for f in r.outcome.findings:
+            where = f"{f.sheet}!{f.cell}" if f.cell else f.sheet
+            rows.append([r.department, r.outcome.project, r.name, SEVERITY_LABEL.get(f.severity, f.severity), f.rule,
+                         where, f.field, f.value, f.message, RULE_TITLES.get(f.rule, "")])
     return Table("问题清单", "findings", columns, rows)
 
 
