@@ -26,7 +26,7 @@ from ..form.meta import META_FORMAT, identity_from_meta
 from ..form.model import Activity, CostItem, Declaration, Guarantee, Indicator, Source
 from ..form.targets import parse_target
 from ..form.template import MAX_YEAR, MIN_YEAR, Template, builtin_templates, load_template
-from ..form.values import ValueProblem, clean_text, parse_date, parse_decimal, parse_money, parse_tick
+from ..form.values import CENT, ValueProblem, clean_text, parse_date, parse_decimal, parse_money, parse_tick
 from ..review.findings import Finding, shown
 from .package import Package, Unreadable, open_package
 
@@ -406,12 +406,11 @@ def _merge_mof_target(item: Indicator) -> None:
 
 def _cents(value: Decimal | None) -> Decimal | None:
     """Money shown with two decimals (232124 → 232124.00); more decimals are kept for the check to see."""
-    if value is not None and value == value.quantize(_CENT):
-        return value.quantize(_CENT)
+    if value is not None and value == value.quantize(CENT):
+        return value.quantize(CENT)
     return value
 
 
-_CENT = Decimal("0.01")
 
 
 def _same_label(found: Any, expected: str) -> bool:
