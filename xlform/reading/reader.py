@@ -21,12 +21,13 @@ from python_calamine import CalamineWorkbook
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from ..form.fields import META_SHEET, Kind
+from ..form.kinds import KINDS, TEXT_KINDS
 from ..form.layout import TablePos, layout_for
 from ..form.meta import META_FORMAT, identity_from_meta
 from ..form.model import Activity, CostItem, Declaration, Guarantee, Indicator, Source
 from ..form.targets import parse_target
 from ..form.template import MAX_YEAR, MIN_YEAR, Template, builtin_templates, load_template
-from ..form.values import CENT, ValueProblem, clean_text, parse_date, parse_decimal, parse_money, parse_tick
+from ..form.values import ValueProblem, clean_text
 from ..review.findings import Finding, shown
 from .package import Package, Unreadable, open_package
 
@@ -256,9 +257,9 @@ class _Reader:
                     # normalize() drops trailing zeros; "f" then never shows an exponent (1 → "100", not "1").
                     return parse_target(f"{(Decimal(str(raw)) * 100).normalize():f}%")
                 return parse_target(raw)
-            return _CONVERTERS.get(kind, clean_text)(raw)
+            return (KINDS[kind].convert or clean_text)(raw)
         except ValueProblem as exc:
-            self.add(_KIND_RULES.get(kind, "kind.value"), "error", sheet, address, label, raw,
+            self.add(KINDS[kind].rule, "error", sheet, address, label, raw,
                      f"“{label}”填了“{shown(raw)}”，{exc}。")
             return None if kind is not Kind.TICK else False
 
@@ -336,19 +337,9 @@ def _table_plan(template: Template, table: str, text: str) -> _TablePlan | None:
     for c in pos.columns:
         col = ref.col + (c.col - pos.first_col)
         kind = c.column.kind
-        columns.append(_TableColumn(c.column.key, kind, kind in _TEXT_KINDS, c.header, col, xl_col_to_name(col)))
+        columns.append(_TableColumn(c.column.key, kind, kind in TEXT_KINDS, c.header, col, xl_col_to_name(col)))
     return _TablePlan(ref, tuple(columns))
 
-
-# How each kind of value is read (text kinds: clean_text), and the rule a value that cannot be read breaks.
-_CONVERTERS = {
-    Kind.MONEY: lambda raw: _cents(parse_money(raw)),
-    Kind.NUMBER: parse_decimal,
-    Kind.DATE: parse_date,
-    Kind.TICK: parse_tick,
-}
-_TEXT_KINDS = frozenset(Kind) - {*_CONVERTERS, Kind.TARGET}
-_KIND_RULES = {Kind.MONEY: "kind.money", Kind.NUMBER: "kind.number", Kind.DATE: "kind.date", Kind.TICK: "kind.tick"}
 
 
 @dataclass(frozen=True)
@@ -381,7 +372,7 @@ def _field_spots(template: Template, refs: tuple[str | None, ...]) -> tuple[_Spo
     spots = []
     for (key, pos), text in zip(layout_for(template).fields.items(), refs, strict=True):
         kind = pos.field.kind
-        spot = _Spot(key, pos.field.group, kind, kind in _TEXT_KINDS, template.labels[key], pos.name, pos.sheet)
+        spot = _Spot(key, pos.field.group, kind, kind in TEXT_KINDS, template.labels[key], pos.name, pos.sheet)
         ref = parse_ref(text) if text else None
         if ref is not None and ref.sheet == pos.sheet:
             spot = replace(spot, row=ref.row, col=ref.col, label_col=pos.label_col, address=_address(ref.row, ref.col))
@@ -404,11 +395,6 @@ def _merge_mof_target(item: Indicator) -> None:
         t.unit = item.measure_unit
 
 
-def _cents(value: Decimal | None) -> Decimal | None:
-    """Money shown with two decimals (232124 → 232124.00); more decimals are kept for the check to see."""
-    if value is not None and value == value.quantize(CENT):
-        return value.quantize(CENT)
-    return value
 
 
 
