@@ -375,7 +375,7 @@ def _assemble(all_returns: list[Return], unread: list[Unread], expected: list[Ex
     _check_claims(latest, issued)
     departments = _match(latest, expected)
     unit = _report_unit(latest)
-    order = {e.name: i for i, e in enumerate(departments)}
+    order = {e.department.name: i for i, e in enumerate(departments)}
     latest.sort(key=lambda r: (order.get(r.department, len(order)), r.department, r.outcome.project, r.received, r.name))
     superseded.sort(key=lambda r: (order.get(r.department, len(order)), r.department, r.name))
     unread.sort(key=lambda u: (u.ignored, u.name))
@@ -398,8 +398,8 @@ def _assemble(all_returns: list[Return], unread: list[Unread], expected: list[Ex
 def _match(latest: list[Return], expected: list[Expected]) -> list[Expected]:
     """Attach each return to its department: by form id (manifest), name, then code. Others join at the end."""
     by_form = {form_id: e for e in expected for form_id in e.form_ids}
-    by_name = {e.name: e for e in expected}
-    by_code = {e.code: e for e in expected if e.code}
+    by_name = {e.department.name: e for e in expected}
+    by_code = {e.department.code: e for e in expected if e.department.code}
     extra: dict[str, Expected] = {}
     for r in latest:
         o = r.outcome
@@ -407,11 +407,11 @@ def _match(latest: list[Return], expected: list[Expected]) -> list[Expected]:
         if e is None:
             name = o.department or NO_UNIT
             e = extra.setdefault(name, Expected(Department(name, o.code), listed=False))
-        r.department = e.name
+        r.department = e.department.name
         for old in r.replaced:
-            old.department = e.name
+            old.department = e.department.name
         e.returns.append(r)
-    return [*expected, *sorted(extra.values(), key=lambda e: e.name)]
+    return [*expected, *sorted(extra.values(), key=lambda e: e.department.name)]
 
 
 def _report_unit(latest: list[Return]) -> str:
@@ -432,7 +432,8 @@ def _signature(disks: list[DiskFile], collected: dict[str, list[Collected]], exp
         for c in collected.get(d.path, []):
             digest.update(f"{d.name}\0{c.member}\0{c.key}\0{d.mtime_ns}\n".encode())
     for e in expected:
-        digest.update(repr((e.name, e.code, e.department.contact, e.department.phone, e.count, sorted(e.form_ids))).encode())
+        u = e.department
+        digest.update(repr((u.name, u.code, u.contact, u.phone, e.count, sorted(e.form_ids))).encode())
     return digest.hexdigest()
 
 

@@ -37,14 +37,6 @@ class Expected:
     form_ids: set[str] = field(default_factory=set)  # issued to it (manifest only)
     returns: list[Return] = field(default_factory=list)
 
-    @property
-    def name(self) -> str:
-        return self.department.name
-
-    @property
-    def code(self) -> str:
-        return self.department.code
-
 
 @dataclass
 class Return:
@@ -268,7 +260,8 @@ def _by_department(departments: list[Expected], unit: str) -> Table:
             status = "；".join(parts) or Status.ALL_PASSED
         totals = [sum(_money(r.outcome.money[i], r.outcome.money_unit, unit) or 0.0 for r in e.returns) if e.returns
                   else None for i in map(MONEY_KEYS.index, _DEPARTMENT_MONEY)]
-        rows.append([e.name, e.code, e.department.contact, e.department.phone, e.count, returned,
+        u = e.department
+        rows.append([u.name, u.code, u.contact, u.phone, e.count, returned,
                      sum(r.outcome.status == Status.PASS for r in e.returns), fix, *totals, status])
     return Table("按部门", "departments", columns, rows, totals=True, status_col=len(columns) - 1)
 
