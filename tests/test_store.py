@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -12,7 +13,7 @@ import pytest
 
 from tests.cli_runner import invoke
 from xlform.collect.inbox import DiskFile
-from xlform.collect.outcome import Collected, FileOutcome, Outcome
+from xlform.collect.outcome import Collected, FileOutcome, IndicatorRow, Outcome
 from xlform.errors import UserError
 from xlform.form.model import Declaration
 from xlform.form.sample import sample_declaration
@@ -148,3 +149,31 @@ def test_a_batch_is_all_or_nothing(tmp_path: Path) -> None:
     assert list(store.known_files()) == ["/in/a.xlsx"] and store.contents() == {"a" * 64: [("", "k1|.xlsx|", "")]}
     assert store.results(["k1|.xlsx|"])["k1|.xlsx|"].status == "通过"
     store.close()
+
+
+def test_a_schema_3_store_is_upgraded_results_recomputed_history_kept(tmp_path: Path, issued: DistributeResult) -> None:
+    """Schema 3 kept a result as a positional list; schema 4 as an object keyed by field, its rows as lists."""
+    inbox, db, out = tmp_path / "in", tmp_path / "s.db", tmp_path / "r.json"
+    fill(issued, 0, inbox / "a.xlsx", "甲", time.time() - DAY)
+    make_report([inbox], out, db=db, jobs=1, fmt="json")
+    first = out.read_text(encoding="utf-8")
+    with sqlite3.connect(db) as conn:  # as schema 3 wrote it
+        for key, payload in conn.execute("SELECT item_key, payload FROM results").fetchall():
+            data = json.loads(payload)
+            old = [[*row] for row in data.pop("findings")]
+            conn.execute("UPDATE results SET payload = ? WHERE item_key = ?",
+                         (json.dumps([*data.values(), old], ensure_ascii=False), key))
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+        conn.execute("INSERT INTO returns VALUES (99, 'f-old', 'k', 'old.xlsx', '区教育局', '旧项目', '通过', "
+                     "'2020-01-01T00:00:00', '2020-01-01T00:00:00')")
+    again = make_report([inbox], out, db=db, jobs=1, fmt="json")
+    assert again.skipped == 0 and again.returns == 1  # read again, not taken from the old payload
+    assert out.read_text(encoding="utf-8") == first
+    with Store(db) as store:
+        assert [h.project for h in store.history("f-old")] == ["旧项目"]
+        assert len(store.history(issued.issued[0].form_id)) == 1
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+        (payload,) = conn.execute("SELECT payload FROM results").fetchone()
+    back = Outcome.from_json(json.loads(payload))
+    assert back.project == "甲" and all(isinstance(i, IndicatorRow) for i in back.indicators) and back.indicators

@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from .form.fields import FIELD_BY_KEY, MONEY_KEYS
 from .form.model import Declaration
 
 # Text a spreadsheet would run as a formula when it opens a CSV.
@@ -66,6 +67,20 @@ def dumps_json(items: Any) -> str:
     return json.dumps(items, ensure_ascii=False, indent=2)
 
 
+# The short heading of each form field in flat exports and in the report (the template's labels are the form's own
+# wording, numbered and bureau-specific; these stay the same for every template so scripts can rely on them).
+FIELD_HEADINGS: dict[str, str] = {
+    "unit": "填报单位", "name": "项目名称", "category": "项目类别", "leader": "项目负责人", "contact": "联系人",
+    "phone": "联系电话", "start_date": "起始日期", "end_date": "结束日期",
+    "total": "项目总预算", "current_year": "当年预算", "fiscal": "财政拨款", "fiscal_superior": "上级财政拨款",
+    "fiscal_local": "本级财政安排", "fiscal_subordinate": "下级财政配套", "other": "其他资金",
+    "overview": "项目概况", "overall_goal": "项目总目标", "annual_goal": "年度绩效目标",
+    "unit_head": "填报单位负责人", "filled_by": "填表人", "filled_on": "填报日期",
+}
+# Form fields in the flat per-project export, in column order (money: every fields.MONEY_KEYS).
+_PROJECT_FIELDS = ("unit", "name", "category", "leader", "contact", "phone", "start_date", "end_date", *MONEY_KEYS,
+                   "overview", "overall_goal", "annual_goal", "unit_head", "filled_by", "filled_on")
+
 # Flat per-project columns: (header, getter).
 PROJECT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("文件", "source.file"),
@@ -75,27 +90,7 @@ PROJECT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("年度", "identity.year"),
     ("下发部门", "identity.department"),
     ("金额单位", "identity.money_unit"),
-    ("填报单位", "project.unit"),
-    ("项目名称", "project.name"),
-    ("项目类别", "project.category"),
-    ("项目负责人", "project.leader"),
-    ("联系人", "project.contact"),
-    ("联系电话", "project.phone"),
-    ("起始日期", "project.start_date"),
-    ("结束日期", "project.end_date"),
-    ("项目总预算", "funding.total"),
-    ("当年预算", "funding.current_year"),
-    ("财政拨款", "funding.fiscal"),
-    ("上级财政拨款", "funding.fiscal_superior"),
-    ("本级财政安排", "funding.fiscal_local"),
-    ("下级财政配套", "funding.fiscal_subordinate"),
-    ("其他资金", "funding.other"),
-    ("项目概况", "project.overview"),
-    ("项目总目标", "project.overall_goal"),
-    ("年度绩效目标", "project.annual_goal"),
-    ("填报单位负责人", "footer.unit_head"),
-    ("填表人", "footer.filled_by"),
-    ("填报日期", "footer.filled_on"),
+    *((FIELD_HEADINGS[k], f"{FIELD_BY_KEY[k].group}.{k}") for k in _PROJECT_FIELDS),
 )
 
 TABLE_EXPORT_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {

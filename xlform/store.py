@@ -49,7 +49,8 @@ from .collect.outcome import Collected, FileOutcome, Outcome
 from .errors import UserError
 from .form.template import builtin_templates, load_template
 
-SCHEMA_VERSION = 3  # 2: files, contents and results keyed by checker signature; 3: a zip member's time in contents
+SCHEMA_VERSION = 4  # 2: files, contents and results keyed by checker signature; 3: a zip member's time in contents;
+#                    4: a result's payload is an object keyed by field (Outcome.to_json), no longer a list
 BUSY_SECONDS = 30.0  # how long a run waits for its turn to write behind another run
 KEEP_CHECKERS = 4  # signatures whose results stay (a bureau alternating template sets, an upgrade)
 IN_USE_SECONDS = 3600  # a signature used this recently may belong to a run still going: never cleared
@@ -270,7 +271,7 @@ class Store:
         for key, payload in self.conn.execute("SELECT item_key, payload FROM results WHERE checker = ?",
                                               (self.checker,)):
             if key in wanted:
-                found[key] = Outcome.from_list(json.loads(payload))
+                found[key] = Outcome.from_json(json.loads(payload))
         return found
 
     def report_state(self, output: str) -> dict[str, Any] | None:
@@ -312,7 +313,7 @@ class Store:
                 self.conn.executemany(
                     "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)",
                     [(self.checker, c.key, c.outcome.status, c.outcome.form_id,
-                      json.dumps(c.outcome.to_list(), ensure_ascii=False, separators=(",", ":"))) for c in fo.items])
+                      json.dumps(c.outcome.to_json(), ensure_ascii=False, separators=(",", ":"))) for c in fo.items])
             self._record(returns, now)
 
     def touch(self, files: list[tuple[str, int, int, str]], returns: list[Receipt], now: str) -> None:

@@ -36,7 +36,6 @@ from ..reading.package import MAX_FILE_BYTES, MAX_RATIO, RATIO_FLOOR
 from ..reading.refusals import Reason
 
 _FORK = sys.platform.startswith("linux")  # workers forked (Linux) or spawned
-STATUS_IGNORED = "已忽略"
 # Zip inboxes: a real one holds up to a few thousand ~30 KB returns. The member and unzipped limits hold for
 # one zip on disk with every zip inside it together: they add up across levels.
 MAX_ZIP_BYTES = 1024 * 1024 * 1024

@@ -5,14 +5,74 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, ClassVar, Self
 
+from ..form.fields import MONEY_KEYS
 from ..reading.reader import Registry
 from ..reading.refusals import Reason
-from ..review.result import STATUS_UNREADABLE, FileResult, check_file
-from .inbox import STATUS_IGNORED, DiskFile, Item, _suffix
+from ..review.result import FileResult, check_file
+from ..review.status import Status
+from .inbox import DiskFile, Item, _suffix
 
 # ---- outcomes: what reading and checking one item gives, in compact form ----------------
+
+
+class _Row:
+    """A row of an outcome's table. In JSON (the store) a list in field order: compact, and read back fast."""
+
+    __slots__ = ()
+    _names: ClassVar[tuple[str, ...]]
+
+    def to_json(self) -> list[Any]:
+        return [getattr(self, n) for n in self._names]
+
+    @classmethod
+    def from_json(cls, values: list[Any]) -> Self:
+        return cls(*values)
+
+
+@dataclass(slots=True)
+class IndicatorRow(_Row):
+    level1: str
+    level2: str
+    name: str
+    target: str  # as typed
+    operator: str
+    number: str  # decimal string, "" when the target has none
+    unit: str
+    note: str
+    value_type: str
+    value_basis: str
+    row: int
+
+
+@dataclass(slots=True)
+class CostRow(_Row):
+    project: str
+    content: str
+    detail: str
+    amount: str  # decimal strings, in the return's money unit
+    unit_price: str
+    price_basis: str
+    quantity: str
+    quantity_basis: str
+    note: str
+    row: int
+
+
+@dataclass(slots=True)
+class FindingRow(_Row):
+    severity: str
+    rule: str
+    sheet: str
+    cell: str
+    field: str
+    value: str
+    message: str
+
+
+for _cls in (IndicatorRow, CostRow, FindingRow):
+    _cls._names = tuple(f.name for f in fields(_cls))
 
 
 @dataclass(slots=True)
@@ -22,7 +82,7 @@ class Outcome:
     Money stays a decimal string, dates ISO strings; the report converts them.
     """
 
-    status: str  # 通过 / 需修改 / 无法读取 / 已忽略
+    status: str  # a Status: 通过 / 需修改 / 无法读取 / 已忽略 (plain text once read back from the store)
     error: str = ""  # why it could not be read
     form_id: str = ""
     issued_to: str = ""  # department in _meta ("" for a blank form nobody was issued)
@@ -36,32 +96,39 @@ class Outcome:
     category: str = ""
     start: str = ""
     end: str = ""
-    money: list[str] = field(default_factory=list)  # 总预算, 当年, 财政拨款, 上级, 本级, 下级, 其他
+    money: list[str] = field(default_factory=list)  # one per fields.MONEY_KEYS
     errors: int = 0
     warnings: int = 0
-    indicators: list[list[Any]] = field(default_factory=list)
-    costs: list[list[Any]] = field(default_factory=list)
-    findings: list[list[str]] = field(default_factory=list)  # severity, rule, sheet, cell, field, value, message
+    indicators: list[IndicatorRow] = field(default_factory=list)
+    costs: list[CostRow] = field(default_factory=list)
+    findings: list[FindingRow] = field(default_factory=list)
     error_code: str = ""  # the refusal's code (reading/refusals.py); `code` is the department's
 
     @classmethod
     def refused(cls, why: Reason) -> Outcome:
-        return cls(STATUS_UNREADABLE, why.message, error_code=why.code)
+        return cls(Status.UNREADABLE, why.message, error_code=why.code)
 
-    def to_list(self) -> list[Any]:
-        return [getattr(self, f) for f in _OUTCOME_FIELDS]
+    def to_json(self) -> dict[str, Any]:
+        """For the store: keyed by field, the rows as lists."""
+        data = {f: getattr(self, f) for f in _OUTCOME_FIELDS}
+        for name in _ROW_TYPES:
+            data[name] = [r.to_json() for r in data[name]]
+        return data
 
     @classmethod
-    def from_list(cls, values: list[Any]) -> Outcome:
-        return cls(*values)
+    def from_json(cls, data: dict[str, Any]) -> Outcome:
+        data = dict(data)
+        for name, row in _ROW_TYPES.items():
+            data[name] = [row.from_json(r) for r in data[name]]
+        return cls(**data)
 
     @property
     def readable(self) -> bool:
-        return self.status not in (STATUS_UNREADABLE, STATUS_IGNORED)
+        return self.status not in (Status.UNREADABLE, Status.IGNORED)
 
 
 _OUTCOME_FIELDS = [f.name for f in fields(Outcome)]
-MONEY_FIELDS = ("total", "current_year", "fiscal", "fiscal_superior", "fiscal_local", "fiscal_subordinate", "other")
+_ROW_TYPES: dict[str, type[_Row]] = {"indicators": IndicatorRow, "costs": CostRow, "findings": FindingRow}
 
 
 def _s(value: Any) -> str:
@@ -71,7 +138,7 @@ def _s(value: Any) -> str:
 def outcome_of(result: FileResult) -> Outcome:
     d = result.declaration
     if d is None:
-        return Outcome(STATUS_UNREADABLE, result.error, error_code=result.code)
+        return Outcome(Status.UNREADABLE, result.error, error_code=result.code)
     ident, p = d.identity, d.project
     return Outcome(
         status=result.status,
@@ -87,20 +154,21 @@ def outcome_of(result: FileResult) -> Outcome:
         category=p.category,
         start=_s(p.start_date),
         end=_s(p.end_date),
-        money=[_s(getattr(d.funding, key)) for key in MONEY_FIELDS],
+        money=[_s(getattr(d.funding, key)) for key in MONEY_KEYS],
         errors=result.errors,
         warnings=result.warnings,
-        indicators=[[i.level1, i.level2, i.name, i.target.raw, i.target.operator, _s(i.target.number), i.target.unit,
-                     i.note, i.value_type, i.value_basis, i.row] for i in d.indicators],
-        costs=[[c.project, c.content, c.detail, _s(c.amount), _s(c.unit_price), c.price_basis, _s(c.quantity),
-                c.quantity_basis, c.note, c.row] for c in d.costs],
-        findings=[[f.severity, f.rule, f.sheet, f.cell, f.field, f.value, f.message] for f in result.findings],
+        indicators=[IndicatorRow(i.level1, i.level2, i.name, i.target.raw, i.target.operator, _s(i.target.number),
+                                 i.target.unit, i.note, i.value_type, i.value_basis, i.row) for i in d.indicators],
+        costs=[CostRow(c.project, c.content, c.detail, _s(c.amount), _s(c.unit_price), c.price_basis, _s(c.quantity),
+                       c.quantity_basis, c.note, c.row) for c in d.costs],
+        findings=[FindingRow(f.severity, f.rule, f.sheet, f.cell, f.field, f.value, f.message)
+                  for f in result.findings],
     )
 
 
 def check_item(item: Item, registry: Registry | None = None) -> Outcome:
     if item.data is None:
-        return Outcome(STATUS_IGNORED if item.ignored else STATUS_UNREADABLE, item.reason, error_code=item.code)
+        return Outcome(Status.IGNORED if item.ignored else Status.UNREADABLE, item.reason, error_code=item.code)
     return outcome_of(check_file(item.name, registry, item.data, item.name))
 
 

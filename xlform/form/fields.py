@@ -76,6 +76,8 @@ FIELDS: tuple[Field, ...] = (
     Field("filled_on", Kind.DATE, FT),
 )
 FIELD_BY_KEY = {f.key: f for f in FIELDS}
+# The money cells (项目资金), in form order: checks, outcomes, export and report all take them from here.
+MONEY_KEYS: tuple[str, ...] = tuple(f.key for f in FIELDS if f.kind is Kind.MONEY)
 
 # Labels that head a group rather than a cell.
 SECTION_LABELS = (

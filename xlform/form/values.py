@@ -14,6 +14,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
 __all__ = [
+    "CENT",
+    "MONEY_TOLERANCE",
     "ValueProblem",
     "clean_text",
     "parse_date",
@@ -22,6 +24,11 @@ __all__ = [
     "parse_tick",
     "to_halfwidth",
 ]
+
+
+CENT = Decimal("0.01")  # amounts are kept to the cent
+# Two amounts are equal when they agree to the cent: the reviewer's checks and the workbook's own live checks.
+MONEY_TOLERANCE = CENT / 2
 
 
 class ValueProblem(ValueError):

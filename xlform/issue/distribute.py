@@ -44,16 +44,30 @@ class Issued:
     """One workbook sent out: a row of the manifest."""
 
     form_id: str
-    department: str
-    code: str
-    contact: str
-    phone: str
+    recipient: Department
     project_no: int
     file: str  # file name inside the output folder
     issued_at: str
     template: str
     version: str
     year: int
+
+    # The manifest's columns for the recipient.
+    @property
+    def department(self) -> str:
+        return self.recipient.name
+
+    @property
+    def code(self) -> str:
+        return self.recipient.code
+
+    @property
+    def contact(self) -> str:
+        return self.recipient.contact
+
+    @property
+    def phone(self) -> str:
+        return self.recipient.phone
 
 
 # Manifest columns: (header a clerk sees, Issued attribute). The order is the file's.
@@ -110,7 +124,7 @@ def distribute(
     year = year or template.year
     issued_at = (now or datetime.now(BEIJING)).isoformat(timespec="seconds")
     plan = [
-        Issued(str(uuid.uuid4()), d.name, d.code, d.contact, d.phone, n, file_name(year, d.name, n), issued_at,
+        Issued(str(uuid.uuid4()), d, n, file_name(year, d.name, n), issued_at,
                template.id, template.version, year)
         for d in departments
         for n in range(1, d.projects + 1)
@@ -267,7 +281,9 @@ def read_manifest(path: str | Path) -> list[Issued]:
         for _, attr in MANIFEST_COLUMNS:
             text = _unsafe(row[where[attr]]) if attr in where and where[attr] < len(row) else ""
             values[attr] = (int(text) if text.isdigit() else 0) if attr in _INT_COLUMNS else text
-        issued.append(Issued(**values))  # type: ignore[arg-type]
+        recipient = Department(str(values.pop("department")), str(values.pop("code")), str(values.pop("contact")),
+                               str(values.pop("phone")))
+        issued.append(Issued(recipient=recipient, **values))  # type: ignore[arg-type]
     return issued
 
 

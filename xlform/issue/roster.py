@@ -46,12 +46,14 @@ _FORMULA_START = ("=", "+", "-", "@")
 
 @dataclass(frozen=True)
 class Department:
+    """A department forms go to and come back from: a roster row; the manifest and the report hold one too."""
+
     name: str
     code: str = ""
     contact: str = ""
     phone: str = ""
-    projects: int = 1
-    row: int = 0  # 1-based row in the roster file, for messages
+    projects: int = 1  # roster only: workbooks to issue
+    row: int = 0  # roster only: 1-based row in the roster file, for messages
 
 
 def read_roster(path: str | Path) -> list[Department]:

@@ -22,12 +22,13 @@ from python_calamine import CalamineWorkbook
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from ..form.fields import META_SHEET, Kind
+from ..form.kinds import KINDS, TEXT_KINDS
 from ..form.layout import TablePos, layout_for
 from ..form.meta import META_FORMAT, identity_from_meta
 from ..form.model import Activity, CostItem, Declaration, Guarantee, Indicator, Source
 from ..form.targets import parse_target
 from ..form.template import MAX_YEAR, MIN_YEAR, Template, builtin_templates, load_template
-from ..form.values import ValueProblem, clean_text, parse_date, parse_decimal, parse_money, parse_tick
+from ..form.values import ValueProblem, clean_text
 from ..review import rules
 from ..review.findings import Finding, shown
 from ..review.rules import Declared
@@ -251,9 +252,9 @@ class _Reader:
                     # normalize() drops trailing zeros; "f" then never shows an exponent (1 → "100", not "1").
                     return parse_target(f"{(Decimal(str(raw)) * 100).normalize():f}%")
                 return parse_target(raw)
-            return _CONVERTERS.get(kind, clean_text)(raw)
+            return (KINDS[kind].convert or clean_text)(raw)
         except ValueProblem as exc:
-            self.add(_KIND_RULES[kind], sheet, address, label, raw,
+            self.add(rules.CATALOGUE[KINDS[kind].rule], sheet, address, label, raw,
                      f"“{label}”填了“{shown(raw)}”，{exc}。")
             return None if kind is not Kind.TICK else False
 
@@ -331,20 +332,9 @@ def _table_plan(template: Template, table: str, text: str) -> _TablePlan | None:
     for c in pos.columns:
         col = ref.col + (c.col - pos.first_col)
         kind = c.column.kind
-        columns.append(_TableColumn(c.column.key, kind, kind in _TEXT_KINDS, c.header, col, xl_col_to_name(col)))
+        columns.append(_TableColumn(c.column.key, kind, kind in TEXT_KINDS, c.header, col, xl_col_to_name(col)))
     return _TablePlan(ref, tuple(columns))
 
-
-# How each kind of value is read (text kinds: clean_text), and the rule a value that cannot be read breaks.
-_CONVERTERS = {
-    Kind.MONEY: lambda raw: _cents(parse_money(raw)),
-    Kind.NUMBER: parse_decimal,
-    Kind.DATE: parse_date,
-    Kind.TICK: parse_tick,
-}
-_TEXT_KINDS = frozenset(Kind) - {*_CONVERTERS, Kind.TARGET}
-# Only these kinds raise ValueProblem (targets and text always read).
-_KIND_RULES = {Kind.MONEY: rules.KIND_MONEY, Kind.NUMBER: rules.KIND_NUMBER, Kind.DATE: rules.KIND_DATE, Kind.TICK: rules.KIND_TICK}
 
 
 @dataclass(frozen=True)
@@ -377,7 +367,7 @@ def _field_spots(template: Template, refs: tuple[str | None, ...]) -> tuple[_Spo
     spots = []
     for (key, pos), text in zip(layout_for(template).fields.items(), refs, strict=True):
         kind = pos.field.kind
-        spot = _Spot(key, pos.field.group, kind, kind in _TEXT_KINDS, template.labels[key], pos.name, pos.sheet)
+        spot = _Spot(key, pos.field.group, kind, kind in TEXT_KINDS, template.labels[key], pos.name, pos.sheet)
         ref = parse_ref(text) if text else None
         if ref is not None and ref.sheet == pos.sheet:
             spot = replace(spot, row=ref.row, col=ref.col, label_col=pos.label_col, address=_address(ref.row, ref.col))
@@ -400,14 +390,8 @@ def _merge_mof_target(item: Indicator) -> None:
         t.unit = item.measure_unit
 
 
-def _cents(value: Decimal | None) -> Decimal | None:
-    """Money shown with two decimals (232124 → 232124.00); more decimals are kept for the check to see."""
-    if value is not None and value == value.quantize(_CENT):
-        return value.quantize(_CENT)
-    return value
 
 
-_CENT = Decimal("0.01")
 
 
 def _same_label(found: Any, expected: str) -> bool:

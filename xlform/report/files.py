@@ -21,6 +21,7 @@ from ..export import csv_safe
 from ..fileio import atomic_path, os_reason
 from ..ooxml.rows import PROBE, PROBE_ROW, SheetRows, fill_rows
 from ..ooxml.ziparchive import TooLarge
+from ..review.status import STATUS_STYLE
 from .tables import Heading, ReportResult, Table
 
 
@@ -129,8 +130,7 @@ def _write_sheet(wb: Workbook, table: Table, fmts: dict[str, Any], heading: Head
     if table.totals and table.rows:
         _totals(ws, table, last + 1, fmts)
     if table.status_col is not None and table.rows:
-        for text, style in (("需修改", "bad"), ("未提交", "bad"), ("通过", "good"), ("已通过", "good"),
-                            ("缺", "warn"), ("不在名单中", "warn")):
+        for text, style in STATUS_STYLE:
             ws.conditional_format(1, table.status_col, last, table.status_col,
                                   {"type": "text", "criteria": "begins with", "value": text, "format": fmts[style]})
 

@@ -23,16 +23,16 @@ from datetime import datetime
 from pathlib import Path
 
 from ..collect import inbox as collect
-from ..collect.inbox import STATUS_IGNORED, DiskFile, file_hash, is_junk, walk
-from ..collect.outcome import Collected, FileOutcome, Outcome
+from ..collect.inbox import DiskFile, file_hash, is_junk, walk
+from ..collect.outcome import Collected, FileOutcome, FindingRow, Outcome
 from ..collect.workers import collect_files
 from ..errors import UserError
 from ..fileio import refuse_overwriting_inputs, same_file
 from ..issue.distribute import MANIFEST_NAME, Issued, read_manifest
 from ..issue.roster import Department, read_roster
 from ..review import rules
-from ..review.result import STATUS_FIX
 from ..review.rules import Declared
+from ..review.status import Status
 from ..store import Receipt, Store, store_error, store_files
 from .files import write_tables
 from .tables import Expected, Heading, ReportResult, Return, Unread, build_tables
@@ -164,7 +164,7 @@ def _expected(roster: Path | None, manifest: Path | None) -> tuple[list[Expected
         by_name: dict[str, Expected] = {}
         issued = read_manifest(manifest)
         for item in issued:
-            e = by_name.setdefault(item.department, Expected(item.department, item.code, item.contact, item.phone, 0))
+            e = by_name.setdefault(item.department, Expected(item.recipient, 0))
             e.count = (e.count or 0) + 1
             e.form_ids.add(item.form_id)
         return list(by_name.values()), issued
@@ -200,13 +200,13 @@ def _check_claims(latest: list[Return], issued: list[Issued]) -> None:
 
 def _claim(o: Outcome, rule: Declared, field: str, value: str, message: str) -> None:
     f = rule.finding("", "", field, value, message)
-    o.findings.append([f.severity, f.rule, f.sheet, f.cell, f.field, f.value, f.message])
+    o.findings.append(FindingRow(f.severity, f.rule, f.sheet, f.cell, f.field, f.value, f.message))
     o.errors += f.severity == "error"
-    o.status = STATUS_FIX
+    o.status = Status.FIX
 
 
 def _from_department(d: Department) -> Expected:
-    return Expected(d.name, d.code, d.contact, d.phone, d.projects)
+    return Expected(d, d.projects)
 
 
 @contextmanager
@@ -342,7 +342,7 @@ def _sort_out(disks: list[DiskFile], collected: dict[str, list[Collected]]) -> t
             if c.outcome.readable:
                 returns.append(Return(name, received, c.key, c.outcome, modified=c.modified))
             else:
-                unread.append(Unread(name, received, c.outcome.error, c.outcome.status == STATUS_IGNORED,
+                unread.append(Unread(name, received, c.outcome.error, c.outcome.status == Status.IGNORED,
                                      c.outcome.error_code))
     return returns, unread
 
@@ -379,7 +379,7 @@ def _assemble(all_returns: list[Return], unread: list[Unread], expected: list[Ex
     _check_claims(latest, issued)
     departments = _match(latest, expected)
     unit = _report_unit(latest)
-    order = {e.name: i for i, e in enumerate(departments)}
+    order = {e.department.name: i for i, e in enumerate(departments)}
     latest.sort(key=lambda r: (order.get(r.department, len(order)), r.department, r.outcome.project, r.received, r.name))
     superseded.sort(key=lambda r: (order.get(r.department, len(order)), r.department, r.name))
     unread.sort(key=lambda u: (u.ignored, u.name))
@@ -387,7 +387,7 @@ def _assemble(all_returns: list[Return], unread: list[Unread], expected: list[Ex
     result = ReportResult(outputs=[])
     result.files = len(all_returns) + len(unread)
     result.returns = len(latest)
-    result.with_errors = sum(r.outcome.status == STATUS_FIX for r in latest)
+    result.with_errors = sum(r.outcome.status == Status.FIX for r in latest)
     result.unreadable = sum(not u.ignored for u in unread)
     result.ignored = sum(u.ignored for u in unread)
     result.superseded = len(superseded)
@@ -402,20 +402,20 @@ def _assemble(all_returns: list[Return], unread: list[Unread], expected: list[Ex
 def _match(latest: list[Return], expected: list[Expected]) -> list[Expected]:
     """Attach each return to its department: by form id (manifest), name, then code. Others join at the end."""
     by_form = {form_id: e for e in expected for form_id in e.form_ids}
-    by_name = {e.name: e for e in expected}
-    by_code = {e.code: e for e in expected if e.code}
+    by_name = {e.department.name: e for e in expected}
+    by_code = {e.department.code: e for e in expected if e.department.code}
     extra: dict[str, Expected] = {}
     for r in latest:
         o = r.outcome
         e = by_form.get(o.form_id) or by_name.get(o.department) or (by_code.get(o.code) if o.code else None)
         if e is None:
             name = o.department or NO_UNIT
-            e = extra.setdefault(name, Expected(name, o.code, listed=False))
-        r.department = e.name
+            e = extra.setdefault(name, Expected(Department(name, o.code), listed=False))
+        r.department = e.department.name
         for old in r.replaced:
-            old.department = e.name
+            old.department = e.department.name
         e.returns.append(r)
-    return [*expected, *sorted(extra.values(), key=lambda e: e.name)]
+    return [*expected, *sorted(extra.values(), key=lambda e: e.department.name)]
 
 
 def _report_unit(latest: list[Return]) -> str:
@@ -436,7 +436,8 @@ def _signature(disks: list[DiskFile], collected: dict[str, list[Collected]], exp
         for c in collected.get(d.path, []):
             digest.update(f"{d.name}\0{c.member}\0{c.key}\0{d.mtime_ns}\n".encode())
     for e in expected:
-        digest.update(repr((e.name, e.code, e.contact, e.phone, e.count, sorted(e.form_ids))).encode())
+        u = e.department
+        digest.update(repr((u.name, u.code, u.contact, u.phone, e.count, sorted(e.form_ids))).encode())
     return digest.hexdigest()
 
 

@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from ..collect.outcome import Outcome
+from ..export import FIELD_HEADINGS
+from ..form.fields import MONEY_KEYS
+from ..issue.roster import Department
 from ..reading.refusals import title_of
 from ..review.findings import SEVERITY_LABEL
-from ..review.result import STATUS_FIX, STATUS_PASS
 from ..review.rules import catalogue
+from ..review.status import Status
 
 TO_YUAN = {"元": Decimal(1), "万元": Decimal(10000)}
 REPORT_TITLE = "财政项目支出绩效目标申报"
@@ -29,10 +32,7 @@ RULE_TITLES = {rule_id: title for rule_id, _, title, _ in catalogue()}
 class Expected:
     """A department returns are expected from (a roster row, or the manifest's rows for it)."""
 
-    name: str
-    code: str = ""
-    contact: str = ""
-    phone: str = ""
+    department: Department
     count: int | None = None  # forms expected; None when nobody said (no roster, no manifest)
     listed: bool = True  # False: not on the roster/manifest, known only from its returns
     form_ids: set[str] = field(default_factory=set)  # issued to it (manifest only)
@@ -181,14 +181,13 @@ class Heading:
 
 
 def _money_columns(unit: str) -> list[Column]:
-    names = ("项目总预算", "当年预算", "财政拨款", "上级财政拨款", "本级财政安排", "下级财政配套", "其他资金")
-    keys = ("total", "current_year", "fiscal", "fiscal_superior", "fiscal_local", "fiscal_subordinate", "other")
     # The split of 财政拨款 by level stays on the sheet; on paper 财政拨款 + 其他资金 = 当年预算 says enough.
-    return [Column(f"{n}（{unit}）", k, "money", 15, True, printed=k not in _SPLIT_OF_FISCAL)
-            for n, k in zip(names, keys, strict=True)]
+    return [Column(f"{FIELD_HEADINGS[k]}（{unit}）", k, "money", 15, True, printed=k not in _SPLIT_OF_FISCAL)
+            for k in MONEY_KEYS]
 
 
 _SPLIT_OF_FISCAL = ("fiscal_superior", "fiscal_local", "fiscal_subordinate")
+_DEPARTMENT_MONEY = ("total", "current_year")  # what 按部门 sums per department
 
 
 def build_tables(latest: list[Return], superseded: list[Return], unread: list[Unread], departments: list[Expected],
@@ -207,8 +206,10 @@ def build_tables(latest: list[Return], superseded: list[Return], unread: list[Un
 def _summary(latest: list[Return], unit: str) -> Table:
     columns = [
         Column("部门", "department", width=18, identifies=True), Column("部门编码", "code", width=10, printed=False),
-        Column("项目名称", "project", width=32, identifies=True), Column("项目类别", "category", width=12),
-        Column("起始日期", "start", "date", 11, printed=False), Column("结束日期", "end", "date", 11, printed=False),
+        Column(FIELD_HEADINGS["name"], "project", width=32, identifies=True),
+        Column(FIELD_HEADINGS["category"], "category", width=12),
+        Column(FIELD_HEADINGS["start_date"], "start", "date", 11, printed=False),
+        Column(FIELD_HEADINGS["end_date"], "end", "date", 11, printed=False),
         *_money_columns(unit),
         Column("指标数", "indicators", "int", 8, True, printed=False), Column("错误", "errors", "int", 6, True),
         Column("提示", "warnings", "int", 6, True), Column("状态", "status", width=9),
@@ -244,26 +245,26 @@ def _by_department(departments: list[Expected], unit: str) -> Table:
         Column("部门", "department", width=20, identifies=True), Column("部门编码", "code", width=10),
         Column("联系人", "contact", width=10), Column("联系电话", "phone", width=14),
         Column("应交份数", "expected", "int", 9, True), Column("已交份数", "returned", "int", 9, True),
-        Column("通过", "passed", "int", 7, True), Column("需修改", "to_fix", "int", 7, True),
-        Column(f"项目总预算（{unit}）", "total", "money", 16, True),
-        Column(f"当年预算（{unit}）", "current_year", "money", 16, True),
+        Column(Status.PASS, "passed", "int", 7, True), Column(Status.FIX, "to_fix", "int", 7, True),
+        *(Column(f"{FIELD_HEADINGS[k]}（{unit}）", k, "money", 16, True) for k in _DEPARTMENT_MONEY),
         Column("状态", "status", width=16),
     ]
     rows = []
     for e in departments:
         returned = len(e.returns)
-        fix = sum(r.outcome.status == STATUS_FIX for r in e.returns)
+        fix = sum(r.outcome.status == Status.FIX for r in e.returns)
         missing = max(0, (e.count or 0) - returned)
         if returned == 0:
-            status = "未提交"
+            status: str = Status.MISSING
         else:
-            parts = (["不在名单中"] if has_list and not e.listed else []) + (["需修改"] if fix else []) \
-                + ([f"缺 {missing} 份"] if missing else [])
-            status = "；".join(parts) or "已通过"
+            parts = ([Status.NOT_LISTED] if has_list and not e.listed else []) + ([Status.FIX] if fix else []) \
+                + ([f"{Status.SHORT} {missing} 份"] if missing else [])
+            status = "；".join(parts) or Status.ALL_PASSED
         totals = [sum(_money(r.outcome.money[i], r.outcome.money_unit, unit) or 0.0 for r in e.returns) if e.returns
-                  else None for i in (0, 1)]
-        rows.append([e.name, e.code, e.contact, e.phone, e.count, returned,
-                     sum(r.outcome.status == STATUS_PASS for r in e.returns), fix, *totals, status])
+                  else None for i in map(MONEY_KEYS.index, _DEPARTMENT_MONEY)]
+        u = e.department
+        rows.append([u.name, u.code, u.contact, u.phone, e.count, returned,
+                     sum(r.outcome.status == Status.PASS for r in e.returns), fix, *totals, status])
     return Table("按部门", "departments", columns, rows, totals=True, status_col=len(columns) - 1)
 
 
@@ -279,9 +280,9 @@ def _indicators(latest: list[Return]) -> Table:
     ]
     rows = []
     for r in latest:
-        for level1, level2, name, raw, op, number, unit, note, vtype, basis, row in r.outcome.indicators:
-            rows.append([r.department, r.outcome.project, level1, level2, name, raw, op, _number(number), unit, note,
-                         vtype, basis, r.name, row])
+        for i in r.outcome.indicators:
+            rows.append([r.department, r.outcome.project, i.level1, i.level2, i.name, i.target, i.operator,
+                         _number(i.number), i.unit, i.note, i.value_type, i.value_basis, r.name, i.row])
     return Table("指标明细", "indicators", columns, rows)
 
 
@@ -297,9 +298,10 @@ def _costs(latest: list[Return], unit: str) -> Table:
     rows = []
     for r in latest:
         mu = r.outcome.money_unit
-        for item, content, detail, amount, price, pbasis, qty, qbasis, note, row in r.outcome.costs:
-            rows.append([r.department, r.outcome.project, item, content, detail, _money(amount, mu, unit),
-                         _money(price, mu, unit), pbasis, _number(qty), qbasis, note, r.name, row])
+        for c in r.outcome.costs:
+            rows.append([r.department, r.outcome.project, c.project, c.content, c.detail, _money(c.amount, mu, unit),
+                         _money(c.unit_price, mu, unit), c.price_basis, _number(c.quantity), c.quantity_basis, c.note,
+                         r.name, c.row])
     return Table("构成明细", "costs", columns, rows)
 
 
@@ -313,10 +315,10 @@ def _problems(latest: list[Return]) -> Table:
     ]
     rows = []
     for r in latest:
-        for severity, rule, sheet, cell, fld, value, message in r.outcome.findings:
-            where = f"{sheet}!{cell}" if cell else sheet
-            rows.append([r.department, r.outcome.project, r.name, SEVERITY_LABEL.get(severity, severity), rule, where,
-                         fld, value, message, RULE_TITLES.get(rule, "")])
+        for f in r.outcome.findings:
+            where = f"{f.sheet}!{f.cell}" if f.cell else f.sheet
+            rows.append([r.department, r.outcome.project, r.name, SEVERITY_LABEL.get(f.severity, f.severity), f.rule,
+                         where, f.field, f.value, f.message, RULE_TITLES.get(f.rule, "")])
     return Table("问题清单", "findings", columns, rows)
 
 

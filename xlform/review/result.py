@@ -16,8 +16,7 @@ from ..reading.reader import Registry, read
 from ..reading.refusals import Reason, Unreadable
 from .findings import SEVERITY_LABEL, Finding
 from .rules import check
-
-STATUS_PASS, STATUS_FIX, STATUS_UNREADABLE = "通过", "需修改", "无法读取"
+from .status import Status
 
 
 @dataclass
@@ -49,10 +48,10 @@ class FileResult:
         return self.readable and self.errors == 0
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
         if not self.readable:
-            return STATUS_UNREADABLE
-        return STATUS_PASS if self.errors == 0 else STATUS_FIX
+            return Status.UNREADABLE
+        return Status.PASS if self.errors == 0 else Status.FIX
 
 
 def check_file(path: str | Path, registry: Registry | None = None, data: bytes | None = None,
@@ -108,6 +107,6 @@ def result_text(r: FileResult) -> str:
         for f in items:
             cell = f"{f.sheet}!{f.cell}" if f.cell else "—"
             lines.append(f"    {SEVERITY_LABEL[f.severity]} {f.rule} {cell} {f.text}")
-    verdict = "通过" if r.ok else "需修改"
+    verdict = Status.PASS if r.ok else Status.FIX
     lines.append(f"  结果：{verdict}，{r.errors} 个错误，{r.warnings} 个提示")
     return "\n".join(lines)

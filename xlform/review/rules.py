@@ -14,17 +14,15 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..form.fields import FIELD_BY_KEY, TABLES, Kind
+from ..form.fields import FIELD_BY_KEY, MONEY_KEYS, TABLES, Kind
 from ..form.layout import field_per_line, layout_for
 from ..form.model import Declaration, Indicator
 from ..form.paper import counted_length
 from ..form.targets import GoalTarget, extract_goal_targets, same_subject
 from ..form.template import DEFAULT_TEMPLATE, Template, TemplateError, load_template
+from ..form.values import CENT, MONEY_TOLERANCE
 from ..writing.livechecks import cost_row_message
 from .findings import SEVERITY_LABEL, Finding, Severity, shown
-
-CENT = Decimal("0.005")
-_TWO_PLACES = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -120,7 +118,7 @@ def _money(value: Decimal | None) -> str:
 def _cents(value: Decimal) -> bool:
     """At most two decimals (1.000 counts); read off the digits when quantize() fails (past 28 digits)."""
     try:
-        return value == value.quantize(_TWO_PLACES)
+        return value == value.quantize(CENT)
     except InvalidOperation:
         pass
     _, digits, exponent = value.as_tuple()
@@ -278,13 +276,10 @@ def _too_long(r: Rule, ctx: Context, where: tuple[str, str], label: str, text: s
                        f"“{label}”有 {count}，超过本表上限 {limit} 字，打印出来会显示不全；请精简到 {limit} 字以内。")
 
 
-_MONEY_KEYS = ("total", "current_year", "fiscal", "fiscal_superior", "fiscal_local", "fiscal_subordinate", "other")
-
-
 @rule("money.value", "error", "金额为负数或超过两位小数", "本级财政安排填了 -100 或 232124.555。")
 def _money_values(r: Rule, ctx: Context) -> Iterator[Finding]:
     # Where and under which label are only looked up for a bad value: most returns have none.
-    for key in _MONEY_KEYS:
+    for key in MONEY_KEYS:
         value = getattr(ctx.d.funding, key)
         if _bad_money(value):
             yield _money_problem(r, ctx, value, ctx.cell(key), ctx.label(key))
@@ -313,7 +308,7 @@ def _fiscal_parts(r: Rule, ctx: Context) -> Iterator[Finding]:
     if f.fiscal is None and all(p is None for p in parts):
         return
     total = sum((_n(p) for p in parts), Decimal(0))
-    if abs(_n(f.fiscal) - total) > CENT:
+    if abs(_n(f.fiscal) - total) > MONEY_TOLERANCE:
         label = ctx.label("fiscal")
         parts_named = "、".join(ctx.term(key) for key in ("fiscal_superior", "fiscal_local", "fiscal_subordinate"))
         yield ctx.finding(r, ctx.cell("fiscal"), label, f.fiscal,
@@ -326,7 +321,7 @@ def _current_year_sum(r: Rule, ctx: Context) -> Iterator[Finding]:
     if f.current_year is None and f.fiscal is None and f.other is None:
         return
     total = _n(f.fiscal) + _n(f.other)
-    if abs(_n(f.current_year) - total) > CENT:
+    if abs(_n(f.current_year) - total) > MONEY_TOLERANCE:
         label = ctx.label("current_year")
         yield ctx.finding(r, ctx.cell("current_year"), label, f.current_year,
                           f"“{label}”{_is(f.current_year)}，但{ctx.term('fiscal')}与{ctx.term('other')}之和为 "
@@ -336,7 +331,7 @@ def _current_year_sum(r: Rule, ctx: Context) -> Iterator[Finding]:
 @rule("funding.current_year_le_total", "error", "当年预算超过项目总预算", "项目总预算 100,000.00，当年预算 232,124.00。")
 def _current_le_total(r: Rule, ctx: Context) -> Iterator[Finding]:
     f = ctx.d.funding
-    if f.current_year is not None and f.total is not None and f.current_year > f.total + CENT:
+    if f.current_year is not None and f.total is not None and f.current_year > f.total + MONEY_TOLERANCE:
         label = ctx.label("current_year")
         current, total = ctx.term("current_year"), ctx.term("total")
         yield ctx.finding(r, ctx.cell("current_year"), label, f.current_year,
@@ -390,7 +385,7 @@ def _activities_total(r: Rule, ctx: Context) -> Iterator[Finding]:
     if not amounts or ctx.d.funding.current_year is None:
         return
     total = sum((a.amount for a in amounts if a.amount is not None), Decimal(0))
-    if abs(total - ctx.d.funding.current_year) > CENT:
+    if abs(total - ctx.d.funding.current_year) > MONEY_TOLERANCE:
         header = ctx.header("activities", "amount")
         yield ctx.finding(r, ctx.row_cell("activities", "amount", amounts[-1].row), header, total,
                           f"“{ctx.label('activities')}”各项{header}合计 {_money(total)}，与{ctx.term('current_year')} "
@@ -600,7 +595,7 @@ def _cost_total(r: Rule, ctx: Context) -> Iterator[Finding]:
     if current is None or (current == 0 and not ctx.d.costs) or ctx.unread("costs"):
         return
     total = sum((_n(c.amount) for c in ctx.d.costs), Decimal(0))
-    if abs(total - current) > CENT:
+    if abs(total - current) > MONEY_TOLERANCE:
         header, costs, budget = ctx.header("costs", "amount"), ctx.label("costs"), ctx.term("current_year")
         last = ctx.d.costs[-1].row if ctx.d.costs else 0
         what = f"未填写{costs}" if not ctx.d.costs else f"{costs}{header}合计 {_money(total)}"

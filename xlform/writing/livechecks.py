@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ..form.model import Declaration
+from ..form.values import MONEY_TOLERANCE
 
 PASS, FAIL, PENDING = "通过", "未通过", "待填写"  # 待填写: a cell the check needs is still empty
 
@@ -25,7 +26,7 @@ def _n(value: Decimal | None) -> Decimal:
 
 
 def _eq(a: Decimal, b: Decimal) -> bool:
-    return abs(a - b) < Decimal("0.005")
+    return abs(a - b) < MONEY_TOLERANCE
 
 
 def _filled(*values: Decimal | None) -> bool:
@@ -158,8 +159,8 @@ LIVE_CHECKS: tuple[LiveCheck, ...] = (
         "current_year_le_total",
         "当年预算 ≤ 项目总预算",
         "当年预算不能超过项目总预算，请核对一、二两项。",
-        "N(f_current_year)<=N(f_total)+0.005",
-        lambda d: _n(d.funding.current_year) <= _n(d.funding.total) + Decimal("0.005"),
+        f"N(f_current_year)<=N(f_total)+{MONEY_TOLERANCE}",
+        lambda d: _n(d.funding.current_year) <= _n(d.funding.total) + MONEY_TOLERANCE,
         f"{_blanks('f_total', 'f_current_year')}=0",
         lambda d: _filled(d.funding.total, d.funding.current_year),
         (("total", "小于当年预算"), ("current_year", "超过项目总预算")),

@@ -27,6 +27,7 @@ from ..errors import UserError
 from ..fileio import write_bytes_atomic
 from ..form import paper
 from ..form.fields import CHECK_SHEET, HELP_SHEET, LISTS_SHEET, META_SHEET, TICK, Kind
+from ..form.kinds import KINDS, Cell
 from ..form.layout import (
     FUNDING_CHECK_COL,
     FUNDING_KEYS,
@@ -180,11 +181,7 @@ class _WorkbookWriter:
         }
 
     def input_format(self, kind: Kind) -> Any:
-        return self.f[{
-            Kind.TEXT: "text", Kind.LONG: "long", Kind.MONEY: "money", Kind.DATE: "date",
-            Kind.PHONE: "code", Kind.CHOICE: "choice", Kind.NUMBER: "number", Kind.TICK: "tick",
-            Kind.TARGET: "code",
-        }[kind]]
+        return self.f[KINDS[kind].input_format]
 
     # ---- the whole workbook ------------------------------------------------
     def build(self) -> bytes:
@@ -362,18 +359,17 @@ class _WorkbookWriter:
 
     def _value(self, ws: Worksheet, row: int, col: int, kind: Kind, value: Any, fmt: Any) -> None:
         """Write one input value with the call that suits its kind; None / "" stays blank."""
+        cell = KINDS[kind].cell
         if value is None or value == "" or value is False:
             ws.write_blank(row, col, None, fmt)
-        elif kind in (Kind.MONEY, Kind.NUMBER):
+        elif cell is Cell.NUMBER:
             ws.write_number(row, col, float(value), fmt)
-        elif kind is Kind.DATE:
+        elif cell is Cell.DATE:
             ws.write_datetime(row, col, datetime(value.year, value.month, value.day), fmt)
-        elif kind is Kind.TICK:
+        elif cell is Cell.TICK:
             ws.write_string(row, col, TICK, fmt)
-        elif kind is Kind.TARGET:
-            self._text(ws, row, col, _shown(kind, value), fmt)
         else:
-            self._text(ws, row, col, str(value), fmt)
+            self._text(ws, row, col, _shown(kind, value), fmt)
 
     def _text(self, ws: Worksheet, row: int, col: int, text: str, fmt: Any = None) -> None:
         """User text, always as text. xlsxwriter writes a string shaped like "<r>…</r>" into the file as
