@@ -73,8 +73,14 @@ def box_width(key: str) -> int:
     return sum(PROJECT_WIDTHS[col : last + 1])
 
 
+@cache
 def field_per_line(key: str) -> int:
     return paper.chars_per_line(box_width(key))
+
+
+@cache
+def _per_line(width: int) -> int:  # asked for every text of every return by the text.length rule
+    return paper.chars_per_line(width)
 
 
 def field_max_limit(key: str) -> int:
@@ -113,7 +119,7 @@ class TableCol:
 
     @property
     def per_line(self) -> int:
-        return paper.chars_per_line(self.width)
+        return _per_line(self.width)
 
     @property
     def limit(self) -> int:

@@ -60,7 +60,10 @@ _XML_SUFFIXES = (".xml", ".rels", ".vml")
 _PROTECTION = re.compile(rb"<(?:\w+:)?sheetProtection\b[^>]*>")
 # A cell value of 11+ integer digits or with an exponent: as a date serial it is past any calendar
 # (calamine's date conversion panics on such a value in a date-styled cell, printing a Rust panic).
-_HUGE_VALUE = re.compile(rb"<(?:\w+:)?v>\s*[-+]?(?:\d{11,}|\d*\.?\d+[eE])")
+# The literal "<v>" start lets the engine skip ahead (a third of a millisecond a return with a leading group);
+# a prefixed <x:v> is rare, and checked by the slower pattern only where the part has one.
+_HUGE_VALUE = re.compile(rb"<v>\s*[-+]?(?:\d{11,}|\d*\.?\d+[eE])")
+_HUGE_PREFIXED_VALUE = re.compile(rb"<\w+:v>\s*[-+]?(?:\d{11,}|\d*\.?\d+[eE])")
 _CELL_STYLE = re.compile(rb"(<(?:\w+:)?c\b[^>]*?)\s+s\s*=\s*[\"'][^\"']*[\"']")
 
 
@@ -112,7 +115,8 @@ class Package:
 
     def has_huge_value(self, part: str) -> bool:
         """Whether a sheet holds a number no date could be (read such a sheet with calamine_zip(unstyled=part))."""
-        return _HUGE_VALUE.search(self.parts.get(part, b"")) is not None
+        body = self.parts.get(part, b"")
+        return _HUGE_VALUE.search(body) is not None or (b":v>" in body and _HUGE_PREFIXED_VALUE.search(body) is not None)
 
     def sheet_protected(self, name: str) -> bool:
         ref = self.sheet(name)

@@ -254,17 +254,22 @@ def _text_length(r: Rule, ctx: Context) -> Iterator[Finding]:
         text = getattr(getattr(ctx.d, FIELD_BY_KEY[key].group), key)
         if key == "unit" and ctx.d.identity.department:
             continue  # prefilled by the bureau, not the department's to shorten
+        if len(text) <= limit and "\n" not in text:
+            continue  # the usual case, decided without the page arithmetic
         if counted_length(text, field_per_line(key)) > limit:
             yield _too_long(r, ctx, ctx.cell(key), ctx.label(key), text, limit, field_per_line(key))
     for table, pos in ctx.layout.tables.items():
         for c in pos.columns:
             if c.column.kind is not Kind.TEXT:
                 continue
+            key, per_line, column_limit = c.column.key, c.per_line, c.limit
             for item in getattr(ctx.d, table):
-                text = getattr(item, c.column.key)
-                if counted_length(text, c.per_line) > c.limit:
-                    yield _too_long(r, ctx, ctx.row_cell(table, c.column.key, item.row), c.header, text, c.limit,
-                                    c.per_line)
+                text = getattr(item, key)
+                if len(text) <= column_limit and "\n" not in text:
+                    continue
+                if counted_length(text, per_line) > column_limit:
+                    yield _too_long(r, ctx, ctx.row_cell(table, key, item.row), c.header, text, column_limit,
+                                    per_line)
 
 
 def _too_long(r: Rule, ctx: Context, where: tuple[str, str], label: str, text: str, limit: int,
