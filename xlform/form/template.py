@@ -8,8 +8,9 @@ key and what is wrong, in Chinese.
 
 from __future__ import annotations
 
+import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
@@ -60,6 +61,8 @@ class Template:
     rows: dict[str, int]
     limits: dict[str, int]  # most characters of each text field of 项目总体情况 (every one, defaults filled in)
     source: str = ""
+    text: str = ""  # the YAML exactly as loaded: a round keeps this copy beside its manifest
+    digest: str = ""  # sha256 of `text`: which definition a workbook was issued with (stamped into _meta)
 
     @property
     def level1(self) -> tuple[str, ...]:
@@ -130,7 +133,8 @@ def parse_template(text: str, source: str) -> Template:
         raise TemplateError(f"模板 {source}：嵌套层数过多（列表或键套了上千层），不是有效的模板。") from None
     except ValueError:  # an integer of thousands of digits (Python refuses to convert past 4,300)
         raise TemplateError(f"模板 {source}：含有位数过多的数字（上千位），不是有效的模板。") from None
-    return _Validator(source).template(data)
+    template = _Validator(source).template(data)
+    return replace(template, text=text, digest=hashlib.sha256(text.encode("utf-8")).hexdigest())
 
 
 class _Validator:
