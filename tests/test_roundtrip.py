@@ -72,7 +72,7 @@ def choice(*values: str) -> st.SearchStrategy[str]:
 
 def nonempty(item: object) -> bool:
     """A row with nothing in it is not read back (empty rows between filled ones are skipped)."""
-    return any(v not in ("", None, False) for k, v in vars(item).items() if k not in ("row", "target")) or bool(
+    return any(v not in ("", None, False) for k, v in vars(item).items() if k not in ("row", "target", "extra")) or bool(
         getattr(getattr(item, "target", None), "raw", ""))
 
 

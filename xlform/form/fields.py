@@ -22,14 +22,28 @@ class Kind(StrEnum):
     NUMBER = "number"  # a quantity, may have decimals
     TICK = "tick"  # ✓ or empty
     TARGET = "target"  # 目标值 notation
+    INTEGER = "integer"  # a whole number (人数, 个数)
+    YEAR = "year"  # a budget year, 2000..2100
+    CODE = "code"  # from a code list, shown and typed as 编码-名称 (219001-区教育局); read as a Coded
+
+
+# Kinds a template may give a field or column it adds (目标值 belongs to the indicator tables).
+ADDABLE_KINDS: tuple[Kind, ...] = tuple(k for k in Kind if k is not Kind.TARGET)
+# Kinds whose values come from a list named by the field's `choices` key.
+LISTED_KINDS = (Kind.CHOICE, Kind.CODE)
 
 
 @dataclass(frozen=True)
 class Field:
     key: str
     kind: Kind
-    group: str  # dataclass attribute of Declaration holding it: project / funding / footer
-    choices: str = ""  # key into template.choices for CHOICE fields
+    group: str  # dataclass attribute of Declaration holding it: project / funding / footer; "extra" for added
+    choices: str = ""  # key into template.choices (CHOICE) or template.codes (CODE)
+    section: str = ""  # which part of 项目总体情况 it sits in (SECTIONS)
+
+    @property
+    def builtin(self) -> bool:
+        return self.group != EXTRA
 
     @property
     def name(self) -> str:
@@ -42,38 +56,52 @@ class Column:
     kind: Kind
     choices: str = ""
     width: int = 12  # characters; long text columns get more
+    builtin: bool = True  # False: a column the template adds (kept in the row's `extra`)
+    required: bool = False  # an added column a filled row must not leave empty
 
 
-P, F, FT = "project", "funding", "footer"
+# The width a column a template adds gets, by kind, when it names none (characters).
+ADDED_COLUMN_WIDTH = {Kind.LONG: 30, Kind.TEXT: 16, Kind.MONEY: 14, Kind.DATE: 12, Kind.TICK: 9,
+                      Kind.CHOICE: 14, Kind.CODE: 20, Kind.NUMBER: 10, Kind.INTEGER: 8, Kind.YEAR: 8,
+                      Kind.PHONE: 14}
+
+
+P, F, FT, EXTRA = "project", "funding", "footer", "extra"
+
+# The parts of 项目总体情况, top to bottom. A field a template adds goes into one of them; "approval" and
+# "funding" sit under a merged group label in column A, "footer" (signatures) below a blank row.
+SECTIONS = ("basics", "approval", "funding", "details", "footer")
+# What identifies a return: a template may relabel these, never drop or move them.
+IDENTITY_FIELDS = ("unit", "name")
 
 # Single cells, in the order they appear on 项目总体情况.
 FIELDS: tuple[Field, ...] = (
-    Field("unit", Kind.TEXT, P),
-    Field("name", Kind.TEXT, P),
-    Field("category", Kind.CHOICE, P, "category"),
-    Field("leader", Kind.TEXT, P),
-    Field("contact", Kind.TEXT, P),
-    Field("phone", Kind.PHONE, P),
-    Field("start_date", Kind.DATE, P),
-    Field("end_date", Kind.DATE, P),
-    Field("overview", Kind.LONG, P),
-    Field("basis", Kind.LONG, P),
-    Field("necessity", Kind.LONG, P),
-    Field("feasibility", Kind.LONG, P),
-    Field("total", Kind.MONEY, F),
-    Field("current_year", Kind.MONEY, F),
-    Field("fiscal", Kind.MONEY, F),
-    Field("fiscal_superior", Kind.MONEY, F),
-    Field("fiscal_local", Kind.MONEY, F),
-    Field("fiscal_subordinate", Kind.MONEY, F),
-    Field("other", Kind.MONEY, F),
-    Field("resources", Kind.LONG, P),
-    Field("overall_goal", Kind.LONG, P),
-    Field("annual_goal", Kind.LONG, P),
-    Field("other_notes", Kind.LONG, P),
-    Field("unit_head", Kind.TEXT, FT),
-    Field("filled_by", Kind.TEXT, FT),
-    Field("filled_on", Kind.DATE, FT),
+    Field("unit", Kind.TEXT, P, section="header"),
+    Field("name", Kind.TEXT, P, section="basics"),
+    Field("category", Kind.CHOICE, P, "category", section="basics"),
+    Field("leader", Kind.TEXT, P, section="basics"),
+    Field("contact", Kind.TEXT, P, section="basics"),
+    Field("phone", Kind.PHONE, P, section="basics"),
+    Field("start_date", Kind.DATE, P, section="basics"),
+    Field("end_date", Kind.DATE, P, section="basics"),
+    Field("overview", Kind.LONG, P, section="basics"),
+    Field("basis", Kind.LONG, P, section="approval"),
+    Field("necessity", Kind.LONG, P, section="approval"),
+    Field("feasibility", Kind.LONG, P, section="approval"),
+    Field("total", Kind.MONEY, F, section="funding"),
+    Field("current_year", Kind.MONEY, F, section="funding"),
+    Field("fiscal", Kind.MONEY, F, section="funding"),
+    Field("fiscal_superior", Kind.MONEY, F, section="funding"),
+    Field("fiscal_local", Kind.MONEY, F, section="funding"),
+    Field("fiscal_subordinate", Kind.MONEY, F, section="funding"),
+    Field("other", Kind.MONEY, F, section="funding"),
+    Field("resources", Kind.LONG, P, section="details"),
+    Field("overall_goal", Kind.LONG, P, section="details"),
+    Field("annual_goal", Kind.LONG, P, section="details"),
+    Field("other_notes", Kind.LONG, P, section="details"),
+    Field("unit_head", Kind.TEXT, FT, section="footer"),
+    Field("filled_by", Kind.TEXT, FT, section="footer"),
+    Field("filled_on", Kind.DATE, FT, section="footer"),
 )
 FIELD_BY_KEY = {f.key: f for f in FIELDS}
 # The money cells (项目资金), in form order: checks, outcomes, export and report all take them from here.

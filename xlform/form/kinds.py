@@ -11,7 +11,7 @@ from typing import Any
 
 from .fields import Kind
 from .targets import parse_target
-from .values import CENT, parse_date, parse_decimal, parse_money, parse_tick
+from .values import CENT, parse_code, parse_date, parse_decimal, parse_integer, parse_money, parse_tick, parse_year
 
 
 class Cell(StrEnum):
@@ -48,5 +48,8 @@ KINDS: dict[Kind, KindSpec] = {
     Kind.NUMBER: KindSpec("number", Cell.NUMBER, parse_decimal, "kind.number"),
     Kind.TICK: KindSpec("tick", Cell.TICK, parse_tick, "kind.tick"),
     Kind.TARGET: KindSpec("code", Cell.TEXT, parse_target),  # the reader also turns a percent cell into a target
+    Kind.INTEGER: KindSpec("integer", Cell.NUMBER, parse_integer, "kind.number"),
+    Kind.YEAR: KindSpec("year", Cell.NUMBER, parse_year, "kind.number"),
+    Kind.CODE: KindSpec("choice", Cell.TEXT, parse_code, "kind.code"),
 }
 TEXT_KINDS = frozenset(k for k, spec in KINDS.items() if spec.convert is None)

@@ -14,7 +14,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from . import paper
-from .fields import FIELD_BY_KEY, TABLE_COLUMNS, Column, Field, Kind, table_name
+from .fields import FIELD_BY_KEY, SECTIONS, Column, Field, Kind, table_name
 
 if TYPE_CHECKING:  # template.py asks this module how much text a field holds
     from .template import Template
@@ -22,60 +22,64 @@ if TYPE_CHECKING:  # template.py asks this module how much text a field holds
 # 项目总体情况: label in A:B (or a sub-label in B), input in C:F.
 PROJECT_COLS = 6
 PROJECT_WIDTHS = (12, 14, 16, 14, 16, 24)  # column widths A..F, in characters
-# Rows of the first sheet: (field key, row, first input col, last input col, label col, label last col).
-# A row holding two fields (负责人 / 联系人) lists both.
-_PROJECT_ROWS: tuple[tuple[str, int, int, int, int, int], ...] = (
-    ("unit", 2, 1, 3, 0, 0),
-    ("name", 3, 2, 5, 0, 1),
-    ("category", 4, 2, 5, 0, 1),
-    ("leader", 5, 2, 2, 0, 1),
-    ("contact", 5, 4, 5, 3, 3),
-    ("phone", 6, 4, 5, 3, 3),
-    ("start_date", 7, 2, 2, 0, 1),
-    ("end_date", 7, 4, 5, 3, 3),
-    ("overview", 8, 2, 5, 0, 1),
-    ("basis", 9, 2, 5, 1, 1),
-    ("necessity", 10, 2, 5, 1, 1),
-    ("feasibility", 11, 2, 5, 1, 1),
-    ("total", 12, 4, 4, 1, 3),
-    ("current_year", 13, 4, 4, 1, 3),
-    ("fiscal", 14, 4, 4, 1, 3),
-    ("fiscal_superior", 15, 4, 4, 1, 3),
-    ("fiscal_local", 16, 4, 4, 1, 3),
-    ("fiscal_subordinate", 17, 4, 4, 1, 3),
-    ("other", 18, 4, 4, 1, 3),
-    ("resources", 19, 2, 5, 0, 1),
-    ("overall_goal", 20, 2, 5, 0, 1),
-    ("annual_goal", 21, 2, 5, 0, 1),
-    ("other_notes", 22, 2, 5, 0, 1),
-    ("unit_head", 24, 2, 2, 0, 1),
-    ("filled_by", 24, 4, 5, 3, 3),
-    ("filled_on", 25, 2, 2, 0, 1),
-)
-# Group labels spanning several rows in column A: (label key, first row, last row).
-PROJECT_GROUPS = (("approval", 9, 11), ("funding", 12, 18))
+# Where a field sits in its row of 项目总体情况: (first input col, last input col, label col, label last col).
+FULL = (2, 5, 0, 1)  # the whole row: label in A:B, input C:F
+LEFT = (2, 2, 0, 1)  # the left half of a row shared by two short fields
+RIGHT = (4, 5, 3, 3)  # the right half
+SUB = (2, 5, 1, 1)  # under a group label in A: sub-label in B (立项依据, 必要性…)
+MONEY = (4, 4, 1, 3)  # 项目资金: label B:D, amount E, the live check's words in F
+HEADER = (1, 3, 0, 0)  # 填报单位 above the table
+ADDED_BOX = FULL  # a field a template adds gets a row of its own
+# The rows of the built-in form, section by section: a row holds one field, or two sharing it (负责人 / 联系人).
+# A field keeps its place in a shared row while its partner stays beside it in the template's order.
+_BUILTIN_ROWS: dict[str, tuple[tuple[tuple[str, tuple[int, int, int, int]], ...], ...]] = {
+    "basics": ((("name", FULL),), (("category", FULL),), (("leader", LEFT), ("contact", RIGHT)),
+               (("phone", RIGHT),), (("start_date", LEFT), ("end_date", RIGHT)), (("overview", FULL),)),
+    "approval": ((("basis", SUB),), (("necessity", SUB),), (("feasibility", SUB),)),
+    "funding": tuple(((key, MONEY),) for key in
+                     ("total", "current_year", "fiscal", "fiscal_superior", "fiscal_local", "fiscal_subordinate", "other")),
+    "details": ((("resources", FULL),), (("overall_goal", FULL),), (("annual_goal", FULL),), (("other_notes", FULL),)),
+    "footer": ((("unit_head", LEFT), ("filled_by", RIGHT)), (("filled_on", LEFT),)),
+}
+_SECTION_BOX = {"basics": FULL, "approval": SUB, "funding": MONEY, "details": FULL, "footer": FULL}
+_BOX_OF = {key: box for rows in _BUILTIN_ROWS.values() for row in rows for key, box in row}
+_BOX_OF["unit"] = HEADER
+_PAIRS = {row[0][0]: row[1][0] for rows in _BUILTIN_ROWS.values() for row in rows if len(row) == 2}
+FIRST_FIELD_ROW = 3  # row 2 holds 填报单位 and the money unit
 FUNDING_CHECK_COL = 5  # column F beside each amount: the live check's message
-FUNDING_KEYS = tuple(key for key, f in FIELD_BY_KEY.items() if f.group == "funding")  # the rows of 项目资金
 PROJECT_NAME_ROW_GOALS = 3  # 项目名称 on tables 2 and 3 repeats table 1's
 GOALS_MAX_WIDTH = 26  # a column of 绩效目标 shared by several tables is as wide as its widest, up to this
 COST_CHECK_WIDTH = 16  # the per-row check right of 项目构成分解: "应为 99999999999.99" in 9 pt
 LONG_LIMIT = 200  # characters of a paragraph field a template gives no limit for
 TABLE_TEXT_LIMIT = 100  # characters of a text column in a row table (rows there grow as text is typed)
 TARGET_LIMIT = 50  # characters of a 目标值
-_BOXES = {key: (col, last) for key, _, col, last, _, _ in _PROJECT_ROWS}
 # Fields of 项目总体情况 a template may give a length limit (the text kinds among them).
 LIMITED_FIELDS = tuple(f.key for f in FIELD_BY_KEY.values() if f.kind in (Kind.TEXT, Kind.LONG))
 
 
+def _box_units(box: tuple[int, int, int, int]) -> int:
+    return sum(PROJECT_WIDTHS[box[0] : box[1] + 1])
+
+
 def box_width(key: str) -> int:
-    """Width in column units of a field's input box on 项目总体情况 (merged columns added up)."""
-    col, last = _BOXES[key]
-    return sum(PROJECT_WIDTHS[col : last + 1])
+    """Width in column units of a field's input box on 项目总体情况 (merged columns added up); a field a
+    template adds has a whole row."""
+    return _box_units(_BOX_OF.get(key, ADDED_BOX))
 
 
 @cache
 def field_per_line(key: str) -> int:
     return paper.chars_per_line(box_width(key))
+
+
+def box_max_limit(box: tuple[int, int, int, int]) -> int:
+    return paper.max_limit(paper.chars_per_line(_box_units(box)))
+
+
+def box_limit_default(box: tuple[int, int, int, int], long: bool) -> int:
+    """A paragraph gets LONG_LIMIT; a one-line field what fits its box on one line."""
+    per_line = paper.chars_per_line(_box_units(box))
+    return min(LONG_LIMIT, paper.max_limit(per_line)) if long else per_line - 1
 
 
 @cache
@@ -89,10 +93,8 @@ def field_max_limit(key: str) -> int:
 
 
 def default_limit(key: str) -> int:
-    """A paragraph gets LONG_LIMIT; a one-line field what fits its box on one line."""
-    if FIELD_BY_KEY[key].kind is Kind.LONG:
-        return min(LONG_LIMIT, field_max_limit(key))
-    return field_per_line(key) - 1  # limit_lines(per_line - 1) == 1
+    """The limit of a built-in field a template names none for."""
+    return box_limit_default(_BOX_OF[key], FIELD_BY_KEY[key].kind is Kind.LONG)
 
 
 @dataclass(frozen=True)
@@ -164,20 +166,34 @@ class TablePos:
 @dataclass(frozen=True)
 class Layout:
     template: Template
-    fields: dict[str, FieldCell]
-    tables: dict[str, TablePos]
+    fields: dict[str, FieldCell]  # in drawing order
+    tables: dict[str, TablePos]  # built-in then added
     goals_width: int  # columns used on 绩效目标 (A + the widest table)
     goals_widths: tuple[int, ...]  # column widths of 绩效目标, A to the cost check column
     cost_total_row: int  # 金额合计 row on 绩效目标
     activity_total_row: int
+    goals_last_row: int  # the last row drawn on 绩效目标
+    groups: tuple[tuple[str, int, int], ...]  # (label key, first row, last row) of the merged labels in column A
+    signature_row: int  # （填报单位盖章） on the right of this row of 项目总体情况
+    goals_tables: tuple[str, ...]  # the tables on 绩效目标, top to bottom
+    sheet_tables: tuple[str, ...]  # added tables with a sheet of their own
     fingerprint: str
+    legacy_fingerprint: str  # as workbooks issued before labels left the fingerprint have it
+
+    @property
+    def funding_keys(self) -> tuple[str, ...]:
+        """The rows of 项目资金 (with the live check's words beside each)."""
+        return tuple(k for k, c in self.fields.items() if c.field.section == "funding")
+
+    def accepts(self, fingerprint: str) -> bool:
+        return fingerprint in (self.fingerprint, self.legacy_fingerprint)
 
 
 def _table(template: Template, table: str, sheet: str, header_row: int, first_col: int = 1,
            widths: tuple[int, ...] = ()) -> TablePos:
+    defs = template.column_defs[table]
     cols = tuple(
-        TableCol(TABLE_COLUMNS[table][key], header, first_col + i,
-                 widths[first_col + i] if widths else TABLE_COLUMNS[table][key].width)
+        TableCol(defs[key], header, first_col + i, widths[first_col + i] if widths else defs[key].width)
         for i, (key, header) in enumerate(template.columns[table].items())
     )
     return TablePos(
@@ -191,24 +207,85 @@ def _table(template: Template, table: str, sheet: str, header_row: int, first_co
     )
 
 
+def _project_fields(template: Template) -> tuple[dict[str, FieldCell], tuple[tuple[str, int, int], ...], int]:
+    """Each field's cell on 项目总体情况, row by row and section by section, with the group labels and the
+    signature row. The built-in form comes out exactly as it always was."""
+    sheet = template.sheets["project"]
+    fields: dict[str, FieldCell] = {}
+
+    def place(f: Field, row: int, box: tuple[int, int, int, int]) -> None:
+        fields[f.key] = FieldCell(f, sheet, row, *box)
+
+    groups = []
+    row = FIRST_FIELD_ROW
+    for f in template.fields:
+        if f.section == "header":
+            place(f, FIRST_FIELD_ROW - 1, HEADER)
+    for section in SECTIONS:
+        members = [f for f in template.fields if f.section == section]
+        if not members:
+            continue
+        if section == "footer":
+            row += 1  # a blank row above the signatures
+        first = row
+        i = 0
+        while i < len(members):
+            f = members[i]
+            partner = _PAIRS.get(f.key)
+            if partner and i + 1 < len(members) and members[i + 1].key == partner:
+                place(f, row, _BOX_OF[f.key])
+                place(members[i + 1], row, _BOX_OF[partner])
+                i += 2
+            else:
+                box = _BOX_OF.get(f.key, _SECTION_BOX[section]) if f.builtin else _SECTION_BOX[section]
+                paired = f.key in _PAIRS or f.key in _PAIRS.values()
+                place(f, row, FULL if paired and section != "footer" else box)
+                i += 1
+            row += 1
+        if section in ("approval", "funding"):
+            groups.append((section, first, row - 1))
+    filled_on = fields.get("filled_on")
+    signature = filled_on.row if filled_on is not None and filled_on.last_col < 3 else row
+    return fields, tuple(groups), signature
+
+
+def _goals_order(template: Template) -> list[str]:
+    order = ["activities", "indicators", "costs"]
+    for key, added in template.added_tables.items():
+        if added.after:
+            order.insert(order.index(added.after) + 1 + sum(
+                1 for k in order[order.index(added.after) + 1:] if template.added_tables.get(k, None) is not None
+                and template.added_tables[k].after == added.after), key)
+    return order
+
+
 @cache
 def layout_for(template: Template) -> Layout:
-    project, goals, guarantees = (template.sheets[k] for k in ("project", "goals", "guarantees"))
-    fields = {
-        key: FieldCell(FIELD_BY_KEY[key], project, row, col, last, lcol, llast)
-        for key, row, col, last, lcol, llast in _PROJECT_ROWS
-    }
-    # 绩效目标: 项目名称 row, then 项目构成 / 指标 / 项目构成分解, a blank row between.
-    widths = _goals_widths(template)
-    activities = _table(template, "activities", goals, PROJECT_NAME_ROW_GOALS + 2, widths=widths)
-    activity_total_row = activities.last_row + 1
-    indicators = _table(template, "indicators", goals, activity_total_row + 2, widths=widths)
-    costs = _table(template, "costs", goals, indicators.last_row + 2, widths=widths)
-    cost_total_row = costs.last_row + 1
-    # 制度保障: two header rows (保障阶段 above the three stages).
-    guarantee_pos = _table(template, "guarantees", guarantees, PROJECT_NAME_ROW_GOALS + 2, first_col=0)
-    tables = {t.table: t for t in (activities, indicators, costs, guarantee_pos)}
-    goals_width = 1 + max(len(t.columns) for t in (activities, indicators, costs))
+    goals, guarantees = template.sheets["goals"], template.sheets["guarantees"]
+    fields, groups, signature_row = _project_fields(template)
+    # 绩效目标: 项目名称 row, then 项目构成 (with its 合计) / 指标 / 项目构成分解 (with 金额合计) and any added
+    # table, a blank row between.
+    order = _goals_order(template)
+    widths = _goals_widths(template, order)
+    tables: dict[str, TablePos] = {}
+    row = PROJECT_NAME_ROW_GOALS + 2
+    activity_total_row = cost_total_row = 0
+    for table in order:
+        pos = _table(template, table, goals, row, widths=widths)
+        tables[table] = pos
+        row = pos.last_row + 1
+        if table == "activities":
+            activity_total_row, row = row, row + 1
+        elif table == "costs":
+            cost_total_row, row = row, row + 1
+        row += 1
+    # 制度保障: two header rows (保障阶段 above the three stages); an added table with its own sheet likewise.
+    tables["guarantees"] = _table(template, "guarantees", guarantees, PROJECT_NAME_ROW_GOALS + 2, first_col=0)
+    sheet_tables = tuple(k for k, t in template.added_tables.items() if t.sheet)
+    for key in sheet_tables:
+        tables[key] = _table(template, key, template.added_tables[key].sheet, PROJECT_NAME_ROW_GOALS + 2, first_col=0)
+    tables = {k: tables[k] for k in template.tables}  # built-in then added, as the template lists them
+    goals_width = 1 + max(len(tables[t].columns) for t in order)
     return Layout(
         template=template,
         fields=fields,
@@ -217,18 +294,24 @@ def layout_for(template: Template) -> Layout:
         goals_widths=widths,
         cost_total_row=cost_total_row,
         activity_total_row=activity_total_row,
+        goals_last_row=row - 2,
+        groups=groups,
+        signature_row=signature_row,
+        goals_tables=tuple(order),
+        sheet_tables=sheet_tables,
         fingerprint=_fingerprint(template, fields, tables),
+        legacy_fingerprint=_legacy_fingerprint(template, fields, tables),
     )
 
 
-def _goals_widths(template: Template) -> tuple[int, ...]:
+def _goals_widths(template: Template, tables: list[str]) -> tuple[int, ...]:
     """Column widths of 绩效目标: A holds the section labels; each other column is as wide as the widest
     table column in it (capped); the last is the per-row check of 项目构成分解."""
-    tables = ("activities", "indicators", "costs")
     count = 1 + max(len(template.columns[t]) for t in tables)
     widths = [10]
     for col in range(1, count):
-        found = [TABLE_COLUMNS[t][k].width for t in tables for i, k in enumerate(template.columns[t]) if i + 1 == col]
+        found = [template.column_defs[t][k].width for t in tables for i, k in enumerate(template.columns[t])
+                 if i + 1 == col]
         widths.append(min(max(found, default=12), GOALS_MAX_WIDTH))
     cost_check = 1 + len(template.columns["costs"])
     widths += [12] * (max(count, cost_check) + 1 - len(widths))  # the writer draws one column past the widest table
@@ -237,8 +320,19 @@ def _goals_widths(template: Template) -> tuple[int, ...]:
 
 
 def _fingerprint(template: Template, fields: dict[str, FieldCell], tables: dict[str, TablePos]) -> str:
-    """A short hash of names, positions and labels: two workbooks with the same
-    fingerprint can be read with the same code, whatever their file says."""
+    """A short hash of what reading depends on: names, positions and kinds. Labels, prompts, help text and
+    lists are left out, so a template edited in those after distribution still reads its returns (they
+    are read with the definition they were issued with, where the round kept it)."""
+    parts = [template.id, template.version]
+    parts += [f"{f.name}@{f.sheet}!{f.row},{f.col}:{f.field.kind}" for f in fields.values()]
+    for t in tables.values():
+        parts.append(f"{t.name}@{t.sheet}!{t.header_row},{t.n_rows}")
+        parts += [f"{c.column.key}:{c.col}:{c.column.kind}" for c in t.columns]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _legacy_fingerprint(template: Template, fields: dict[str, FieldCell], tables: dict[str, TablePos]) -> str:
+    """The fingerprint as the first releases computed it (labels and taxonomy included)."""
     parts = [template.id, template.version]
     parts += [f"{f.name}@{f.sheet}!{f.row},{f.col}={template.labels[k]}" for k, f in fields.items()]
     for t in tables.values():

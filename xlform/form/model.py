@@ -11,6 +11,9 @@ import calendar
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
+
+from .fields import TABLES
 
 
 @dataclass
@@ -76,6 +79,7 @@ class Activity:
     amount: Decimal | None = None
     level1: str = ""
     row: int = field(default=0, compare=False)  # 1-based sheet row it was read from; 0 when not read
+    extra: dict[str, Any] = field(default_factory=dict)  # columns the template adds, by key
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,7 @@ class Indicator:
     measure_unit: str = ""  # 计量单位
     value_basis: str = ""  # 指标值设定依据
     row: int = field(default=0, compare=False)
+    extra: dict[str, Any] = field(default_factory=dict)  # columns the template adds (指标解释, 分值…)
 
 
 @dataclass
@@ -147,6 +152,7 @@ class CostItem:
     quantity_basis: str = ""
     note: str = ""
     row: int = field(default=0, compare=False)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -160,6 +166,17 @@ class Guarantee:
     implementation: bool = False  # 实施阶段
     completion: bool = False  # 收尾和完成阶段
     row: int = field(default=0, compare=False)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Row:
+    """One row of a table a template adds (资金来源明细…): its values by column key, typed by the column's
+    kind (Decimal, date, int, str, bool, Coded)."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    row: int = field(default=0, compare=False)
+    extra: dict[str, Any] = field(default_factory=dict)  # always empty: every column of a Row is in `values`
 
 
 @dataclass
@@ -172,6 +189,11 @@ class Declaration:
     costs: list[CostItem] = field(default_factory=list)
     guarantees: list[Guarantee] = field(default_factory=list)
     footer: Footer = field(default_factory=Footer)
+    # What the template adds: extra["competent_dept"] is a field of 项目总体情况 by its key (typed by its
+    # kind: str, Decimal, int, date, bool, Coded); tables["funding_sources"] the rows of an added table
+    # (Row, or Indicator for a table declared `like: indicators`).
+    extra: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, list[Any]] = field(default_factory=dict)
     # Where things were read from, and what reading found; not part of the data itself.
     source: Source = field(default_factory=lambda: Source(), compare=False)
 
@@ -185,3 +207,44 @@ class Source:
     columns: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)  # table → (sheet, key → "E")
     findings: list = field(default_factory=list)  # list[Finding] raised while reading
     template: object = None  # the Template it was read with (a bureau's own YAML included)
+
+
+def field_value(d: Declaration, group: str, key: str) -> Any:
+    """A field of 项目总体情况 by its group and key: built-in attributes, or `extra` for added fields."""
+    if group == "extra":
+        return d.extra.get(key)
+    return getattr(getattr(d, group), key)
+
+
+def set_field_value(d: Declaration, group: str, key: str, value: Any) -> None:
+    if group == "extra":
+        d.extra[key] = value
+    else:
+        setattr(getattr(d, group), key, value)
+
+
+def row_value(item: Any, key: str) -> Any:
+    """A column of a table row: the row type's attribute, else an added column (`extra` / Row.values)."""
+    if isinstance(item, Row):
+        return item.values.get(key)
+    if hasattr(item, key) and key not in ("row", "extra"):
+        return getattr(item, key)
+    return item.extra.get(key)
+
+
+def set_row_value(item: Any, key: str, value: Any, builtin: bool) -> None:
+    if isinstance(item, Row):
+        item.values[key] = value
+    elif builtin:
+        setattr(item, key, value)
+    else:
+        item.extra[key] = value
+
+
+def rows_of(d: Declaration, table: str) -> list[Any]:
+    """The rows of a table, built-in or added."""
+    if table in TABLES:
+        rows: list[Any] = getattr(d, table)
+        return rows
+    return d.tables.get(table, [])
+

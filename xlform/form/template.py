@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import functools
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
@@ -19,23 +21,54 @@ from typing import Any
 import yaml
 
 from ..fileio import FileTooLarge, read_limited
-from .fields import FIELD_BY_KEY, FIELDS, REQUIRED_COLUMNS, SECTION_LABELS, TABLE_COLUMNS, Kind
-from .layout import LIMITED_FIELDS, default_limit, field_max_limit
+from .fields import (
+    ADDABLE_KINDS,
+    ADDED_COLUMN_WIDTH,
+    EXTRA,
+    FIELD_BY_KEY,
+    FIELDS,
+    IDENTITY_FIELDS,
+    LISTED_KINDS,
+    REQUIRED_COLUMNS,
+    SECTION_LABELS,
+    SECTIONS,
+    TABLE_COLUMNS,
+    TABLES,
+    Column,
+    Field,
+    Kind,
+)
+from .layout import ADDED_BOX, box_limit_default, box_max_limit, default_limit, field_max_limit
+from .values import MAX_YEAR, MIN_YEAR, Coded, ValueProblem, parse_code
 
 DEFAULT_TEMPLATE = "shanghai-2020"
 MONEY_UNITS = ("元", "万元")
-MIN_YEAR, MAX_YEAR = 2000, 2100  # the budget years a form may be for
 MAX_TEMPLATE_BYTES = 1024 * 1024  # a template is a few KB; a bigger file is not one
 INDICATOR_STYLES = ("shanghai", "mof")
 SHEET_KEYS = ("project", "goals", "guarantees")
 TITLE_KEYS = ("project", "goals", "guarantees", "goals_annex")
 MAX_ROWS = 500
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # a key a template adds: it becomes part of a defined name
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 
 
 class TemplateError(Exception):
-    """A template that cannot be used; the message is for the person who edited it."""
+    """A template that cannot be used; the message (one line per problem) is for the person who edited it."""
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems or (message,)
+
+
+@dataclass(frozen=True)
+class AddedTable:
+    """A row table the template adds: where it goes and what its rows are."""
+
+    key: str
+    like: str  # "indicators": its rows are Indicators and the indicator rules check them; "" plain Rows
+    after: str  # on 绩效目标, below this table; "" when it has a sheet of its own
+    sheet: str  # its own sheet's name ("" when placed after a table)
 
 
 # eq=False: templates are compared and hashed by identity (load_template caches them).
@@ -52,8 +85,8 @@ class Template:
     help_contact: str
     sheets: dict[str, str]
     titles: dict[str, str]
-    labels: dict[str, str]
-    columns: dict[str, dict[str, str]]  # table → column key → header, in order
+    labels: dict[str, str]  # every field, section and table label, added ones included
+    columns: dict[str, dict[str, str]]  # table → column key → header, in order (added tables included)
     required: tuple[str, ...]
     choices: dict[str, tuple[str, ...]]
     taxonomy: dict[str, tuple[str, ...]]
@@ -63,10 +96,35 @@ class Template:
     source: str = ""
     text: str = ""  # the YAML exactly as loaded: a round keeps this copy beside its manifest
     digest: str = ""  # sha256 of `text`: which definition a workbook was issued with (stamped into _meta)
+    # The form's fields of 项目总体情况 in the order they are drawn (built-in ones a template drops are not
+    # here; added ones are, with group "extra").
+    fields: tuple[Field, ...] = FIELDS
+    prompts: dict[str, str] = dataclass_field(default_factory=dict)  # field key → input prompt
+    codes: dict[str, tuple[Coded, ...]] = dataclass_field(default_factory=dict)  # code lists by key
+    # Every table's columns with their kinds (template.columns holds their headers), added tables included.
+    column_defs: dict[str, dict[str, Column]] = dataclass_field(default_factory=dict)
+    added_tables: dict[str, AddedTable] = dataclass_field(default_factory=dict)
 
     @property
     def level1(self) -> tuple[str, ...]:
         return tuple(self.taxonomy)
+
+    @property
+    def field_by_key(self) -> dict[str, Field]:
+        return _fields_by_key(self)
+
+    def has(self, key: str) -> bool:
+        """Whether the form has this field (a template may drop built-in ones)."""
+        return key in _fields_by_key(self)
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """Every row table, built-in then added, in the order of template.columns."""
+        return tuple(self.columns)
+
+    def indicator_tables(self) -> tuple[str, ...]:
+        """The tables the indicator rules check: 绩效指标 and any table declared like it."""
+        return ("indicators",) + tuple(k for k, t in self.added_tables.items() if t.like == "indicators")
 
     def choice_list(self, key: str) -> tuple[str, ...]:
         """The allowed values of a choice field or column (level1/level2 come from the taxonomy)."""
@@ -74,7 +132,14 @@ class Template:
             return self.level1
         if key == "level2":
             return tuple(v for values in self.taxonomy.values() for v in values)
+        if key in self.codes:
+            return tuple(str(c) for c in self.codes[key])
         return self.choices.get(key, ())
+
+
+@functools.cache
+def _fields_by_key(template: Template) -> dict[str, Field]:
+    return {f.key: f for f in template.fields}
 
 
 def templates_dir() -> Traversable:
@@ -137,14 +202,46 @@ def parse_template(text: str, source: str) -> Template:
     return replace(template, text=text, digest=hashlib.sha256(text.encode("utf-8")).hexdigest())
 
 
+class _Problem(Exception):
+    """One problem of a template; the validator collects them all before it gives up."""
+
+
+_TOP_KEYS = {
+    "id": "模板编号", "version": "版本", "title": "表名", "region": "地区", "year": "预算年度",
+    "money_unit": "金额单位", "indicator_style": "指标列式样", "password": "保护密码", "help_contact": "咨询方式",
+    "sheets": "工作表名", "titles": "各表标题", "labels": "字段标签", "prompts": "输入提示",
+    "columns": "行表的列", "required": "必填字段", "choices": "下拉列表", "codes": "编码列表",
+    "taxonomy": "指标体系", "required_level1": "必填一级目标", "rows": "行数", "limits": "字数上限",
+    "fields": "新增字段", "drop": "去掉的字段", "order": "字段顺序", "tables": "新增行表",
+}
+_FIELD_KEYS = ("label", "kind", "list", "required", "prompt", "section", "after", "limit")
+_COLUMN_KEYS = ("label", "kind", "list", "required", "width")
+_TABLE_KEYS = ("label", "rows", "columns", "like", "after", "sheet")
+_GOALS_TABLES = ("activities", "indicators", "costs")  # the tables of 绩效目标 an added table may follow
+ADDED_TABLE_ROWS = 10
+
+
 class _Validator:
-    """Turns parsed YAML into a Template, or raises TemplateError naming the key."""
+    """Turns parsed YAML into a Template, or raises TemplateError listing every problem (file, key, what is
+    wrong, and the valid options)."""
 
     def __init__(self, source: str) -> None:
         self.source = source
+        self.problems: list[str] = []
 
-    def fail(self, key: str, problem: str) -> TemplateError:
-        return TemplateError(f"模板 {self.source}：键 {key} {problem}")
+    def fail(self, key: str, problem: str) -> _Problem:
+        return _Problem(f"模板 {self.source}：键 {key} {problem}")
+
+    def note(self, problem: _Problem) -> None:
+        self.problems.append(str(problem))
+
+    def attempt(self, fn: Any, default: Any) -> Any:
+        """fn(), or `default` with its problem noted, so the next key is still checked."""
+        try:
+            return fn()
+        except _Problem as problem:
+            self.note(problem)
+            return default
 
     def text(self, data: dict[str, Any], key: str, path: str, *, empty_ok: bool = False) -> str:
         value = data.get(key)
@@ -157,8 +254,10 @@ class _Validator:
             raise self.fail(path, "不能为空。")
         return value
 
-    def mapping(self, data: dict[str, Any], key: str, path: str) -> dict[str, Any]:
+    def mapping(self, data: dict[str, Any], key: str, path: str, *, optional: bool = False) -> dict[str, Any]:
         value = data.get(key)
+        if value is None and optional:
+            return {}
         if not isinstance(value, dict):
             raise self.fail(path, "缺失或不是“键: 值”映射。")
         return value
@@ -176,125 +275,503 @@ class _Validator:
             raise self.fail(path, f"有重复的值：{'、'.join(dupes)}。")
         return tuple(items)
 
+    def flag(self, data: dict[str, Any], key: str, path: str) -> bool:
+        value = data.get(key, False)
+        if not isinstance(value, bool):
+            raise self.fail(path, "应为 true 或 false。")
+        return value
+
+    def count(self, value: Any, path: str, top: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+            raise self.fail(path, f"应为 1 到 {top} 之间的整数。")
+        return value
+
+    def known_keys(self, data: dict[str, Any], known: Any, path: str) -> None:
+        for key in data:
+            if str(key) not in known:
+                prefix = f"{path}." if path else ""
+                self.note(self.fail(f"{prefix}{key}", "不认识（拼写错误？可用的键：" + "、".join(known) + "）。"))
+
+    # ---- the whole template ------------------------------------------------
     def template(self, data: Any) -> Template:
         if not isinstance(data, dict):
             raise TemplateError(f"模板 {self.source}：顶层应为“键: 值”映射。")
-        known = {
-            "id", "version", "title", "region", "year", "money_unit", "indicator_style", "password",
-            "help_contact", "sheets", "titles", "labels", "columns", "required", "choices",
-            "taxonomy", "required_level1", "rows", "limits",
-        }
-        unknown = sorted(set(map(str, data)) - known)
-        if unknown:
-            raise self.fail(unknown[0], "不认识（拼写错误？可用的键：" + "、".join(sorted(known)) + "）。")
-        template_id = self.text(data, "id", "id")
-        if not _ID.match(template_id):
-            raise self.fail("id", "只能用小写字母、数字、点、横线和下划线。")
-        year = data.get("year")
-        if isinstance(year, bool) or not isinstance(year, int) or not MIN_YEAR <= year <= MAX_YEAR:
-            raise self.fail("year", f"应为 {MIN_YEAR} 到 {MAX_YEAR} 之间的年份。")
-        money_unit = self.text(data, "money_unit", "money_unit")
-        if money_unit not in MONEY_UNITS:
-            raise self.fail("money_unit", f"应为 {' 或 '.join(MONEY_UNITS)}，现为“{money_unit}”。")
-        style = self.text(data, "indicator_style", "indicator_style")
-        if style not in INDICATOR_STYLES:
-            raise self.fail("indicator_style", f"应为 {' 或 '.join(INDICATOR_STYLES)}。")
-        sheets = self.named_texts(data, "sheets", SHEET_KEYS)
-        for key, name in sheets.items():
-            if len(name) > 31 or _BAD_SHEET_CHARS.search(name) or name.startswith("_"):
-                raise self.fail(f"sheets.{key}", "不是有效的工作表名（最多 31 字，不含 [ ] : * ? / \\，不以 _ 开头）。")
-        if len(set(sheets.values())) != len(sheets):
-            raise self.fail("sheets", "三张表的名字不能相同。")
-        columns = self.columns(self.mapping(data, "columns", "columns"))
-        choices = {
-            str(k): self.strings(v, f"choices.{k}") for k, v in self.mapping(data, "choices", "choices").items()
-        }
-        for needed in self.choice_keys(columns):
-            if needed not in choices:
-                raise self.fail(f"choices.{needed}", "缺失：表格中有用到这个下拉列表。")
-        taxonomy_raw = self.mapping(data, "taxonomy", "taxonomy")
-        taxonomy = {str(k).strip(): self.strings(v, f"taxonomy.{k}") for k, v in taxonomy_raw.items()}
-        if not taxonomy:
-            raise self.fail("taxonomy", "至少要有一个一级目标。")
-        required_level1 = self.strings(data.get("required_level1", list(taxonomy)), "required_level1")
-        for value in required_level1:
-            if value not in taxonomy:
-                raise self.fail("required_level1", f"中的“{value}”不在 taxonomy 的一级目标里。")
-        required = self.strings(data.get("required", ["name"]), "required")
-        for key in required:
-            if key not in FIELD_BY_KEY:
-                raise self.fail("required", f"中的“{key}”不是表上的字段（可用：{'、'.join(FIELD_BY_KEY)}）。")
-        rows_raw = self.mapping(data, "rows", "rows")
-        rows = {}
-        for table in TABLE_COLUMNS:
-            count = rows_raw.get(table)
-            if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_ROWS:
-                raise self.fail(f"rows.{table}", f"应为 1 到 {MAX_ROWS} 之间的整数。")
-            rows[table] = count
-        return Template(
+        self.known_keys(data, tuple(_TOP_KEYS), "")
+        template_id = self.attempt(lambda: self.template_id(data), "invalid")
+        year = self.attempt(lambda: self.year(data), MIN_YEAR)
+        money_unit = self.attempt(lambda: self.one_of(data, "money_unit", MONEY_UNITS), MONEY_UNITS[0])
+        style = self.attempt(lambda: self.one_of(data, "indicator_style", INDICATOR_STYLES), INDICATOR_STYLES[0])
+        sheets = self.attempt(lambda: self.sheets(data), {k: k for k in SHEET_KEYS})
+        codes = self.attempt(lambda: self.codes(self.mapping(data, "codes", "codes", optional=True)), {})
+        choices = self.attempt(lambda: self.choices(self.mapping(data, "choices", "choices")), {})
+        taxonomy = self.attempt(lambda: self.taxonomy(data), {"—": ("—",)})
+        required_level1 = self.attempt(lambda: self.required_level1(data, taxonomy), ())
+        fields, added_labels, added_required, added_limits, prompts = self.fields(data, choices, codes)
+        labels = self.labels(data, fields, added_labels)
+        column_defs, columns = self.columns(self.attempt(lambda: self.mapping(data, "columns", "columns"), {}),
+                                            choices, codes)
+        added_tables, rows = self.tables(data, columns, column_defs, choices, codes, sheets, labels)
+        present = {f.key for f in fields}
+        required = self.attempt(lambda: self.required(data, present), ()) + added_required
+        limits = self.attempt(lambda: self.limits(data.get("limits", {}), fields, added_limits), {})
+        prompts.update(self.attempt(lambda: self.prompts(data, present), {}))
+        self.unused_lists(choices, codes, fields, column_defs)
+        template = Template(
             id=template_id,
-            version=self.text(data, "version", "version"),
-            title=self.text(data, "title", "title"),
-            region=self.text(data, "region", "region", empty_ok=True),
+            version=self.attempt(lambda: self.text(data, "version", "version"), ""),
+            title=self.attempt(lambda: self.text(data, "title", "title"), ""),
+            region=self.attempt(lambda: self.text(data, "region", "region", empty_ok=True), ""),
             year=year,
             money_unit=money_unit,
             indicator_style=style,
-            password=self.text(data, "password", "password", empty_ok=True),
-            help_contact=self.text(data, "help_contact", "help_contact", empty_ok=True),
+            password=self.attempt(lambda: self.text(data, "password", "password", empty_ok=True), ""),
+            help_contact=self.attempt(lambda: self.text(data, "help_contact", "help_contact", empty_ok=True), ""),
             sheets=sheets,
-            titles=self.named_texts(data, "titles", TITLE_KEYS),
-            labels=self.named_texts(data, "labels", tuple(f.key for f in FIELDS) + SECTION_LABELS),
+            titles=self.attempt(lambda: self.named_texts(data, "titles", TITLE_KEYS), {k: k for k in TITLE_KEYS}),
+            labels=labels,
             columns=columns,
             required=required,
             choices=choices,
             taxonomy=taxonomy,
             required_level1=required_level1,
             rows=rows,
-            limits=self.limits(data.get("limits", {})),
+            limits=limits,
             source=self.source,
+            fields=fields,
+            prompts=prompts,
+            codes=codes,
+            column_defs=column_defs,
+            added_tables=added_tables,
         )
+        if self.problems:
+            raise TemplateError("\n".join(self.problems), tuple(self.problems))
+        return template
+
+    def template_id(self, data: dict[str, Any]) -> str:
+        template_id = self.text(data, "id", "id")
+        if not _ID.match(template_id):
+            raise self.fail("id", "只能用小写字母、数字、点、横线和下划线。")
+        return template_id
+
+    def year(self, data: dict[str, Any]) -> int:
+        year = data.get("year")
+        if isinstance(year, bool) or not isinstance(year, int) or not MIN_YEAR <= year <= MAX_YEAR:
+            raise self.fail("year", f"应为 {MIN_YEAR} 到 {MAX_YEAR} 之间的年份。")
+        return year
+
+    def one_of(self, data: dict[str, Any], key: str, options: tuple[str, ...]) -> str:
+        value = self.text(data, key, key)
+        if value not in options:
+            raise self.fail(key, f"应为 {' 或 '.join(options)}，现为“{value}”。")
+        return value
+
+    def sheets(self, data: dict[str, Any]) -> dict[str, str]:
+        sheets = self.named_texts(data, "sheets", SHEET_KEYS)
+        for key, name in sheets.items():
+            self.attempt(lambda key=key, name=name: self.sheet_name(name, f"sheets.{key}"), None)
+        if len(set(sheets.values())) != len(sheets):
+            raise self.fail("sheets", "三张表的名字不能相同。")
+        return sheets
+
+    def sheet_name(self, name: str, path: str) -> str:
+        if len(name) > 31 or _BAD_SHEET_CHARS.search(name) or name.startswith("_"):
+            raise self.fail(path, "不是有效的工作表名（最多 31 字，不含 [ ] : * ? / \\，不以 _ 开头）。")
+        return name
+
+    def choices(self, section: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+        result = {}
+        for k, v in section.items():
+            result[str(k)] = self.attempt(lambda k=k, v=v: self.strings(v, f"choices.{k}"), ())
+        return result
+
+    def codes(self, section: dict[str, Any]) -> dict[str, tuple[Coded, ...]]:
+        """Code lists: each entry `219001-区教育局`, or a mapping {code: 219001, name: 区教育局}."""
+        result: dict[str, tuple[Coded, ...]] = {}
+        for key, entries in section.items():
+            path = f"codes.{key}"
+            if not isinstance(entries, list) or not entries:
+                self.note(self.fail(path, "应为非空列表，每项写成“编码-名称”，如 219001-区教育局。"))
+                continue
+            items: list[Coded] = []
+            for i, entry in enumerate(entries):
+                coded = self.attempt(lambda entry=entry, i=i: self.coded(entry, f"{path}[{i}]"), None)
+                if coded is not None:
+                    items.append(coded)
+            dupes = sorted({c.code for c in items if [x.code for x in items].count(c.code) > 1})
+            if dupes:
+                self.note(self.fail(path, f"有重复的编码：{'、'.join(dupes)}。"))
+            result[str(key)] = tuple(items)
+        return result
+
+    def coded(self, entry: Any, path: str) -> Coded:
+        if isinstance(entry, dict):
+            code, name = self.text(entry, "code", f"{path}.code"), self.text(entry, "name", f"{path}.name")
+            return Coded(code, name)
+        try:
+            coded = parse_code(entry) if isinstance(entry, str) else None
+        except ValueProblem:
+            coded = None
+        if coded is None or not coded.name:
+            raise self.fail(path, f"应写成“编码-名称”，如 219001-区教育局（现为“{entry}”）。")
+        return coded
+
+    def taxonomy(self, data: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+        raw = self.mapping(data, "taxonomy", "taxonomy")
+        taxonomy = {str(k).strip(): self.attempt(lambda k=k, v=v: self.strings(v, f"taxonomy.{k}"), ("—",))
+                    for k, v in raw.items()}
+        if not taxonomy:
+            raise self.fail("taxonomy", "至少要有一个一级目标。")
+        return taxonomy
+
+    def required_level1(self, data: dict[str, Any], taxonomy: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+        values = self.strings(data.get("required_level1", list(taxonomy)), "required_level1")
+        for value in values:
+            if value not in taxonomy:
+                self.note(self.fail("required_level1", f"中的“{value}”不在 taxonomy 的一级目标里"
+                                                       f"（可用：{'、'.join(taxonomy)}）。"))
+        return tuple(v for v in values if v in taxonomy)
 
     def named_texts(self, data: dict[str, Any], key: str, needed: tuple[str, ...]) -> dict[str, str]:
         section = self.mapping(data, key, key)
         for extra in section:
             if extra not in needed:
-                raise self.fail(f"{key}.{extra}", "不认识（拼写错误？）。")
-        return {k: self.text(section, k, f"{key}.{k}") for k in needed}
+                self.note(self.fail(f"{key}.{extra}", f"不认识（拼写错误？可用：{'、'.join(needed)}）。"))
+        return {k: self.attempt(lambda k=k: self.text(section, k, f"{key}.{k}"), k) for k in needed}
 
-    def columns(self, section: dict[str, Any]) -> dict[str, dict[str, str]]:
+    # ---- fields of 项目总体情况 -----------------------------------------------
+    def fields(self, data: dict[str, Any], choices: dict[str, tuple[str, ...]],
+               codes: dict[str, tuple[Coded, ...]]
+               ) -> tuple[tuple[Field, ...], dict[str, str], tuple[str, ...], dict[str, int], dict[str, str]]:
+        """The form's fields in drawing order: the built-ins, less `drop`, plus `fields`, sorted by `order`."""
+        dropped = set(self.attempt(lambda: self.drop(data), ()))
+        by_section: dict[str, list[Field]] = {s: [] for s in ("header",) + SECTIONS}
+        for f in FIELDS:
+            if f.key not in dropped:
+                by_section[f.section].append(f)
+        labels: dict[str, str] = {}
+        required: list[str] = []
+        limits: dict[str, int] = {}
+        prompts: dict[str, str] = {}
+        placed: list[tuple[Field, str]] = []  # added fields with the field they follow ("" = end of section)
+        raw = self.attempt(lambda: self.mapping(data, "fields", "fields", optional=True), {})
+        for key, spec in raw.items():
+            added = self.attempt(lambda key=key, spec=spec: self.added_field(str(key), spec, choices, codes), None)
+            if added is None:
+                continue
+            f, label, after, is_required, limit, prompt = added
+            labels[f.key] = label
+            if is_required:
+                required.append(f.key)
+            if limit:
+                limits[f.key] = limit
+            if prompt:
+                prompts[f.key] = prompt
+            placed.append((f, after))
+        # Place added fields: `after` may name a field added later in the file, so place until nothing moves.
+        pending = placed
+        while pending:
+            left = []
+            for f, after in pending:
+                if not after:
+                    by_section[f.section].append(f)
+                    continue
+                for section, members in by_section.items():
+                    keys = [m.key for m in members]
+                    if after in keys:
+                        where = 0 if section == "header" else keys.index(after) + 1
+                        target = "basics" if section == "header" else section
+                        if target != f.section:
+                            self.note(self.fail(f"fields.{f.key}.after", f"“{after}”在 {section} 部分，与 section: "
+                                                                          f"{f.section} 不符。"))
+                        by_section[target].insert(where, replace(f, section=target))
+                        break
+                else:
+                    left.append((f, after))
+            if len(left) == len(pending):
+                present = [m.key for ms in by_section.values() for m in ms]
+                for f, after in left:
+                    self.note(self.fail(f"fields.{f.key}.after", f"“{after}”不是表上的字段（可用：{'、'.join(present)}）。"))
+                break
+            pending = left
+        self.attempt(lambda: self.order(data, by_section), None)
+        fields = tuple(f for members in by_section.values() for f in members)
+        return fields, labels, tuple(required), limits, prompts
+
+    def drop(self, data: dict[str, Any]) -> tuple[str, ...]:
+        if "drop" not in data:
+            return ()
+        keys = self.strings(data["drop"], "drop")
+        droppable = [f.key for f in FIELDS if f.key not in IDENTITY_FIELDS]
+        for key in keys:
+            if key in IDENTITY_FIELDS:
+                self.note(self.fail("drop", f"中的“{key}”标识一份申报，不能去掉（可改 labels 中的名称）。"))
+            elif key not in FIELD_BY_KEY:
+                self.note(self.fail("drop", f"中的“{key}”不是内置字段（可去掉的：{'、'.join(droppable)}）。"))
+        return tuple(k for k in keys if k in droppable)
+
+    def added_field(self, key: str, spec: Any, choices: dict[str, tuple[str, ...]],
+                    codes: dict[str, tuple[Coded, ...]]) -> tuple[Field, str, str, bool, int, str]:
+        path = f"fields.{key}"
+        if key in FIELD_BY_KEY:
+            raise self.fail(path, "是内置字段：改名请写在 labels 里，不要的字段写进 drop。")
+        if not _KEY.match(key):
+            raise self.fail(path, "的键只能用小写字母开头，含小写字母、数字和下划线（最多 40 个），如 competent_dept。")
+        if not isinstance(spec, dict):
+            raise self.fail(path, "应为映射，如 {label: 主管部门, kind: code, list: departments}。")
+        self.known_keys(spec, _FIELD_KEYS, path)
+        kind, choices_key = self.kind_and_list(spec, path, choices, codes)
+        section = self.text(spec, "section", f"{path}.section", empty_ok=True) or "details"
+        if section not in SECTIONS:
+            raise self.fail(f"{path}.section", f"应为 {'、'.join(SECTIONS)} 之一。")
+        after = self.text(spec, "after", f"{path}.after", empty_ok=True)
+        limit = 0
+        if "limit" in spec:
+            if kind not in (Kind.TEXT, Kind.LONG):
+                raise self.fail(f"{path}.limit", "只有 text 和 long 字段可以限定字数。")
+            limit = self.count(spec["limit"], f"{path}.limit", box_max_limit(ADDED_BOX))
+        label = self.text(spec, "label", f"{path}.label")
+        return (Field(key, kind, EXTRA, choices_key, section), label, after, self.flag(spec, "required", f"{path}.required"),
+                limit, self.text(spec, "prompt", f"{path}.prompt", empty_ok=True))
+
+    def kind_and_list(self, spec: dict[str, Any], path: str, choices: dict[str, tuple[str, ...]],
+                      codes: dict[str, tuple[Coded, ...]]) -> tuple[Kind, str]:
+        name = self.text(spec, "kind", f"{path}.kind", empty_ok=True) or "text"
+        kinds = [k.value for k in ADDABLE_KINDS]
+        if name not in kinds:
+            raise self.fail(f"{path}.kind", f"“{name}”不认识（可用：{'、'.join(kinds)}）。")
+        kind = Kind(name)
+        list_key = self.text(spec, "list", f"{path}.list", empty_ok=True)
+        if kind in LISTED_KINDS:
+            pool, where = (codes, "codes") if kind is Kind.CODE else (choices, "choices")
+            if not list_key:
+                raise self.fail(f"{path}.list", f"缺失：{kind.value} 字段要写明用 {where} 中的哪个列表"
+                                                f"（现有：{'、'.join(pool) or '无'}）。")
+            if list_key not in pool:
+                raise self.fail(f"{path}.list", f"“{list_key}”不在 {where} 中（现有：{'、'.join(pool) or '无'}）。")
+        elif list_key:
+            raise self.fail(f"{path}.list", "只有 choice 和 code 字段有列表。")
+        return kind, list_key
+
+    def order(self, data: dict[str, Any], by_section: dict[str, list[Field]]) -> None:
+        section_orders = self.mapping(data, "order", "order", optional=True)
+        for section, keys in section_orders.items():
+            path = f"order.{section}"
+            if section not in SECTIONS:
+                self.note(self.fail(path, f"不认识（可排序的部分：{'、'.join(SECTIONS)}）。"))
+                continue
+            wanted = self.attempt(lambda keys=keys, path=path: self.strings(keys, path), None)
+            if wanted is None:
+                continue
+            have = {f.key: f for f in by_section[section]}
+            if set(wanted) != set(have):
+                missing = [k for k in have if k not in wanted]
+                extra = [k for k in wanted if k not in have]
+                detail = "；".join(x for x in (f"缺少 {'、'.join(missing)}" if missing else "",
+                                              f"不属于这一部分的 {'、'.join(extra)}" if extra else "") if x)
+                self.note(self.fail(path, f"应把这一部分的字段各列一次（{'、'.join(have)}）：{detail}。"))
+                continue
+            by_section[section] = [have[k] for k in wanted]
+
+    def labels(self, data: dict[str, Any], fields: tuple[Field, ...], added: dict[str, str]) -> dict[str, str]:
+        section = self.attempt(lambda: self.mapping(data, "labels", "labels"), {})
+        builtin = [f.key for f in FIELDS] + list(SECTION_LABELS)
+        for extra in section:
+            if extra not in builtin:
+                hint = "（新增字段的名称写在 fields 里）" if extra in added else ""
+                self.note(self.fail(f"labels.{extra}", f"不认识{hint}（可用：{'、'.join(builtin)}）。"))
+        present = {f.key for f in fields}
+        groups = {f.section for f in fields}
+        needed = [f.key for f in fields if f.builtin] + [k for k in SECTION_LABELS if k not in SECTIONS or k in groups]
+        labels = {k: self.attempt(lambda k=k: self.text(section, k, f"labels.{k}"), k) for k in needed}
+        # Labels of dropped fields may stay in a copied template; they are not used.
+        labels.update({k: str(v).strip() for k, v in section.items() if k in FIELD_BY_KEY and k not in present
+                       and isinstance(v, str)})
+        labels.update(added)
+        return labels
+
+    def prompts(self, data: dict[str, Any], present: set[str]) -> dict[str, str]:
+        section = self.mapping(data, "prompts", "prompts", optional=True)
         result = {}
-        for table, known in TABLE_COLUMNS.items():
-            cols = section.get(table)
-            if not isinstance(cols, dict) or not cols:
-                raise self.fail(f"columns.{table}", "缺失或为空。")
-            for key in cols:
-                if key not in known:
-                    raise self.fail(f"columns.{table}.{key}", f"不认识（可用：{'、'.join(known)}）。")
-            for key in REQUIRED_COLUMNS[table]:
-                if key not in cols:
-                    raise self.fail(f"columns.{table}.{key}", "缺失：这一列是必需的。")
-            result[table] = {str(k): self.text(cols, k, f"columns.{table}.{k}") for k in cols}
+        for key in section:
+            if key not in present:
+                self.note(self.fail(f"prompts.{key}", f"不是表上的字段（可用：{'、'.join(sorted(present))}）。"))
+                continue
+            result[str(key)] = self.attempt(lambda key=key: self.text(section, key, f"prompts.{key}"), "")
         return result
 
-    def limits(self, section: Any) -> dict[str, int]:
+    def required(self, data: dict[str, Any], present: set[str]) -> tuple[str, ...]:
+        keys = self.strings(data.get("required", ["name"]), "required")
+        for key in keys:
+            if key not in present:
+                why = "已在 drop 中去掉" if key in FIELD_BY_KEY else "不是表上的字段"
+                self.note(self.fail("required", f"中的“{key}”{why}（可用：{'、'.join(sorted(present))}）。"))
+        return tuple(k for k in keys if k in present)
+
+    # ---- row tables ----------------------------------------------------------
+    def columns(self, section: dict[str, Any], choices: dict[str, tuple[str, ...]],
+                codes: dict[str, tuple[Coded, ...]]) -> tuple[dict[str, dict[str, Column]], dict[str, dict[str, str]]]:
+        defs: dict[str, dict[str, Column]] = {}
+        headers: dict[str, dict[str, str]] = {}
+        for extra in section:
+            if extra not in TABLE_COLUMNS:
+                self.note(self.fail(f"columns.{extra}", f"不认识（内置行表：{'、'.join(TABLES)}；新增行表写在 tables 里）。"))
+        for table, known in TABLE_COLUMNS.items():
+            cols = section.get(table)
+            defs[table], headers[table] = {}, {}
+            if not isinstance(cols, dict) or not cols:
+                self.note(self.fail(f"columns.{table}", "缺失或为空。"))
+                continue
+            for key, value in cols.items():
+                path = f"columns.{table}.{key}"
+                if isinstance(value, dict):
+                    if key in known:
+                        self.note(self.fail(path, "是内置列：直接写列标题（文字），不要写成映射。"))
+                        continue
+                    added = self.attempt(lambda key=key, value=value, path=path:
+                                         self.added_column(str(key), value, path, choices, codes), None)
+                    if added is not None:
+                        defs[table][key], headers[table][key] = added
+                elif key not in known:
+                    self.note(self.fail(path, f"不认识（内置列：{'、'.join(known)}；新增列写成 "
+                                              "{label: 列标题, kind: 类型}）。"))
+                else:
+                    header = self.attempt(lambda key=key, path=path: self.text(cols, key, path), key)
+                    defs[table][key], headers[table][key] = known[key], header
+            for key in REQUIRED_COLUMNS[table]:
+                if key not in cols:
+                    self.note(self.fail(f"columns.{table}.{key}", "缺失：这一列是必需的。"))
+        return defs, headers
+
+    def added_column(self, key: str, spec: dict[str, Any], path: str, choices: dict[str, tuple[str, ...]],
+                     codes: dict[str, tuple[Coded, ...]]) -> tuple[Column, str]:
+        if not _KEY.match(key):
+            raise self.fail(path, "的键只能用小写字母开头，含小写字母、数字和下划线，如 score。")
+        self.known_keys(spec, _COLUMN_KEYS, path)
+        kind, choices_key = self.kind_and_list(spec, path, choices, codes)
+        width = ADDED_COLUMN_WIDTH[kind]
+        if "width" in spec:
+            width = self.count(spec["width"], f"{path}.width", 60)
+        column = Column(key, kind, choices_key, width, builtin=False, required=self.flag(spec, "required", f"{path}.required"))
+        return column, self.text(spec, "label", f"{path}.label")
+
+    def tables(self, data: dict[str, Any], columns: dict[str, dict[str, str]], defs: dict[str, dict[str, Column]],
+               choices: dict[str, tuple[str, ...]], codes: dict[str, tuple[Coded, ...]], sheets: dict[str, str],
+               labels: dict[str, str]) -> tuple[dict[str, AddedTable], dict[str, int]]:
+        """Built-in row counts (`rows`) and the tables a template adds (`tables`); fills columns/defs/labels."""
+        rows_raw = self.attempt(lambda: self.mapping(data, "rows", "rows"), {})
+        rows: dict[str, int] = {}
+        for table in TABLE_COLUMNS:
+            rows[table] = self.attempt(lambda table=table: self.count(rows_raw.get(table), f"rows.{table}", MAX_ROWS), 1)
+        for extra in rows_raw:
+            if extra not in TABLE_COLUMNS:
+                self.note(self.fail(f"rows.{extra}", f"不认识（内置行表：{'、'.join(TABLES)}；新增行表的行数写在 "
+                                                     f"tables.{extra}.rows）。"))
+        added: dict[str, AddedTable] = {}
+        sheet_names = set(sheets.values())
+        for key, spec in self.attempt(lambda: self.mapping(data, "tables", "tables", optional=True), {}).items():
+            path = f"tables.{key}"
+            try:
+                table = self.added_table(str(key), spec, path, columns, defs, choices, codes, sheet_names, added)
+            except _Problem as problem:
+                self.note(problem)
+                continue
+            added[table.key] = table
+            labels[table.key] = self.text(spec, "label", f"{path}.label")
+            rows[table.key] = self.count(spec.get("rows", ADDED_TABLE_ROWS), f"{path}.rows", MAX_ROWS)
+            if table.sheet:
+                sheet_names.add(table.sheet)
+        return added, rows
+
+    def added_table(self, key: str, spec: Any, path: str, columns: dict[str, dict[str, str]],
+                    defs: dict[str, dict[str, Column]], choices: dict[str, tuple[str, ...]],
+                    codes: dict[str, tuple[Coded, ...]], sheet_names: set[str],
+                    earlier: dict[str, AddedTable]) -> AddedTable:
+        if key in TABLE_COLUMNS or key in SECTION_LABELS:
+            raise self.fail(path, f"与内置行表同名（{'、'.join(TABLES)}）：内置行表的列写在 columns 里。")
+        if not _KEY.match(key):
+            raise self.fail(path, "的键只能用小写字母开头，含小写字母、数字和下划线，如 funding_sources。")
+        if not isinstance(spec, dict):
+            raise self.fail(path, "应为映射，如 {label: 资金来源明细, rows: 5, columns: {…}}。")
+        self.known_keys(spec, _TABLE_KEYS, path)
+        self.text(spec, "label", f"{path}.label")
+        like = self.text(spec, "like", f"{path}.like", empty_ok=True)
+        if like not in ("", "indicators"):
+            raise self.fail(f"{path}.like", "只能是 indicators（与绩效指标同列、同样审核）。")
+        sheet = self.text(spec, "sheet", f"{path}.sheet", empty_ok=True)
+        after = self.text(spec, "after", f"{path}.after", empty_ok=True)
+        goals_tables = list(_GOALS_TABLES) + [k for k, t in earlier.items() if t.after]
+        if sheet and after:
+            raise self.fail(path, "after 和 sheet 只能写一个：放在绩效目标表某张表之后，或单独一张工作表。")
+        if sheet:
+            self.sheet_name(sheet, f"{path}.sheet")
+            if sheet in sheet_names:
+                raise self.fail(f"{path}.sheet", f"“{sheet}”与已有的工作表同名。")
+        elif after and after not in goals_tables:
+            raise self.fail(f"{path}.after", f"“{after}”不是绩效目标表上的行表（可用：{'、'.join(goals_tables)}）。")
+        raw_columns = spec.get("columns")
+        table_defs: dict[str, Column] = {}
+        table_headers: dict[str, str] = {}
+        if like == "indicators" and raw_columns is None:
+            table_defs, table_headers = dict(defs["indicators"]), dict(columns["indicators"])
+        else:
+            if not isinstance(raw_columns, dict) or not raw_columns:
+                raise self.fail(f"{path}.columns", "缺失或为空：写明各列，如 {source: {label: 资金来源, kind: text}}。")
+            known = TABLE_COLUMNS["indicators"] if like else {}
+            for ckey, value in raw_columns.items():
+                cpath = f"{path}.columns.{ckey}"
+                if like and isinstance(value, str) and ckey in known:
+                    table_defs[ckey], table_headers[ckey] = known[ckey], value.strip()
+                    continue
+                if isinstance(value, str):  # a plain header: a text column
+                    value = {"label": value, "kind": "text"}
+                column = self.attempt(lambda ckey=ckey, value=value, cpath=cpath:
+                                      self.added_column(str(ckey), value, cpath, choices, codes), None)
+                if column is not None:
+                    table_defs[ckey], table_headers[ckey] = column
+            if like:
+                for needed in REQUIRED_COLUMNS["indicators"]:
+                    if needed not in table_defs:
+                        self.note(self.fail(f"{path}.columns.{needed}", "缺失：按绩效指标审核的表必须有这一列。"))
+        defs[key], columns[key] = table_defs, table_headers
+        return AddedTable(key, like, "" if sheet else (after or goals_tables[-1]), sheet)
+
+    # ---- limits and lists ---------------------------------------------------------
+    def limits(self, section: Any, fields: tuple[Field, ...], added: dict[str, int]) -> dict[str, int]:
         """Length limits: each must print in full in one row (Excel's rows are at most 409 pt high)."""
         if not isinstance(section, dict):
             raise self.fail("limits", "应为“字段: 字数”映射。")
+        limited = [f for f in fields if f.kind in (Kind.TEXT, Kind.LONG)]
+        keys = [f.key for f in limited]
+        result = {}
         for key, value in section.items():
-            if key not in LIMITED_FIELDS:
-                raise self.fail(f"limits.{key}", f"不是可限定字数的文字字段（可用：{'、'.join(LIMITED_FIELDS)}）。")
+            if key not in keys or not FIELD_BY_KEY.get(key):
+                hint = "（新增字段的字数写在 fields 里的 limit）" if key in added else ""
+                self.note(self.fail(f"limits.{key}", f"不是可限定字数的文字字段{hint}（可用：{'、'.join(k for k in keys if k in FIELD_BY_KEY)}）。"))
+                continue
             top = field_max_limit(key)
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
-                raise self.fail(f"limits.{key}", f"应为 1 到 {top} 之间的整数：更多的字在这一格里打印不下"
-                                                 "（一行最高 409 磅）。")
-        return {key: section.get(key, default_limit(key)) for key in LIMITED_FIELDS}
+                self.note(self.fail(f"limits.{key}", f"应为 1 到 {top} 之间的整数：更多的字在这一格里打印不下"
+                                                     "（一行最高 409 磅）。"))
+        for f in limited:
+            if f.builtin:
+                value = section.get(f.key)
+                ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= field_max_limit(f.key)
+                result[f.key] = value if ok else default_limit(f.key)
+            else:
+                result[f.key] = added.get(f.key) or box_limit_default(ADDED_BOX, f.kind is Kind.LONG)
+        return result
 
-    @staticmethod
-    def choice_keys(columns: dict[str, dict[str, str]]) -> set[str]:
-        keys = {"category"}
-        for table, cols in columns.items():
-            for key in cols:
-                column = TABLE_COLUMNS[table][key]
-                if column.kind is Kind.CHOICE and column.choices not in ("level1", "level2"):
-                    keys.add(column.choices)
-        return keys
+    def unused_lists(self, choices: dict[str, tuple[str, ...]], codes: dict[str, tuple[Coded, ...]],
+                     fields: tuple[Field, ...], defs: dict[str, dict[str, Column]]) -> None:
+        """Every list a field or column names exists, and every list is used by one (a typo is not ignored)."""
+        used = {f.choices for f in fields if f.kind in LISTED_KINDS}
+        used |= {c.choices for cols in defs.values() for c in cols.values()
+                 if c.kind in LISTED_KINDS and c.choices not in ("level1", "level2")}
+        for key in sorted(used):
+            if key not in choices and key not in codes:
+                self.note(self.fail(f"choices.{key}", "缺失：表格中有用到这个下拉列表。"))
+        for pool, where in ((choices, "choices"), (codes, "codes")):
+            for key in pool:
+                if key not in used:
+                    self.note(self.fail(f"{where}.{key}", f"没有字段或列用到这个列表（用到的：{'、'.join(sorted(used)) or '无'}）；"
+                                                          "拼写错误？"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -18,8 +19,12 @@ __all__ = [
     "MONEY_TOLERANCE",
     "ValueProblem",
     "clean_text",
+    "Coded",
+    "parse_code",
     "parse_date",
     "parse_decimal",
+    "parse_integer",
+    "parse_year",
     "parse_money",
     "parse_tick",
     "to_halfwidth",
@@ -40,6 +45,9 @@ _NOT_A_NUMBER = "不是有效的数字，请只填数字，如 3"
 _NOT_MONEY = "不是有效的金额，请只填数字，如 232124.00"
 _NOT_A_DATE = "不是有效的日期，请写成 2020-01-01 或 2020年1月1日"
 _NOT_A_TICK = "不是有效的勾选标记，请填 ✓ 或留空"
+_NOT_AN_INTEGER = "不是整数，请只填整数，如 12"
+_NOT_A_YEAR = "不是有效的年度，请填四位年份，如 2026"
+_NOT_A_CODE = "不是“编码-名称”形式，请从下拉列表选择，如 219001-区教育局"
 
 
 # U+FF01..U+FF5E mirror ASCII 0x21..0x7E at a fixed offset; U+3000 is the ideographic space.
@@ -242,3 +250,64 @@ def parse_tick(value: object) -> bool:
         if text in _UNTICKED:
             return False
     raise ValueProblem(_NOT_A_TICK)
+
+
+def parse_integer(value: object) -> int | None:
+    """A whole number (人数, 个数); 12.0 is 12, 12.5 is not a whole number."""
+    number = _parse_number(value, _NOT_AN_INTEGER)
+    if number is None:
+        return None
+    if number != number.to_integral_value():
+        raise ValueProblem(_NOT_AN_INTEGER)
+    return int(number)
+
+
+MIN_YEAR, MAX_YEAR = 2000, 2100  # the budget years a form may be for
+
+
+def parse_year(value: object) -> int | None:
+    """A year (2026, "2026年", "2026.0" from a number cell saved as text)."""
+    if isinstance(value, str):
+        value = clean_text(value).removesuffix("年度").removesuffix("年")
+    try:
+        year = parse_integer(value)
+    except ValueProblem:
+        raise ValueProblem(_NOT_A_YEAR) from None
+    if year is not None and not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValueProblem(_NOT_A_YEAR)
+    return year
+
+
+@dataclass(frozen=True)
+class Coded:
+    """An entry of a code list: the code and the name, both kept (219001-区教育局)."""
+
+    code: str
+    name: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.code}-{self.name}" if self.name else self.code
+
+
+# The code is digits or letters; the separator as clerks type it (-, －, —, a space).
+_CODED = re.compile(r"([0-9A-Za-z][0-9A-Za-z.]*)\s*[-－—–\s]\s*(.+)")
+
+
+def parse_code(value: object) -> Coded | None:
+    """`219001-区教育局` → Coded("219001", "区教育局"); a bare code keeps an empty name (the check then
+    looks it up in the list)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueProblem(_NOT_A_CODE)
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+        return Coded(str(int(value)))
+    text = to_halfwidth(clean_text(value)).strip()
+    if not text:
+        return None
+    m = _CODED.fullmatch(text)
+    if m:
+        return Coded(m[1], m[2].strip())
+    if re.fullmatch(r"[0-9A-Za-z][0-9A-Za-z.]*", text):
+        return Coded(text)
+    raise ValueProblem(_NOT_A_CODE)

@@ -25,7 +25,17 @@ from ..form.fields import META_SHEET, Kind
 from ..form.kinds import KINDS, TEXT_KINDS
 from ..form.layout import TablePos, layout_for
 from ..form.meta import META_FORMAT, identity_from_meta
-from ..form.model import Activity, CostItem, Declaration, Guarantee, Indicator, Source
+from ..form.model import (
+    Activity,
+    CostItem,
+    Declaration,
+    Guarantee,
+    Indicator,
+    Row,
+    Source,
+    set_field_value,
+    set_row_value,
+)
 from ..form.targets import parse_target
 from ..form.template import MAX_YEAR, MIN_YEAR, Template, builtin_templates, load_template
 from ..form.values import ValueProblem, clean_text
@@ -83,7 +93,7 @@ class Registry:
             self.templates[(t.id, t.version)] = t
         # Every worksheet a reader may look at (the only ones a file is opened for): computed once,
         # not on every read.
-        self.sheet_names = {META_SHEET} | {name for t in self.templates.values() for name in t.sheets.values()}
+        self.sheet_names = {META_SHEET} | {name for t in self.templates.values() for name in sheets_of(t)}
 
     def find(self, template_id: str, version: str) -> Template:
         found = self.templates.get((template_id, version))
@@ -164,12 +174,16 @@ class _Reader:
         d = Declaration(identity=self.identity)
         d.source = Source(file=str(self.pkg.path), findings=self.findings, template=template)
         self.check_container(template)
-        missing = [s for s in template.sheets.values() if self.pkg.sheet(s) is None]
+        missing = [s for s in sheets_of(template) if self.pkg.sheet(s) is None]
         if missing:
             raise Unreadable(R.SHEET_MISSING, sheets="”“".join(missing))
         self.read_fields(d, template)
         for table, pos in layout.tables.items():
-            setattr(d, table, self.read_table(d, template, pos))
+            rows = self.read_table(d, template, pos)
+            if table in template.added_tables:
+                d.tables[table] = rows
+            else:
+                setattr(d, table, rows)
         return d
 
     def identify(self) -> Template:
@@ -183,7 +197,7 @@ class _Reader:
             raise Unreadable(R.META_INCOMPLETE)
         self.identity = identity_from_meta(values)
         template = self.registry.find(self.identity.template_id, self.identity.template_version)
-        if self.identity.fingerprint != layout_for(template).fingerprint:
+        if not layout_for(template).accepts(self.identity.fingerprint):
             raise Unreadable(R.TEMPLATE_CHANGED, template=template.id, version=template.version)
         self.trust_meta(template, values.get("year", ""))
         return template
@@ -206,7 +220,7 @@ class _Reader:
             self.identity = replace(self.identity, year=None)
 
     def check_container(self, template: Template) -> None:
-        for name in template.sheets.values():
+        for name in sheets_of(template):
             if self.pkg.sheet(name) is not None and not self.pkg.sheet_protected(name):
                 self.add(rules.UNPROTECTED, name, "", "工作表保护", "未保护",
                          f"工作表“{name}”未保护（保护被取消）；请核对表格结构未被改动（已按单元格名称读取）。")
@@ -241,7 +255,7 @@ class _Reader:
             d.source.cells[spot.key] = (spot.sheet, spot.address)
             raw = cells[spot.col] if spot.col < len(cells) else ""
             value = clean_text(raw) if spot.text else self.convert(spot.kind, raw, spot.sheet, spot.address, label)
-            setattr(getattr(d, spot.group), spot.key, value)
+            set_field_value(d, spot.group, spot.key, value)
 
     def convert(self, kind: Kind, raw: Any, sheet: str, address: str, label: str) -> Any:
         """One raw cell value → model value; a value of the wrong kind becomes a finding and None."""
@@ -279,7 +293,7 @@ class _Reader:
                 return []
         d.source.columns[pos.table] = (ref.sheet, {c.key: c.letter for c in columns})
         items = []
-        row_type = _ROW_TYPES[pos.table]
+        row_type = _row_type(template, pos.table)
         # Rows past the sheet's last row are empty: a name stretched to row 1,048,576 (or 10^12) costs nothing.
         last_row = min(ref.last_row, len(grid) - 1)
         first, width = ref.col, len(columns)
@@ -294,14 +308,25 @@ class _Reader:
             for c, raw in zip(columns, values, strict=True):
                 # Text never fails to read: no finding, so no address to build.
                 value = clean_text(raw) if c.text else self.convert(c.kind, raw, ref.sheet, f"{c.letter}{r + 1}", c.header)
-                setattr(item, c.key, value)
+                set_row_value(item, c.key, value, c.builtin)
                 filled = filled or (value not in ("", None, False) and getattr(value, "raw", True) != "")
             if not filled and len(self.findings) == found_before:
                 continue  # only blanks typed in (a value that could not be read keeps its row)
-            if pos.table == "indicators":
+            if isinstance(item, Indicator):
                 _merge_mof_target(item)
             items.append(item)
         return items
+
+
+def sheets_of(template: Template) -> list[str]:
+    """Every input sheet of a template's workbook: the three of the form and any an added table has."""
+    return list(template.sheets.values()) + [t.sheet for t in template.added_tables.values() if t.sheet]
+
+
+def _row_type(template: Template, table: str) -> type:
+    if table in _ROW_TYPES:
+        return _ROW_TYPES[table]
+    return Indicator if template.added_tables[table].like == "indicators" else Row
 
 
 @dataclass(frozen=True)
@@ -312,6 +337,7 @@ class _TableColumn:
     header: str
     col: int  # 0-based, in this file
     letter: str
+    builtin: bool  # an attribute of the row type; False: kept in the row's `extra`
 
 
 @dataclass(frozen=True)
@@ -332,7 +358,8 @@ def _table_plan(template: Template, table: str, text: str) -> _TablePlan | None:
     for c in pos.columns:
         col = ref.col + (c.col - pos.first_col)
         kind = c.column.kind
-        columns.append(_TableColumn(c.column.key, kind, kind in TEXT_KINDS, c.header, col, xl_col_to_name(col)))
+        columns.append(_TableColumn(c.column.key, kind, kind in TEXT_KINDS, c.header, col, xl_col_to_name(col),
+                                    c.column.builtin))
     return _TablePlan(ref, tuple(columns))
 
 

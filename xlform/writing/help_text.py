@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from ..form.fields import CHECK_SHEET, FIELD_BY_KEY, TICK
+from ..form.fields import CHECK_SHEET, TICK
 from ..form.layout import Layout
 from ..form.template import Template
-from .livechecks import LIVE_CHECKS, PENDING
+from .livechecks import PENDING, live_checks
 
 
 def help_lines(t: Template, layout: Layout) -> list[tuple[str, str]]:
     """(kind, text) pairs, kind "head" or "text", in the order they appear."""
     s = t.sheets
-    required = "、".join(t.labels[k] for k in t.required if k in FIELD_BY_KEY)
+    required = "、".join(t.labels[k] for k in t.required)
     levels = "；".join(f"{k}：{'、'.join(v)}" for k, v in t.taxonomy.items())
     lines: list[tuple[str, str]] = [
         ("head", "一、怎样填写"),
@@ -31,7 +31,7 @@ def help_lines(t: Template, layout: Layout) -> list[tuple[str, str]]:
         ("text", f"填写时自动检查，结果见“{CHECK_SHEET}”工作表：所需的单元格还没填时显示“{PENDING}”；"
                  "金额不符的单元格会变红，旁边写明哪里不符："),
     ]
-    lines += [("text", f"· {c.title}") for c in LIVE_CHECKS]
+    lines += [("text", f"· {c.title}") for c in live_checks(t)]
     lines += [
         ("text", f"收表后财政部门还会审核：必填项是否齐全（{required}）；电话、日期、金额的格式；"
                  "起止日期是否在预算年度内；每个二级目标是否属于其一级目标；"

@@ -11,11 +11,13 @@ values read back.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from ..form.model import Declaration
+from ..form.template import Template
 from ..form.values import MONEY_TOLERANCE
 
 PASS, FAIL, PENDING = "通过", "未通过", "待填写"  # 待填写: a cell the check needs is still empty
@@ -54,6 +56,11 @@ class LiveCheck:
     def cells(self) -> tuple[str, ...]:
         return tuple(key for key, _ in self.notes)
 
+    @property
+    def needs(self) -> frozenset[str]:
+        """The fields its formulas name (f_<key>): a template that drops one of them has no such check."""
+        return frozenset(_FIELD_NAME.findall(self.formula + self.ready))
+
     def status(self, d: Declaration) -> str:
         if not self.is_ready(d):
             return PENDING
@@ -75,6 +82,12 @@ class LiveCheck:
 
 
 NOTE_SEPARATOR = "；"
+_FIELD_NAME = re.compile(r"\bf_(\w+)")
+
+
+def live_checks(template: Template) -> tuple[LiveCheck, ...]:
+    """The checks a workbook of this template runs: those whose fields it has."""
+    return tuple(c for c in LIVE_CHECKS if all(template.has(key) for key in c.needs))
 
 
 def note_formula(messages: list[tuple[LiveCheck, str]]) -> str:
@@ -89,10 +102,10 @@ def note_text(messages: list[tuple[LiveCheck, str]], d: Declaration) -> str:
     return NOTE_SEPARATOR.join(text for check, text in messages if check.fails(d))
 
 
-def notes_by_field() -> dict[str, list[tuple[LiveCheck, str]]]:
+def notes_by_field(template: Template) -> dict[str, list[tuple[LiveCheck, str]]]:
     """For each input some check turns red: the checks and their words, in catalogue order."""
     found: dict[str, list[tuple[LiveCheck, str]]] = {}
-    for check in LIVE_CHECKS:
+    for check in live_checks(template):
         for key, text in check.notes:
             found.setdefault(key, []).append((check, text))
     return found

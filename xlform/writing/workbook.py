@@ -29,10 +29,9 @@ from ..form import paper
 from ..form.fields import CHECK_SHEET, HELP_SHEET, LISTS_SHEET, META_SHEET, TICK, Kind
 from ..form.kinds import KINDS, Cell
 from ..form.layout import (
+    FIRST_FIELD_ROW,
     FUNDING_CHECK_COL,
-    FUNDING_KEYS,
     PROJECT_COLS,
-    PROJECT_GROUPS,
     PROJECT_NAME_ROW_GOALS,
     PROJECT_WIDTHS,
     FieldCell,
@@ -43,8 +42,9 @@ from ..form.layout import (
     layout_for,
 )
 from ..form.meta import META_KEYS, meta_values
-from ..form.model import Declaration, Identity
+from ..form.model import Declaration, Identity, field_value, row_value, rows_of
 from ..form.template import Template
+from ..form.values import MAX_YEAR, MIN_YEAR
 from ..ooxml.xmltext import t_element
 from . import livechecks
 from .help_text import help_lines
@@ -94,7 +94,7 @@ def write_workbook(
 def _fits(template: Template, declaration: Declaration) -> None:
     """Refuse rather than drop rows: a table with more rows than the template has room for."""
     for table, room in template.rows.items():
-        count = len(getattr(declaration, table))
+        count = len(rows_of(declaration, table))
         if count > room:
             raise UserError(f"“{template.labels[table]}”有 {count} 行，模板 {template.id} 只有 {room} 行；"
                             f"请在模板的 rows.{table} 中调大行数后再生成。")
@@ -163,6 +163,8 @@ class _WorkbookWriter:
             "code": fmt(**inp, num_format="@"),  # phone, 目标值: keep what is typed as text
             "money": fmt(**inp, num_format=MONEY_FORMAT),
             "number": fmt(**inp, num_format="0.00"),
+            "integer": fmt(**inp, num_format="0"),
+            "year": fmt(**inp, num_format="0", align="center"),
             "date": fmt(**inp, num_format=DATE_FORMAT, align="center"),
             "tick": fmt(**inp, align="center"),
             "choice": fmt(**inp, align="center"),
@@ -190,6 +192,8 @@ class _WorkbookWriter:
         project = self.wb.add_worksheet(sheets["project"])
         goals = self.wb.add_worksheet(sheets["goals"])
         guarantees = self.wb.add_worksheet(sheets["guarantees"])
+        own = [(self.wb.add_worksheet(self.layout.tables[k].sheet), self.layout.tables[k])
+               for k in self.layout.sheet_tables]
         checks = self.wb.add_worksheet(CHECK_SHEET)
         lists = self.wb.add_worksheet(LISTS_SHEET)
         meta = self.wb.add_worksheet(META_SHEET)
@@ -197,16 +201,18 @@ class _WorkbookWriter:
         self._project(project)
         self._goals(goals)
         self._guarantees(guarantees)
+        for ws, tp in own:
+            self._sheet_table(ws, tp)
         self._checks(checks)
         self._help(help_ws)
         self._meta(meta)
-        for ws in (help_ws, project, goals, guarantees, checks):
+        for ws in (help_ws, project, goals, guarantees, *(ws for ws, _ in own), checks):
             self._protect(ws)
         self.wb.close()
         return _finish(self.buffer.getvalue(), self.password, self.verbatim)
 
     def _protect(self, ws: Worksheet) -> None:
-        table_sheet = ws.name in (self.t.sheets["goals"], self.t.sheets["guarantees"])
+        table_sheet = ws.name in {tp.sheet for tp in self.layout.tables.values()}
         ws.protect(self.password, {
             "format_columns": True,
             "format_rows": True,
@@ -260,14 +266,17 @@ class _WorkbookWriter:
         self._heading(ws, t.titles["project"], PROJECT_COLS)
         ws.write_string(2, 4, f"金额单位：{t.money_unit}", f["right"])
         ws.write_string(2, 5, "", f["plain"])
-        for key, first, last in PROJECT_GROUPS:
-            ws.merge_range(first, 0, last, 0, t.labels[key], f["label"])
+        for key, first, last in self.layout.groups:
+            if last > first:
+                ws.merge_range(first, 0, last, 0, t.labels[key], f["label"])
+            else:
+                ws.write_string(first, 0, t.labels[key], f["label"])
         for cell in self.layout.fields.values():
             self._label(ws, cell)
             self._field(ws, cell)
         self._funding_checks(ws)
         self._signature(ws)
-        last_row = max(c.row for c in self.layout.fields.values())
+        last_row = max(max(c.row for c in self.layout.fields.values()), self._signature_row())
         self._fill_gaps(ws, last_row)
         # Every row has its height: merged inputs never grow by themselves, in any program.
         for row in range(2, last_row + 1):
@@ -282,8 +291,8 @@ class _WorkbookWriter:
         """Rows that print on one page together: each field row, each group under one merged label,
         and the signature rows with the blank row above them."""
         blocks: list[tuple[int, int]] = []
-        row = 3
-        groups = {first: last for _, first, last in PROJECT_GROUPS}
+        row = FIRST_FIELD_ROW
+        groups = {first: last for _, first, last in self.layout.groups}
         while row <= last_row:
             if row in groups:
                 end = groups[row]
@@ -302,11 +311,11 @@ class _WorkbookWriter:
         for cell in self.layout.fields.values():
             taken.update((cell.row, c) for c in range(cell.label_col, cell.label_last_col + 1))
             taken.update((cell.row, c) for c in range(cell.col, cell.last_col + 1))
-        for _, first, last in PROJECT_GROUPS:
+        for _, first, last in self.layout.groups:
             taken.update((r, 0) for r in range(first, last + 1))
-        funding = {self.layout.fields[k].row for k in FUNDING_KEYS}
+        funding = {self.layout.fields[k].row for k in self.layout.funding_keys}
         taken.update((r, FUNDING_CHECK_COL) for r in funding)
-        first_row = self.layout.fields["name"].row
+        first_row = FIRST_FIELD_ROW
         grid_rows = [r for r in range(first_row, last_row + 1) if self._used(r) and r != self._signature_row()]
         for row in grid_rows:
             col = 0
@@ -337,7 +346,7 @@ class _WorkbookWriter:
 
     def _field(self, ws: Worksheet, cell: FieldCell) -> None:
         field = cell.field
-        value = getattr(getattr(self.d, field.group), field.key)
+        value = field_value(self.d, field.group, field.key)
         fmt = self.input_format(field.kind)
         if field.key == "unit":
             department = self.d.identity.department
@@ -350,7 +359,8 @@ class _WorkbookWriter:
         limit = self.t.limits.get(field.key, 0)
         if fmt is not self.f["fixed"]:
             self._validate(ws, cell.row, cell.col, field.kind, field.choices, field.key in self.t.required,
-                           self.t.labels[field.key], limit=limit, per_line=field_per_line(field.key) if limit else 0)
+                           self.t.labels[field.key], limit=limit, per_line=field_per_line(field.key) if limit else 0,
+                           prompt=self.t.prompts.get(field.key, ""))
         if limit:
             # Room for the longest text the validation lets in; more if a text over the limit is written.
             self._tall(ws, cell.row, paper.limit_pt(limit, field_per_line(field.key)))
@@ -381,7 +391,8 @@ class _WorkbookWriter:
         ws.write_string(row, col, text, fmt)
 
     def _validate(self, ws: Worksheet, row: int, col: int, kind: Kind, choices: str, required: bool,
-                  label: str, last_row: int | None = None, *, limit: int = 0, per_line: int = 0) -> None:
+                  label: str, last_row: int | None = None, *, limit: int = 0, per_line: int = 0,
+                  prompt: str = "") -> None:
         """Data validation with a Chinese prompt and error for one cell or a column of cells.
 
         Text kinds take `limit` characters, a line break counting as a whole line of `per_line`
@@ -391,7 +402,19 @@ class _WorkbookWriter:
         need = "（必填）" if required else ""
         year = self.d.identity.year or self.t.year
         rule: dict[str, Any]
-        if kind is Kind.CHOICE:
+        if kind is Kind.CODE:
+            rule = {"validate": "list", "source": f"=l_{choices}",
+                    "input_message": f"请从下拉列表中选择（编码-名称）{need}。",
+                    "error_message": "请从下拉列表中选择“编码-名称”，不要自行输入。"}
+        elif kind is Kind.INTEGER:
+            rule = {"validate": "integer", "criteria": ">=", "value": 0,
+                    "input_message": f"填写整数（不小于 0）{need}。",
+                    "error_message": "请填写不小于 0 的整数。"}
+        elif kind is Kind.YEAR:
+            rule = {"validate": "integer", "criteria": "between", "minimum": MIN_YEAR, "maximum": MAX_YEAR,
+                    "input_message": f"填写四位年份，如 {year}{need}。",
+                    "error_message": f"请填写 {MIN_YEAR} 至 {MAX_YEAR} 之间的四位年份，如 {year}。"}
+        elif kind is Kind.CHOICE:
             source = f"=l_{choices}"
             if choices == "level2":
                 level1 = xl_rowcol_to_cell(row, col - 1, col_abs=True)
@@ -431,6 +454,9 @@ class _WorkbookWriter:
             rule = {"validate": "custom", "value": f"={counted}<={limit}",
                     "input_message": f"{hint}最多 {limit} 个字（{breaks}），打印时才能完整显示{need}。",
                     "error_message": f"内容过长：本格最多 {limit} 个字（{breaks}），超出的部分打印不出来。请精简后再填。"}
+        if prompt:  # the template's own words for this cell, then what the cell accepts
+            rule["input_message"] = f"{prompt}\n{rule['input_message']}"
+        rule["input_message"] = rule["input_message"][:255]  # Excel refuses a longer prompt
         rule["input_title"] = label[:32]
         rule["error_title"] = "输入有误"
         rule["ignore_blank"] = True
@@ -439,13 +465,13 @@ class _WorkbookWriter:
     def _funding_checks(self, ws: Worksheet) -> None:
         """Beside each amount: what is wrong, in words, while a check on it fails; the amount turns red."""
         fields = self.layout.fields
-        notes = livechecks.notes_by_field()
+        notes = livechecks.notes_by_field(self.t)
         for key, messages in notes.items():
             cell = fields[key]
             for check, _ in messages:
                 ws.conditional_format(cell.row, cell.col, cell.row, cell.col,
                                       {"type": "formula", "criteria": check.fail_formula(), "format": self.f["bad"]})
-        for key in FUNDING_KEYS:
+        for key in self.layout.funding_keys:
             row = fields[key].row
             messages = notes.get(key, [])
             if not messages:
@@ -458,7 +484,7 @@ class _WorkbookWriter:
             self._tall_for(ws, row, every, PROJECT_WIDTHS[FUNDING_CHECK_COL], NOTE_PT)
 
     def _signature_row(self) -> int:
-        return self.layout.fields["filled_on"].row
+        return self.layout.signature_row
 
     def _signature(self, ws: Worksheet) -> None:
         row = self._signature_row()
@@ -476,19 +502,18 @@ class _WorkbookWriter:
         ws.write_string(2, width - 1, f"金额单位：{t.money_unit}", f["right"])
         self._tall(ws, 2, paper.ONE_LINE_PT)
         self._project_name_row(ws, widths)
-        activities, indicators, costs = (layout.tables[k] for k in ("activities", "indicators", "costs"))
-        for tp in (activities, indicators, costs):
-            self._table(ws, tp, getattr(self.d, tp.table))
+        blocks = []
+        for key in layout.goals_tables:
+            tp = layout.tables[key]
+            self._table(ws, tp, rows_of(self.d, key))
             self._tall(ws, tp.header_row - 1, SPACER_PT)
-        self._activity_total(ws, activities)
-        self._cost_total(ws, costs)
+            last = {"activities": layout.activity_total_row, "costs": layout.cost_total_row}.get(key, tp.last_row)
+            blocks.append((tp.header_row - 1, last))  # a table never splits across pages (its label is one cell)
+        self._activity_total(ws, layout.tables["activities"])
+        self._cost_total(ws, layout.tables["costs"])
         ws.freeze_panes(PROJECT_NAME_ROW_GOALS + 1, 0)
-        # A table never splits across pages (its label in column A is one merged cell).
-        blocks = [(activities.header_row - 1, layout.activity_total_row),
-                  (indicators.header_row - 1, indicators.last_row),
-                  (costs.header_row - 1, layout.cost_total_row)]
         self._print_setup(ws, landscape=True, repeat_to=PROJECT_NAME_ROW_GOALS, widths=widths,
-                          last_row=layout.cost_total_row, blocks=blocks)
+                          last_row=layout.goals_last_row, blocks=blocks)
 
     def _project_name_row(self, ws: Worksheet, widths: tuple[int, ...]) -> None:
         row = PROJECT_NAME_ROW_GOALS
@@ -513,15 +538,15 @@ class _WorkbookWriter:
         for i in range(tp.n_rows):
             item = rows[i] if i < len(rows) else None
             for c in tp.columns:
-                value = getattr(item, c.column.key) if item is not None else None
+                value = row_value(item, c.column.key) if item is not None else None
                 self._value(ws, tp.first_row + i, c.col, c.column.kind, value, self.input_format(c.column.kind))
-                if c.column.kind in (Kind.TEXT, Kind.CHOICE, Kind.TARGET) and value:
+                if c.column.kind in (Kind.TEXT, Kind.LONG, Kind.CHOICE, Kind.CODE, Kind.TARGET) and value:
                     lines = paper.text_lines(_shown(c.column.kind, value), c.width)
                     if lines > 1:
                         self._tall(ws, tp.first_row + i, paper.lines_pt(lines))
         sheet = quote_sheetname(ws.name)
         for c in tp.columns:
-            text_kind = c.column.kind in (Kind.TEXT, Kind.TARGET)
+            text_kind = c.column.kind in (Kind.TEXT, Kind.LONG, Kind.TARGET)
             self._validate(ws, tp.first_row, c.col, c.column.kind, c.column.choices, False, c.header, tp.last_row,
                            limit=c.limit if text_kind else 0, per_line=c.per_line if text_kind else 0)
             letter = xl_col_to_name(c.col)
@@ -532,7 +557,10 @@ class _WorkbookWriter:
 
     def _total_note(self, ws: Worksheet, row: int, amount_col: int, note_col: int, check_id: str) -> None:
         """A total on 绩效目标 that disagrees with 当年预算 turns red, and the cell beside it says so."""
-        check = livechecks.CHECK_BY_ID[check_id]
+        check = next((c for c in livechecks.live_checks(self.t) if c.id == check_id), None)
+        if check is None:  # the template lacks a field the check needs (当年预算)
+            ws.write_blank(row, note_col, None, self.f["note"])
+            return
         ws.conditional_format(row, amount_col, row, amount_col,
                               {"type": "formula", "format": self.f["bad"], "criteria": check.fail_formula()})
         messages = [(check, livechecks.TOTAL_NOTES[check_id])]
@@ -608,6 +636,20 @@ class _WorkbookWriter:
         self._print_setup(ws, landscape=False, repeat_to=tp.header_row, widths=widths, last_row=tp.last_row,
                           blocks=[(r, r) for r in range(tp.first_row, tp.last_row + 1)])
 
+    def _sheet_table(self, ws: Worksheet, tp: TablePos) -> None:
+        """A table the template adds on a sheet of its own: a title, the project name, then the table."""
+        widths = tuple(c.width for c in tp.columns)
+        for c in tp.columns:
+            ws.set_column(c.col, c.col, c.width)
+        self._heading(ws, tp.section_label, max(len(widths), 2))
+        self._tall(ws, 2, SPACER_PT)
+        self._project_name_row(ws, widths if len(widths) > 1 else widths + (12,))
+        self._tall(ws, tp.header_row - 1, SPACER_PT)
+        self._table_body(ws, tp, rows_of(self.d, tp.table))
+        ws.freeze_panes(tp.first_row, 0)
+        self._print_setup(ws, landscape=len(widths) > 6, repeat_to=tp.header_row, widths=widths,
+                          last_row=tp.last_row, blocks=[(r, r) for r in range(tp.first_row, tp.last_row + 1)])
+
     # ---- 校验, 填表说明, lists, meta ------------------------------------------
     def _checks(self, ws: Worksheet) -> None:
         f = self.f
@@ -618,14 +660,15 @@ class _WorkbookWriter:
         for col, head in enumerate(("检查项", "结果", "未通过时如何修改")):
             ws.write_string(1, col, head, f["header"])
         self._tall(ws, 1, paper.ONE_LINE_PT)
-        for i, check in enumerate(livechecks.LIVE_CHECKS):
+        checks = livechecks.live_checks(self.t)
+        for i, check in enumerate(checks):
             r = 2 + i
             ws.write_string(r, 0, check.title, f["computed"])
             ws.write_formula(r, 1, check.status_formula(), f["computed"], check.status(self.d))
             ws.write_string(r, 2, check.fix, f["computed"])
             self._tall_for(ws, r, check.title, CHECK_WIDTHS[0])
             self._tall_for(ws, r, check.fix, CHECK_WIDTHS[2])
-        last = 1 + len(livechecks.LIVE_CHECKS)
+        last = 1 + len(checks)
         ws.conditional_format(2, 1, last, 1, {"type": "cell", "criteria": "==",
                                               "value": f'"{livechecks.FAIL}"', "format": f["bad"]})
         ws.conditional_format(2, 1, last, 1, {"type": "cell", "criteria": "==",
@@ -656,6 +699,7 @@ class _WorkbookWriter:
     def _lists(self, ws: Worksheet) -> None:
         """Every dropdown list lives here (never inline: Excel caps inline lists at 255 chars)."""
         lists: dict[str, tuple[str, ...]] = dict(self.t.choices)
+        lists.update({key: self.t.choice_list(key) for key in self.t.codes})  # shown as 编码-名称
         lists["level1"] = self.t.level1
         lists["tick"] = (TICK,)
         col = 0
