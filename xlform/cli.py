@@ -15,9 +15,10 @@ from typing import Any, NoReturn
 
 from . import __version__
 from .errors import UserError
-from .form.template import DEFAULT_TEMPLATE, MAX_YEAR, MIN_YEAR, TemplateError
+from .form.fields import FIELDS, TABLES
+from .form.template import DEFAULT_TEMPLATE, TemplateError, builtin_ids
+from .form.values import MAX_YEAR, MIN_YEAR
 
-TABLES = ("activities", "indicators", "costs", "guarantees")
 WORKBOOK_SUFFIX = ".xlsx"
 
 
@@ -159,7 +160,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, metavar="文件", help="输出文件（默认打印出来）")
     _extra_templates_opt(p)
 
-    command("rules", "列出全部审核规则 / list the review rules", _rules)
+    p = command("rules", "列出审核规则；-t 给出模板时标明哪些适用 / list the review rules", _rules)
+    p.add_argument("-t", "--template", metavar="模板", help="内置模板编号或 YAML 文件：只看对它适用的规则")
+
+    p = command("template", "复制、检查模板 / copy or check a template", _template_help)
+    steps = p.add_subparsers(dest="action", title="子命令", metavar="子命令", parser_class=_Parser)
+    q = steps.add_parser("copy", help="复制内置模板作为本局模板的起点（逐项带注释）/ copy a built-in template",
+                         description="复制内置模板作为本局模板的起点（逐项带注释）")
+    q.add_argument("source", type=_choice(*builtin_ids()), metavar="模板编号",
+                   help=f"内置模板：{'、'.join(builtin_ids())}")
+    q.add_argument("-o", "--output", type=Path, required=True, metavar="文件", help="写出的 YAML 文件（不覆盖已有文件）")
+    q.set_defaults(run=_template_copy)
+    q = steps.add_parser("check", help="检查模板：一次列出全部问题 / check a template, every problem at once",
+                         description="检查模板：一次列出全部问题；退出码 0 可用，1 有问题")
+    q.add_argument("file", type=Path, metavar="模板文件", help="模板 YAML 文件（或内置模板编号）")
+    q.set_defaults(run=_template_check)
 
     p = command("distribute", "按部门名单下发申报表（每部门每项目一份）/ issue one workbook per department", _distribute)
     p.add_argument("roster", type=Path, metavar="部门名单", help="部门名单（.csv 或 .xlsx）")
@@ -307,12 +322,71 @@ def _export(a: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
-def _rules(_: argparse.Namespace) -> int:
+def _rules(a: argparse.Namespace) -> int:
+    from .form.template import load_template
     from .review.findings import SEVERITY_LABEL
-    from .review.rules import catalogue
+    from .review.rules import CATALOGUE
 
-    for rule_id, severity, title, example in catalogue():
-        _out(f"{rule_id:<30}{SEVERITY_LABEL[severity]}  {title}。例：{example}")
+    template = load_template(a.template) if a.template else None
+    skipped = 0
+    for r in CATALOGUE.values():
+        line = f"{r.id:<30}{SEVERITY_LABEL[r.severity]}  {r.title}。例：{r.example}"
+        if template is not None and not r.applies(template):
+            missing = "、".join(k for k in r.needs if not template.has(k))
+            line = f"{r.id:<30}不适用  {r.title}（模板 {template.id} 没有字段：{missing}）"
+            skipped += 1
+        _out(line)
+    if template is not None:
+        _out(f"模板 {template.id}：适用 {len(CATALOGUE) - skipped} 条，不适用 {skipped} 条。")
+    return 0
+
+
+def _template_help(a: argparse.Namespace) -> int:
+    raise UsageError("请写明子命令：xlform template copy 模板编号 -o 文件，或 xlform template check 文件")
+
+
+def _template_copy(a: argparse.Namespace) -> int:
+    from .fileio import write_bytes_atomic
+    from .form.template_guide import commented_copy, new_id
+
+    out: Path = a.output
+    if out.suffix.lower() not in (".yaml", ".yml"):
+        out = out.with_suffix(out.suffix + ".yaml") if out.suffix else out.with_suffix(".yaml")
+    if out.exists():
+        raise UserError(f"{out} 已存在，不会覆盖；请换一个文件名。")
+    copy_id = new_id(a.source, out.stem)
+    write_bytes_atomic(out, commented_copy(a.source, copy_id).encode("utf-8"))
+    _out(f"已复制内置模板 {a.source} 到 {out}（模板编号 {copy_id}）。")
+    _out(f"改完后检查：xlform template check {out}；生成空白表：xlform new -t {out}")
+    return 0
+
+
+def _template_check(a: argparse.Namespace) -> int:
+    from .form.template import TemplateError, load_template
+    from .review.rules import CATALOGUE
+
+    try:
+        t = load_template(a.file)
+    except TemplateError as exc:
+        for problem in exc.problems:
+            _out(problem)
+        _out(f"共 {len(exc.problems)} 个问题；改正后再运行 xlform template check {a.file}。")
+        return 1
+    added = [f"{t.labels[f.key]}（{f.key}，{f.kind.value}）" for f in t.fields if not f.builtin]
+    dropped = [f.key for f in FIELDS if not t.has(f.key)]
+    _out(f"模板 {t.id}（版本 {t.version}）可以使用：项目总体情况 {len(t.fields)} 个字段，行表 {len(t.tables)} 张。")
+    if added:
+        _out(f"新增字段：{'、'.join(added)}")
+    if dropped:
+        _out(f"去掉的内置字段：{'、'.join(dropped)}")
+    for key in t.added_tables:
+        _out(f"新增行表：{t.labels[key]}（{key}，{t.rows[key]} 行，列：{'、'.join(t.columns[key].values())}）")
+    for table in TABLES:
+        extra = [t.columns[table][k] for k, c in t.column_defs[table].items() if not c.builtin]
+        if extra:
+            _out(f"{t.labels[table]}新增列：{'、'.join(extra)}")
+    applicable = sum(1 for r in CATALOGUE.values() if r.applies(t))
+    _out(f"适用的审核规则 {applicable} 条（xlform rules -t {a.file} 查看）。")
     return 0
 
 

@@ -8,9 +8,9 @@ key and what is wrong, in Chinese.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
-import functools
 from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from importlib import resources
@@ -124,7 +124,7 @@ class Template:
 
     def indicator_tables(self) -> tuple[str, ...]:
         """The tables the indicator rules check: 绩效指标 and any table declared like it."""
-        return ("indicators",) + tuple(k for k, t in self.added_tables.items() if t.like == "indicators")
+        return ("indicators", *tuple(k for k, t in self.added_tables.items() if t.like == "indicators"))
 
     def choice_list(self, key: str) -> tuple[str, ...]:
         """The allowed values of a choice field or column (level1/level2 come from the taxonomy)."""
@@ -206,14 +206,35 @@ class _Problem(Exception):
     """One problem of a template; the validator collects them all before it gives up."""
 
 
-_TOP_KEYS = {
-    "id": "模板编号", "version": "版本", "title": "表名", "region": "地区", "year": "预算年度",
-    "money_unit": "金额单位", "indicator_style": "指标列式样", "password": "保护密码", "help_contact": "咨询方式",
-    "sheets": "工作表名", "titles": "各表标题", "labels": "字段标签", "prompts": "输入提示",
-    "columns": "行表的列", "required": "必填字段", "choices": "下拉列表", "codes": "编码列表",
-    "taxonomy": "指标体系", "required_level1": "必填一级目标", "rows": "行数", "limits": "字数上限",
-    "fields": "新增字段", "drop": "去掉的字段", "order": "字段顺序", "tables": "新增行表",
+# Every top-level key, with what it says: `template check` lists them, `template copy` writes each above its key.
+KEY_HELP = {
+    "id": "模板编号：小写字母、数字、点、横线；换了版式请改编号或版本，交回的表据此识别",
+    "version": "版本：字段、行表、位置有变动时加一",
+    "title": "表名（填表说明的标题）",
+    "region": "地区",
+    "year": "预算年度（下发时可用 --year 另指定）",
+    "money_unit": "金额单位：元 或 万元",
+    "indicator_style": "指标列式样：shanghai（目标值一格）或 mof（计算符号、计量单位分列）",
+    "password": "工作表保护密码；空 = 无密码",
+    "help_contact": "填表说明最后的咨询方式",
+    "sheets": "三张工作表的名字",
+    "titles": "各表顶部的标题",
+    "labels": "内置字段、分组和行表的名称（改名只改这里）",
+    "prompts": "选中单元格时显示的输入提示（字段键: 提示文字）",
+    "columns": "各内置行表的列（键: 列标题），顺序即表上顺序；新增列写成 键: {label: 列标题, kind: 类型}",
+    "required": "必填字段",
+    "choices": "下拉列表（列表名: [选项, …]）",
+    "codes": "编码列表（列表名: [编码-名称, …]），读回时编码和名称都保留",
+    "taxonomy": "指标体系：一级目标: [二级目标, …]",
+    "required_level1": "每份申报至少要有一项指标的一级目标",
+    "rows": "各内置行表的行数",
+    "limits": "文字栏最多多少字（打印时完整显示）",
+    "fields": "项目总体情况上新增的字段：键: {label, kind, list, required, prompt, section, after, limit}",
+    "drop": "表上不要的内置字段（填报单位、项目名称不能去掉）",
+    "order": "调整一部分内字段的顺序：部分名: [字段键, …]",
+    "tables": "新增的行表：键: {label, rows, columns, like, after 或 sheet}",
 }
+_TOP_KEYS = tuple(KEY_HELP)
 _FIELD_KEYS = ("label", "kind", "list", "required", "prompt", "section", "after", "limit")
 _COLUMN_KEYS = ("label", "kind", "list", "required", "width")
 _TABLE_KEYS = ("label", "rows", "columns", "like", "after", "sheet")
@@ -394,7 +415,7 @@ class _Validator:
                 continue
             items: list[Coded] = []
             for i, entry in enumerate(entries):
-                coded = self.attempt(lambda entry=entry, i=i: self.coded(entry, f"{path}[{i}]"), None)
+                coded = self.attempt(lambda entry=entry, where=f"{path}[{i}]": self.coded(entry, where), None)
                 if coded is not None:
                     items.append(coded)
             dupes = sorted({c.code for c in items if [x.code for x in items].count(c.code) > 1})
@@ -444,7 +465,7 @@ class _Validator:
                ) -> tuple[tuple[Field, ...], dict[str, str], tuple[str, ...], dict[str, int], dict[str, str]]:
         """The form's fields in drawing order: the built-ins, less `drop`, plus `fields`, sorted by `order`."""
         dropped = set(self.attempt(lambda: self.drop(data), ()))
-        by_section: dict[str, list[Field]] = {s: [] for s in ("header",) + SECTIONS}
+        by_section: dict[str, list[Field]] = {s: [] for s in ("header", *SECTIONS)}
         for f in FIELDS:
             if f.key not in dropped:
                 by_section[f.section].append(f)
@@ -635,7 +656,7 @@ class _Validator:
                     self.note(self.fail(path, f"不认识（内置列：{'、'.join(known)}；新增列写成 "
                                               "{label: 列标题, kind: 类型}）。"))
                 else:
-                    header = self.attempt(lambda key=key, path=path: self.text(cols, key, path), key)
+                    header = self.attempt(lambda cols=cols, key=key, path=path: self.text(cols, key, path), key)
                     defs[table][key], headers[table][key] = known[key], header
             for key in REQUIRED_COLUMNS[table]:
                 if key not in cols:
@@ -671,15 +692,18 @@ class _Validator:
         for key, spec in self.attempt(lambda: self.mapping(data, "tables", "tables", optional=True), {}).items():
             path = f"tables.{key}"
             try:
-                table = self.added_table(str(key), spec, path, columns, defs, choices, codes, sheet_names, added)
+                new = self.added_table(str(key), spec, path, columns, defs, choices, codes, sheet_names, added)
+                count = self.count(spec.get("rows", ADDED_TABLE_ROWS), f"{path}.rows", MAX_ROWS)
             except _Problem as problem:
                 self.note(problem)
+                defs.pop(str(key), None)
+                columns.pop(str(key), None)
                 continue
-            added[table.key] = table
-            labels[table.key] = self.text(spec, "label", f"{path}.label")
-            rows[table.key] = self.count(spec.get("rows", ADDED_TABLE_ROWS), f"{path}.rows", MAX_ROWS)
-            if table.sheet:
-                sheet_names.add(table.sheet)
+            added[new.key] = new
+            labels[new.key] = self.text(spec, "label", f"{path}.label")
+            rows[new.key] = count
+            if new.sheet:
+                sheet_names.add(new.sheet)
         return added, rows
 
     def added_table(self, key: str, spec: Any, path: str, columns: dict[str, dict[str, str]],
@@ -742,11 +766,12 @@ class _Validator:
             raise self.fail("limits", "应为“字段: 字数”映射。")
         limited = [f for f in fields if f.kind in (Kind.TEXT, Kind.LONG)]
         keys = [f.key for f in limited]
-        result = {}
+        result: dict[str, int] = {}
         for key, value in section.items():
             if key not in keys or not FIELD_BY_KEY.get(key):
                 hint = "（新增字段的字数写在 fields 里的 limit）" if key in added else ""
-                self.note(self.fail(f"limits.{key}", f"不是可限定字数的文字字段{hint}（可用：{'、'.join(k for k in keys if k in FIELD_BY_KEY)}）。"))
+                usable = "、".join(k for k in keys if k in FIELD_BY_KEY)
+                self.note(self.fail(f"limits.{key}", f"不是可限定字数的文字字段{hint}（可用：{usable}）。"))
                 continue
             top = field_max_limit(key)
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
@@ -756,7 +781,7 @@ class _Validator:
             if f.builtin:
                 value = section.get(f.key)
                 ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= field_max_limit(f.key)
-                result[f.key] = value if ok else default_limit(f.key)
+                result[f.key] = value if ok and isinstance(value, int) else default_limit(f.key)
             else:
                 result[f.key] = added.get(f.key) or box_limit_default(ADDED_BOX, f.kind is Kind.LONG)
         return result

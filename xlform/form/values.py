@@ -17,16 +17,16 @@ from decimal import Decimal, InvalidOperation
 __all__ = [
     "CENT",
     "MONEY_TOLERANCE",
+    "Coded",
     "ValueProblem",
     "clean_text",
-    "Coded",
     "parse_code",
     "parse_date",
     "parse_decimal",
     "parse_integer",
-    "parse_year",
     "parse_money",
     "parse_tick",
+    "parse_year",
     "to_halfwidth",
 ]
 

@@ -8,15 +8,16 @@ catalogue, and the README lists it.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..form.fields import FIELD_BY_KEY, MONEY_KEYS, TABLES, Kind
+from ..form.fields import TABLES, Column, Field, Kind
 from ..form.layout import field_per_line, layout_for
-from ..form.model import Declaration, Indicator
+from ..form.model import Declaration, Indicator, field_value, row_value, rows_of
 from ..form.paper import counted_length
 from ..form.targets import GoalTarget, extract_goal_targets, same_subject
 from ..form.template import DEFAULT_TEMPLATE, Template, TemplateError, load_template
@@ -34,6 +35,10 @@ class Declared:
     severity: Severity
     title: str  # what the rule checks, in Chinese
     example: str  # a case that fires, as a reviewer would describe it
+    needs: tuple[str, ...] = ()  # fields of 项目总体情况 it reads: a template without one of them does not run it
+
+    def applies(self, template: Template) -> bool:
+        return all(template.has(key) for key in self.needs)
 
     def finding(self, sheet: str, cell: str, field: str, value: Any, message: str) -> Finding:
         return Finding(self.id, self.severity, sheet, cell, field, shown(value), message)
@@ -41,7 +46,7 @@ class Declared:
 
 @dataclass(frozen=True)
 class Rule(Declared):
-    run: Callable[[Context], Iterator[Finding]]
+    run: Callable[[Context], Iterator[Finding]] = lambda ctx: iter(())
 
 
 class Context:
@@ -76,6 +81,12 @@ class Context:
 
     def header(self, table: str, column: str) -> str:
         return self.t.columns[table].get(column, column)
+
+    def indicator_rows(self) -> Iterator[tuple[str, Indicator]]:
+        """Every indicator the indicator rules check, with its table: 绩效指标 and tables declared like it."""
+        for table in self.t.indicator_tables():
+            for i in rows_of(self.d, table):
+                yield table, i
 
     def unread(self, table: str) -> bool:
         """A table the reader could not read (structure edited; it reported that): rules skip it."""
@@ -156,12 +167,13 @@ def declare(rule_id: str, severity: Severity, title: str, example: str) -> Decla
     return this
 
 
-def rule(rule_id: str, severity: Severity, title: str, example: str) -> Callable[..., Callable[[Context], Iterator[Finding]]]:
+def rule(rule_id: str, severity: Severity, title: str, example: str,
+         needs: tuple[str, ...] = ()) -> Callable[..., Callable[[Context], Iterator[Finding]]]:
     def register(fn: Callable[[Rule, Context], Iterator[Finding]]) -> Callable[[Context], Iterator[Finding]]:
         def run(ctx: Context) -> Iterator[Finding]:
             return fn(this, ctx)
 
-        this = Rule(rule_id, severity, title, example, run)
+        this = Rule(rule_id, severity, title, example, needs, run)
         _register(this)
         RULES.append(this)
         return run
@@ -176,9 +188,15 @@ def check(d: Declaration, template: Template | None = None) -> list[Finding]:
     d = _with_rows(d, template)
     ctx = Context(d, template)
     findings = list(d.source.findings)
-    for r in RULES:
+    for r in rules_for(template):
         findings.extend(r.run(ctx))
     return findings
+
+
+@functools.cache
+def rules_for(template: Template) -> tuple[Rule, ...]:
+    """The rules `check` runs on this template's returns: those whose fields it has."""
+    return tuple(r for r in RULES if r.applies(template))
 
 
 def _template_of(d: Declaration) -> Template:
@@ -195,15 +213,17 @@ def _template_of(d: Declaration) -> Template:
 def _with_rows(d: Declaration, template: Template) -> Declaration:
     """A declaration built in code (not read) has row 0 everywhere: give each item the sheet row
     the writer puts it on, so findings point at its own cell, not at the table's first row."""
-    if all(item.row for table in TABLES for item in getattr(d, table)):
+    if all(item.row for table in template.tables for item in rows_of(d, table)):
         return d
     layout = layout_for(template)
-    rows: dict[str, Any] = {
-        table: [item if item.row else replace(item, row=layout.tables[table].first_row + 1 + i)
-                for i, item in enumerate(getattr(d, table))]
-        for table in TABLES
-    }
-    return replace(d, **rows)
+
+    def numbered(table: str) -> list[Any]:
+        return [item if item.row else replace(item, row=layout.tables[table].first_row + 1 + i)
+                for i, item in enumerate(rows_of(d, table))]
+
+    rows: dict[str, Any] = {table: numbered(table) for table in TABLES}
+    added = {table: numbered(table) for table in template.added_tables}
+    return replace(d, **rows, tables={**d.tables, **added})
 
 
 # ---- 项目总体情况 ----------------------------------------------------------------
@@ -213,15 +233,15 @@ def _with_rows(d: Declaration, template: Template) -> Declaration:
 def _required(r: Rule, ctx: Context) -> Iterator[Finding]:
     reported = {(f.sheet, f.cell) for f in ctx.d.source.findings}  # e.g. kind.money: filled, but not a number
     for key in ctx.t.required:
-        field = FIELD_BY_KEY[key]
-        value = getattr(getattr(ctx.d, field.group), key)
+        field = ctx.t.field_by_key[key]
+        value = field_value(ctx.d, field.group, key)
         unread = ctx.d.source.cells and key not in ctx.d.source.cells  # already a structure finding
         if (value is None or value == "") and not unread and ctx.cell(key) not in reported:
             label = ctx.label(key)
             yield ctx.finding(r, ctx.cell(key), label, "", f"“{label}”为必填项，请填写。")
 
 
-@rule("choice.category", "error", "项目类别不在列表中", "项目类别填了“专项项目”，应从下拉列表选择。")
+@rule("choice.category", "error", "项目类别不在列表中", "项目类别填了“专项项目”，应从下拉列表选择。", ("category",))
 def _category(r: Rule, ctx: Context) -> Iterator[Finding]:
     value = ctx.d.project.category
     allowed = ctx.t.choice_list("category")
@@ -236,7 +256,7 @@ _PHONE_NOISE = re.compile(r"[()（）\s]")
 _PHONE = re.compile(r"^(?:1[3-9]\d{9}|(?:0\d{2,3}[-\s]?[2-9]\d{6,7}|[2-9]\d{7})(?:[-转]\d{1,5})?)$")
 
 
-@rule("format.phone", "error", "联系电话格式不对", "联系电话填了“2403313”（少一位）。")
+@rule("format.phone", "error", "联系电话格式不对", "联系电话填了“2403313”（少一位）。", ("phone",))
 def _phone(r: Rule, ctx: Context) -> Iterator[Finding]:
     phone = ctx.d.project.phone
     compact = _PHONE_NOISE.sub("", phone)
@@ -251,7 +271,7 @@ def _phone(r: Rule, ctx: Context) -> Iterator[Finding]:
 def _text_length(r: Rule, ctx: Context) -> Iterator[Finding]:
     # The workbook refuses such text when typed; text pasted as a whole cell gets past that.
     for key, limit in ctx.t.limits.items():
-        text = getattr(getattr(ctx.d, FIELD_BY_KEY[key].group), key)
+        text = field_value(ctx.d, ctx.t.field_by_key[key].group, key) or ""
         if key == "unit" and ctx.d.identity.department:
             continue  # prefilled by the bureau, not the department's to shorten
         if len(text) <= limit and "\n" not in text:
@@ -260,11 +280,11 @@ def _text_length(r: Rule, ctx: Context) -> Iterator[Finding]:
             yield _too_long(r, ctx, ctx.cell(key), ctx.label(key), text, limit, field_per_line(key))
     for table, pos in ctx.layout.tables.items():
         for c in pos.columns:
-            if c.column.kind is not Kind.TEXT:
+            if c.column.kind not in (Kind.TEXT, Kind.LONG):
                 continue
             key, per_line, column_limit = c.column.key, c.per_line, c.limit
-            for item in getattr(ctx.d, table):
-                text = getattr(item, key)
+            for item in rows_of(ctx.d, table):
+                text = row_value(item, key) or ""
                 if len(text) <= column_limit and "\n" not in text:
                     continue
                 if counted_length(text, per_line) > column_limit:
@@ -284,15 +304,26 @@ def _too_long(r: Rule, ctx: Context, where: tuple[str, str], label: str, text: s
 @rule("money.value", "error", "金额为负数或超过两位小数", "本级财政安排填了 -100 或 232124.555。")
 def _money_values(r: Rule, ctx: Context) -> Iterator[Finding]:
     # Where and under which label are only looked up for a bad value: most returns have none.
-    for key in MONEY_KEYS:
-        value = getattr(ctx.d.funding, key)
+    for f in _money_fields(ctx.t):
+        value = field_value(ctx.d, f.group, f.key)
         if _bad_money(value):
-            yield _money_problem(r, ctx, value, ctx.cell(key), ctx.label(key))
-    for table, column in (("activities", "amount"), ("costs", "amount"), ("costs", "unit_price")):
-        for item in getattr(ctx.d, table):
-            value = getattr(item, column)
+            yield _money_problem(r, ctx, value, ctx.cell(f.key), ctx.label(f.key))
+    for table, column in _money_columns(ctx.t):
+        for item in rows_of(ctx.d, table):
+            value = row_value(item, column)
             if _bad_money(value):
                 yield _money_problem(r, ctx, value, ctx.row_cell(table, column, item.row), ctx.header(table, column))
+
+
+@functools.cache
+def _money_fields(template: Template) -> tuple[Field, ...]:
+    return tuple(f for f in template.fields if f.kind is Kind.MONEY)
+
+
+@functools.cache
+def _money_columns(template: Template) -> tuple[tuple[str, str], ...]:
+    return tuple((table, key) for table, cols in template.column_defs.items()
+                 for key, c in cols.items() if c.kind is Kind.MONEY)
 
 
 def _bad_money(value: Decimal | None) -> bool:
@@ -306,7 +337,7 @@ def _money_problem(r: Rule, ctx: Context, value: Decimal, where: tuple[str, str]
 
 
 @rule("funding.fiscal_parts", "error", "财政拨款 ≠ 上级 + 本级 + 下级",
-      "财政拨款 232,124.00，而三项之和为 200,000.00。")
+      "财政拨款 232,124.00，而三项之和为 200,000.00。", needs=("fiscal", "fiscal_superior", "fiscal_local", "fiscal_subordinate"))
 def _fiscal_parts(r: Rule, ctx: Context) -> Iterator[Finding]:
     f = ctx.d.funding
     parts = (f.fiscal_superior, f.fiscal_local, f.fiscal_subordinate)
@@ -320,7 +351,8 @@ def _fiscal_parts(r: Rule, ctx: Context) -> Iterator[Finding]:
                           f"“{label}”{_is(f.fiscal)}，但{parts_named}之和为 {_money(total)}；请核对，使两者相等。")
 
 
-@rule("funding.current_year_sum", "error", "当年预算 ≠ 财政拨款 + 其他资金", "当年预算 232,124.00，财政拨款 200,000.00，其他资金 0。")
+@rule("funding.current_year_sum", "error", "当年预算 ≠ 财政拨款 + 其他资金", "当年预算 232,124.00，财政拨款 200,000.00，其他资金 0。",
+      needs=("current_year", "fiscal", "other"))
 def _current_year_sum(r: Rule, ctx: Context) -> Iterator[Finding]:
     f = ctx.d.funding
     if f.current_year is None and f.fiscal is None and f.other is None:
@@ -333,7 +365,8 @@ def _current_year_sum(r: Rule, ctx: Context) -> Iterator[Finding]:
                           f"{_money(total)}；请核对。")
 
 
-@rule("funding.current_year_le_total", "error", "当年预算超过项目总预算", "项目总预算 100,000.00，当年预算 232,124.00。")
+@rule("funding.current_year_le_total", "error", "当年预算超过项目总预算", "项目总预算 100,000.00，当年预算 232,124.00。",
+      needs=("total", "current_year"))
 def _current_le_total(r: Rule, ctx: Context) -> Iterator[Finding]:
     f = ctx.d.funding
     if f.current_year is not None and f.total is not None and f.current_year > f.total + MONEY_TOLERANCE:
@@ -344,7 +377,7 @@ def _current_le_total(r: Rule, ctx: Context) -> Iterator[Finding]:
 
 
 @rule("funding.unit", "warning", "金额与金额单位（元/万元）不相称",
-      "金额单位为元，当年预算却只填了 23.21（像是按万元填的）。")
+      "金额单位为元，当年预算却只填了 23.21（像是按万元填的）。", needs=("current_year",))
 def _money_unit(r: Rule, ctx: Context) -> Iterator[Finding]:
     value = ctx.d.funding.current_year
     # Identity.money_unit defaults to 元: only a stamped identity (written or read; it has a fingerprint) says
@@ -362,7 +395,8 @@ def _money_unit(r: Rule, ctx: Context) -> Iterator[Finding]:
                           "如是按元填写，请换算成万元（÷10000）。")
 
 
-@rule("dates.order", "error", "起始日期晚于结束日期", "起始日期 2020-12-31，结束日期 2020-01-01。")
+@rule("dates.order", "error", "起始日期晚于结束日期", "起始日期 2020-12-31，结束日期 2020-01-01。",
+      needs=("start_date", "end_date"))
 def _date_order(r: Rule, ctx: Context) -> Iterator[Finding]:
     p = ctx.d.project
     if p.start_date and p.end_date and p.start_date > p.end_date:
@@ -373,18 +407,20 @@ def _date_order(r: Rule, ctx: Context) -> Iterator[Finding]:
 @rule("dates.budget_year", "warning", "项目日期不在预算年度内", "2020 年的申报表，起始日期填了 2019-07-01。")
 def _date_year(r: Rule, ctx: Context) -> Iterator[Finding]:
     year = ctx.d.identity.year or ctx.t.year
+    where = f"“{ctx.label('other_notes')}”中" if ctx.t.has("other_notes") else "申报材料中"
     for key in ("start_date", "end_date"):
-        value = getattr(ctx.d.project, key)
+        value = getattr(ctx.d.project, key) if ctx.t.has(key) else None
         if value is not None and value.year != year:
             label = ctx.label(key)
             yield ctx.finding(r, ctx.cell(key), label, value.isoformat(),
-                              f"“{label}”{value} 不在预算年度（{year} 年）内；跨年项目请在“{ctx.label('other_notes')}”中说明。")
+                              f"“{label}”{value} 不在预算年度（{year} 年）内；跨年项目请在{where}说明。")
 
 
 # ---- 绩效目标 -------------------------------------------------------------------
 
 
-@rule("activities.total", "error", "项目构成各主体活动金额之和 ≠ 当年预算", "两项主体活动共 200,000.00，当年预算 232,124.00。")
+@rule("activities.total", "error", "项目构成各主体活动金额之和 ≠ 当年预算", "两项主体活动共 200,000.00，当年预算 232,124.00。",
+      needs=("current_year",))
 def _activities_total(r: Rule, ctx: Context) -> Iterator[Finding]:
     amounts = [a for a in ctx.d.activities if a.amount is not None]
     if not amounts or ctx.d.funding.current_year is None:
@@ -410,51 +446,53 @@ def _activities_level1(r: Rule, ctx: Context) -> Iterator[Finding]:
 
 @rule("indicators.level1", "error", "一级目标不在指标体系中", "一级目标填了“产出指标”（本模板为“产出目标”）。")
 def _level1(r: Rule, ctx: Context) -> Iterator[Finding]:
-    header = ctx.header("indicators", "level1")
-    for i in ctx.d.indicators:
+    for table, i in ctx.indicator_rows():
+        header = ctx.header(table, "level1")
         if not i.level1:
-            yield ctx.finding(r, ctx.row_cell("indicators", "level1", i.row), header, "",
+            yield ctx.finding(r, ctx.row_cell(table, "level1", i.row), header, "",
                               f"第 {i.row} 行指标没有填“{header}”，请从下拉列表选择。")
         elif i.level1 not in ctx.t.taxonomy:
-            yield ctx.finding(r, ctx.row_cell("indicators", "level1", i.row), header, i.level1,
+            yield ctx.finding(r, ctx.row_cell(table, "level1", i.row), header, i.level1,
                               f"“{header}”填了“{_show(i.level1)}”，应为 {'、'.join(ctx.t.level1)} 之一。")
 
 
 @rule("indicators.level2", "error", "二级目标不属于其一级目标", "一级目标“产出目标”下填了二级目标“满意度”。")
 def _level2(r: Rule, ctx: Context) -> Iterator[Finding]:
-    header = ctx.header("indicators", "level2")
-    for i in ctx.d.indicators:
+    for table, i in ctx.indicator_rows():
+        header = ctx.header(table, "level2")
         allowed = ctx.t.taxonomy.get(i.level1)
         if allowed is None:
             continue
         if not i.level2:
-            yield ctx.finding(r, ctx.row_cell("indicators", "level2", i.row), header, "",
+            yield ctx.finding(r, ctx.row_cell(table, "level2", i.row), header, "",
                               f"第 {i.row} 行指标没有填“{header}”，请从下拉列表选择（可选：{'、'.join(allowed)}）。")
         elif i.level2 not in allowed:
-            yield ctx.finding(r, ctx.row_cell("indicators", "level2", i.row), header, i.level2,
-                              f"{header}“{_show(i.level2)}”不属于{ctx.header('indicators', 'level1')}“{i.level1}”，"
+            yield ctx.finding(r, ctx.row_cell(table, "level2", i.row), header, i.level2,
+                              f"{header}“{_show(i.level2)}”不属于{ctx.header(table, 'level1')}“{i.level1}”，"
                               f"应为 {'、'.join(allowed)} 之一。")
 
 
 @rule("indicators.required_level1", "error", "缺少必需的一级目标", "没有任何“影响力目标”（满意度）指标。")
 def _required_level1(r: Rule, ctx: Context) -> Iterator[Finding]:
-    if ctx.unread("indicators"):
-        return
-    present = {i.level1 for i in ctx.d.indicators}
-    header = ctx.header("indicators", "level1")
-    for level1 in ctx.t.required_level1:
-        if level1 not in present:
-            yield ctx.finding(r, ctx.row_cell("indicators", "level1", 0), header, "",
-                              f"缺少“{level1}”类指标：每个项目至少要有一项（可选{ctx.header('indicators', 'level2')}："
-                              f"{'、'.join(ctx.t.taxonomy[level1])}）。")
+    for table in ctx.t.indicator_tables():
+        if ctx.unread(table):
+            continue
+        present = {i.level1 for i in rows_of(ctx.d, table)}
+        header = ctx.header(table, "level1")
+        where = "" if table == "indicators" else f"“{ctx.label(table)}”"
+        for level1 in ctx.t.required_level1:
+            if level1 not in present:
+                yield ctx.finding(r, ctx.row_cell(table, "level1", 0), header, "",
+                                  f"{where}缺少“{level1}”类指标：每个项目至少要有一项（可选{ctx.header(table, 'level2')}："
+                                  f"{'、'.join(ctx.t.taxonomy[level1])}）。")
 
 
 @rule("indicators.name", "error", "指标缺少名称（三级目标）", "填了目标值 100%，但三级目标（指标名称）为空。")
 def _indicator_name(r: Rule, ctx: Context) -> Iterator[Finding]:
-    header = ctx.header("indicators", "name")
-    for i in ctx.d.indicators:
+    for table, i in ctx.indicator_rows():
+        header = ctx.header(table, "name")
         if not i.name:
-            yield ctx.finding(r, ctx.row_cell("indicators", "name", i.row), header, "",
+            yield ctx.finding(r, ctx.row_cell(table, "name", i.row), header, "",
                               f"第 {i.row} 行指标没有填“{header}”（指标名称），请补充。")
 
 
@@ -483,10 +521,10 @@ def _target_hint(i: Indicator) -> str:
 
 @rule("indicators.target", "error", "指标缺少目标值", "“系统运维完成率”的目标值为空。")
 def _indicator_target(r: Rule, ctx: Context) -> Iterator[Finding]:
-    header = ctx.header("indicators", "target")
-    for i in ctx.d.indicators:
+    for table, i in ctx.indicator_rows():
+        header = ctx.header(table, "target")
         if not i.target.raw:
-            yield ctx.finding(r, ctx.row_cell("indicators", "target", i.row), header, "",
+            yield ctx.finding(r, ctx.row_cell(table, "target", i.row), header, "",
                               f"{_indicator(i)}没有填{header}；{_target_hint(i)}。")
 
 
@@ -495,11 +533,11 @@ _DIGIT = re.compile(r"[0-9０-９]")
 
 @rule("indicators.target_format", "warning", "目标值写法无法识别", "目标值写了“约95左右%”。")
 def _target_format(r: Rule, ctx: Context) -> Iterator[Finding]:
-    header = ctx.header("indicators", "target")
-    for i in ctx.d.indicators:
+    for table, i in ctx.indicator_rows():
+        header = ctx.header(table, "target")
         t = i.target
         if t.raw and t.number is None and t.deadline is None and _DIGIT.search(t.raw):
-            yield ctx.finding(r, ctx.row_cell("indicators", "target", i.row), header, t.raw,
+            yield ctx.finding(r, ctx.row_cell(table, "target", i.row), header, t.raw,
                               f"{_indicator(i)}的{header}“{_show(t.raw)}”含数字但无法识别；{_target_hint(i)}。")
 
 
@@ -516,19 +554,19 @@ def _unit_of(i: Indicator) -> str:
 @rule("indicators.percent_unit_missing", "warning", "满意度、完成率一类指标的目标值没有写 %",
       "“系统使用满意度”的目标值填了 95，没有写 %。")
 def _percent_unit(r: Rule, ctx: Context) -> Iterator[Finding]:
-    header = ctx.header("indicators", "target")
-    columns = ctx.t.columns["indicators"]
-    also = f"，或在“{columns['measure_unit']}”中填 %" if "measure_unit" in columns else ""
-    for i in ctx.d.indicators:
+    for table, i in ctx.indicator_rows():
+        header = ctx.header(table, "target")
+        columns = ctx.t.columns[table]
+        also = f"，或在“{columns['measure_unit']}”中填 %" if "measure_unit" in columns else ""
         t = i.target
         if t.number is not None and not t.unit and _is_rate(i):
-            yield ctx.finding(r, ctx.row_cell("indicators", "target", i.row), header, t.raw,
+            yield ctx.finding(r, ctx.row_cell(table, "target", i.row), header, t.raw,
                               f"{_indicator(i)}的{header}“{_show(t.raw)}”没有写 %；满意度、完成率一类指标请写百分数，"
                               f"如 {t.operator}{_num(t.number)}%{also}（与年度绩效目标比较时已按 {_num(t.number)}% 计）。")
 
 
 @rule("goal.target_mismatch", "error", "年度绩效目标中的数值与指标不一致",
-      "年度绩效目标写“满意率达到85%以上”，满意度指标却是 95%。")
+      "年度绩效目标写“满意率达到85%以上”，满意度指标却是 95%。", needs=("annual_goal",))
 def _goal_mismatch(r: Rule, ctx: Context) -> Iterator[Finding]:
     for goal, indicator in _goal_pairs(ctx):
         if indicator is None:
@@ -543,7 +581,7 @@ def _goal_mismatch(r: Rule, ctx: Context) -> Iterator[Finding]:
 
 
 @rule("goal.target_unmatched", "warning", "年度绩效目标中的数值没有对应指标",
-      "年度绩效目标写“设备有效使用率达到99.5%以上”，指标表中没有这一指标。")
+      "年度绩效目标写“设备有效使用率达到99.5%以上”，指标表中没有这一指标。", needs=("annual_goal",))
 def _goal_unmatched(r: Rule, ctx: Context) -> Iterator[Finding]:
     for goal, indicator in _goal_pairs(ctx):
         if indicator is None:
@@ -594,7 +632,8 @@ def _cost_rows(r: Rule, ctx: Context) -> Iterator[Finding]:
                               f" = {_money(c.unit_price * c.quantity)}，{header}{found}。")
 
 
-@rule("costs.total", "error", "项目构成分解金额合计 ≠ 当年预算", "各明细金额合计 200,000.00，当年预算 232,124.00。")
+@rule("costs.total", "error", "项目构成分解金额合计 ≠ 当年预算", "各明细金额合计 200,000.00，当年预算 232,124.00。",
+      needs=("current_year",))
 def _cost_total(r: Rule, ctx: Context) -> Iterator[Finding]:
     current = ctx.d.funding.current_year
     if current is None or (current == 0 and not ctx.d.costs) or ctx.unread("costs"):
@@ -639,11 +678,77 @@ def _guarantee_kind(r: Rule, ctx: Context) -> Iterator[Finding]:
                               f"{header}“{_show(g.kind)}”不是常用类别（{'、'.join(allowed)}）；如确为新增类别可忽略。")
 
 
+# ---- what a template adds: its lists and required columns ------------------------------------------
+
+
+def _added_listed(ctx: Context, kind: Kind) -> Iterator[tuple[tuple[str, str], str, Any, str]]:
+    """(cell, label, value, list key) of every filled field or column the template adds with a list of `kind`."""
+    for f in _added_fields(ctx.t, kind):
+        value = field_value(ctx.d, f.group, f.key)
+        if value not in (None, ""):
+            yield ctx.cell(f.key), ctx.label(f.key), value, f.choices
+    for table, column in _added_columns(ctx.t, kind):
+        for item in rows_of(ctx.d, table):
+            value = row_value(item, column.key)
+            if value not in (None, ""):
+                yield ctx.row_cell(table, column.key, item.row), ctx.header(table, column.key), value, column.choices
+
+
+@functools.cache
+def _added_fields(template: Template, kind: Kind) -> tuple[Field, ...]:
+    return tuple(f for f in template.fields if not f.builtin and f.kind is kind)
+
+
+@functools.cache
+def _added_columns(template: Template, kind: Kind | None) -> tuple[tuple[str, Column], ...]:
+    """Columns the template adds (of `kind`; None: required ones of any kind)."""
+    return tuple((table, c) for table, cols in template.column_defs.items() for c in cols.values()
+                 if not c.builtin and (c.kind is kind if kind is not None else c.required))
+
+
+@rule("choice.value", "error", "选项不在下拉列表中", "模板新增的“项目属性”填了“续建”，列表只有 新增、延续。")
+def _choice_value(r: Rule, ctx: Context) -> Iterator[Finding]:
+    for where, label, value, key in _added_listed(ctx, Kind.CHOICE):
+        allowed = ctx.t.choice_list(key)
+        if value not in allowed:
+            yield ctx.finding(r, where, label, value,
+                              f"“{label}”填了“{_show(value)}”，应为 {'、'.join(allowed[:12])}"
+                              f"{' 等' if len(allowed) > 12 else ''}之一，请从下拉列表选择。")
+
+
+@rule("code.value", "error", "编码不在编码列表中，或编码与名称不符",
+      "主管部门填了“219009-区教育局”，列表中区教育局的编码是 219001。")
+def _code_value(r: Rule, ctx: Context) -> Iterator[Finding]:
+    for where, label, value, key in _added_listed(ctx, Kind.CODE):
+        entries = {c.code: c for c in ctx.t.codes.get(key, ())}
+        found = entries.get(value.code)
+        if found is None:
+            by_name = [c for c in entries.values() if value.name and c.name == value.name]
+            hint = f"（“{value.name}”的编码是 {by_name[0].code}）" if by_name else ""
+            yield ctx.finding(r, where, label, str(value),
+                              f"“{label}”的编码“{_show(value.code)}”不在编码列表中{hint}；请从下拉列表选择。")
+        elif value.name and value.name != found.name:
+            yield ctx.finding(r, where, label, str(value),
+                              f"“{label}”填了“{_show(str(value))}”，编码 {found.code} 对应的是“{found.name}”；"
+                              "请从下拉列表重新选择。")
+
+
+@rule("required.column", "error", "行表中的必填列未填写", "资金来源明细填了金额，没有填资金来源。")
+def _required_column(r: Rule, ctx: Context) -> Iterator[Finding]:
+    for table, column in _added_columns(ctx.t, None):
+        for item in rows_of(ctx.d, table):
+            if row_value(item, column.key) in (None, ""):
+                header = ctx.header(table, column.key)
+                yield ctx.finding(r, ctx.row_cell(table, column.key, item.row), header, "",
+                                  f"“{ctx.label(table)}”第 {item.row} 行没有填“{header}”，请补充。")
+
+
 # ---- rules raised while reading (reading/reader.py): a value or the workbook's structure -----------
 KIND_MONEY = declare("kind.money", "error", "金额不是数字", "当年预算填了“二十三万”。")
 KIND_NUMBER = declare("kind.number", "error", "数量不是数字", "数量填了“一批”。")
 KIND_DATE = declare("kind.date", "error", "日期无法识别", "起始日期填了“2020年13月”。")
 KIND_TICK = declare("kind.tick", "error", "保障阶段不是 ✓", "实施阶段填了“部分”。")
+KIND_CODE = declare("kind.code", "error", "编码项不是“编码-名称”", "主管部门填了“教育局”，应从下拉列表选“219001-区教育局”。")
 UNPROTECTED = declare("structure.unprotected", "warning", "工作表保护被取消", "用其他软件另存后工作表不再受保护。")
 LABEL_MISMATCH = declare("structure.label_mismatch", "error", "标签与名称不符（结构被改动）",
                          "在项目总体情况中插入了行，标签错位。")

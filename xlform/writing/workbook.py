@@ -643,7 +643,7 @@ class _WorkbookWriter:
             ws.set_column(c.col, c.col, c.width)
         self._heading(ws, tp.section_label, max(len(widths), 2))
         self._tall(ws, 2, SPACER_PT)
-        self._project_name_row(ws, widths if len(widths) > 1 else widths + (12,))
+        self._project_name_row(ws, widths if len(widths) > 1 else (*widths, 12))
         self._tall(ws, tp.header_row - 1, SPACER_PT)
         self._table_body(ws, tp, rows_of(self.d, tp.table))
         ws.freeze_panes(tp.first_row, 0)
