@@ -501,7 +501,7 @@ class _Validator:
                     if after in keys:
                         where = 0 if section == "header" else keys.index(after) + 1
                         target = "basics" if section == "header" else section
-                        if target != f.section:
+                        if f.section and target != f.section:
                             self.note(self.fail(f"fields.{f.key}.after", f"“{after}”在 {section} 部分，与 section: "
                                                                           f"{f.section} 不符。"))
                         by_section[target].insert(where, replace(f, section=target))
@@ -541,10 +541,12 @@ class _Validator:
             raise self.fail(path, "应为映射，如 {label: 主管部门, kind: code, list: departments}。")
         self.known_keys(spec, _FIELD_KEYS, path)
         kind, choices_key = self.kind_and_list(spec, path, choices, codes)
-        section = self.text(spec, "section", f"{path}.section", empty_ok=True) or "details"
-        if section not in SECTIONS:
+        # No section: the one of the field it follows, else 其他 (details).
+        section = self.text(spec, "section", f"{path}.section", empty_ok=True)
+        if section and section not in SECTIONS:
             raise self.fail(f"{path}.section", f"应为 {'、'.join(SECTIONS)} 之一。")
         after = self.text(spec, "after", f"{path}.after", empty_ok=True)
+        section = section or ("" if after else "details")
         limit = 0
         if "limit" in spec:
             if kind not in (Kind.TEXT, Kind.LONG):
