@@ -102,6 +102,8 @@ def filled(template: str, edits: dict[str, Any]) -> Declaration:
                 del items[int(m[2])]
             else:
                 items[int(m[2])] = value
+        elif isinstance(obj, dict):  # d.extra / d.tables / a row's extra: what a template adds
+            obj[last] = value
         elif last == "target" and isinstance(value, str):
             setattr(obj, last, parse_target(value))
         else:
@@ -113,6 +115,9 @@ def filled(template: str, edits: dict[str, Any]) -> Declaration:
 def _step(obj: Any, part: str) -> Any:
     m = re.fullmatch(r"(\w+)\[(\d+)\]", part)
     return getattr(obj, m[1])[int(m[2])] if m else getattr(obj, part)
+
+
+BUREAU = str(Path(__file__).parent / "templates" / "bureau-2026.yaml")  # a bureau's own form: added fields and a table
 
 
 def fill_blank(blank: Path, out: Path, change: Callable[[Declaration], None] | None = None,

@@ -24,10 +24,11 @@ import openpyxl
 import pytest
 import yaml
 
-from tests.helpers import DELETE, clean_form, clean_sample, fill_issued, filled, sheet_names
+from tests.helpers import BUREAU, DELETE, clean_form, clean_sample, fill_issued, filled, sheet_names
 from tests.helpers import indicator as _ind
 from tests.timing import assert_linear
-from xlform.form.model import Activity, CostItem, Declaration
+from xlform.form.model import Activity, CostItem, Declaration, Row
+from xlform.form.values import Coded
 from xlform.form.sample import sample_declaration
 from xlform.form.template import load_template, templates_dir
 from xlform.issue.distribute import distribute
@@ -182,6 +183,25 @@ CASES = [
     Case("kind.date", {}, (P, "C8"), ("起始日期", "2020年13月"), cells={(P, "C8"): "2020年13月1日"},
          good_cells={(P, "C8"): "2020年1月1日"}),
     Case("kind.tick", {}, (Z, "E7"), ("实施阶段", "部分"), cells={(Z, "E7"): "部分"}, good_cells={(Z, "E7"): "√"}),
+    # ---- what a bureau's template adds (tests/templates/bureau-2026.yaml) ----------------------
+    Case("choice.value", {"extra.project_nature": "续建"}, (P, "C7"), ("项目属性", "续建", "新增、延续"),
+         good={"extra.project_nature": "延续"}, template=BUREAU),
+    Case("code.value", {"extra.competent_dept": Coded("219009", "区教育局")}, (P, "C4"),
+         ("主管部门", "219009", "219001"), good={"extra.competent_dept": Coded("219001", "区教育局")},
+         template=BUREAU),
+    Case("code.value", {"extra.competent_dept": Coded("219002", "区教育局")}, (P, "C4"),
+         ("219002-区教育局", "区卫生健康委"), template=BUREAU, name="name"),
+    Case("kind.code", {}, (P, "C4"), ("主管部门", "教育局"), cells={(P, "C4"): "教育局"},
+         good_cells={(P, "C4"): "219003-区民政局"}, template=BUREAU),
+    Case("kind.number", {}, (P, "C27"), ("受益人数", "12.5", "整数"), cells={(P, "C27"): 12.5},
+         good_cells={(P, "C27"): "１２"}, template=BUREAU, name="integer"),
+    Case("required.column", {"tables.funding_sources": [Row({"amount": D(100)})]}, (G, "B58"),
+         ("资金来源明细", "资金来源"), good={"tables.funding_sources": [Row({"source": "其他", "amount": D(100)})]},
+         template=BUREAU),
+    Case("money.value", {"extra.prior_budget": D("-5")}, (P, "E22"), ("上年预算安排", "-5"), template=BUREAU,
+         name="added", good={"extra.prior_budget": D("5.10")}),
+    Case("money.value", {"tables.funding_sources": [Row({"source": "其他", "amount": D("1.005")})]}, (G, "C58"),
+         ("金额", "1.005"), template=BUREAU, name="added-table"),
 ]
 
 
@@ -190,7 +210,7 @@ def findings_of(write: Callable[..., Path], template: str, changes: dict[str, An
     path = write(filled(template, changes), template)
     if cells:
         type_into(path, cells)
-    d = read(path)
+    d = read(path, Registry([template]) if template == BUREAU else None)
     return d, check(d)
 
 

@@ -726,7 +726,8 @@ def _code_value(r: Rule, ctx: Context) -> Iterator[Finding]:
             by_name = [c for c in entries.values() if value.name and c.name == value.name]
             hint = f"（“{value.name}”的编码是 {by_name[0].code}）" if by_name else ""
             yield ctx.finding(r, where, label, str(value),
-                              f"“{label}”的编码“{_show(value.code)}”不在编码列表中{hint}；请从下拉列表选择。")
+                              f"“{label}”填了“{_show(str(value))}”，编码 {_show(value.code)} 不在编码列表中{hint}；"
+                              "请从下拉列表选择。")
         elif value.name and value.name != found.name:
             yield ctx.finding(r, where, label, str(value),
                               f"“{label}”填了“{_show(str(value))}”，编码 {found.code} 对应的是“{found.name}”；"
