@@ -9,7 +9,7 @@ import pytest
 
 import xlform
 from xlform.form.model import Declaration
-from xlform.reading.package import Unreadable
+from xlform.reading.refusals import Unreadable
 from xlform.review.findings import Finding
 
 

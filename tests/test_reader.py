@@ -23,8 +23,9 @@ from xlform.form.fields import META_SHEET
 from xlform.form.layout import layout_for
 from xlform.form.model import Declaration, Target
 from xlform.form.template import load_template
-from xlform.reading.package import Unreadable, _defined_names
 from xlform.reading.reader import read
+from xlform.reading.refusals import Unreadable
+from xlform.reading.workbook_xml import _defined_names
 from xlform.review.rules import check
 
 P, G, Z = "项目总体情况", "绩效目标", "制度保障"

@@ -46,7 +46,7 @@ def test_edited_template_is_written_and_read_back(tmp_path: Path, sample) -> Non
     assert wb["项目总体情况"]["A4"].value == "项目名称（全称）"
     assert "（2025 年）" in wb["项目总体情况"]["A2"].value
     # The reader refuses the unknown template unless told about it, then reads it.
-    from xlform.reading.package import Unreadable
+    from xlform.reading.refusals import Unreadable
 
     with pytest.raises(Unreadable, match="bureau-2025"):
         read(tmp_path / "b.xlsx")

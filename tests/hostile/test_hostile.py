@@ -28,7 +28,8 @@ from tests.cli_runner import invoke
 from tests.hostile import corpus
 from xlform.collect import workers
 from xlform.reading import refusals as R
-from xlform.reading.package import MAX_FILE_BYTES, MAX_SHEET_COLS, MAX_SHEET_ROWS, clearly_within_limits, sheet_extent
+from xlform.reading.bounds import clearly_within_limits, sheet_extent
+from xlform.reading.limits import MAX_FILE_BYTES, MAX_SHEET_COLS, MAX_SHEET_ROWS
 from xlform.reading.refusals import Refusal
 from xlform.review.result import check_file
 
