@@ -177,10 +177,10 @@ STEPS: tuple[Callable[[Opening], None], ...] = (
 )
 
 
-def _has_macros(names: Iterable[str], parts: dict[str, bytes]) -> bool:
+def _has_macros(names: Iterable[str], loaded: dict[str, bytes]) -> bool:
     """An .xlsm carries its macros in vbaProject.bin, which the workbook's relationships point to."""
     return (any(n.lower().endswith("vbaproject.bin") for n in names)
-            or b"vbaproject" in parts.get("xl/_rels/workbook.xml.rels", b"").lower())
+            or b"vbaproject" in loaded.get("xl/_rels/workbook.xml.rels", b"").lower())
 
 
 def _int(text: str | None) -> int:

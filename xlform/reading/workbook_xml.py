@@ -28,7 +28,6 @@ class SheetRef:
     state: str  # visible / hidden / veryHidden
 
 
-
 def read_workbook_xml(o: Opening) -> None:
     """workbook.xml and its relationships: the sheets, defined names, structure protection."""
     o.sheets, o.defined, o.locked, o.targets = _workbook(o.xml.parts)
