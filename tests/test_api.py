@@ -8,9 +8,12 @@ from pathlib import Path
 import pytest
 
 import xlform
+from tests.helpers import sheet_names
 from xlform.form.model import Declaration
-from xlform.reading.package import Unreadable
+from xlform.reading.refusals import Unreadable
 from xlform.review.findings import Finding
+
+P = sheet_names()[0]
 
 
 def test_read_and_check_are_exported() -> None:
@@ -31,7 +34,7 @@ def test_read_then_check_a_written_workbook(write, sample) -> None:
     assert all(isinstance(f, Finding) for f in findings)
     mismatch = [f for f in findings if f.rule == "goal.target_mismatch"]
     assert len(mismatch) == 1 and "85%" in mismatch[0].message and "95%" in mismatch[0].message
-    assert mismatch[0].where == "项目总体情况!C22"
+    assert mismatch[0].where == f"{P}!C22"
 
 
 def test_read_accepts_str_paths(write, sample) -> None:
@@ -44,7 +47,7 @@ def test_check_a_declaration_built_in_code(sample) -> None:
     sample.project.annual_goal = "满意度达到95%以上。"
     assert xlform.check(sample) == []
     sample.funding.fiscal_local = Decimal("200000")
-    assert [(f.rule, f.where) for f in xlform.check(sample)] == [("funding.fiscal_parts", "项目总体情况!E15")]
+    assert [(f.rule, f.where) for f in xlform.check(sample)] == [("funding.fiscal_parts", f"{P}!E15")]
 
 
 def test_read_refuses_what_is_not_a_workbook(tmp_path: Path) -> None:

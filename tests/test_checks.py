@@ -145,9 +145,9 @@ CASES = [
     Case("indicators.percent_unit_missing", {}, (G, "E22"), ("“95”",), name="number-cell",
          cells={(G, "E22"): 95}, good_cells={(G, "E22"): "95%"}),
     Case("goal.target_mismatch", {"project.annual_goal": "系统运维完成率达到100%，满意率达到85%以上。"},
-         (P, "C22"), ("85%", "95%", "系统使用满意度", "绩效目标!E22"),
+         (P, "C22"), ("85%", "95%", "系统使用满意度", f"{G}!E22"),
          good={"project.annual_goal": "系统运维完成率达到100%，满意率达到95%以上。"}),
-    Case("goal.target_mismatch", {"indicators[0].target": "≥90%"}, (P, "C22"), ("100%", "90%", "绩效目标!E18"),
+    Case("goal.target_mismatch", {"indicators[0].target": "≥90%"}, (P, "C22"), ("100%", "90%", f"{G}!E18"),
          name="indicator-side", good={"indicators[0].target": "≥100%"}),
     Case("goal.target_mismatch", {"indicators[4].target": "90"}, (P, "C22"), ("满意度达到95%以上", "95% 与 90%", "“90”"),
          name="unit-missing", also=frozenset({"indicators.percent_unit_missing"})),
@@ -407,7 +407,7 @@ def test_sample_gets_what_a_careful_reviewer_raises(write) -> None:
     assert len(findings) == 4
     mismatch = next(f for f in findings if f.rule == "goal.target_mismatch")
     assert "85%" in mismatch.message and "95%" in mismatch.message
-    assert "系统使用满意度" in mismatch.message and "绩效目标!E22" in mismatch.message
+    assert "系统使用满意度" in mismatch.message and f"{G}!E22" in mismatch.message
     assert mismatch.value == "满意率达到85%以上"
     unmatched = next(f for f in findings if f.rule == "goal.target_unmatched")
     assert "99.5%" in unmatched.value
@@ -434,8 +434,8 @@ def test_in_memory_rows_point_at_each_item() -> None:
     d.indicators[4].level2 = "数量"  # 5th indicator: sheet row 22
     d.guarantees[2].kind = "其他制度"  # 3rd guarantee: sheet row 9
     where = {(f.rule, f.where) for f in check(d)}
-    assert ("indicators.level2", "绩效目标!C22") in where
-    assert ("guarantees.kind", "制度保障!A9") in where
+    assert ("indicators.level2", f"{G}!C22") in where
+    assert ("guarantees.kind", f"{Z}!A9") in where
     assert d.indicators[4].row == 0  # the caller's declaration is not changed
 
 
@@ -448,7 +448,7 @@ def test_in_memory_money_unit_is_the_templates() -> None:
 def test_unreadable_cell_is_not_also_reported_empty(write) -> None:
     """A required amount typed as words is one finding (kind.money), not also “请填写”."""
     _, findings = findings_of(write, "shanghai-2020", {}, {(P, "E14"): "二十三万"})
-    at_cell = [f.rule for f in findings if f.where == "项目总体情况!E14"]
+    at_cell = [f.rule for f in findings if f.where == f"{P}!E14"]
     assert at_cell[0] == "kind.money"
     assert "required.field" not in at_cell
 
@@ -457,7 +457,7 @@ def test_unread_table_gives_no_consequential_findings(write) -> None:
     """A header edited on 绩效目标: the indicators are not read, so no “missing 一级” or goal findings."""
     d, findings = findings_of(write, "shanghai-2020", {}, {(G, "E17"): "指标值"})
     assert d.indicators == []
-    assert [(f.rule, f.where) for f in findings] == [("structure.label_mismatch", "绩效目标!E17")]
+    assert [(f.rule, f.where) for f in findings] == [("structure.label_mismatch", f"{G}!E17")]
 
 
 def test_bureau_template_is_checked_against_its_own_lists(tmp_path: Path) -> None:
@@ -472,7 +472,7 @@ def test_bureau_template_is_checked_against_its_own_lists(tmp_path: Path) -> Non
     assert back.identity.template_id == "bureau-2025"
     assert check(back) == []
     back.indicators[1].level2 = "安保"
-    assert [(f.rule, f.where) for f in check(back)] == [("indicators.level2", "绩效目标!C19")]
+    assert [(f.rule, f.where) for f in check(back)] == [("indicators.level2", f"{G}!C19")]
 
 
 def test_goal_matched_to_the_indicator_it_names(write) -> None:
@@ -485,6 +485,6 @@ def test_goal_matched_to_the_indicator_it_names(write) -> None:
     bad = filled("shanghai-2020", {**two, "indicators": [
         *base, _ind("影响力目标", "满意度", "服务对象满意度", "≥95%"), _ind("影响力目标", "满意度", "群众满意度", "≥85%")]})
     findings = check(read(write(bad)))
-    assert [(f.rule, f.where) for f in findings] == [("goal.target_mismatch", "项目总体情况!C22")]
-    assert "群众满意度" in findings[0].message and "绩效目标!E23" in findings[0].message
+    assert [(f.rule, f.where) for f in findings] == [("goal.target_mismatch", f"{P}!C22")]
+    assert "群众满意度" in findings[0].message and f"{G}!E23" in findings[0].message
     assert "90%" in findings[0].message and "85%" in findings[0].message

@@ -19,15 +19,17 @@ from typing import Any
 import openpyxl
 import pytest
 
+from tests.helpers import sheet_names
 from xlform.form.fields import META_SHEET
 from xlform.form.layout import layout_for
 from xlform.form.model import Declaration, Target
 from xlform.form.template import load_template
-from xlform.reading.package import Unreadable, _defined_names
 from xlform.reading.reader import read
+from xlform.reading.refusals import Unreadable
+from xlform.reading.workbook_xml import _defined_names
 from xlform.review.rules import check
 
-P, G, Z = "项目总体情况", "绩效目标", "制度保障"
+P, G, Z = sheet_names()
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -113,10 +115,10 @@ def test_wrongly_typed_value_is_a_finding_not_a_guess(write, sample) -> None:
     edit(file, {(P, "E14"): "二十三万", (P, "E8"): "明年", (G, "H40"): "一批", (Z, "E8"): "部分"})
     d = read(file)
     assert reader_rules(d) == [  # in reading order
-        ("kind.date", "项目总体情况!E8"),
-        ("kind.money", "项目总体情况!E14"),
-        ("kind.number", "绩效目标!H40"),
-        ("kind.tick", "制度保障!E8"),
+        ("kind.date", f"{P}!E8"),
+        ("kind.money", f"{P}!E14"),
+        ("kind.number", f"{G}!H40"),
+        ("kind.tick", f"{Z}!E8"),
     ]
     assert d.funding.current_year is None and d.project.end_date is None and d.costs[0].quantity is None
     assert d.guarantees[1].implementation is False
@@ -143,7 +145,7 @@ def test_empty_rows_between_filled_ones(write, sample) -> None:
     assert d.indicators == sample.indicators
     assert [i.row for i in d.indicators] == rows
     fifth = next(f for f in check(d) if f.rule == "goal.target_mismatch")
-    assert "绩效目标!E37" in fifth.message  # findings follow the row each indicator was read from
+    assert f"{G}!E37" in fifth.message  # findings follow the row each indicator was read from
 
 
 def _shift_name(text: str, at: int, by: int) -> str:
@@ -188,7 +190,7 @@ def test_label_changed_beside_a_named_cell(write, sample) -> None:
     file = write(sample)
     edit(file, {(P, "B13"): "一、项目总预算（含追加）"})
     d = read(file)
-    assert reader_rules(d) == [("structure.label_mismatch", "项目总体情况!B13")]
+    assert reader_rules(d) == [("structure.label_mismatch", f"{P}!B13")]
     f = d.source.findings[0]
     assert f.severity == "error" and "一、项目总预算" in f.message and f.value == "一、项目总预算（含追加）"
     assert d.funding.total is None  # not read, not guessed
@@ -300,11 +302,11 @@ def test_unknown_template(write, sample) -> None:
 def test_sheet_renamed(write, sample) -> None:
     file = write(sample)
     wb = openpyxl.load_workbook(file)
-    wb[G].title = "绩效目标（修改）"
+    wb[G].title = f"{G}（修改）"
     wb.save(file)
     with pytest.raises(Unreadable) as exc:
         read(file)
-    assert "绩效目标" in str(exc.value) and "改名" in str(exc.value)
+    assert G in str(exc.value) and "改名" in str(exc.value)
 
 
 @pytest.mark.parametrize("template", ["shanghai-2020", "mof-2021"])

@@ -16,7 +16,7 @@ import pytest
 from openpyxl.utils import column_index_from_string, get_column_letter
 
 from tests.cli_runner import invoke
-from tests.helpers import clean_sample, fill_issued
+from tests.helpers import clean_sample, fill_issued, sheet_names
 from xlform.form.model import Declaration
 from xlform.form.template import load_template
 from xlform.issue.distribute import DistributeResult, Issued, distribute
@@ -27,6 +27,7 @@ from xlform.report.tables import REPORT_TITLE
 from xlform.review.rules import catalogue
 from xlform.writing.workbook import write_workbook
 
+P = sheet_names()[0]  # the template's project sheet
 SHEETS = ["汇总", "按部门", "指标明细", "构成明细", "问题清单", "未读取文件", "被替代版本"]
 DEPARTMENTS = [Department("区教育局", "001", "张三", "64120001", 2), Department("区民政局", "002"),
                Department("区卫生健康委", "003"), Department("区文化和旅游局", "004", "吴婷", "64120006")]
@@ -98,7 +99,7 @@ def test_full_run_lists_every_file_and_every_missing_department(tmp_path: Path, 
     assert departments["区文化和旅游局"]["状态"] == "未提交" and departments["区文化和旅游局"]["联系电话"] == "64120006"
 
     problems = rows(out, "问题清单")
-    assert any(p["规则"] == "funding.fiscal_parts" and p["部门"] == "区民政局" and p["位置"] == "项目总体情况!E15"
+    assert any(p["规则"] == "funding.fiscal_parts" and p["部门"] == "区民政局" and p["位置"] == f"{P}!E15"
                for p in problems)
     assert {r["三级目标"] for r in rows(out, "指标明细")} >= {"系统运维完成率", "系统使用满意度"}
     assert len(rows(out, "构成明细")) == 3

@@ -43,10 +43,11 @@ def test_edited_template_is_written_and_read_back(tmp_path: Path, sample) -> Non
     wb = openpyxl.load_workbook(tmp_path / "b.xlsx")
     sheet, ref = next(iter(wb.defined_names["t_indicators"].destinations))
     assert len(wb[sheet][ref.replace("$", "")]) == 30
-    assert wb["项目总体情况"]["A4"].value == "项目名称（全称）"
-    assert "（2025 年）" in wb["项目总体情况"]["A2"].value
+    project = data["sheets"]["project"]
+    assert wb[project]["A4"].value == "项目名称（全称）"
+    assert "（2025 年）" in wb[project]["A2"].value
     # The reader refuses the unknown template unless told about it, then reads it.
-    from xlform.reading.package import Unreadable
+    from xlform.reading.refusals import Unreadable
 
     with pytest.raises(Unreadable, match="bureau-2025"):
         read(tmp_path / "b.xlsx")

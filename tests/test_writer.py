@@ -10,6 +10,7 @@ import openpyxl
 import pytest
 
 from tests.helpers import field_ref as _ref
+from tests.helpers import sheet_names
 from xlform.form.fields import CHECK_SHEET, FIELDS, HELP_SHEET, LISTS_SHEET, META_SHEET
 from xlform.form.layout import layout_for
 from xlform.form.model import Identity
@@ -17,6 +18,7 @@ from xlform.form.template import builtin_ids, load_template
 from xlform.writing.livechecks import FAIL, LIVE_CHECKS, PASS
 
 TEMPLATES = builtin_ids()
+P, G, Z = sheet_names()  # the sheets of the default template, by role
 
 
 @pytest.mark.parametrize("template_id", TEMPLATES)
@@ -109,7 +111,7 @@ def _letter(col: int | None) -> str:
 
 def test_validations_have_chinese_prompts_and_rules(write) -> None:
     wb = openpyxl.load_workbook(write())
-    project = wb["项目总体情况"]
+    project = wb[P]
     by_cell = {}
     for dv in project.data_validations.dataValidation:
         for r in dv.sqref.ranges:
@@ -143,7 +145,7 @@ def test_meta_sheet_identifies_the_workbook(write, tmp_path: Path) -> None:
     assert meta["fingerprint"] == layout_for(t).fingerprint
     assert meta["issued_at"].startswith(identity.issued_at[:10])
     # The department is prefilled and locked.
-    unit = wb["项目总体情况"][_ref(wb, "f_unit")[1]]
+    unit = wb[P][_ref(wb, "f_unit")[1]]
     assert unit.value == "区教育局" and unit.protection.locked is not False
     # Two blank workbooks never share a form id.
     other = write_workbook(t, tmp_path / "other.xlsx")
@@ -166,7 +168,7 @@ def test_live_checks_have_correct_cached_values(write, sample) -> None:
     assert results["current_year_sum"] == PASS
     layout = layout_for(load_template("shanghai-2020"))
     costs = layout.tables["costs"]
-    msg = bad["绩效目标"].cell(row=costs.first_row + 1, column=costs.last_col + 2).value
+    msg = bad[G].cell(row=costs.first_row + 1, column=costs.last_col + 2).value
     assert msg == "应为 464248.00"
 
 
@@ -181,20 +183,20 @@ def test_user_text_is_never_a_formula_or_link(write, sample) -> None:
         assert formulas and not any(b"HYPERLINK" in f for f in formulas)  # a string, never a formula
         assert not any(n.startswith("xl/worksheets/_rels") for n in z.namelist())
     wb = openpyxl.load_workbook(path)
-    cell = wb["项目总体情况"][_ref(wb, "f_name")[1]]
+    cell = wb[P][_ref(wb, "f_name")[1]]
     assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK")
 
 
 def test_print_setup_and_freeze(write) -> None:
     wb = openpyxl.load_workbook(write())
-    for name in ("项目总体情况", "绩效目标", "制度保障"):
+    for name in (P, G, Z):
         ws = wb[name]
         assert ws.page_setup.paperSize == 9
         assert ws.sheet_properties.pageSetUpPr.fitToPage
         assert ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight == 0  # 1 is the default
         assert ws.print_title_rows
-    assert wb["绩效目标"].page_setup.orientation == "landscape"
-    assert wb["绩效目标"].freeze_panes == "A5"
+    assert wb[G].page_setup.orientation == "landscape"
+    assert wb[G].freeze_panes == "A5"
 
 
 def test_password_option_protects_with_a_password(tmp_path: Path) -> None:
@@ -203,7 +205,7 @@ def test_password_option_protects_with_a_password(tmp_path: Path) -> None:
     path = tmp_path / "pw.xlsx"
     write_workbook(load_template("shanghai-2020"), path, password="s3cret")
     wb = openpyxl.load_workbook(path)
-    assert wb["项目总体情况"].protection.password
+    assert wb[P].protection.password
     with zipfile.ZipFile(path) as z:
         assert b"workbookPassword=" in z.read("xl/workbook.xml")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from python_calamine import CalamineWorkbook
 
+from tests.helpers import sheet_names
 from tests.lo import require_soffice, resave
 from xlform.ooxml import ziparchive
 from xlform.ooxml.ziparchive import BadZip, Member, TooManyMembers, directory, inflate, stored_zip
@@ -90,8 +91,9 @@ def test_stored_zip_reads_back_with_zipfile_and_calamine(write, sample) -> None:
         assert zf.testzip() is None
         assert {i.filename: zf.read(i) for i in zf.infolist()} == parts
     book = CalamineWorkbook.from_filelike(io.BytesIO(out))
-    assert "项目总体情况" in book.sheet_names
-    assert book.get_sheet_by_name("项目总体情况").to_python()
+    project = sheet_names()[0]
+    assert project in book.sheet_names
+    assert book.get_sheet_by_name(project).to_python()
 
 
 def _zip(*names: str) -> bytes:

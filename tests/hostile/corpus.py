@@ -16,6 +16,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.helpers import sheet_names
 from xlform.form.model import Declaration
 from xlform.form.sample import sample_declaration
 from xlform.form.template import load_template
@@ -23,7 +24,8 @@ from xlform.writing.workbook import write_workbook
 
 TEMPLATE = "shanghai-2020"
 META_PART = "xl/worksheets/sheet7.xml"  # _meta in a workbook of ours
-GOALS_PART = "xl/worksheets/sheet3.xml"  # 绩效目标
+GOALS = sheet_names(TEMPLATE)[1]  # the template's goals sheet
+GOALS_PART = "xl/worksheets/sheet3.xml"  # GOALS in a workbook of ours
 STRINGS_PART = "xl/sharedStrings.xml"
 MB = 1024 * 1024
 XXE_TARGET = "/etc/passwd"
@@ -268,7 +270,7 @@ def xxe_strings(folder: Path) -> Path:
 
 
 # ---- ours, but edited ------------------------------------------------------------------------------
-_GOALS_SHEET = '<sheet name="绩效目标"'.encode()
+_GOALS_SHEET = f'<sheet name="{GOALS}"'.encode()
 
 
 def sheet_deleted(folder: Path) -> Path:
@@ -280,7 +282,7 @@ def sheet_deleted(folder: Path) -> Path:
 
 def sheet_renamed(folder: Path) -> Path:
     def rename(b: bytes) -> bytes:
-        return b.replace(_GOALS_SHEET, '<sheet name="绩效目标(2)"'.encode())
+        return b.replace(_GOALS_SHEET, f'<sheet name="{GOALS}(2)"'.encode())
 
     return _save(folder, "改表名.xlsx", edited({"xl/workbook.xml": rename}))
 

@@ -3,7 +3,7 @@
 Hypothesis starts from a valid return and flips bytes, removes zip members,
 or edits the XML of one part (truncates it, inserts junk, swaps a number for
 a huge one, drops a tag, garbles a defined name). `read()` must return a Declaration or raise
-`Unreadable`; any other exception is a bug to fix in package.py / reader.py.
+`Unreadable`; any other exception is a bug to fix in the defences of reading/ (package.py runs them) or reader.py.
 300 examples take a few seconds.
 """
 
@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.hostile import corpus
-from xlform.reading.package import Unreadable
 from xlform.reading.reader import read
+from xlform.reading.refusals import Unreadable
 from xlform.review.result import check_file
 
 PARTS = [

@@ -28,7 +28,8 @@ from tests.cli_runner import invoke
 from tests.hostile import corpus
 from xlform.collect import workers
 from xlform.reading import refusals as R
-from xlform.reading.package import MAX_FILE_BYTES, MAX_SHEET_COLS, MAX_SHEET_ROWS, clearly_within_limits, sheet_extent
+from xlform.reading.bounds import clearly_within_limits, sheet_extent
+from xlform.reading.limits import MAX_FILE_BYTES, MAX_SHEET_COLS, MAX_SHEET_ROWS
 from xlform.reading.refusals import Refusal
 from xlform.review.result import check_file
 
@@ -272,11 +273,11 @@ def test_external_entity(tmp_path: Path, make: Callable[[Path], Path]) -> None:
 
 # ---- ours, edited; or not ours ---------------------------------------------------------------------
 def test_sheet_deleted(tmp_path: Path) -> None:
-    assert_refused(corpus.sheet_deleted(tmp_path), R.SHEET_MISSING, "绩效目标")
+    assert_refused(corpus.sheet_deleted(tmp_path), R.SHEET_MISSING, corpus.GOALS)
 
 
 def test_sheet_renamed(tmp_path: Path) -> None:
-    assert_refused(corpus.sheet_renamed(tmp_path), R.SHEET_MISSING, "绩效目标")
+    assert_refused(corpus.sheet_renamed(tmp_path), R.SHEET_MISSING, corpus.GOALS)
 
 
 def test_valid_xlsx_that_is_not_our_form(tmp_path: Path) -> None:
@@ -297,15 +298,15 @@ def test_a_million_pasted_rows(tmp_path: Path) -> None:
 def test_twenty_thousand_pasted_rows(tmp_path: Path) -> None:
     # Small enough in bytes: the row limit refuses it, naming the sheet and the last row.
     path = corpus.many_rows(tmp_path)
-    assert_refused(path, R.SHEET_TOO_FAR, "绩效目标", "第 20099 行", "10000 行")
-    assert_refused_in_child(path, "绩效目标")
+    assert_refused(path, R.SHEET_TOO_FAR, corpus.GOALS, "第 20099 行", "10000 行")
+    assert_refused_in_child(path, corpus.GOALS)
 
 
 def test_one_value_in_the_last_cell(tmp_path: Path) -> None:
     # 22 KB, but python-calamine would allocate a 16384 x 1048576 grid (512 GB) and abort the process.
     path = corpus.far_cell(tmp_path)
-    assert_refused(path, R.SHEET_TOO_FAR, "绩效目标", "第 1048576 行")
-    assert_refused_in_child(path, "绩效目标")
+    assert_refused(path, R.SHEET_TOO_FAR, corpus.GOALS, "第 1048576 行")
+    assert_refused_in_child(path, corpus.GOALS)
 
 
 @pytest.mark.parametrize(("xml", "extent"), [
@@ -332,7 +333,7 @@ def test_a_far_cell_spelled_unusually(tmp_path: Path) -> None:
     far = b'<row r="9"><c\n  r="A1048576"><v>1</v></c></row></sheetData>'
     path = tmp_path / "far.xlsx"
     path.write_bytes(corpus.edited({corpus.GOALS_PART: lambda b: b.replace(b"</sheetData>", far)}))
-    assert_refused(path, R.SHEET_TOO_FAR, "绩效目标", "第 1048576 行")
+    assert_refused(path, R.SHEET_TOO_FAR, corpus.GOALS, "第 1048576 行")
 
 
 def _with_name(name: str, ref: str) -> bytes:

@@ -5,7 +5,7 @@ workbooks, zips, zips of zips, junk, and now and then a link, a pipe or a folder
 nobody may open. `walk` lists every entry on disk (stat only): a regular file
 to read, or an entry listed with the reason it is not read; `items_of` turns
 one file into the items it holds, opening zips in memory with the same kind of
-limits as package.py (never extracting to disk, never writing into the inbox),
+limits as reading/limits.py (never extracting to disk, never writing into the inbox),
 all within a budget that adds up across zip levels, per file on disk and per
 run; `collect_file` reads and checks each item into a compact `Outcome`, which
 is what crosses process boundaries, goes into the store and feeds the report.
@@ -32,7 +32,7 @@ from typing import Any, BinaryIO
 
 from ..errors import UserError
 from ..reading import refusals as R
-from ..reading.package import MAX_FILE_BYTES, MAX_RATIO, RATIO_FLOOR
+from ..reading.limits import MAX_FILE_BYTES, MAX_RATIO, RATIO_FLOOR
 from ..reading.refusals import Reason
 
 _FORK = sys.platform.startswith("linux")  # workers forked (Linux) or spawned

@@ -21,7 +21,8 @@ from python_calamine import CalamineWorkbook
 from ..errors import UserError
 from ..fileio import FileTooLarge, read_limited
 from ..form.values import clean_text
-from ..reading.package import Unreadable, open_package
+from ..reading.package import open_package
+from ..reading.refusals import Unreadable
 
 MAX_PROJECTS = 100  # per department; more is almost certainly a typo (e.g. 1000 for 10)
 MAX_NAME = 60  # characters; the name goes into file names, which Windows caps at 255 bytes

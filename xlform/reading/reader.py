@@ -43,7 +43,8 @@ from ..review import rules
 from ..review.findings import Finding, shown
 from ..review.rules import Declared
 from . import refusals as R
-from .package import Package, Unreadable, open_package
+from .package import Package, open_package
+from .refusals import Unreadable
 
 _REF = re.compile(r"^=?(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?$")
 _ROW_TYPES = {"activities": Activity, "indicators": Indicator, "costs": CostItem, "guarantees": Guarantee}

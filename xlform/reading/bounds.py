@@ -1,0 +1,137 @@
+"""The bounds of each worksheet: how far its values reach, and values no date could be.
+
+python-calamine allocates the whole rectangle from A1 to the last value of a sheet: one value in
+XFD1048576 is a 17-billion-cell grid and aborts the process. So every sheet part is bounded first,
+by a few quick searches for the usual spelling of our sheets, else by an exact scan that places cells
+as calamine does. A huge number is not refused but found, so that the reader can read its sheet
+without calamine's date conversion (which panics on it).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from . import refusals as R
+from .limits import MAX_SHEET_COLS, MAX_SHEET_ROWS, MAX_SHEET_TAGS
+from .refusals import Unreadable
+from .workbook_xml import SheetRef
+
+if TYPE_CHECKING:
+    from .package import Opening
+
+
+def bound_sheets(o: Opening) -> None:
+    """Each worksheet's extent: calamine allocates the whole rectangle from A1 to the last value."""
+    _check_sheets(o.xml.parts, o.sheets)
+
+
+def _check_sheets(parts: dict[str, bytes], sheets: list[SheetRef]) -> None:
+    """Bound every worksheet calamine could be asked for (any part with <sheetData), named or not."""
+    shown = {s.part: s.name for s in sheets}
+    for part, body in parts.items():
+        if b"sheetData" not in body:
+            continue
+        where = f"工作表“{shown[part]}”" if part in shown else f"部件 {part}"
+        if clearly_within_limits(body):
+            continue  # one search answers for every sheet of ours
+        if body.count(b"<") > MAX_SHEET_TAGS:  # bounds the time sheet_extent may take
+            raise Unreadable(R.SHEET_TOO_MANY_TAGS, where=where, limit=MAX_SHEET_TAGS)
+        rows, cols = sheet_extent(body)
+        if rows > MAX_SHEET_ROWS or cols > MAX_SHEET_COLS:
+            last = f"第 {rows} 行" if rows > MAX_SHEET_ROWS else f"第 {cols} 列"
+            raise Unreadable(R.SHEET_TOO_FAR, where=where, last=last, rows=MAX_SHEET_ROWS, cols=MAX_SHEET_COLS)
+
+
+_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(\s[^>]*?)?(/?)>")
+_R_ATTR = re.compile(rb"""\sr\s*=\s*["']\s*([A-Za-z]{0,8})(\d{0,12})\s*["']""")
+# Every cell's opening tag, in any spelling (prefix, whitespace), and the usual one: `<c r="B7"`.
+_ANY_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
+_USUAL_CELL = re.compile(rb'<c r="[A-Z]{1,3}\d{1,7}"')
+# Any cell tag (`<c` then white space, "/" or ">") other than `<c r="B7"`, B7 inside the limits (column
+# ≤ CV, row ≤ 9999), followed only by the other attributes a cell has (s, t, cm, vm, ph), each after one
+# space: a bare <c> or <c/>, odd white space, single quotes, a far or odd reference, or a second r
+# (calamine takes the last one: `<c r="A4" r="XFD1048576">`). The literal "<c" start makes the engine
+# jump between cell tags instead of trying every "<" of the sheet (half the time).
+_SUSPECT_CELL = re.compile(
+    rb'<c(?=[\s/>])(?! r="(?:[A-Z]|[AB][A-Z]|C[A-V])\d{1,4}"(?: (?:s|t|cm|vm|ph)="[^"]*+")*+/?>)')
+# A cell tag with a namespace prefix (<x:c …>): rare, sent to the exact scan.
+_PREFIXED_CELL = re.compile(rb":c[\s/>]")
+# An r attribute spelled otherwise: other white space before it, around "=", or single quotes.
+# Written to start with the literal "r" (a fast scan); the look-behinds then check what precedes it.
+_ODD_R = re.compile(rb"""r(?:(?<=[\t\n\r]r)\s*=|(?<=\sr)(?:\s+=|=\s|='))""")
+# A usual cell that may hold a value: not self-closing.
+_VALUE_CELL = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"[^>]*(?<!/)>')
+
+
+def sheet_extent(body: bytes) -> tuple[int, int]:
+    """(last row, last column), 1-based, of the cells in a sheet part that may hold a value.
+
+    Mirrors how calamine places cells. Self-closing cells (<c r="XFD1" s="3"/>,
+    formatting only) hold nothing and do not count.
+    """
+    if len(_ANY_CELL.findall(body)) != len(_USUAL_CELL.findall(body)) or not _only_usual_r(body):
+        return _positional_extent(body)
+    # Excel, WPS, LibreOffice and every library we know write `<c r="B7"` for every cell: C-speed scans only.
+    found = _VALUE_CELL.findall(body)
+    if not found:
+        return 0, 0
+    letters, digits = zip(*found, strict=True)
+    return max(map(int, digits)), max(map(_col_number, set(letters)))
+
+
+def clearly_within_limits(body: bytes) -> bool:
+    """True when every cell is spelled `<c r="B7"` and none is beyond the limits: a few C-speed
+    searches that answer for every sheet of ours, before the exact (slower) sheet_extent."""
+    return not (_SUSPECT_CELL.search(body) or _PREFIXED_CELL.search(body))
+
+
+def _only_usual_r(body: bytes) -> bool:
+    """Every r attribute is the one right after `<c ` or `<row `. calamine takes the LAST r of a tag,
+    so a second one (`<c r="A4" r="XFD1048576">`) must send the sheet to the exact, positional scan."""
+    return body.count(b' r="') == body.count(b'<c r="') + body.count(b'<row r="') and not _ODD_R.search(body)
+
+
+def _positional_extent(body: bytes) -> tuple[int, int]:
+    """The same, for cells placed by position: r="B7", else the next column; a row's r="7", else the next row."""
+    row = col = last_row = last_col = 0
+    for m in _TAG.finditer(body):
+        tag, attrs, empty = m.groups()
+        found = list(_R_ATTR.finditer(attrs)) if attrs else []
+        r = found[-1] if found else None  # the last r counts, as calamine reads it
+        if tag == b"row":
+            row = int(r.group(2)) if r and r.group(2) else row + 1
+            col = 0
+            continue
+        if r and r.group(1):
+            col = _col_number(r.group(1).upper())
+            cell_row = int(r.group(2)) if r.group(2) else row
+        else:
+            col += 1
+            cell_row = row
+        if empty:
+            continue
+        last_row, last_col = max(last_row, cell_row), max(last_col, col)
+        if last_row > MAX_SHEET_ROWS or last_col > MAX_SHEET_COLS:
+            break
+    return last_row, last_col
+
+
+def _col_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
+
+
+# A cell value of 11+ integer digits or with an exponent: as a date serial it is past any calendar
+# (calamine's date conversion panics on such a value in a date-styled cell, printing a Rust panic).
+# The literal "<v>" start lets the engine skip ahead (a third of a millisecond a return with a leading group);
+# a prefixed <x:v> is rare, and checked by the slower pattern only where the part has one.
+_HUGE_VALUE = re.compile(rb"<v>\s*[-+]?(?:\d{11,}|\d*\.?\d+[eE])")
+_HUGE_PREFIXED_VALUE = re.compile(rb"<\w+:v>\s*[-+]?(?:\d{11,}|\d*\.?\d+[eE])")
+
+
+def huge_value(body: bytes) -> bool:
+    """Whether a sheet part holds a number no date could be."""
+    return _HUGE_VALUE.search(body) is not None or (b":v>" in body and _HUGE_PREFIXED_VALUE.search(body) is not None)
