@@ -28,9 +28,9 @@ from tests.helpers import BUREAU, DELETE, clean_form, clean_sample, fill_issued,
 from tests.helpers import indicator as _ind
 from tests.timing import assert_linear
 from xlform.form.model import Activity, CostItem, Declaration, Row
-from xlform.form.values import Coded
 from xlform.form.sample import sample_declaration
 from xlform.form.template import load_template, templates_dir
+from xlform.form.values import Coded
 from xlform.issue.distribute import distribute
 from xlform.issue.roster import Department
 from xlform.reading.reader import Registry, read
