@@ -518,7 +518,8 @@ class _WorkbookWriter:
     def _project_name_row(self, ws: Worksheet, widths: tuple[int, ...]) -> None:
         row = PROJECT_NAME_ROW_GOALS
         ws.write_string(row, 0, self.t.labels["name"], self.f["label"])
-        ws.merge_range(row, 1, row, len(widths) - 1, "", self.f["computed"])
+        if len(widths) > 2:
+            ws.merge_range(row, 1, row, len(widths) - 1, "", self.f["computed"])
         ws.write_formula(row, 1, '=IF(f_name="","",f_name)', self.f["computed"], self.d.project.name)
         self._tall_for(ws, row, self.d.project.name, sum(widths[1:]))
 
@@ -643,7 +644,7 @@ class _WorkbookWriter:
             ws.set_column(c.col, c.col, c.width)
         self._heading(ws, tp.section_label, max(len(widths), 2))
         self._tall(ws, 2, SPACER_PT)
-        self._project_name_row(ws, widths if len(widths) > 1 else (*widths, 12))
+        self._project_name_row(ws, widths if len(widths) > 1 else (*widths, 12))  # the name needs a column
         self._tall(ws, tp.header_row - 1, SPACER_PT)
         self._table_body(ws, tp, rows_of(self.d, tp.table))
         ws.freeze_panes(tp.first_row, 0)
