@@ -350,3 +350,17 @@ def test_template_copy_is_commented_loads_and_is_never_overwritten(tmp_path: Pat
     # The examples at the end, uncommented, make a valid template.
     tail = text.split("# 以下是可选的写法示例")[1]
     assert "competent_dept" in tail
+
+
+def test_the_readme_example_is_a_valid_template(tmp_path: Path) -> None:
+    """The worked example in the README, merged over the built-in it starts from, loads and draws."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### 写一个本局模板")[1]
+    example = section.split("```yaml\n")[1].split("```")[0]
+    template = template_over(tmp_path, example, base="mof-2021")
+    t = load_template(template)
+    assert t.has("competent_dept") and not t.has("fiscal_subordinate")
+    assert set(t.added_tables) == {"funding_sources", "mid_indicators"}
+    path = tmp_path / "blank.xlsx"
+    write_workbook(t, path)
+    assert "t_funding_sources" in openpyxl.load_workbook(path).defined_names
