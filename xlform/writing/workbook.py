@@ -27,7 +27,7 @@ from ..errors import UserError
 from ..fileio import write_bytes_atomic
 from ..form import paper
 from ..form.fields import CHECK_SHEET, HELP_SHEET, LISTS_SHEET, META_SHEET, TICK, Kind
-from ..form.kinds import KINDS, Cell
+from ..form.kinds import KINDS, Cell, Validating
 from ..form.layout import (
     FIRST_FIELD_ROW,
     FUNDING_CHECK_COL,
@@ -44,7 +44,6 @@ from ..form.layout import (
 from ..form.meta import META_KEYS, meta_values
 from ..form.model import Declaration, Identity, field_value, row_value, rows_of
 from ..form.template import Template
-from ..form.values import MAX_YEAR, MIN_YEAR
 from ..ooxml.xmltext import t_element
 from . import livechecks
 from .help_text import help_lines
@@ -398,62 +397,10 @@ class _WorkbookWriter:
         Text kinds take `limit` characters, a line break counting as a whole line of `per_line`
         characters: what the validation lets in prints in full in the cell's row (paper.limit_lines)."""
         last_row = row if last_row is None else last_row
-        here = xl_rowcol_to_cell(row, col)
-        need = "（必填）" if required else ""
-        year = self.d.identity.year or self.t.year
-        rule: dict[str, Any]
-        if kind is Kind.CODE:
-            rule = {"validate": "list", "source": f"=l_{choices}",
-                    "input_message": f"请从下拉列表中选择（编码-名称）{need}。",
-                    "error_message": "请从下拉列表中选择“编码-名称”，不要自行输入。"}
-        elif kind is Kind.INTEGER:
-            rule = {"validate": "integer", "criteria": ">=", "value": 0,
-                    "input_message": f"填写整数（不小于 0）{need}。",
-                    "error_message": "请填写不小于 0 的整数。"}
-        elif kind is Kind.YEAR:
-            rule = {"validate": "integer", "criteria": "between", "minimum": MIN_YEAR, "maximum": MAX_YEAR,
-                    "input_message": f"填写四位年份，如 {year}{need}。",
-                    "error_message": f"请填写 {MIN_YEAR} 至 {MAX_YEAR} 之间的四位年份，如 {year}。"}
-        elif kind is Kind.CHOICE:
-            source = f"=l_{choices}"
-            if choices == "level2":
-                level1 = xl_rowcol_to_cell(row, col - 1, col_abs=True)
-                source = f'=INDIRECT("l2_"&MATCH({level1},l_level1,0))'
-            rule = {"validate": "list", "source": source,
-                    "input_message": f"请从下拉列表中选择{need}。",
-                    "error_message": "请从下拉列表中选择，不要自行输入。"}
-            if choices == "guarantee_kind":  # more kinds may be added: allow, with a notice
-                rule["error_type"] = "information"
-                rule["error_message"] = "这不是常用的制度类别；如确需新增，请点“确定”。"
-        elif kind is Kind.TICK:
-            rule = {"validate": "list", "source": "=l_tick",
-                    "input_message": f"适用的阶段请选择 {TICK}，不适用留空。",
-                    "error_message": f"请选择 {TICK} 或留空。"}
-        elif kind is Kind.MONEY:
-            rule = {"validate": "custom", "value": f"=AND(ISNUMBER({here}),{here}>=0,ROUND({here},2)={here})",
-                    "input_message": f"填写金额（{self.t.money_unit}），不小于 0，最多两位小数{need}。",
-                    "error_message": f"金额须为不小于 0 的数字，最多两位小数，单位：{self.t.money_unit}。"}
-        elif kind is Kind.NUMBER:
-            rule = {"validate": "decimal", "criteria": ">=", "value": 0,
-                    "input_message": "填写数量（不小于 0 的数字）。",
-                    "error_message": "数量须为不小于 0 的数字。"}
-        elif kind is Kind.DATE:
-            rule = {"validate": "date", "criteria": "between",
-                    "minimum": datetime(year - 10, 1, 1), "maximum": datetime(year + 10, 12, 31),
-                    "input_message": f"填写日期，如 {year}-01-01{need}。",
-                    "error_message": f"请填写 {year - 10} 至 {year + 10} 年之间的有效日期，如 {year}-01-01。"}
-        elif kind is Kind.PHONE:
-            rule = {"validate": "length", "criteria": "between", "minimum": 7, "maximum": 20,
-                    "input_message": f"固定电话（可带区号）或 11 位手机号{need}。",
-                    "error_message": "电话号码应为 7 至 20 位，如 021-24033138 或 13800000000。"}
-        else:
-            assert limit > 0 and per_line > 0, (label, kind)
-            counted = paper.counted_length_formula(here, per_line)
-            breaks = f"每换一次行按 {per_line} 个字计" if limit >= per_line else "不能换行"
-            hint = "如 100%、≥95%、≤10次、及时；" if kind is Kind.TARGET else ""
-            rule = {"validate": "custom", "value": f"={counted}<={limit}",
-                    "input_message": f"{hint}最多 {limit} 个字（{breaks}），打印时才能完整显示{need}。",
-                    "error_message": f"内容过长：本格最多 {limit} 个字（{breaks}），超出的部分打印不出来。请精简后再填。"}
+        rule = KINDS[kind].validation(Validating(
+            here=xl_rowcol_to_cell(row, col), need="（必填）" if required else "",
+            year=self.d.identity.year or self.t.year, money_unit=self.t.money_unit, choices=choices,
+            left=xl_rowcol_to_cell(row, col - 1, col_abs=True) if col else "", limit=limit, per_line=per_line))
         if prompt:  # the template's own words for this cell, then what the cell accepts
             rule["input_message"] = f"{prompt}\n{rule['input_message']}"
         rule["input_message"] = rule["input_message"][:255]  # Excel refuses a longer prompt
