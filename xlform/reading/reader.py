@@ -34,7 +34,6 @@ from ..form.model import (
     Row,
     Source,
     set_field_value,
-    set_row_value,
 )
 from ..form.targets import parse_target
 from ..form.template import MAX_YEAR, MIN_YEAR, Template, builtin_templates, load_template
@@ -295,6 +294,7 @@ class _Reader:
         d.source.columns[pos.table] = (ref.sheet, {c.key: c.letter for c in columns})
         items = []
         row_type = _row_type(template, pos.table)
+        plain = row_type is Row  # every column of an added table's Row is in its `values`
         # Rows past the sheet's last row are empty: a name stretched to row 1,048,576 (or 10^12) costs nothing.
         last_row = min(ref.last_row, len(grid) - 1)
         first, width = ref.col, len(columns)
@@ -303,16 +303,20 @@ class _Reader:
             if values.count("") == len(values):
                 continue  # empty rows between filled ones are normal (calamine gives "" for an empty cell)
             values += [""] * (width - len(values))
-            item = row_type(row=r + 1)
             found_before = len(self.findings)
             filled = False
+            own: dict[str, Any] = {}  # the row type's attributes
+            added: dict[str, Any] = {}  # columns the template adds
             for c, raw in zip(columns, values, strict=True):
+                if raw == "" and c.builtin:
+                    continue  # the dataclass default is the empty value
                 # Text never fails to read: no finding, so no address to build.
                 value = clean_text(raw) if c.text else self.convert(c.kind, raw, ref.sheet, f"{c.letter}{r + 1}", c.header)
-                set_row_value(item, c.key, value, c.builtin)
+                (own if c.builtin else added)[c.key] = value
                 filled = filled or (value not in ("", None, False) and getattr(value, "raw", True) != "")
             if not filled and len(self.findings) == found_before:
                 continue  # only blanks typed in (a value that could not be read keeps its row)
+            item = row_type(values=added, row=r + 1) if plain else row_type(row=r + 1, extra=added, **own)
             if isinstance(item, Indicator):
                 _merge_mof_target(item)
             items.append(item)
