@@ -84,6 +84,17 @@ def test_a_return_is_read_with_the_definition_it_was_issued_with(tmp_path: Path,
     assert not [f for f in alone.source.findings if f.rule == "structure.template_edited"]  # no label differs
 
 
+def test_without_its_digest_the_template_of_the_same_layout_reads_a_return(tmp_path: Path) -> None:
+    """Several templates of one id and version: the one whose layout matches the return's, not the last given."""
+    path = filled(bureau(), tmp_path / "r.xlsx")
+    same_layout, other_layout = edited_after_issue(), bureau(BUREAU.replace("  indicators: 20\n", "  indicators: 25\n"))
+    assert layout_for(other_layout).fingerprint != layout_for(same_layout).fingerprint
+    assert read(path, Registry([same_layout, other_layout])).source.template is same_layout
+    with pytest.raises(Unreadable) as refused:  # only a template of another layout: refused, not misread
+        read(path, Registry([other_layout]))
+    assert refused.value.code == "unreadable.template_changed"
+
+
 def test_registry_takes_yaml_text_and_refuses_an_unknown_template(tmp_path: Path) -> None:
     path = filled(bureau(), tmp_path / "r.xlsx")
     with pytest.raises(Unreadable) as refused:
