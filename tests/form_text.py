@@ -3,7 +3,7 @@
 Read with openpyxl (a reader other than xlform's own), section by section: sheets, defined names, then per sheet
 its protection, print setup, column widths, row heights, merged ranges, the text of locked cells (labels, titles,
 formulas), the unlocked cells a clerk types into, and data validations. Nothing that changes from one run to
-the next is shown: _meta's form id, time written, fingerprint and generator version are shown as "…".
+the next is shown: _meta's form id, time written, fingerprint, template digest and generator version are shown as "…".
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ _PROTECTION_FLAGS = ("sheet", "objects", "scenarios", "formatCells", "formatColu
 
 
 # _meta values that differ from one write (or one xlform version) to the next: shown as "…".
-_VOLATILE_META = frozenset({"generator", "form_id", "issued_at", "fingerprint"})
+_VOLATILE_META = frozenset({"generator", "form_id", "issued_at", "fingerprint", "template_digest"})
 
 
 def _text(value: Any) -> str:

@@ -41,6 +41,7 @@ def test_cli_writes_named_files_and_a_manifest(tmp_path: Path) -> None:
     assert names == sorted([
         "2021_区教育局_绩效目标申报表.xlsx", "2021_区教育局_绩效目标申报表_2.xlsx", "2021_区教育局_绩效目标申报表_3.xlsx",
         "2021_区卫生健康委_绩效目标申报表.xlsx", "2021_区财政局&审计局_绩效目标申报表.xlsx", MANIFEST_NAME,
+        "下发模板_shanghai-2020.yaml",  # the exact template issued, beside the manifest
     ])
     manifest = read_manifest(out)
     assert [(m.department, m.code, m.project_no, m.year) for m in manifest] == [

@@ -77,7 +77,8 @@ def test_full_run_lists_every_file_and_every_missing_department(tmp_path: Path, 
     out = tmp_path / "报告" / "汇总.xlsx"
     result = invoke(["report", str(inbox), "-o", str(out), "--manifest", str(issued.folder), "--jobs", "1"])
     assert result.exit_code == 1, result.output + result.stderr
-    assert "共 11 个文件：读取申报表 3 份，其中需修改 1 份；无法读取 5 个；未提交部门 1 个（共缺 2 份）" in result.output
+    assert ("共 11 个文件：读取申报表 3 份，其中需修改 1 份；无法读取 5 个（不是表格文件 3 个、文件损坏 1 个、文件为空 1 个）；"
+            "未提交部门 1 个（共缺 2 份）") in result.output
     assert "已忽略临时文件 3 个" in result.output
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames == SHEETS

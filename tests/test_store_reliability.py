@@ -334,18 +334,26 @@ def test_a_report_put_back_with_the_same_size_and_time_is_written_again(tmp_path
 # ---- 2. runs with different templates on one store ----------------------------------------------------
 
 
+# Another set of templates, with results of its own: the extra one and a built-in named again.
+ALSO = ("-t", "mof-2021")
+
+
 def test_runs_with_different_templates_keep_each_others_results(tmp_path: Path, made: Made, reference: Path) -> None:
+    """Template sets share a store without clearing each other's results; and a template one run was given
+    is remembered, so a later run without -t reads that template's returns too (with the same results)."""
     inbox = make_inbox(made, tmp_path / "in", 30)
     db, extra = tmp_path / "s.db", ("-t", str(made.extra_template))
     plain, with_extra = clean(inbox, reference), clean(inbox, reference, *extra)
     assert plain.report["summary"]["unreadable"] == 1 and with_extra.report["summary"]["unreadable"] == 0
+    first = report(inbox, db, tmp_path / "first.json")  # before any -t: the extra return cannot be read
+    assert first.exit_code == 1 and report_json(tmp_path / "first.json") == plain.report
     for round_ in range(2):
-        for more, expected in (((), plain), (extra, with_extra)):
-            out = tmp_path / f"r{round_}{len(more)}.json"  # a new output: the report is written, not reused
+        for i, more in enumerate((extra, (*extra, *ALSO), ())):
+            out = tmp_path / f"r{round_}{i}.json"  # a new output: the report is written, not reused
             r = report(inbox, db, out, *more)
             assert r.exit_code == 1, r.output
-            assert report_json(out) == expected.report
-            if round_:  # what each template set found is still there: nothing is read again
+            assert report_json(out) == with_extra.report
+            if round_ or not more:  # what each template set found is still there: nothing is read again
                 assert "31 个文件未变" in r.output
 
 
@@ -358,10 +366,12 @@ def test_a_run_with_other_templates_in_the_middle_of_a_run(tmp_path: Path, share
     nested: list[CliResult] = []
     started = [False]
 
+    other = [extra]  # the templates of the run in the middle
+
     def other_run() -> None:
         if not started[0]:
             started[0] = True  # once: the other run saves and loads too
-            nested.append(report(shared, db, tmp_path / "other.json", *extra))
+            nested.append(report(shared, db, tmp_path / "other.json", *other[0]))
 
     def save(self: Store, *args: Any, **kwargs: Any) -> None:
         real_save(self, *args, **kwargs)
@@ -377,18 +387,21 @@ def test_a_run_with_other_templates_in_the_middle_of_a_run(tmp_path: Path, share
     assert first.exit_code == 1 and nested[0].exit_code == 1, first.output + nested[0].output
     assert report_json(tmp_path / "a.json") == plain.report
     assert report_json(tmp_path / "other.json") == with_extra.report
-    for out, more, expected in ((tmp_path / "b.json", extra, with_extra), (tmp_path / "c.json", (), plain)):
+    # Then without -t too: the store remembers the extra template, and what was read with it.
+    for out, more in ((tmp_path / "b.json", extra), (tmp_path / "c.json", ())):
         r = report(shared, db, out, *more)
         assert r.exit_code == 1 and f"{RETURNS + 1} 个文件未变" in r.output, r.output
-        assert report_json(out) == expected.report
+        assert report_json(out) == with_extra.report
 
     nested.clear()
     started[0] = False
+    other[0] = (*extra, *ALSO)
     with monkeypatch.context() as m:
         m.setattr(Store, "results", results)
         second = report(shared, db, tmp_path / "d.json")
     assert second.exit_code == 1 and nested[0].exit_code == 1, second.output + nested[0].output
-    assert report_json(tmp_path / "d.json") == plain.report
+    assert report_json(tmp_path / "d.json") == with_extra.report
+    assert report_json(tmp_path / "other.json") == with_extra.report
 
 
 def test_results_that_vanished_under_a_run_are_read_again(tmp_path: Path, made: Made,
@@ -416,18 +429,21 @@ def test_results_that_vanished_under_a_run_are_read_again(tmp_path: Path, made: 
 @pytest.mark.parametrize("mixed", [False, True], ids=["same-templates", "different-templates"])
 def test_two_runs_at_once_on_one_store(tmp_path: Path, shared: Path, made: Made, reference: Path,
                                        mixed: bool) -> None:
-    extra = ("-t", str(made.extra_template)) if mixed else ()
+    # Different sets: the extra template, and it with a built-in named again (a store remembers the extra
+    # template, so a run without -t would read with it as soon as the other run recorded it).
+    first: tuple[str, ...] = ("-t", str(made.extra_template)) if mixed else ()
+    extra = (*first, *ALSO) if mixed else ()
     db, ref = tmp_path / "s.db", tmp_path / "ref.db"
-    for out, more in (("a.json", ()), ("b.json", extra)):  # the same runs, one after the other
+    for out, more in (("a.json", first), ("b.json", extra)):  # the same runs, one after the other
         assert report(shared, ref, tmp_path / "ref" / out, *more).exit_code == 1
     for round_ in range(2):  # a fresh store, then one that knows every file
         runs = [report_process(shared, db, tmp_path / out, "--jobs", "1", *more)
-                for out, more in (("a.json", ()), ("b.json", extra))]
+                for out, more in (("a.json", first), ("b.json", extra))]
         for run in runs:
             _, stderr = run.communicate(timeout=300)
             assert run.returncode == 1, stderr
             assert "Traceback" not in stderr and "内部错误" not in stderr
-        assert report_json(tmp_path / "a.json") == clean(shared, reference).report
+        assert report_json(tmp_path / "a.json") == clean(shared, reference, *first).report
         assert report_json(tmp_path / "b.json") == clean(shared, reference, *extra).report
         assert store_tables(db) == store_tables(ref), f"round {round_}"
 

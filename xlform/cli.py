@@ -11,13 +11,16 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
 from .errors import UserError
 from .form.fields import FIELDS, TABLES
 from .form.template import DEFAULT_TEMPLATE, TemplateError, builtin_ids
 from .form.values import MAX_YEAR, MIN_YEAR
+
+if TYPE_CHECKING:
+    from .reading.reader import TemplateRef
 
 WORKBOOK_SUFFIX = ".xlsx"
 
@@ -150,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--format", dest="fmt", type=_choice("text", "json"), default="text", metavar="格式",
                    help="输出格式：text（默认）或 json")
     _extra_templates_opt(p)
+    p.add_argument("--manifest", type=Path, metavar="下发清单",
+                   help="下发文件夹或下发清单：用下发时保存的模板读取 / the round's folder: its template copy")
+    p.add_argument("--db", type=Path, metavar="记录库",
+                   help="收件记录库：用其中记下的模板读取（只读）/ the store's recorded templates (read only)")
 
     p = command("export", "导出读取到的数据（JSON 或 CSV）/ export the data as read", _export)
     p.add_argument("files", nargs="+", type=Path, metavar="文件或文件夹", help="申报表、文件夹或邮件附件 .zip")
@@ -268,12 +275,23 @@ def _extra_templates(templates: list[str]) -> list[str]:
     return templates
 
 
+def _round_templates(a: argparse.Namespace) -> list[TemplateRef]:
+    """Where check finds a round's templates: those a store recorded (read only), the manifest's copy, then -t."""
+    from .issue.distribute import manifest_templates
+    from .store import recorded_templates
+
+    found: list[TemplateRef] = [*(recorded_templates(a.db) if a.db else []),
+                                *(manifest_templates(a.manifest) if a.manifest else [])]
+    return [*found, *_extra_templates(a.templates)]
+
+
 def _check(a: argparse.Namespace) -> int:
     from .collect.workers import check_paths
     from .export import dumps_json
+    from .reading import refusals as R
     from .review.result import result_json, result_text
 
-    results = check_paths(a.files, _extra_templates(a.templates))
+    results = check_paths(a.files, _round_templates(a))
     if not results:
         raise UserError("没有找到要审核的 .xlsx 文件。")
     if a.fmt == "json":
@@ -284,9 +302,16 @@ def _check(a: argparse.Namespace) -> int:
             _out()
         unreadable = sum(not r.readable for r in results)
         with_errors = sum(r.readable and r.errors > 0 for r in results)
+        codes: dict[str, int] = {}
+        for r in results:
+            if not r.readable:
+                codes[r.code] = codes.get(r.code, 0) + 1
+        why = f"（{R.counted(codes)}）" if codes else ""
         _out(f"合计：{len(results)} 个文件，{sum(r.ok for r in results)} 个通过，{with_errors} 个需修改，"
-             f"{unreadable} 个无法读取；共 {sum(r.errors for r in results)} 个错误，"
+             f"{unreadable} 个无法读取{why}；共 {sum(r.errors for r in results)} 个错误，"
              f"{sum(r.warnings for r in results)} 个提示。")
+        if R.hint(codes):
+            _out(R.hint(codes))
     if any(not r.readable for r in results):
         return 2
     return 1 if any(r.errors for r in results) else 0
@@ -398,6 +423,9 @@ def _distribute(a: argparse.Namespace) -> int:
     departments = len({i.department for i in result.issued})
     _out(f"已为 {departments} 个部门生成 {len(result.issued)} 份申报表：{result.folder}")
     _out(f"下发清单：{result.manifest}（汇总时可用 --manifest 核对未提交的部门）")
+    if result.template_copy is not None:
+        _out(f"下发模板：{result.template_copy}（下发时所用模板的原样副本；汇总、审核时用 --manifest {result.folder} "
+             "即可读取，不必再用 -t）")
     rate = f"（每秒 {result.rate:.0f} 份）" if len(result.issued) >= 100 else ""
     _out(f"用时 {result.seconds:.2f} 秒{rate}。")
     return 0

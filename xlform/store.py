@@ -14,6 +14,8 @@ Tables (schema version in `meta`):
 - returns: every return ever received, by form id, with when it arrived: the
   history a resubmission supersedes but never deletes (whichever templates read it).
 - meta: the schema version, and what each report written was made of (report.py keeps an unchanged one).
+- templates: every template a run was given (-t, a manifest's copy), by digest, with its YAML text: a
+  later run without -t or --manifest still reads the round (`xlform check --db` reads them too).
 
 Interruption: a file's row, its items, their results and the returns it holds are written in one
 transaction (one per batch of files, WAL journal), so whatever the store says it knows, it knows
@@ -47,10 +49,14 @@ from typing import Any
 from . import __version__
 from .collect.outcome import Collected, FileOutcome, Outcome
 from .errors import UserError
-from .form.template import builtin_templates, load_template
+from .form.template import Template, TemplateError, builtin_templates, parse_template
+from .reading.reader import TemplateRef, as_template
 
-SCHEMA_VERSION = 4  # 2: files, contents and results keyed by checker signature; 3: a zip member's time in contents;
-#                    4: a result's payload is an object keyed by field (Outcome.to_json), no longer a list
+SCHEMA_VERSION = 5  # 2: files, contents and results keyed by checker signature; 3: a zip member's time in contents;
+#                    4: a result's payload is an object keyed by field (Outcome.to_json), no longer a list;
+#                    5: the templates table (added to a schema 4 store, which keeps everything else)
+RESULTS_SINCE = 4  # the last version that changed the per-checker tables: older ones are dropped, then recomputed
+TEMPLATES_SINCE = 5
 BUSY_SECONDS = 30.0  # how long a run waits for its turn to write behind another run
 KEEP_CHECKERS = 4  # signatures whose results stay (a bureau alternating template sets, an upgrade)
 IN_USE_SECONDS = 3600  # a signature used this recently may belong to a run still going: never cleared
@@ -73,6 +79,9 @@ _SCHEMA = [
         department TEXT NOT NULL, project TEXT NOT NULL, status TEXT NOT NULL,
         received_at TEXT NOT NULL, first_seen TEXT NOT NULL, UNIQUE (form_id, item_key, name))""",
     "CREATE INDEX IF NOT EXISTS returns_form ON returns (form_id, received_at)",
+    """CREATE TABLE IF NOT EXISTS templates (
+        digest TEXT PRIMARY KEY, id TEXT NOT NULL, version TEXT NOT NULL, text TEXT NOT NULL,
+        first_seen TEXT NOT NULL)""",
 ]
 _NEW_AGAIN = "可以删除它（连同同名的 -wal、-shm 文件）重新建立，只是下次要重新读取全部文件"
 
@@ -104,14 +113,24 @@ class Receipt:
     received_at: str
 
 
-def checker_signature(templates: Iterable[str] = ()) -> str:
-    """What results depend on: this package's code and every template the reader may use."""
+def checker_signature(templates: Iterable[TemplateRef] = ()) -> str:
+    """What results depend on: this package's code and every template the reader may use, in the order
+    it prefers them (the same template given twice counts once, where it was given last)."""
     digest = hashlib.sha256(__version__.encode())
     for name, code in _code_files(resources.files("xlform"), ""):
         digest.update(name.encode() + b"\0" + code)
-    for t in [*builtin_templates(), *(load_template(ref) for ref in templates)]:
-        digest.update(repr(t).encode())
+    for t in [*builtin_templates(), *distinct(templates)]:
+        digest.update((t.digest or repr(t)).encode())  # its text: where it was loaded from does not matter
     return digest.hexdigest()[:32]
+
+
+def distinct(templates: Iterable[TemplateRef]) -> list[Template]:
+    """Templates loaded, each digest once, at its last place: a Registry built from them prefers the same ones."""
+    by_digest: dict[str, Template] = {}
+    for t in map(as_template, templates):
+        by_digest.pop(t.digest or str(id(t)), None)
+        by_digest[t.digest or str(id(t))] = t
+    return list(by_digest.values())
 
 
 def _code_files(folder: Traversable, prefix: str) -> list[tuple[str, bytes]]:
@@ -132,9 +151,11 @@ def store_files(path: Path) -> list[Path]:
 
 
 class Store:
-    def __init__(self, path: Path, templates: Iterable[str] = ()) -> None:
+    def __init__(self, path: Path, templates: Iterable[TemplateRef] = ()) -> None:
         self.path = Path(path)
-        self.checker = checker_signature(templates)  # a broken template is refused before the store is touched
+        self.given = distinct(templates)  # a broken template is refused before the store is touched
+        self.checker = checker_signature(self.given)
+        self.templates: list[Template] = self.given  # once open: those recorded, then those given
         self._check_place()
         try:
             self.conn = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None)
@@ -169,38 +190,19 @@ class Store:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         with self._writing():
             version = self._version()  # again under the write lock: another run may have set it up meanwhile
-            if version < SCHEMA_VERSION:
+            if version < RESULTS_SINCE:
                 for table in _PER_CHECKER:  # keyed without the checker: recomputed (results came from older code)
                     self.conn.execute(f"DROP TABLE IF EXISTS {table}")
             for statement in _SCHEMA:
                 self.conn.execute(statement)
             self.conn.execute("DELETE FROM meta WHERE key = 'checker'")  # schema 1 kept a single signature here
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self._record_templates()
             self._in_use()
             self._clear_out()
 
     def _version(self) -> int:
-        """The schema version of the file (0: a new, empty one), or why it is not a store this code reads."""
-        tables = {name for (name,) in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if not tables:
-            return 0
-        try:
-            row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() \
-                if "meta" in tables else None
-        except sqlite3.OperationalError:  # a table called meta, but not ours
-            row = None
-        if row is None:
-            raise UserError(f"{self.path} 是其他程序的数据库，不是 xlform 的收件记录库；请换一个文件名。")
-        try:
-            version = int(row[0])
-        except (TypeError, ValueError):
-            version = 0
-        if version > SCHEMA_VERSION:
-            raise UserError(f"收件记录库 {self.path} 由更新版本的 xlform 建立（结构版本 {version}），请升级 xlform。")
-        if version < 1:
-            raise UserError(f"收件记录库 {self.path} 的结构版本“{row[0]}”无法识别，文件可能已损坏或被其他程序改过；"
-                            f"{_NEW_AGAIN}。")
-        return version
+        return _schema_version(self.conn, self.path)
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -214,6 +216,17 @@ class Store:
             if self.conn.in_transaction:
                 self.conn.rollback()
             raise
+
+    def _record_templates(self) -> None:
+        """The templates given join those recorded (a built-in as this version has it ships with the code);
+        the run reads with all of them, the given ones preferred."""
+        now = time.strftime("%Y-%m-%dT%H:%M:%S")
+        shipped = {t.digest for t in builtin_templates()}
+        self.conn.executemany("INSERT OR IGNORE INTO templates VALUES (?, ?, ?, ?, ?)",
+                              [(t.digest, t.id, t.version, t.text, now) for t in self.given
+                               if t.text and t.digest and t.digest not in shipped])
+        self.templates = distinct([*_loaded(self.conn), *self.given])
+        self.checker = checker_signature(self.templates)
 
     def _in_use(self) -> None:
         """This signature is in use (again in every batch, so a run never writes for a signature cleared out)."""
@@ -338,6 +351,64 @@ class Store:
             "first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [(r.item.outcome.form_id, r.item.key, r.name, r.item.outcome.department, r.item.outcome.project,
               r.item.outcome.status, r.received_at, now) for r in returns if r.item.outcome.form_id])
+
+
+def _schema_version(conn: sqlite3.Connection, path: Path) -> int:
+    """The schema version of the file (0: a new, empty one), or why it is not a store this code reads."""
+    tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not tables:
+        return 0
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() \
+            if "meta" in tables else None
+    except sqlite3.OperationalError:  # a table called meta, but not ours
+        row = None
+    if row is None:
+        raise UserError(f"{path} 是其他程序的数据库，不是 xlform 的收件记录库；请换一个文件名。")
+    try:
+        version = int(row[0])
+    except (TypeError, ValueError):
+        version = 0
+    if version > SCHEMA_VERSION:
+        raise UserError(f"收件记录库 {path} 由更新版本的 xlform 建立（结构版本 {version}），请升级 xlform。")
+    if version < 1:
+        raise UserError(f"收件记录库 {path} 的结构版本“{row[0]}”无法识别，文件可能已损坏或被其他程序改过；"
+                        f"{_NEW_AGAIN}。")
+    return version
+
+
+def _loaded(conn: sqlite3.Connection) -> list[Template]:
+    """The recorded templates, oldest first. One this version cannot load (a hand-edited row) is left out:
+    it could read nothing."""
+    found = []
+    for digest, tid, version, text in conn.execute(
+            "SELECT digest, id, version, text FROM templates ORDER BY first_seen, rowid"):
+        try:
+            t = parse_template(text, f"收件记录库中的模板 {tid} 版本 {version}")
+        except TemplateError:
+            continue
+        if t.digest == digest:
+            found.append(t)
+    return found
+
+
+def recorded_templates(path: Path) -> list[Template]:
+    """The templates a store recorded, read without writing anything (`xlform check --db`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"找不到收件记录库 {path}；请检查路径（它由 xlform report --db 建立）。")
+    if not _looks_like_sqlite(path) or path.stat().st_size == 0:
+        raise UserError(f"{path} 不是 xlform 的收件记录库（SQLite），请检查路径。")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_SECONDS)
+    except sqlite3.Error as exc:
+        raise store_error(path, exc) from None
+    try:
+        return _loaded(conn) if _schema_version(conn, path) >= TEMPLATES_SINCE else []
+    except sqlite3.Error as exc:
+        raise store_error(path, exc) from None
+    finally:
+        conn.close()
 
 
 _READ_ONLY = "收件记录库 {path} 是只读的（或所在文件夹不可写），无法记录本次收件；请换一个可写的位置，或修改权限后重试。"

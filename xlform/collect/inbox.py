@@ -128,7 +128,7 @@ class Item:
     @classmethod
     def refused(cls, name: str, why: Reason, member: str = "") -> Item:
         """An item listed and not read, for this reason."""
-        return cls(name, member, reason=why.message, ignored=why.code == R.JUNK.code, code=why.code)
+        return cls(name, member, reason=why.message, ignored=why.code.startswith(R.IGNORED), code=why.code)
 
 
 def is_junk(name: str) -> bool:
@@ -549,8 +549,21 @@ def _suffix(name: str) -> str:
     return "" if suffix == "." else suffix
 
 
+# The copy of its template a round keeps beside its manifest (issue/distribute.py): never a return, so a
+# distribute folder used as an inbox lists it as ignored, not as a file that could not be read.
+TEMPLATE_COPY_PREFIX = "下发模板_"
+TEMPLATE_COPY_SUFFIX = ".yaml"
+
+
+def is_template_copy(name: str) -> bool:
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return base.startswith(TEMPLATE_COPY_PREFIX) and base.lower().endswith(TEMPLATE_COPY_SUFFIX)
+
+
 def not_a_workbook(name: str) -> Reason | None:
     """Why a file with this name is not read at all (None when the reader should look at it)."""
+    if is_template_copy(name):
+        return R.TEMPLATE_COPY()
     suffix = _suffix(name)
     if suffix in _SPREADSHEET_SUFFIXES or not suffix.isascii() or len(suffix) > 6:
         return None  # "申报表.区教育局" has no real suffix: let the reader sniff it

@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..reading import refusals as R
-from ..reading.reader import Registry
+from ..reading.reader import Registry, TemplateRef
 from ..reading.refusals import Reason
 from ..review.result import FileResult, check_file
 from . import inbox
@@ -85,7 +85,7 @@ def collect_file(disk: DiskFile, registry: Registry | None = None) -> FileOutcom
     return FileOutcome(disk, source.sha256, collected)
 
 
-def _init_worker(templates: list[str], timeout: float | None, run: RunBudget | None = None) -> None:
+def _init_worker(templates: list[TemplateRef], timeout: float | None, run: RunBudget | None = None) -> None:
     global _worker_registry, _worker_timeout
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; no tracebacks per worker
     _die_with_parent()
@@ -119,7 +119,7 @@ def collect_files(
     disks: list[DiskFile],
     *,
     jobs: int,
-    templates: list[str] | None = None,
+    templates: Sequence[TemplateRef] | None = None,
     on_done: Callable[[list[FileOutcome]], None],
     parallel_from: int | None = None,
     file_timeout: float | None = None,
@@ -171,7 +171,7 @@ def check_inputs(paths: Iterable[Path]) -> list[DiskFile | str]:
     return entries
 
 
-def check_paths(paths: list[Path], templates: list[str] | None = None,
+def check_paths(paths: list[Path], templates: Sequence[TemplateRef] | None = None,
                 file_timeout: float | None = None) -> list[FileResult]:
     """`xlform check` and `export`: every workbook under the paths, mailed zips opened as the report opens
     them, each read and checked in a worker process as collect_files does, so a file that crashes or hangs
@@ -248,17 +248,17 @@ def _check_alone(disk: DiskFile, worker: _OneWorker) -> list[FileResult]:
     return results
 
 
-def _collect_here(disks: list[DiskFile], templates: list[str], on_done: Callable[[list[FileOutcome]], None]) -> None:
+def _collect_here(disks: list[DiskFile], templates: list[TemplateRef], on_done: Callable[[list[FileOutcome]], None]) -> None:
     registry = Registry(list(templates)) if templates else None
     for start in range(0, len(disks), 16):
         on_done([collect_file(d, registry) for d in disks[start: start + 16]])
 
 
 CRASHED, TIMED_OUT = R.CRASHED, R.TIMEOUT
-_WorkerArgs = tuple[list[str], float | None, RunBudget]  # _init_worker's: templates, per-step timeout, run budget
+_WorkerArgs = tuple[list[TemplateRef], float | None, RunBudget]  # _init_worker's: templates, per-step timeout, run budget
 
 
-def _worker_args(templates: list[str], file_timeout: float | None, run: RunBudget) -> _WorkerArgs:
+def _worker_args(templates: list[TemplateRef], file_timeout: float | None, run: RunBudget) -> _WorkerArgs:
     return templates, FILE_TIMEOUT if file_timeout is None else file_timeout, run
 
 

@@ -20,6 +20,7 @@ META_KEYS = (
     "year",
     "money_unit",
     "fingerprint",
+    "template_digest",
 )
 
 
@@ -36,6 +37,7 @@ def meta_values(identity: Identity, generator_version: str) -> dict[str, str]:
         "year": str(identity.year or ""),
         "money_unit": identity.money_unit,
         "fingerprint": identity.fingerprint,
+        "template_digest": identity.template_digest,
     }
 
 
@@ -52,4 +54,5 @@ def identity_from_meta(values: dict[str, str]) -> Identity:
         year=(int(year) if year.isdigit() and len(year) <= 9 else 0) if year else None,
         money_unit=values.get("money_unit", "") or "元",
         fingerprint=values.get("fingerprint", ""),
+        template_digest=values.get("template_digest", ""),
     )

@@ -29,6 +29,7 @@ class Identity:
     year: int | None = None
     money_unit: str = "元"
     fingerprint: str = ""
+    template_digest: str = ""  # sha256 of the template YAML it was issued with ("" before digests were stamped)
 
 
 @dataclass

@@ -24,11 +24,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from ..collect.inbox import TEMPLATE_COPY_PREFIX, TEMPLATE_COPY_SUFFIX, is_template_copy
 from ..errors import UserError
 from ..export import csv_safe
-from ..fileio import atomic_path, os_reason
+from ..fileio import atomic_path, os_reason, write_bytes_atomic
 from ..form.model import Declaration, Identity
-from ..form.template import Template
+from ..form.template import Template, TemplateError, load_template
 from ..ooxml.ziparchive import copied, deflated, directory, write_zip
 from ..writing.workbook import write_workbook
 from .roster import Department, decode_csv, department_name_problem, read_roster
@@ -51,6 +52,8 @@ class Issued:
     template: str
     version: str
     year: int
+    template_file: str = ""  # the copy of the template beside the manifest ("" in a manifest from before copies)
+    template_digest: str = ""  # its sha256, as stamped into each workbook's _meta
 
     # The manifest's columns for the recipient.
     @property
@@ -83,6 +86,8 @@ MANIFEST_COLUMNS: tuple[tuple[str, str], ...] = (
     ("模板", "template"),
     ("模板版本", "version"),
     ("年度", "year"),
+    ("模板文件", "template_file"),
+    ("模板摘要", "template_digest"),
 )
 
 
@@ -92,6 +97,7 @@ class DistributeResult:
     folder: Path
     manifest: Path
     seconds: float
+    template_copy: Path | None = None
 
     @property
     def rate(self) -> float:
@@ -103,6 +109,12 @@ def file_name(year: int, department: str, project_no: int) -> str:
     """`2020_区教育局_绩效目标申报表.xlsx`; the second and later projects get `_2`, `_3`."""
     suffix = f"_{project_no}" if project_no > 1 else ""
     return f"{year}_{department}_{FILE_STEM}{suffix}.xlsx"
+
+
+def template_copy_name(template: Template) -> str:
+    """`下发模板_shanghai-2020.yaml`, the exact template a round was issued with, kept beside its manifest
+    (report and check find it there): a clerk sees what it is; the id is only letters, digits, . _ -."""
+    return f"{TEMPLATE_COPY_PREFIX}{template.id}{TEMPLATE_COPY_SUFFIX}"
 
 
 def distribute(
@@ -123,14 +135,15 @@ def distribute(
     departments = read_roster(roster) if isinstance(roster, (str, Path)) else _checked(roster)
     year = year or template.year
     issued_at = (now or datetime.now(BEIJING)).isoformat(timespec="seconds")
+    copy_name = template_copy_name(template) if template.text else ""
     plan = [
         Issued(str(uuid.uuid4()), d, n, file_name(year, d.name, n), issued_at,
-               template.id, template.version, year)
+               template.id, template.version, year, copy_name, template.digest if copy_name else "")
         for d in departments
         for n in range(1, d.projects + 1)
     ]
     outdir = Path(outdir)
-    _check_outdir(outdir, plan)
+    _check_outdir(outdir, plan, copy_name)
     stamper = Stamper(template, year, issued_at)
     manifest = outdir / MANIFEST_NAME
     try:
@@ -144,10 +157,13 @@ def distribute(
                 (staging / item.file).replace(outdir / item.file)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        if copy_name:  # before the manifest, which names it: a manifest never names a copy not yet written
+            write_bytes_atomic(outdir / copy_name, template.text.encode("utf-8"))
         write_manifest(manifest, plan)
     except OSError as exc:
         raise UserError(f"无法写入输出文件夹 {outdir}：{os_reason(exc)}") from None
-    return DistributeResult(plan, outdir, manifest, time.perf_counter() - started)
+    return DistributeResult(plan, outdir, manifest, time.perf_counter() - started,
+                            outdir / copy_name if copy_name else None)
 
 
 def _checked(departments: list[Department]) -> list[Department]:
@@ -163,7 +179,7 @@ def _checked(departments: list[Department]) -> list[Department]:
     return departments
 
 
-def _check_outdir(outdir: Path, plan: list[Issued]) -> None:
+def _check_outdir(outdir: Path, plan: list[Issued], copy_name: str) -> None:
     if outdir.exists() and not outdir.is_dir():
         raise UserError(f"输出位置 {outdir} 是一个文件，不是文件夹。")
     lowered: dict[str, str] = {}
@@ -176,8 +192,7 @@ def _check_outdir(outdir: Path, plan: list[Issued]) -> None:
         return
     existing = {p.name.lower() for p in outdir.iterdir()}
     clashes = [item.file for item in plan if item.file.lower() in existing]
-    if MANIFEST_NAME.lower() in existing:
-        clashes.append(MANIFEST_NAME)
+    clashes += [name for name in (MANIFEST_NAME, copy_name) if name and name.lower() in existing]
     if clashes:
         shown = "、".join(clashes[:3]) + ("等" if len(clashes) > 3 else "")
         raise UserError(f"输出文件夹 {outdir} 中已有 {len(clashes)} 个同名文件（{shown}）。为免覆盖已下发的申报表"
@@ -296,3 +311,25 @@ def _unsafe(text: str) -> str:
     if len(text) > 1 and text[0] == "'" and text[1] in "=+-@\t\r":
         return text[1:]
     return text
+
+
+def manifest_templates(path: str | Path) -> list[Template]:
+    """The templates a manifest's round was issued with: the copies `distribute` kept beside it (none for a
+    manifest from before copies were kept). A copy that is named but missing or broken is a usage error:
+    without it the returns may not be readable."""
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    found: list[Template] = []
+    for name in dict.fromkeys(i.template_file for i in read_manifest(path) if i.template_file):
+        if Path(name).name != name or not is_template_copy(name):
+            raise UserError(f"下发清单 {path} 的“模板文件”列写的是“{name}”，不是 distribute 保存的模板副本"
+                            f"（{TEMPLATE_COPY_PREFIX}….yaml）；请使用 xlform distribute 生成的清单。")
+        copy = folder / name
+        if not copy.is_file():
+            raise UserError(f"下发清单中记录的模板副本 {name} 不在 {folder} 中；请把它放回下发清单旁边，"
+                            "或用 -t 指定下发时所用的模板文件。")
+        try:
+            found.append(load_template(copy))
+        except TemplateError as exc:
+            raise UserError(f"下发时保存的模板副本无法使用：{exc}") from None
+    return found

@@ -36,7 +36,7 @@ from ..form.model import (
     set_field_value,
 )
 from ..form.targets import parse_target
-from ..form.template import MAX_YEAR, MIN_YEAR, Template, builtin_templates, load_template
+from ..form.template import MAX_YEAR, MIN_YEAR, Template, builtin_templates, load_template, parse_template
 from ..form.values import ValueProblem, clean_text
 from ..review import rules
 from ..review.findings import Finding, shown
@@ -81,24 +81,58 @@ def _col_index(letters: str) -> int:
     return n - 1
 
 
+# What names a template for a reader: a built-in id, a YAML path, or a template already loaded
+# (the copy a round kept beside its manifest, or one the store recorded).
+TemplateRef = str | Path | Template
+
+
+def as_template(ref: TemplateRef) -> Template:
+    return ref if isinstance(ref, Template) else load_template(ref)
+
+
 class Registry:
-    """The templates a reader knows: the built-ins plus any the user passes."""
+    """The templates a reader knows: the built-ins plus any the user passes, by (id, version) and by digest.
 
-    def __init__(self, extra: Sequence[str | Path] | None = None) -> None:
-        self.templates: dict[tuple[str, str], Template] = {}
+    A workbook names the digest of the exact template it was issued with; that one reads it. Without it
+    (issued before digests, or a template edited since), the last registered template of its id and version
+    whose layout fingerprint matches reads it, else the last registered of that id and version."""
+
+    def __init__(self, extra: Sequence[TemplateRef] | None = None) -> None:
+        self.templates: dict[tuple[str, str], Template] = {}  # (id, version) → the last registered
+        self.by_digest: dict[str, Template] = {}
+        self._versions: dict[tuple[str, str], list[Template]] = {}  # every one registered, last first
+        # Every worksheet a reader may look at (the only ones a file is opened for): kept up to date on
+        # register, not computed on every read.
+        self.sheet_names: set[str] = {META_SHEET}
         for t in builtin_templates():
-            self.templates[(t.id, t.version)] = t
+            self.register(t)
         for ref in extra or []:
-            t = load_template(ref)
-            self.templates[(t.id, t.version)] = t
-        # Every worksheet a reader may look at (the only ones a file is opened for): computed once,
-        # not on every read.
-        self.sheet_names = {META_SHEET} | {name for t in self.templates.values() for name in sheets_of(t)}
+            self.register(as_template(ref))
 
-    def find(self, template_id: str, version: str) -> Template:
-        found = self.templates.get((template_id, version))
-        if found is not None:
-            return found
+    def register(self, template: Template) -> Template:
+        key = (template.id, template.version)
+        self.templates[key] = template
+        if template.digest:
+            self.by_digest[template.digest] = template
+        versions = self._versions.setdefault(key, [])
+        if template in versions:
+            versions.remove(template)
+        versions.insert(0, template)
+        self.sheet_names |= set(sheets_of(template))
+        return template
+
+    def register_text(self, text: str, source: str) -> Template:
+        """A template from its YAML text (TemplateError when it is not a valid one)."""
+        return self.register(parse_template(text, source))
+
+    def find(self, template_id: str, version: str, digest: str = "", fingerprint: str = "") -> Template:
+        exact = self.by_digest.get(digest) if digest else None
+        if exact is not None and (exact.id, exact.version) == (template_id, version):
+            return exact
+        versions = self._versions.get((template_id, version))
+        if versions:
+            same_layout = [t for t in versions if fingerprint and layout_for(t).accepts(fingerprint)]
+            return (same_layout or versions)[0]
         known = "、".join(f"{i} 版本 {v}" for i, v in sorted(self.templates))
         if any(i == template_id for i, _ in self.templates):
             raise Unreadable(R.TEMPLATE_VERSION, template=template_id, version=version, known=known)
@@ -169,6 +203,7 @@ class _Reader:
 
     # ---- identity -----------------------------------------------------------
     def read(self) -> Declaration:
+        self.edited_labels: list[tuple[str, Any]] = []  # (the template's label, the file's) told apart by an edit
         template = self.identify()
         layout = layout_for(template)
         d = Declaration(identity=self.identity)
@@ -184,7 +219,27 @@ class _Reader:
                 d.tables[table] = rows
             else:
                 setattr(d, table, rows)
+        if self.edited_labels:
+            self.report_edited(template)
         return d
+
+    def edited_label(self, template: Template, label: str, found: Any, table: str = "") -> bool:
+        """A label that differs only because the template was edited after issue: the file's own label,
+        not empty and not another label of the same part (that would be a shifted structure)."""
+        if not self.edited or not isinstance(found, str) or not _PUNCT.sub("", found):
+            return False
+        if _PUNCT.sub("", found) in _labels_of(template, table):
+            return False
+        self.edited_labels.append((label, found))
+        return True
+
+    def report_edited(self, template: Template) -> None:
+        pairs = [f"“{shown(found)}”（现模板为“{label}”）" for label, found in self.edited_labels[:5]]
+        more = f"等 {len(self.edited_labels)} 处" if len(self.edited_labels) > 5 else ""
+        self.add(rules.TEMPLATE_EDITED, "", "", "模板", template.id,
+                 f"这份表下发后，模板 {template.id} 版本 {template.version} 被修改过（下发时所用的模板不在本次读取的"
+                 f"模板中），表上的标签与现模板不同：{'、'.join(pairs)}{more}；这些项已按单元格名称照常读取。"
+                 "如需按下发时的模板审核，请用 --manifest 下发文件夹 或 -t 下发时的模板文件。")
 
     def identify(self) -> Template:
         if self.pkg.sheet(META_SHEET) is None:
@@ -195,10 +250,14 @@ class _Reader:
                 values[row[0]] = clean_text(row[1])
         if values.get("format") != META_FORMAT or not values.get("template_id"):
             raise Unreadable(R.META_INCOMPLETE)
-        self.identity = identity_from_meta(values)
-        template = self.registry.find(self.identity.template_id, self.identity.template_version)
-        if not layout_for(template).accepts(self.identity.fingerprint):
+        self.identity = ident = identity_from_meta(values)
+        template = self.registry.find(ident.template_id, ident.template_version, ident.template_digest,
+                                      ident.fingerprint)
+        if not layout_for(template).accepts(ident.fingerprint):
             raise Unreadable(R.TEMPLATE_CHANGED, template=template.id, version=template.version)
+        # Issued with a definition the reader does not have, of the same layout: the template was edited
+        # since (a label, a prompt, a list). Its labels may differ from the file's: read, and say so once.
+        self.edited = bool(ident.template_digest) and ident.template_digest != template.digest
         self.trust_meta(template, values.get("year", ""))
         return template
 
@@ -247,7 +306,7 @@ class _Reader:
             rows = self.grids.get(spot.sheet) or self.grid(spot.sheet)
             cells = rows[spot.row] if spot.row < len(rows) else ()
             found = cells[spot.label_col] if spot.label_col < len(cells) else ""
-            if found != label and not _same_label(found, label):
+            if found != label and not _same_label(found, label) and not self.edited_label(template, label, found):
                 self.add(rules.LABEL_MISMATCH, spot.sheet, _address(spot.row, spot.label_col),
                          label, found,
                          f"“{label}”旁边的标签变成了“{shown(found)}”，表格结构被改动，该项未读取；请使用下发的原表。")
@@ -286,7 +345,8 @@ class _Reader:
         headers = grid[ref.row - 1] if ref.row - 1 < len(grid) else []
         for c in columns:
             found = headers[c.col] if c.col < len(headers) else ""
-            if found != c.header and not _same_label(found, c.header):
+            if (found != c.header and not _same_label(found, c.header)
+                    and not self.edited_label(template, c.header, found, pos.table)):
                 self.add(rules.LABEL_MISMATCH, ref.sheet, _address(ref.row - 1, c.col),
                          c.header, found,
                          f"“{label}”表的列标题“{c.header}”变成了“{shown(found)}”，表格结构被改动，该表未读取；请使用下发的原表。")
@@ -405,6 +465,13 @@ def _field_spots(template: Template, refs: tuple[str | None, ...]) -> tuple[_Spo
             spot = replace(spot, row=ref.row, col=ref.col, label_col=pos.label_col, address=_address(ref.row, ref.col))
         spots.append(spot)
     return tuple(spots)
+
+
+@functools.lru_cache(maxsize=64)
+def _labels_of(template: Template, table: str) -> frozenset[str]:
+    """The labels of a template's single cells ("") or the headers of one table, as _same_label compares them."""
+    texts = template.columns[table].values() if table else template.labels.values()
+    return frozenset(_PUNCT.sub("", t) for t in texts)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -154,7 +154,10 @@ UNEXPECTED = declare("unreadable.unexpected", "文件损坏",
 CHECK_FAILED = declare("unreadable.check_failed", "审核出错", "审核时出错（{error}: {detail}）；请把此文件发给维护人员。")
 
 # ---- collecting: what is listed under the inbox folders and never read -------------------
+IGNORED = "ignored."  # the codes of what is listed but never a problem
 JUNK = declare("ignored.junk", "临时文件", "临时文件，已忽略")
+TEMPLATE_COPY = declare("ignored.template_copy", "下发模板副本",
+                        "这是下发时保存的模板副本（供汇总和审核时识别申报表），不是申报表，已忽略")
 MISSING = declare("unreadable.missing", "找不到文件", "找不到这个文件或文件夹，请检查路径。")
 NOT_REGULAR = declare("unreadable.not_regular", "不是普通文件", "这不是普通文件（管道/设备/套接字），未读取。")
 LINK_OUTSIDE = declare("unreadable.link_outside", "快捷方式",
@@ -199,6 +202,26 @@ CRASHED = declare("unreadable.crashed", "读取程序异常退出",
 TIMEOUT = declare("unreadable.timeout", "读取超时",
                   "读取这个文件超过 {seconds:.0f} 秒仍未完成（文件可能损坏或经过特殊构造），已停止读取；"
                   "请用 Excel 或 WPS 重新保存后再交。")
+
+
+# Refused because the reader lacks the template a return was issued with: what the user can do about it.
+TEMPLATE_CODES = frozenset({TEMPLATE_VERSION.code, TEMPLATE_UNKNOWN.code, TEMPLATE_CHANGED.code})
+TEMPLATE_HINT = ("没有下发时所用的模板，这些表无法读取：请加上 -t 模板文件（下发时所用的 YAML），"
+                 "或 --manifest 下发文件夹（下发时在清单旁保存了模板副本），或 --db 收件记录库（以前的汇总记下了所用的模板）。")
+
+
+def counted(codes: dict[str, int]) -> str:
+    """“模板不符 9 个、文件损坏 1 个”: how many files of each reason (by its title), the most first."""
+    by_title: dict[str, int] = {}
+    for code, n in codes.items():
+        title = title_of(code) or "其他原因"
+        by_title[title] = by_title.get(title, 0) + n
+    return "、".join(f"{title} {n} 个" for title, n in sorted(by_title.items(), key=lambda kv: -kv[1]))
+
+
+def hint(codes: dict[str, int]) -> str:
+    """What to do about these refusals, when there is something to do ("" otherwise)."""
+    return TEMPLATE_HINT if any(n and code in TEMPLATE_CODES for code, n in codes.items()) else ""
 
 
 def title_of(code: str) -> str:

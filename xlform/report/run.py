@@ -28,12 +28,13 @@ from ..collect.outcome import Collected, FileOutcome, FindingRow, Outcome
 from ..collect.workers import collect_files
 from ..errors import UserError
 from ..fileio import refuse_overwriting_inputs, same_file
-from ..issue.distribute import MANIFEST_NAME, Issued, read_manifest
+from ..issue.distribute import MANIFEST_NAME, Issued, manifest_templates, read_manifest
 from ..issue.roster import Department, read_roster
+from ..reading.reader import TemplateRef
 from ..review import rules
 from ..review.rules import Declared
 from ..review.status import Status
-from ..store import Receipt, Store, store_error, store_files
+from ..store import Receipt, Store, distinct, store_error, store_files
 from .files import write_tables
 from .tables import Expected, Heading, ReportResult, Return, Unread, build_tables
 
@@ -72,13 +73,16 @@ def make_report(
         db = Path(db)
         _not_the_store(output, fmt, db)
     expected, issued = _expected(roster, manifest)
+    # The templates to read with: the round's own copy (manifest), then -t; with a store, those it recorded first.
+    given: list[TemplateRef] = [*(manifest_templates(manifest) if manifest else []), *(templates or [])]
     disks = walk(inboxes)
     if db is not None:
         disks = _without_store(disks, db)
     now = datetime.now().isoformat(timespec="seconds")
-    store = Store(db, templates or []) if db is not None else None
+    store = Store(db, given) if db is not None else None
     try:
-        read = (jobs or os.cpu_count() or 1, templates or [], progress, now, parallel_from)
+        known: list[TemplateRef] = list(store.templates if store is not None else distinct(given))
+        read = (jobs or os.cpu_count() or 1, known, progress, now, parallel_from)
         collected, stored = _collect(disks, store, *read)
         signature = _signature(disks, collected, expected, fmt, store.checker) if store is not None else ""
         result = _unchanged_report(store, output, signature) if store is not None else None
@@ -238,7 +242,7 @@ def _progress_bar(total: int, enabled: bool | None) -> Iterator[Callable[[int], 
         bar.stop()
 
 
-def _collect(disks: list[DiskFile], store: Store | None, jobs: int, templates: list[str], progress: bool | None,
+def _collect(disks: list[DiskFile], store: Store | None, jobs: int, templates: list[TemplateRef], progress: bool | None,
              now: str, parallel_from: int | None) -> tuple[dict[str, list[Collected]], dict[str, list[Collected]]]:
     """path → its items with results. With a store, files it knows come back as items whose outcome may
     still be None (also in the second dict), so an unchanged inbox costs a stat per file and a few queries.
@@ -390,6 +394,8 @@ def _assemble(all_returns: list[Return], unread: list[Unread], expected: list[Ex
     result.with_errors = sum(r.outcome.status == Status.FIX for r in latest)
     result.unreadable = sum(not u.ignored for u in unread)
     result.ignored = sum(u.ignored for u in unread)
+    for u in unread:
+        result.codes[u.code] = result.codes.get(u.code, 0) + 1
     result.superseded = len(superseded)
     result.departments_missing = sum(not e.returns for e in listed)
     result.forms_missing = sum(max(0, (e.count or 0) - len(e.returns)) for e in listed)
@@ -464,15 +470,17 @@ def _unchanged_report(store: Store, output: Path, signature: str) -> ReportResul
         if _file_states(paths) != saved["files"]:
             return None
         counts = {name: int(saved["counts"][name]) for name in _COUNTS}
-    except (OSError, LookupError, TypeError, ValueError):  # gone, or a state some other version wrote
+        codes = {str(code): int(n) for code, n in saved["codes"].items()}
+    except (OSError, LookupError, TypeError, ValueError, AttributeError):  # gone, or a state some other version wrote
         return None
     result = ReportResult(outputs=[output.with_name(p.name) for p in paths], reused_report=True)  # as the user wrote it
     for name, count in counts.items():
         setattr(result, name, count)
+    result.codes = codes
     return result
 
 
 def _remember_report(store: Store, signature: str, result: ReportResult) -> None:
     state = {"signature": signature, "files": _file_states(result.outputs),
-             "counts": {name: getattr(result, name) for name in _COUNTS}}
+             "counts": {name: getattr(result, name) for name in _COUNTS}, "codes": result.codes}
     store.set_report_state(str(result.outputs[0].resolve()), state)

@@ -18,6 +18,7 @@ from ..collect.outcome import Outcome
 from ..export import FIELD_HEADINGS
 from ..form.fields import MONEY_KEYS
 from ..issue.roster import Department
+from ..reading import refusals as R
 from ..reading.refusals import title_of
 from ..review.findings import SEVERITY_LABEL
 from ..review.rules import catalogue
@@ -74,6 +75,7 @@ class ReportResult:
     departments_missing: int = 0
     forms_missing: int = 0
     skipped: int = 0  # files on disk not read again (unchanged since the store saw them)
+    codes: dict[str, int] = field(default_factory=dict)  # refusal code → files listed unread with it (ignored too)
     reused_report: bool = False
     seconds: float = 0.0
 
@@ -82,18 +84,22 @@ class ReportResult:
         return 1 if (self.with_errors or self.unreadable or self.forms_missing) else 0
 
     def closing_line(self) -> str:
+        unread = {c: n for c, n in self.codes.items() if not c.startswith(R.IGNORED)}
+        why = f"（{R.counted(unread)}）" if self.unreadable and unread else ""
         line = (f"共 {self.files} 个文件：读取申报表 {self.returns} 份，其中需修改 {self.with_errors} 份；"
-                f"无法读取 {self.unreadable} 个；未提交部门 {self.departments_missing} 个")
+                f"无法读取 {self.unreadable} 个{why}；未提交部门 {self.departments_missing} 个")
         if self.forms_missing > self.departments_missing:
             line += f"（共缺 {self.forms_missing} 份）"
         extra = []
         if self.superseded:
             extra.append(f"{self.superseded} 份旧版本已被重新提交的版本替代")
+        ignored = {c: n for c, n in self.codes.items() if c.startswith(R.IGNORED)}
         if self.ignored:
-            extra.append(f"已忽略临时文件 {self.ignored} 个")
+            extra.append(f"已忽略{R.counted(ignored)}" if ignored else f"已忽略 {self.ignored} 个")
         if self.skipped:
             extra.append(f"{self.skipped} 个文件未变，沿用上次结果")
-        return line + "。" + ("；".join(extra) + "。" if extra else "")
+        advice = R.hint(unread)
+        return line + "。" + ("；".join(extra) + "。" if extra else "") + (f"\n{advice}" if advice else "")
 
 
 def _money(text: str, unit: str, to: str) -> float | None:

@@ -758,6 +758,8 @@ MACROS = declare("structure.macros", "warning", "含宏", "另存为 .xlsm 并�
 EXTERNAL_LINKS = declare("structure.external_links", "warning", "含外部链接", "公式引用了另一个工作簿。")
 META_CHANGED = declare("structure.meta_changed", "error", "识别信息被改动",
                        "取消隐藏识别信息工作表，把金额单位“元”改成了“万元”。")
+TEMPLATE_EDITED = declare("structure.template_edited", "warning", "表下发后模板被修改过（标签不同）",
+                          "下发后把模板中的“项目名称”改成了“项目全称”，交回的表上仍是“项目名称”。")
 # ---- raised by the report (report/run.py), which holds the manifest: a return's claims checked against it --
 NOT_ISSUED = declare("round.not_issued", "error", "不是本轮下发的表", "交来的是去年下发的表，或自己另外生成的空白表。")
 OTHER_DEPARTMENT = declare("round.other_department", "error", "表的下发部门与下发清单不符",

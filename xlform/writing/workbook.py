@@ -111,6 +111,7 @@ def _stamp(template: Template, given: Identity, year: int | None, now: datetime 
         year=year or given.year or template.year,
         money_unit=template.money_unit,
         fingerprint=layout.fingerprint,
+        template_digest=template.digest,
     )
 
 
