@@ -364,3 +364,11 @@ def test_the_readme_example_is_a_valid_template(tmp_path: Path) -> None:
     path = tmp_path / "blank.xlsx"
     write_workbook(t, path)
     assert "t_funding_sources" in openpyxl.load_workbook(path).defined_names
+
+
+def test_a_template_edited_in_place_is_read_again(tmp_path: Path) -> None:
+    path = Path(template_over(tmp_path, "labels: {name: 项目名称}"))
+    first = load_template(path)
+    assert load_template(path) is first  # unchanged: the same object (layouts and plans cached per template)
+    path.write_text(path.read_text(encoding="utf-8").replace("name: 项目名称", "name: 项目全称"), encoding="utf-8")
+    assert load_template(path).labels["name"] == "项目全称"

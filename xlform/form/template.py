@@ -162,13 +162,14 @@ _cache: dict[str, Template] = {}
 
 
 def load_template(ref: str | Path) -> Template:
-    """A built-in template by id, or a YAML file by path."""
+    """A built-in template by id, or a YAML file by path (read again each time: a file edited since gives
+    the edited template, an unchanged one the same Template object)."""
     key = str(ref)
-    if key in _cache:
-        return _cache[key]
     if key in builtin_ids():
-        text = templates_dir().joinpath(f"{key}.yaml").read_text(encoding="utf-8")
-        template = parse_template(text, f"内置模板 {key}")
+        if key not in _cache:
+            text = templates_dir().joinpath(f"{key}.yaml").read_text(encoding="utf-8")
+            _cache[key] = parse_template(text, f"内置模板 {key}")
+        return _cache[key]
     else:
         path = Path(ref)
         if not path.is_file():
@@ -182,9 +183,10 @@ def load_template(ref: str | Path) -> Template:
                                 "模板通常只有几 KB；请确认是否选错文件。") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise TemplateError(f"模板文件 {path} 无法读取（需为 UTF-8 编码的 YAML）：{exc}") from None
-        template = parse_template(text, str(path))
-    _cache[key] = template
-    return template
+        key = f"{path}\n{hashlib.sha256(text.encode('utf-8')).hexdigest()}"
+        if key not in _cache:
+            _cache[key] = parse_template(text, str(path))
+        return _cache[key]
 
 
 def parse_template(text: str, source: str) -> Template:
