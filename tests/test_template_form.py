@@ -372,3 +372,17 @@ def test_a_template_edited_in_place_is_read_again(tmp_path: Path) -> None:
     assert load_template(path) is first  # unchanged: the same object (layouts and plans cached per template)
     path.write_text(path.read_text(encoding="utf-8").replace("name: 项目名称", "name: 项目全称"), encoding="utf-8")
     assert load_template(path).labels["name"] == "项目全称"
+
+
+def test_keys_that_would_share_a_name_are_refused(tmp_path: Path) -> None:
+    template = template_over(tmp_path, """
+fields:
+  costs: {label: 成本}
+  assets: {label: 资产}
+tables:
+  assets: {label: 资产配置, columns: {item: 资产名称}}
+""")
+    with pytest.raises(TemplateError) as caught:
+        load_template(template)
+    assert any("fields.costs" in p for p in caught.value.problems)
+    assert any("tables.assets" in p and "同名" in p for p in caught.value.problems)

@@ -118,6 +118,11 @@ class Template:
         return key in _fields_by_key(self)
 
     @property
+    def input_sheets(self) -> tuple[str, ...]:
+        """Every sheet a clerk fills: the three of the form, then any an added table has of its own."""
+        return tuple(self.sheets.values()) + tuple(t.sheet for t in self.added_tables.values() if t.sheet)
+
+    @property
     def tables(self) -> tuple[str, ...]:
         """Every row table, built-in then added, in the order of template.columns."""
         return tuple(self.columns)
@@ -537,6 +542,8 @@ class _Validator:
         path = f"fields.{key}"
         if key in FIELD_BY_KEY:
             raise self.fail(path, "是内置字段：改名请写在 labels 里，不要的字段写进 drop。")
+        if key in SECTION_LABELS:
+            raise self.fail(path, f"与表上的分组或行表同名（{'、'.join(SECTION_LABELS)}），请换一个键。")
         if not _KEY.match(key):
             raise self.fail(path, "的键只能用小写字母开头，含小写字母、数字和下划线（最多 40 个），如 competent_dept。")
         if not isinstance(spec, dict):
@@ -696,7 +703,7 @@ class _Validator:
         for key, spec in self.attempt(lambda: self.mapping(data, "tables", "tables", optional=True), {}).items():
             path = f"tables.{key}"
             try:
-                new = self.added_table(str(key), spec, path, columns, defs, choices, codes, sheet_names, added)
+                new = self.added_table(str(key), spec, path, columns, defs, choices, codes, sheet_names, added, labels)
                 count = self.count(spec.get("rows", ADDED_TABLE_ROWS), f"{path}.rows", MAX_ROWS)
             except _Problem as problem:
                 self.note(problem)
@@ -713,9 +720,11 @@ class _Validator:
     def added_table(self, key: str, spec: Any, path: str, columns: dict[str, dict[str, str]],
                     defs: dict[str, dict[str, Column]], choices: dict[str, tuple[str, ...]],
                     codes: dict[str, tuple[Coded, ...]], sheet_names: set[str],
-                    earlier: dict[str, AddedTable]) -> AddedTable:
+                    earlier: dict[str, AddedTable], labels: dict[str, str]) -> AddedTable:
         if key in TABLE_COLUMNS or key in SECTION_LABELS:
             raise self.fail(path, f"与内置行表同名（{'、'.join(TABLES)}）：内置行表的列写在 columns 里。")
+        if key in labels or key in FIELD_BY_KEY:
+            raise self.fail(path, "与一个字段同名，请换一个键（字段和行表的键不能相同）。")
         if not _KEY.match(key):
             raise self.fail(path, "的键只能用小写字母开头，含小写字母、数字和下划线，如 funding_sources。")
         if not isinstance(spec, dict):

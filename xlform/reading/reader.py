@@ -118,7 +118,7 @@ class Registry:
         if template in versions:
             versions.remove(template)
         versions.insert(0, template)
-        self.sheet_names |= set(sheets_of(template))
+        self.sheet_names |= set(template.input_sheets)
         return template
 
     def register_text(self, text: str, source: str) -> Template:
@@ -209,7 +209,7 @@ class _Reader:
         d = Declaration(identity=self.identity)
         d.source = Source(file=str(self.pkg.path), findings=self.findings, template=template)
         self.check_container(template)
-        missing = [s for s in sheets_of(template) if self.pkg.sheet(s) is None]
+        missing = [s for s in template.input_sheets if self.pkg.sheet(s) is None]
         if missing:
             raise Unreadable(R.SHEET_MISSING, sheets="”“".join(missing))
         self.read_fields(d, template)
@@ -279,7 +279,7 @@ class _Reader:
             self.identity = replace(self.identity, year=None)
 
     def check_container(self, template: Template) -> None:
-        for name in sheets_of(template):
+        for name in template.input_sheets:
             if self.pkg.sheet(name) is not None and not self.pkg.sheet_protected(name):
                 self.add(rules.UNPROTECTED, name, "", "工作表保护", "未保护",
                          f"工作表“{name}”未保护（保护被取消）；请核对表格结构未被改动（已按单元格名称读取）。")
@@ -381,11 +381,6 @@ class _Reader:
                 _merge_mof_target(item)
             items.append(item)
         return items
-
-
-def sheets_of(template: Template) -> list[str]:
-    """Every input sheet of a template's workbook: the three of the form and any an added table has."""
-    return list(template.sheets.values()) + [t.sheet for t in template.added_tables.values() if t.sheet]
 
 
 def _row_type(template: Template, table: str) -> type:

@@ -8,6 +8,10 @@ from ..form.template import Template
 from .livechecks import PENDING, live_checks
 
 
+def _count(n: int) -> str:
+    return "一二三四五六七八九十"[n - 1] if 1 <= n <= 10 else str(n)
+
+
 def help_lines(t: Template, layout: Layout) -> list[tuple[str, str]]:
     """(kind, text) pairs, kind "head" or "text", in the order they appear."""
     s = t.sheets
@@ -17,8 +21,8 @@ def help_lines(t: Template, layout: Layout) -> list[tuple[str, str]]:
         ("head", "一、怎样填写"),
         ("text", "1. 只需填写浅黄色的单元格；灰色单元格是标题、说明或自动计算的结果，已锁定。"
                  "本工作簿无需密码即可填写，请勿删除、改名或移动工作表。"),
-        ("text", f"2. 依次填写“{s['project']}”“{s['goals']}”“{s['guarantees']}”三张表。"
-                 f"{s['goals']}和{s['guarantees']}的项目名称自动取自{s['project']}。"),
+        ("text", f"2. 依次填写{''.join(f'“{name}”' for name in t.input_sheets)}{_count(len(t.input_sheets))}张表。"
+                 f"{'和'.join(t.input_sheets[1:])}的项目名称自动取自{s['project']}。"),
         ("text", f"3. 金额单位：{t.money_unit}。金额填数字，不小于 0，最多两位小数；日期按 {t.year}-01-01 的格式填写。"),
         ("text", "4. 带下拉箭头的单元格请从列表中选择：项目类别、一级目标，以及随一级目标变化的二级目标。"
                  f"制度保障的三个阶段适用的请选择 {TICK}。"),
