@@ -8,9 +8,10 @@ built-in columns, headed by the template's own labels (`Added`, `Heads`).
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import date
 from decimal import Decimal
@@ -152,20 +153,23 @@ def template_of(d: Declaration) -> Template | None:
     return template if isinstance(template, Template) else None
 
 
-def added_fields(template: Template | None) -> list[Added]:
+# Cached per template (templates hash by identity): every return read and reported asks again.
+@functools.cache
+def added_fields(template: Template | None) -> tuple[Added, ...]:
     """The fields of 项目总体情况 the template adds, in form order."""
     if template is None:
-        return []
-    return [Added(f.key, template.labels.get(f.key, f.key), f.kind) for f in template.fields if not f.builtin]
+        return ()
+    return tuple(Added(f.key, template.labels.get(f.key, f.key), f.kind) for f in template.fields if not f.builtin)
 
 
-def added_columns(template: Template | None, table: str) -> list[Added]:
+@functools.cache
+def added_columns(template: Template | None, table: str) -> tuple[Added, ...]:
     """The columns the template adds to a built-in table; every column of a table it adds."""
     if template is None:
-        return []
+        return ()
     headers = template.columns.get(table, {})
-    return [Added(k, headers.get(k, k), c.kind) for k, c in template.column_defs.get(table, {}).items()
-            if not c.builtin or table not in TABLES]
+    return tuple(Added(k, headers.get(k, k), c.kind) for k, c in template.column_defs.get(table, {}).items()
+                 if not c.builtin or table not in TABLES)
 
 
 def added_tables(template: Template | None) -> dict[str, str]:
@@ -179,24 +183,26 @@ def added_tables(template: Template | None) -> dict[str, str]:
 class Heads:
     """What several templates add, as one set of columns in first-seen order: one column per header and
     kind. A header already taken (a built-in column's, or the same label with another kind) gets its key
-    after it, so every header stays unique and no value lands in a column of another kind."""
+    after it, so every header stays unique and no value lands in a column of another kind; keys likewise."""
 
-    taken: set[str] = field(default_factory=set)
-    columns: list[Added] = field(default_factory=list)  # with the header each column is shown with
+    taken: set[str] = field(default_factory=set)  # headers in use (the built-in columns')
+    keys: set[str] = field(default_factory=set)  # keys in use (the report's JSON keys)
+    shown: Callable[[Added], str] = lambda part: part.header  # the header as shown (the report adds the unit)
+    columns: list[Added] = field(default_factory=list)  # with the unique header and key each column gets
     _at: dict[tuple[str, str], int] = field(default_factory=dict)
 
-    def add(self, parts: Sequence[Added]) -> None:
+    def add(self, parts: Iterable[Added]) -> None:
         for part in parts:
             if (part.header, part.kind) in self._at:
                 continue
-            header = part.header if part.header not in self.taken else f"{part.header}（{part.key}）"
-            while header in self.taken:
-                header += "'"
-            self.taken.add(header)
+            header = self.shown(part)
+            if header in self.taken:
+                header = self.shown(Added(part.key, f"{part.header}（{part.key}）", part.kind))
+            header, key = unique(header, self.taken), unique(part.key, self.keys, "_")
             self._at[(part.header, part.kind)] = len(self.columns)
-            self.columns.append(Added(part.key, header, part.kind))
+            self.columns.append(Added(key, header, part.kind))
 
-    def row(self, parts: Sequence[Added], values: Sequence[Any]) -> list[Any]:
+    def row(self, parts: Sequence[Added], values: Iterable[Any]) -> list[Any]:
         """One row's values (given by its own template's parts) in these columns; None where it has none."""
         out: list[Any] = [None] * len(self.columns)
         for part, value in zip(parts, values, strict=True):
@@ -206,6 +212,15 @@ class Heads:
     @property
     def headers(self) -> list[str]:
         return [c.header for c in self.columns]
+
+
+def unique(name: str, taken: set[str], sep: str = "") -> str:
+    """`name`, or with a number after it while that is taken; then taken too."""
+    out, n = name, 2
+    while out in taken:
+        out, n = f"{name}{sep}{n}", n + 1
+    taken.add(out)
+    return out
 
 
 def _project_heads(declarations: Sequence[Declaration]) -> Heads:

@@ -36,7 +36,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -49,8 +49,9 @@ from .collect.outcome import Collected, FileOutcome, Outcome
 from .errors import UserError
 from .form.template import builtin_templates, load_template
 
-SCHEMA_VERSION = 4  # 2: files, contents and results keyed by checker signature; 3: a zip member's time in contents;
-#                    4: a result's payload is an object keyed by field (Outcome.to_json), no longer a list
+SCHEMA_VERSION = 5  # 2: files, contents and results keyed by checker signature; 3: a zip member's time in contents;
+#                    4: a result's payload is an object keyed by field (Outcome.to_json), no longer a list;
+#                    5: a result holds what its template adds (fields, columns, tables, with their labels)
 BUSY_SECONDS = 30.0  # how long a run waits for its turn to write behind another run
 KEEP_CHECKERS = 4  # signatures whose results stay (a bureau alternating template sets, an upgrade)
 IN_USE_SECONDS = 3600  # a signature used this recently may belong to a run still going: never cleared
@@ -74,6 +75,19 @@ _SCHEMA = [
         received_at TEXT NOT NULL, first_seen TEXT NOT NULL, UNIQUE (form_id, item_key, name))""",
     "CREATE INDEX IF NOT EXISTS returns_form ON returns (form_id, received_at)",
 ]
+
+
+def _forget_results(conn: sqlite3.Connection) -> None:
+    """4 → 5: results of schema 4 lack what the template adds; every file is read again (history stays)."""
+    for table in _PER_CHECKER:
+        conn.execute(f"DELETE FROM {table}")
+
+
+# Each schema from 4 on is reached from the one before by its own step, in one transaction with the rest of
+# opening; a step only adds (tables, columns) or clears what is recomputed, so steps of other lines of work
+# merge by renumbering. Stores older than _FIRST_STEPPED are set up afresh (their per-checker tables dropped).
+_FIRST_STEPPED = 4
+_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {5: _forget_results}
 _NEW_AGAIN = "可以删除它（连同同名的 -wal、-shm 文件）重新建立，只是下次要重新读取全部文件"
 
 
@@ -169,11 +183,14 @@ class Store:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         with self._writing():
             version = self._version()  # again under the write lock: another run may have set it up meanwhile
-            if version < SCHEMA_VERSION:
+            if version < _FIRST_STEPPED:
                 for table in _PER_CHECKER:  # keyed without the checker: recomputed (results came from older code)
                     self.conn.execute(f"DROP TABLE IF EXISTS {table}")
             for statement in _SCHEMA:
                 self.conn.execute(statement)
+            if version >= _FIRST_STEPPED:
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    _STEPS[step](self.conn)
             self.conn.execute("DELETE FROM meta WHERE key = 'checker'")  # schema 1 kept a single signature here
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             self._in_use()
