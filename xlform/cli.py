@@ -162,8 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", type=Path, metavar="文件或文件夹", help="申报表、文件夹或邮件附件 .zip")
     p.add_argument("-f", "--format", dest="fmt", type=_choice("json", "csv"), default="json", metavar="格式",
                    help="json（默认）或 csv")
-    p.add_argument("--table", type=_choice(*TABLES), metavar="表",
-                   help=f"只导出一张行表：{'、'.join(TABLES)}（JSON 或 CSV）")
+    p.add_argument("--table", metavar="表",
+                   help=f"只导出一张行表：{'、'.join(TABLES)}，或模板新增的行表（JSON 或 CSV）")
     p.add_argument("-o", "--output", type=Path, metavar="文件", help="输出文件（默认打印出来）")
     _extra_templates_opt(p)
 
@@ -325,9 +325,12 @@ def _export(a: argparse.Namespace) -> int:
     if a.output:
         refuse_overwriting_inputs([(a.output, "导出文件")], [(f, "文件夹" if f.is_dir() else "申报表") for f in a.files]
                                   + [(Path(t), "模板") for t in a.templates])
+    templates = _extra_templates(a.templates)
+    if a.table:
+        _known_table(a.table, templates)
     declarations = []
     failed = 0
-    for r in check_paths(a.files, _extra_templates(a.templates)):  # read in a worker: a bad file costs only itself
+    for r in check_paths(a.files, templates):  # read in a worker: a bad file costs only itself
         if r.declaration is None:
             _err(f"无法读取 {r.file}：{r.error}")
             failed += 1
@@ -345,6 +348,17 @@ def _export(a: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 2 if failed else 0
+
+
+def _known_table(table: str, templates: list[str]) -> None:
+    """`--table` names a built-in table or one a known template adds; else a usage error listing them."""
+    from .export import known_tables
+    from .reading.reader import Registry
+
+    known = known_tables(Registry(templates).templates.values())
+    if table not in known:
+        options = "、".join(k if label == k else f"{k}（{label}）" for k, label in known.items())
+        raise UsageError(f"--table 不能取“{table}”：所用模板中没有这张行表，可选：{options}")
 
 
 def _rules(a: argparse.Namespace) -> int:

@@ -1,22 +1,26 @@
 """Declarations as plain data: nested JSON objects, flat CSV rows, and safe CSV text.
 
 One place for the flat column names (Chinese headers keyed by field), used by
-`xlform export` and by the report.
+`xlform export` and by the report. What a template adds (fields, columns, tables) goes after the
+built-in columns, headed by the template's own labels (`Added`, `Heads`).
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
-from collections.abc import Iterable
-from dataclasses import asdict, fields
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from .form.fields import FIELD_BY_KEY, MONEY_KEYS
-from .form.model import Declaration
+from .form.fields import FIELD_BY_KEY, MONEY_KEYS, TABLES
+from .form.model import Declaration, Target, row_value, rows_of
+from .form.template import Template
+from .form.values import Coded
 
 # Text a spreadsheet would run as a formula when it opens a CSV.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -24,13 +28,14 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def csv_safe(value: Any) -> str:
     """Text for a CSV cell; a leading = + - @ tab or CR gets a ' so no spreadsheet runs it."""
-    text = _plain(value)
+    text = plain_text(value)
     if text.startswith(_FORMULA_START):
         return "'" + text
     return text
 
 
-def _plain(value: Any) -> str:
+def plain_text(value: Any) -> str:
+    """A value as one line of text: amounts as decimals, dates ISO, ticks ✓, code-list entries 编码-名称."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -39,7 +44,10 @@ def _plain(value: Any) -> str:
         return f"{value:f}"
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, Target):  # an indicator table a template adds: its 目标值 as typed
+        return value.raw
     return str(value)
+
 
 
 def _jsonable(value: Any) -> Any:
@@ -47,6 +55,10 @@ def _jsonable(value: Any) -> Any:
         return f"{value:f}"
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, Coded):
+        return {"code": value.code, "name": value.name}
+    if is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(asdict(value))  # asdict leaves a Coded inside as {"code", "name"} too
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -55,12 +67,13 @@ def _jsonable(value: Any) -> Any:
 
 
 def declaration_dict(d: Declaration) -> dict[str, Any]:
-    """The data of a declaration as nested JSON-ready objects (money as decimal strings)."""
-    data: dict[str, Any] = {f.name: asdict(getattr(d, f.name)) if f.name in ("identity", "project", "funding", "footer")
-            else [asdict(x) for x in getattr(d, f.name)]
-            for f in fields(d) if f.name != "source"}
+    """The data of a declaration as nested JSON-ready objects (money as decimal strings, code-list entries as
+    {"code", "name"}): the built-in parts by attribute, what the template adds in `extra` (by field key) and
+    `tables` (by table key), each row's added columns in its own `extra`."""
+    data: dict[str, Any] = {f.name: getattr(d, f.name) for f in fields(d) if f.name != "source"}
     data["file"] = d.source.file
-    return _jsonable(data)
+    out: dict[str, Any] = _jsonable(data)
+    return out
 
 
 def dumps_json(items: Any) -> str:
@@ -122,35 +135,176 @@ def getpath(obj: Any, path: str) -> Any:
     return obj
 
 
-def project_row(d: Declaration) -> list[Any]:
-    return [getpath(d, p) for _, p in PROJECT_COLUMNS]
+# ---- what a template adds ----------------------------------------------------------------
 
 
-def table_rows(d: Declaration, table: str) -> Iterable[list[Any]]:
+@dataclass(frozen=True)
+class Added:
+    """A field or column a template adds, as flat exports and the report head it."""
+
+    key: str  # the field's or column's key (Declaration.extra, a row's extra, Row.values)
+    header: str  # the template's label
+    kind: str  # its form Kind (the report types its values by it)
+
+
+def template_of(d: Declaration) -> Template | None:
+    """The template a declaration was read with (None for one built in code and never read)."""
+    template = d.source.template
+    return template if isinstance(template, Template) else None
+
+
+# Cached per template (templates hash by identity): every return read and reported asks again.
+@functools.cache
+def added_fields(template: Template | None) -> tuple[Added, ...]:
+    """The fields of 项目总体情况 the template adds, in form order."""
+    if template is None:
+        return ()
+    return tuple(Added(f.key, template.labels.get(f.key, f.key), f.kind) for f in template.fields if not f.builtin)
+
+
+@functools.cache
+def added_columns(template: Template | None, table: str) -> tuple[Added, ...]:
+    """The columns the template adds to a built-in table; every column of a table it adds."""
+    if template is None:
+        return ()
+    headers = template.columns.get(table, {})
+    return tuple(Added(k, headers.get(k, k), c.kind) for k, c in template.column_defs.get(table, {}).items()
+                 if not c.builtin or table not in TABLES)
+
+
+def added_tables(template: Template | None) -> dict[str, str]:
+    """Table key → label of every table the template adds."""
+    if template is None:
+        return {}
+    return {key: template.labels.get(key, key) for key in template.added_tables}
+
+
+@dataclass
+class Heads:
+    """What several templates add, as one set of columns in first-seen order: one column per header and
+    kind. A header already taken (a built-in column's, or the same label with another kind) gets its key
+    after it, so every header stays unique and no value lands in a column of another kind; keys likewise."""
+
+    taken: set[str] = field(default_factory=set)  # headers in use (the built-in columns')
+    keys: set[str] = field(default_factory=set)  # keys in use (the report's JSON keys)
+    shown: Callable[[Added], str] = lambda part: part.header  # the header as shown (the report adds the unit)
+    columns: list[Added] = field(default_factory=list)  # with the unique header and key each column gets
+    _at: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def add(self, parts: Iterable[Added]) -> None:
+        for part in parts:
+            if (part.header, part.kind) in self._at:
+                continue
+            header = self.shown(part)
+            if header in self.taken:
+                header = self.shown(Added(part.key, f"{part.header}（{part.key}）", part.kind))
+            header, key = unique(header, self.taken), unique(part.key, self.keys, "_")
+            self._at[(part.header, part.kind)] = len(self.columns)
+            self.columns.append(Added(key, header, part.kind))
+
+    def row(self, parts: Sequence[Added], values: Iterable[Any]) -> list[Any]:
+        """One row's values (given by its own template's parts) in these columns; None where it has none."""
+        out: list[Any] = [None] * len(self.columns)
+        for part, value in zip(parts, values, strict=True):
+            out[self._at[(part.header, part.kind)]] = value
+        return out
+
+    @property
+    def headers(self) -> list[str]:
+        return [c.header for c in self.columns]
+
+
+def unique(name: str, taken: set[str], sep: str = "") -> str:
+    """`name`, or with a number after it while that is taken; then taken too."""
+    out, n = name, 2
+    while out in taken:
+        out, n = f"{name}{sep}{n}", n + 1
+    taken.add(out)
+    return out
+
+
+def _project_heads(declarations: Sequence[Declaration]) -> Heads:
+    heads = Heads({h for h, _ in PROJECT_COLUMNS})
+    for d in declarations:
+        heads.add(added_fields(template_of(d)))
+    return heads
+
+
+def project_row(d: Declaration, heads: Heads | None = None) -> list[Any]:
+    row = [getpath(d, p) for _, p in PROJECT_COLUMNS]
+    if heads is not None:
+        parts = added_fields(template_of(d))
+        row += heads.row(parts, [d.extra.get(p.key) for p in parts])
+    return row
+
+
+# A table the template adds has the sheet row as its one built-in column; its own columns follow.
+_ADDED_TABLE_BASE = (("行", "row"),)
+
+
+def _table_columns(declarations: Sequence[Declaration], table: str) -> tuple[tuple[tuple[str, str], ...], Heads]:
+    """A table's flat columns: the built-in ones (never changed: scripts rely on them), then what templates add."""
+    base = TABLE_EXPORT_COLUMNS.get(table, _ADDED_TABLE_BASE)
+    heads = Heads({h for h, _ in (*TABLE_KEY_COLUMNS, *base)})
+    for d in declarations:
+        heads.add(added_columns(template_of(d), table))
+    return base, heads
+
+
+def _cell(value: Any) -> Any:
+    return value.raw if isinstance(value, Target) else value  # 目标值 of a table declared like 绩效指标
+
+
+def table_rows(d: Declaration, table: str, columns: tuple[tuple[tuple[str, str], ...], Heads] | None = None,
+               ) -> Iterable[list[Any]]:
+    base, heads = columns or _table_columns([d], table)
     keys = [getpath(d, p) for _, p in TABLE_KEY_COLUMNS]
-    for item in getattr(d, table):
-        yield keys + [getpath(item, p) for _, p in TABLE_EXPORT_COLUMNS[table]]
+    parts = added_columns(template_of(d), table)
+    for item in rows_of(d, table):
+        yield (keys + [getpath(item, p) for _, p in base]
+               + heads.row(parts, [_cell(row_value(item, p.key)) for p in parts]))
 
 
 def table_dicts(declarations: Iterable[Declaration], table: str) -> list[dict[str, Any]]:
     """One row table as JSON-ready objects, one per row, keyed like the CSV headers (`export --table` in JSON)."""
-    headers = table_headers(table)
-    return [_jsonable(dict(zip(headers, row, strict=True))) for d in declarations for row in table_rows(d, table)]
+    declarations = list(declarations)
+    columns = _table_columns(declarations, table)
+    headers = _table_headers(columns)
+    return [_jsonable(dict(zip(headers, row, strict=True))) for d in declarations
+            for row in table_rows(d, table, columns)]
 
 
-def table_headers(table: str | None) -> list[str]:
+def _table_headers(columns: tuple[tuple[tuple[str, str], ...], Heads]) -> list[str]:
+    base, heads = columns
+    return [h for h, _ in TABLE_KEY_COLUMNS] + [h for h, _ in base] + heads.headers
+
+
+def table_headers(table: str | None, declarations: Sequence[Declaration] = ()) -> list[str]:
+    """The flat export's headers: the built-in ones, then what the declarations' templates add."""
     if table is None:
-        return [h for h, _ in PROJECT_COLUMNS]
-    return [h for h, _ in TABLE_KEY_COLUMNS] + [h for h, _ in TABLE_EXPORT_COLUMNS[table]]
+        return [h for h, _ in PROJECT_COLUMNS] + _project_heads(declarations).headers
+    return _table_headers(_table_columns(declarations, table))
 
 
 def to_csv(declarations: Iterable[Declaration], table: str | None = None) -> str:
     """UTF-8 CSV text (the caller adds a BOM for Excel); formula-looking text is neutralised."""
+    declarations = list(declarations)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(table_headers(table))
+    writer.writerow(table_headers(table, declarations))
+    heads = _project_heads(declarations)
+    columns = _table_columns(declarations, table) if table is not None else None
     for d in declarations:
-        rows = [project_row(d)] if table is None else table_rows(d, table)
+        rows = [project_row(d, heads)] if table is None else table_rows(d, table, columns)
         for row in rows:
             writer.writerow([csv_safe(v) for v in row])
     return out.getvalue()
+
+
+def known_tables(templates: Iterable[Template]) -> dict[str, str]:
+    """Every table `export --table` can take with these templates: key → label (built-in ones first)."""
+    out: dict[str, str] = {}
+    for template in templates:
+        for key in template.tables:
+            out.setdefault(key, template.labels.get(key, key))
+    return out

@@ -38,7 +38,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -52,11 +52,11 @@ from .errors import UserError
 from .form.template import Template, TemplateError, builtin_templates, parse_template
 from .reading.reader import TemplateRef, as_template
 
-SCHEMA_VERSION = 5  # 2: files, contents and results keyed by checker signature; 3: a zip member's time in contents;
+SCHEMA_VERSION = 6  # 2: files, contents and results keyed by checker signature; 3: a zip member's time in contents;
 #                    4: a result's payload is an object keyed by field (Outcome.to_json), no longer a list;
-#                    5: the templates table (added to a schema 4 store, which keeps everything else)
-RESULTS_SINCE = 4  # the last version that changed the per-checker tables: older ones are dropped, then recomputed
-TEMPLATES_SINCE = 5
+#                    5: the templates table (added to a schema 4 store, which keeps everything else);
+#                    6: a result holds what its template adds (fields, columns, tables, with their labels)
+TEMPLATES_SINCE = 5  # the schema that added the templates table
 BUSY_SECONDS = 30.0  # how long a run waits for its turn to write behind another run
 KEEP_CHECKERS = 4  # signatures whose results stay (a bureau alternating template sets, an upgrade)
 IN_USE_SECONDS = 3600  # a signature used this recently may belong to a run still going: never cleared
@@ -83,6 +83,22 @@ _SCHEMA = [
         digest TEXT PRIMARY KEY, id TEXT NOT NULL, version TEXT NOT NULL, text TEXT NOT NULL,
         first_seen TEXT NOT NULL)""",
 ]
+
+
+def _forget_results(conn: sqlite3.Connection) -> None:
+    """5 → 6: results before 6 lack what the template adds; every file is read again (history stays)."""
+    for table in _PER_CHECKER:
+        conn.execute(f"DELETE FROM {table}")
+
+
+# Each schema from 4 on is reached from the one before by its own step, in one transaction with the rest of
+# opening; a step only adds (tables, columns) or clears what is recomputed, so steps of other lines of work
+# merge by renumbering. Stores older than _FIRST_STEPPED are set up afresh (their per-checker tables dropped).
+_FIRST_STEPPED = 4
+_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    5: lambda conn: None,  # the templates table: _SCHEMA creates it
+    6: _forget_results,
+}
 _NEW_AGAIN = "可以删除它（连同同名的 -wal、-shm 文件）重新建立，只是下次要重新读取全部文件"
 
 
@@ -190,11 +206,14 @@ class Store:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         with self._writing():
             version = self._version()  # again under the write lock: another run may have set it up meanwhile
-            if version < RESULTS_SINCE:
+            if version < _FIRST_STEPPED:
                 for table in _PER_CHECKER:  # keyed without the checker: recomputed (results came from older code)
                     self.conn.execute(f"DROP TABLE IF EXISTS {table}")
             for statement in _SCHEMA:
                 self.conn.execute(statement)
+            if version >= _FIRST_STEPPED:
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    _STEPS[step](self.conn)
             self.conn.execute("DELETE FROM meta WHERE key = 'checker'")  # schema 1 kept a single signature here
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             self._record_templates()

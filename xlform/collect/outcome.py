@@ -4,10 +4,13 @@ process boundaries, goes into the store and feeds the report."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Self
 
+from ..export import Added, added_columns, added_fields, added_tables, plain_text, template_of
 from ..form.fields import MONEY_KEYS
+from ..form.model import row_value, rows_of
 from ..reading.reader import Registry
 from ..reading.refusals import Reason
 from ..review.result import FileResult, check_file
@@ -44,6 +47,7 @@ class IndicatorRow(_Row):
     value_type: str
     value_basis: str
     row: int
+    extra: list[str] = field(default_factory=list)  # the columns the template adds (Outcome.indicator_columns)
 
 
 @dataclass(slots=True)
@@ -58,6 +62,7 @@ class CostRow(_Row):
     quantity_basis: str
     note: str
     row: int
+    extra: list[str] = field(default_factory=list)  # the columns the template adds (Outcome.cost_columns)
 
 
 @dataclass(slots=True)
@@ -73,6 +78,29 @@ class FindingRow(_Row):
 
 for _cls in (IndicatorRow, CostRow, FindingRow):
     _cls._names = tuple(f.name for f in fields(_cls))
+
+
+@dataclass(slots=True)
+class AddedRows:
+    """A table the template adds (资金来源明细…): its key and label, its columns, and its rows, each the
+    columns' values as text (export.plain_text) and then the sheet row it was read from."""
+
+    key: str
+    label: str
+    columns: list[Added]
+    rows: list[list[Any]]
+
+    def to_json(self) -> list[Any]:
+        return [self.key, self.label, [_added_json(c) for c in self.columns], self.rows]
+
+    @classmethod
+    def from_json(cls, values: list[Any]) -> AddedRows:
+        key, label, columns, rows = values
+        return cls(key, label, [Added(*c) for c in columns], rows)
+
+
+def _added_json(a: Added) -> list[str]:
+    return [a.key, a.header, a.kind]
 
 
 @dataclass(slots=True)
@@ -103,6 +131,12 @@ class Outcome:
     costs: list[CostRow] = field(default_factory=list)
     findings: list[FindingRow] = field(default_factory=list)
     error_code: str = ""  # the refusal's code (reading/refusals.py); `code` is the department's
+    # What the return's template adds, with its labels (a stored result needs no template to be reported):
+    added_fields: list[Added] = field(default_factory=list)  # fields of 项目总体情况, in form order
+    extra: list[str] = field(default_factory=list)  # their values as text (export.plain_text), one per added field
+    indicator_columns: list[Added] = field(default_factory=list)  # columns added to 绩效指标 (IndicatorRow.extra)
+    cost_columns: list[Added] = field(default_factory=list)  # columns added to 项目构成分解 (CostRow.extra)
+    tables: list[AddedRows] = field(default_factory=list)
 
     @classmethod
     def refused(cls, why: Reason) -> Outcome:
@@ -113,6 +147,9 @@ class Outcome:
         data = {f: getattr(self, f) for f in _OUTCOME_FIELDS}
         for name in _ROW_TYPES:
             data[name] = [r.to_json() for r in data[name]]
+        for name in _ADDED_LISTS:
+            data[name] = [_added_json(a) for a in data[name]]
+        data["tables"] = [t.to_json() for t in self.tables]
         return data
 
     @classmethod
@@ -120,6 +157,9 @@ class Outcome:
         data = dict(data)
         for name, row in _ROW_TYPES.items():
             data[name] = [row.from_json(r) for r in data[name]]
+        for name in _ADDED_LISTS:
+            data[name] = [Added(*a) for a in data.get(name, ())]
+        data["tables"] = [AddedRows.from_json(t) for t in data.get("tables", ())]
         return cls(**data)
 
     @property
@@ -129,6 +169,7 @@ class Outcome:
 
 _OUTCOME_FIELDS = [f.name for f in fields(Outcome)]
 _ROW_TYPES: dict[str, type[_Row]] = {"indicators": IndicatorRow, "costs": CostRow, "findings": FindingRow}
+_ADDED_LISTS = ("added_fields", "indicator_columns", "cost_columns")
 
 
 def _s(value: Any) -> str:
@@ -140,6 +181,9 @@ def outcome_of(result: FileResult) -> Outcome:
     if d is None:
         return Outcome(Status.UNREADABLE, result.error, error_code=result.code)
     ident, p = d.identity, d.project
+    template = template_of(d)
+    fields_added, ind_cols, cost_cols = (added_fields(template), added_columns(template, "indicators"),
+                                         added_columns(template, "costs"))
     return Outcome(
         status=result.status,
         form_id=ident.form_id,
@@ -158,12 +202,24 @@ def outcome_of(result: FileResult) -> Outcome:
         errors=result.errors,
         warnings=result.warnings,
         indicators=[IndicatorRow(i.level1, i.level2, i.name, i.target.raw, i.target.operator, _s(i.target.number),
-                                 i.target.unit, i.note, i.value_type, i.value_basis, i.row) for i in d.indicators],
+                                 i.target.unit, i.note, i.value_type, i.value_basis, i.row, _texts(i, ind_cols))
+                    for i in d.indicators],
         costs=[CostRow(c.project, c.content, c.detail, _s(c.amount), _s(c.unit_price), c.price_basis, _s(c.quantity),
-                       c.quantity_basis, c.note, c.row) for c in d.costs],
+                       c.quantity_basis, c.note, c.row, _texts(c, cost_cols)) for c in d.costs],
         findings=[FindingRow(f.severity, f.rule, f.sheet, f.cell, f.field, f.value, f.message)
                   for f in result.findings],
+        added_fields=list(fields_added),
+        extra=[plain_text(d.extra.get(a.key)) for a in fields_added],
+        indicator_columns=list(ind_cols),
+        cost_columns=list(cost_cols),
+        tables=[AddedRows(key, label, list(columns), [[*_texts(item, columns), item.row] for item in rows_of(d, key)])
+                for key, label in added_tables(template).items() for columns in [added_columns(template, key)]],
     )
+
+
+def _texts(item: Any, columns: Sequence[Added]) -> list[str]:
+    """A row's values in these (added) columns, as text."""
+    return [plain_text(row_value(item, c.key)) for c in columns] if columns else []
 
 
 def check_item(item: Item, registry: Registry | None = None) -> Outcome:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..collect.outcome import Outcome
-from ..export import FIELD_HEADINGS
-from ..form.fields import MONEY_KEYS
+from ..export import FIELD_HEADINGS, Added, Heads, unique
+from ..form.fields import ADDED_COLUMN_WIDTH, MONEY_KEYS, Kind
 from ..issue.roster import Department
 from ..reading import refusals as R
 from ..reading.refusals import title_of
@@ -192,21 +192,70 @@ def _money_columns(unit: str) -> list[Column]:
             for k in MONEY_KEYS]
 
 
+# The columns a detail sheet starts with (whose row it is) and ends with (where it was read).
+_WHOSE = (Column("部门", "department", width=18, identifies=True), Column("项目名称", "project", width=28, identifies=True))
+_WHERE = (Column("文件", "file", width=40, technical=True), Column("行", "row", "int", 6))
 _SPLIT_OF_FISCAL = ("fiscal_superior", "fiscal_local", "fiscal_subordinate")
 _DEPARTMENT_MONEY = ("total", "current_year")  # what 按部门 sums per department
 
 
 def build_tables(latest: list[Return], superseded: list[Return], unread: list[Unread], departments: list[Expected],
                  unit: str) -> list[Table]:
-    return [
+    tables = [
         _summary(latest, unit),
         _by_department(departments, unit),
-        _indicators(latest),
+        _indicators(latest, unit),
         _costs(latest, unit),
         _problems(latest),
         _unread(unread),
         _superseded(superseded),
     ]
+    tables[4:4] = _added_tables(latest, unit, tables)  # after the other detail sheets
+    return tables
+
+
+# ---- what templates add: columns typed by their kind ------------------------------------
+
+# The report's column kind for each form Kind; any other kind is text (choices, codes as 编码-名称, ticks as ✓).
+_COLUMN_KIND = {Kind.MONEY: "money", Kind.INTEGER: "int", Kind.YEAR: "int", Kind.NUMBER: "number", Kind.DATE: "date"}
+
+
+def _added_heads(columns: list[Column], unit: str) -> Heads:
+    """Heads for what templates add to a table that has these columns (money headed with the report's unit)."""
+    return Heads({c.header for c in columns}, {c.key for c in columns},
+                 lambda a: f"{a.header}（{unit}）" if a.kind == Kind.MONEY else a.header)
+
+
+def _added_columns(heads: Heads, beside: str) -> list[Column]:
+    """The added columns, on the sheet one after the other right after the column `beside` ("": where they
+    are), printed (they are part of the form), each typed by its kind; money summed like the table's own."""
+    out = []
+    for a in heads.columns:
+        kind = _COLUMN_KIND.get(Kind(a.kind), "text")
+        out.append(Column(a.header, a.key, kind, ADDED_COLUMN_WIDTH.get(Kind(a.kind), 14), kind == "money",
+                          beside=beside))
+        beside = a.key if beside else ""
+    return out
+
+
+def _values(heads: Heads, parts: Sequence[Added], texts: Sequence[str], money_unit: str, unit: str) -> list[Any]:
+    """A row's values (stored as text, export.plain_text) in the added columns, typed for the report: amounts
+    in the report's unit. Nothing at all when no template adds anything (the usual report: kept cheap)."""
+    if not heads.columns:
+        return []
+    out: list[Any] = []
+    for a, text in zip(parts, texts, strict=True):
+        kind = _COLUMN_KIND.get(Kind(a.kind), "text")
+        if kind == "money":
+            out.append(_money(text, money_unit, unit))
+        elif kind in ("int", "number"):
+            number = _number(text)
+            out.append(int(number) if kind == "int" and number is not None and number.is_integer() else number)
+        elif kind == "date":
+            out.append(_date(text))
+        else:
+            out.append(text)
+    return heads.row(parts, out)
 
 
 def _summary(latest: list[Return], unit: str) -> Table:
@@ -224,6 +273,10 @@ def _summary(latest: list[Return], unit: str) -> Table:
         Column("表单编号", "form_id", width=38, technical=True), Column("模板", "template", width=18, technical=True),
         Column("备注", "note", width=36),
     ]
+    heads = _added_heads(columns, unit)
+    for r in latest:
+        heads.add(r.outcome.added_fields)
+    columns += _added_columns(heads, "category")
     rows = []
     for r in latest:
         o = r.outcome
@@ -237,6 +290,7 @@ def _summary(latest: list[Return], unit: str) -> Table:
             *[_money(m, o.money_unit, unit) for m in o.money],
             len(o.indicators), o.errors, o.warnings, o.status, r.name, r.received, o.form_id,
             f"{o.template} 版本 {o.version}", "；".join(notes),
+            *_values(heads, o.added_fields, o.extra, o.money_unit, unit),
         ])
     return Table("汇总", "returns", columns, rows, totals=True, status_col=columns.index(_col(columns, "status")))
 
@@ -274,41 +328,92 @@ def _by_department(departments: list[Expected], unit: str) -> Table:
     return Table("按部门", "departments", columns, rows, totals=True, status_col=len(columns) - 1)
 
 
-def _indicators(latest: list[Return]) -> Table:
+def _indicators(latest: list[Return], unit: str) -> Table:
     columns = [
-        Column("部门", "department", width=18, identifies=True), Column("项目名称", "project", width=28, identifies=True),
-        Column("一级目标", "level1", width=12), Column("二级目标", "level2", width=12),
+        *_WHOSE, Column("一级目标", "level1", width=12), Column("二级目标", "level2", width=12),
         Column("三级目标", "name", width=28), Column("目标值", "target", width=12),
         Column("符号", "operator", width=6), Column("数值", "number", "number", 10), Column("单位", "unit", width=8),
         Column("备注", "note", width=20), Column("指标值类型", "value_type", width=10),
-        Column("指标值设定依据", "value_basis", width=14), Column("文件", "file", width=40, technical=True),
-        Column("行", "row", "int", 6),
+        Column("指标值设定依据", "value_basis", width=14), *_WHERE,
     ]
+    heads = _added_heads(columns, unit)
+    for r in latest:
+        heads.add(r.outcome.indicator_columns)
+    columns += _added_columns(heads, "value_basis")
     rows = []
     for r in latest:
-        for i in r.outcome.indicators:
-            rows.append([r.department, r.outcome.project, i.level1, i.level2, i.name, i.target, i.operator,
-                         _number(i.number), i.unit, i.note, i.value_type, i.value_basis, r.name, i.row])
+        o = r.outcome
+        for i in o.indicators:
+            rows.append([r.department, o.project, i.level1, i.level2, i.name, i.target, i.operator,
+                         _number(i.number), i.unit, i.note, i.value_type, i.value_basis, r.name, i.row,
+                         *_values(heads, o.indicator_columns, i.extra, o.money_unit, unit)])
     return Table("指标明细", "indicators", columns, rows)
 
 
 def _costs(latest: list[Return], unit: str) -> Table:
     columns = [
-        Column("部门", "department", width=18, identifies=True), Column("项目名称", "project", width=28, identifies=True),
-        Column("构成项目", "item", width=20), Column("项目内容", "content", width=20),
+        *_WHOSE, Column("构成项目", "item", width=20), Column("项目内容", "content", width=20),
         Column("项目明细", "detail", width=20), Column(f"明细金额（{unit}）", "amount", "money", 15, True),
         Column(f"单价（{unit}）", "unit_price", "money", 15), Column("单价依据", "price_basis", width=14),
         Column("数量", "quantity", "number", 8), Column("数量依据", "quantity_basis", width=14),
-        Column("备注", "note", width=16), Column("文件", "file", width=40, technical=True), Column("行", "row", "int", 6),
+        Column("备注", "note", width=16), *_WHERE,
     ]
+    heads = _added_heads(columns, unit)
+    for r in latest:
+        heads.add(r.outcome.cost_columns)
+    columns += _added_columns(heads, "note")
     rows = []
     for r in latest:
-        mu = r.outcome.money_unit
-        for c in r.outcome.costs:
-            rows.append([r.department, r.outcome.project, c.project, c.content, c.detail, _money(c.amount, mu, unit),
+        o = r.outcome
+        mu = o.money_unit
+        for c in o.costs:
+            rows.append([r.department, o.project, c.project, c.content, c.detail, _money(c.amount, mu, unit),
                          _money(c.unit_price, mu, unit), c.price_basis, _number(c.quantity), c.quantity_basis, c.note,
-                         r.name, c.row])
+                         r.name, c.row, *_values(heads, o.cost_columns, c.extra, mu, unit)])
     return Table("构成明细", "costs", columns, rows)
+
+
+SHEET_NAME_MAX = 31  # characters Excel allows in a sheet name
+_NOT_IN_SHEET_NAME = str.maketrans({c: "_" for c in "[]:*?/\\"})
+
+
+def _added_tables(latest: list[Return], unit: str, tables: list[Table]) -> list[Table]:
+    """A detail sheet for each table the returns' templates add, named by its label (one sheet per label,
+    whichever templates have it), with the identifying columns of the other detail sheets."""
+    by_label: dict[str, tuple[str, Heads]] = {}
+    for r in latest:
+        for t in r.outcome.tables:
+            if t.label not in by_label:
+                by_label[t.label] = (t.key, _added_heads([*_WHOSE, *_WHERE], unit))
+            by_label[t.label][1].add(t.columns)
+    sheets, keys = {t.sheet for t in tables}, {t.key for t in tables} | _REPORT_JSON_KEYS
+    out = []
+    for label, (key, heads) in by_label.items():
+        rows = []
+        for r in latest:
+            o = r.outcome
+            for t in o.tables:
+                if t.label == label:
+                    rows += [[r.department, o.project,
+                              *_values(heads, t.columns, row[:-1], o.money_unit, unit), r.name, row[-1]]
+                             for row in t.rows]
+        columns = [*_WHOSE, *_added_columns(heads, ""), *_WHERE]
+        out.append(Table(_sheet_name(label, sheets), unique(key, keys, "_"), columns, rows))
+    return out
+
+
+_REPORT_JSON_KEYS = {"money_unit", "summary"}  # files.write_json's own keys beside the tables'
+
+
+def _sheet_name(label: str, taken: set[str]) -> str:
+    """A sheet name Excel accepts (≤31 characters, none of []:*?/\\) that no other sheet of the report has."""
+    name = label.translate(_NOT_IN_SHEET_NAME).strip("'") or "新增行表"
+    out, n = name[:SHEET_NAME_MAX], 2
+    while out in taken:
+        suffix = f"（{n}）"
+        out, n = name[:SHEET_NAME_MAX - len(suffix)] + suffix, n + 1
+    taken.add(out)
+    return out
 
 
 def _problems(latest: list[Return]) -> Table:
