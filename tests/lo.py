@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["SOFFICE", "XLSX_FILTER", "export_pdf", "fill_cells", "pdf_pages", "require_cjk_font", "require_soffice", "resave"]
+__all__ = ["SOFFICE", "XLSX_FILTER", "export_pdf", "fill_cells", "pdf_pages", "recalculate", "require_cjk_font", "require_soffice",
+           "resave"]
 
 XLSX_FILTER = "Calc MS Excel 2007 XML"
 PDF_FILTER = "calc_pdf_Export"
@@ -313,6 +314,9 @@ def main():
         try:
             type_into(doc, spec["values"], result["errors"])
             stage("typed")
+            if spec["calculate"]:
+                doc.calculateAll()  # a loaded xlsx keeps its cached values until told to recalculate
+                stage("calculated")
             if not result["errors"]:
                 doc.storeToURL(uno.systemPathToFileUrl(spec["dst"]), (prop("FilterName", spec["filter"]), prop("Overwrite", True)))
                 result["saved"] = True
@@ -338,7 +342,13 @@ main()
 CellValue = str | int | float | None
 
 
-def fill_cells(src: Path, dst: Path, values: Mapping[str, Mapping[str, CellValue]], *, locale: str = DEFAULT_LOCALE) -> None:
+def recalculate(src: Path, dst: Path, *, locale: str = DEFAULT_LOCALE) -> None:
+    """Open src in LibreOffice, recalculate every formula, save as xlsx to dst (its cached values are LibreOffice's)."""
+    fill_cells(src, dst, {}, locale=locale, calculate=True)
+
+
+def fill_cells(src: Path, dst: Path, values: Mapping[str, Mapping[str, CellValue]], *, locale: str = DEFAULT_LOCALE,
+               calculate: bool = False) -> None:
     """Open src in LibreOffice, type values as a clerk would, save as xlsx to dst.
 
     values: {sheet name: {"C4": "text" | number | None}}; a key "name:<defined name>" targets the
@@ -348,6 +358,7 @@ def fill_cells(src: Path, dst: Path, values: Mapping[str, Mapping[str, CellValue
     0.00%, "2020-01-01" -> a date, "0123" stays text in a Text cell, "=..." is a formula.
     Numbers go through setValue; None clears the cell.
     Writing into a locked cell of a protected sheet, or an unknown sheet/name, raises AssertionError.
+    calculate: recalculate every formula before saving.
     """
     soffice = require_soffice()
     python = _require_python_uno()
@@ -365,7 +376,7 @@ def fill_cells(src: Path, dst: Path, values: Mapping[str, Mapping[str, CellValue
         script, spec_file, result_file = Path(tmp, "fill.py"), Path(tmp, "spec.json"), Path(tmp, "result.json")
         script.write_text(_FILL_SCRIPT, encoding="utf-8")
         spec = {"src": str(src), "dst": str(dst), "values": values, "filter": XLSX_FILTER, "result": str(result_file),
-                "connect": f"uno:pipe,name={pipe};urp;", "connect_timeout": CONNECT_TIMEOUT}
+                "calculate": calculate, "connect": f"uno:pipe,name={pipe};urp;", "connect_timeout": CONNECT_TIMEOUT}
         spec_file.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
         office = _popen([soffice, "--headless", "--invisible", "--norestore", "--nologo", "--nodefault", "--nolockcheck",
                          _profile_arg(locale), f"--accept=pipe,name={pipe};urp;StarOffice.ComponentContext"], capture=False)
