@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from .fields import TABLES
+from .fields import FIELD_BY_KEY, TABLES
 
 
 @dataclass
@@ -249,3 +249,21 @@ def rows_of(d: Declaration, table: str) -> list[Any]:
         return rows
     return d.tables.get(table, [])
 
+
+
+class DeclarationValues:
+    """A declaration as the expression language reads it (form/expr.Values): fields by key, columns by
+    table, filled rows."""
+
+    def __init__(self, d: Declaration) -> None:
+        self.d = d
+
+    def field(self, key: str) -> Any:
+        field = FIELD_BY_KEY.get(key)
+        return field_value(self.d, field.group if field else "extra", key)
+
+    def column(self, table: str, column: str) -> list[Any]:
+        return [row_value(item, column) for item in rows_of(self.d, table)]
+
+    def rows(self, table: str) -> int:
+        return len(rows_of(self.d, table))

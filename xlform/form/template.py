@@ -39,6 +39,7 @@ from .fields import (
     Kind,
 )
 from .layout import ADDED_BOX, box_limit_default, box_max_limit, default_limit, field_max_limit
+from .template_rules import BureauRule, RuleSetting, bureau_rules, expression_env, rule_settings
 from .values import MAX_YEAR, MIN_YEAR, Coded, ValueProblem, parse_code
 
 DEFAULT_TEMPLATE = "shanghai-2020"
@@ -104,6 +105,8 @@ class Template:
     # Every table's columns with their kinds (template.columns holds their headers), added tables included.
     column_defs: dict[str, dict[str, Column]] = dataclass_field(default_factory=dict)
     added_tables: dict[str, AddedTable] = dataclass_field(default_factory=dict)
+    bureau_rules: tuple[BureauRule, ...] = ()  # the template's own rules (rules:)
+    rule_settings: dict[str, RuleSetting] = dataclass_field(default_factory=dict)  # built-in ones (builtin_rules:)
 
     @property
     def level1(self) -> tuple[str, ...]:
@@ -240,6 +243,8 @@ KEY_HELP = {
     "drop": "表上不要的内置字段（填报单位、项目名称不能去掉）",
     "order": "调整一部分内字段的顺序：部分名: [字段键, …]",
     "tables": "新增的行表：键: {label, rows, columns, like, after 或 sheet}",
+    "rules": "本局的审核规则：键: {title, check（条件表达式）, when, message, severity, cell}",
+    "builtin_rules": "内置规则的设置：规则编号: {enabled: false, severity: warning, 阈值…}",
 }
 _TOP_KEYS = tuple(KEY_HELP)
 _FIELD_KEYS = ("label", "kind", "list", "required", "prompt", "section", "after", "limit")
@@ -344,6 +349,10 @@ class _Validator:
         limits = self.attempt(lambda: self.limits(data.get("limits", {}), fields, added_limits), {})
         prompts.update(self.attempt(lambda: self.prompts(data, present), {}))
         self.unused_lists(choices, codes, fields, column_defs)
+        env = expression_env(fields, column_defs, labels, columns)
+        own_rules = self.attempt(lambda: bureau_rules(self, self.mapping(data, "rules", "rules", optional=True), env), ())
+        settings = self.attempt(
+            lambda: rule_settings(self, self.mapping(data, "builtin_rules", "builtin_rules", optional=True)), {})
         template = Template(
             id=template_id,
             version=self.attempt(lambda: self.text(data, "version", "version"), ""),
@@ -370,6 +379,8 @@ class _Validator:
             codes=codes,
             column_defs=column_defs,
             added_tables=added_tables,
+            bureau_rules=own_rules,
+            rule_settings=settings,
         )
         if self.problems:
             raise TemplateError("\n".join(self.problems), tuple(self.problems))

@@ -13,14 +13,15 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from ..form.fields import TABLES, Column, Field, Kind
 from ..form.layout import field_per_line, layout_for
-from ..form.model import Declaration, Indicator, field_value, row_value, rows_of
+from ..form.model import Declaration, DeclarationValues, Indicator, field_value, row_value, rows_of
 from ..form.paper import counted_length
 from ..form.targets import GoalTarget, extract_goal_targets, same_subject
 from ..form.template import DEFAULT_TEMPLATE, Template, TemplateError, load_template
+from ..form.template_rules import BureauRule
 from ..form.values import CENT, MONEY_TOLERANCE
 from ..writing.livechecks import cost_row_message
 from .findings import SEVERITY_LABEL, Finding, Severity, shown
@@ -36,9 +37,11 @@ class Declared:
     title: str  # what the rule checks, in Chinese
     example: str  # a case that fires, as a reviewer would describe it
     needs: tuple[str, ...] = ()  # fields of 项目总体情况 it reads: a template without one of them does not run it
+    params: tuple[tuple[str, float], ...] = ()  # thresholds a template may set (builtin_rules:), with defaults
 
     def applies(self, template: Template) -> bool:
-        return all(template.has(key) for key in self.needs)
+        setting = template.rule_settings.get(self.id)
+        return all(template.has(key) for key in self.needs) and (setting is None or setting.enabled)
 
     def finding(self, sheet: str, cell: str, field: str, value: Any, message: str) -> Finding:
         return Finding(self.id, self.severity, sheet, cell, field, shown(value), message)
@@ -46,7 +49,10 @@ class Declared:
 
 @dataclass(frozen=True)
 class Rule(Declared):
-    run: Callable[[Context], Iterator[Finding]] = lambda ctx: iter(())
+    fn: Callable[[Rule, Context], Iterator[Finding]] = lambda r, ctx: iter(())
+
+    def run(self, ctx: Context) -> Iterator[Finding]:
+        return self.fn(self, ctx)
 
 
 class Context:
@@ -57,6 +63,7 @@ class Context:
         self.t = template
         self.layout = layout_for(template)
         self.goal_pairs: list[tuple[GoalTarget, Indicator | None]] | None = None  # see _goal_pairs
+        self._values: DeclarationValues | None = None
 
     def label(self, key: str) -> str:
         return self.t.labels.get(key, key)
@@ -81,6 +88,18 @@ class Context:
 
     def header(self, table: str, column: str) -> str:
         return self.t.columns[table].get(column, column)
+
+    def values(self) -> DeclarationValues:
+        """The declaration as bureau rules' expressions read it."""
+        if self._values is None:
+            self._values = DeclarationValues(self.d)
+        return self._values
+
+    def param(self, rule: Declared, name: str) -> Decimal:
+        """A threshold of a rule: the template's setting, else the rule's default."""
+        setting = self.t.rule_settings.get(rule.id)
+        value = setting.params[name] if setting and name in setting.params else dict(rule.params)[name]
+        return Decimal(str(value))
 
     def indicator_rows(self) -> Iterator[tuple[str, Indicator]]:
         """Every indicator the indicator rules check, with its table: 绩效指标 and tables declared like it."""
@@ -167,16 +186,13 @@ def declare(rule_id: str, severity: Severity, title: str, example: str) -> Decla
     return this
 
 
-def rule(rule_id: str, severity: Severity, title: str, example: str,
-         needs: tuple[str, ...] = ()) -> Callable[..., Callable[[Context], Iterator[Finding]]]:
+def rule(rule_id: str, severity: Severity, title: str, example: str, needs: tuple[str, ...] = (),
+         params: tuple[tuple[str, float], ...] = ()) -> Callable[..., Callable[[Context], Iterator[Finding]]]:
     def register(fn: Callable[[Rule, Context], Iterator[Finding]]) -> Callable[[Context], Iterator[Finding]]:
-        def run(ctx: Context) -> Iterator[Finding]:
-            return fn(this, ctx)
-
-        this = Rule(rule_id, severity, title, example, needs, run)
+        this = Rule(rule_id, severity, title, example, needs, params, fn)
         _register(this)
         RULES.append(this)
-        return run
+        return this.run
 
     return register
 
@@ -195,8 +211,15 @@ def check(d: Declaration, template: Template | None = None) -> list[Finding]:
 
 @functools.cache
 def rules_for(template: Template) -> tuple[Rule, ...]:
-    """The rules `check` runs on this template's returns: those whose fields it has."""
-    return tuple(r for r in RULES if r.applies(template))
+    """The rules `check` runs on this template's returns: the built-in ones whose fields it has and that it
+    does not turn off (at the severity it sets), then its own rules."""
+    chosen = []
+    for r in RULES:
+        if not r.applies(template):
+            continue
+        setting = template.rule_settings.get(r.id)
+        chosen.append(replace(r, severity=cast(Severity, setting.severity)) if setting and setting.severity else r)
+    return tuple(chosen) + tuple(_bureau_rule(b) for b in template.bureau_rules)
 
 
 def _template_of(d: Declaration) -> Template:
@@ -377,7 +400,8 @@ def _current_le_total(r: Rule, ctx: Context) -> Iterator[Finding]:
 
 
 @rule("funding.unit", "warning", "金额与金额单位（元/万元）不相称",
-      "金额单位为元，当年预算却只填了 23.21（像是按万元填的）。", needs=("current_year",))
+      "金额单位为元，当年预算却只填了 23.21（像是按万元填的）。", needs=("current_year",),
+      params=(("yuan_min", 1000), ("wanyuan_max", 100000)))
 def _money_unit(r: Rule, ctx: Context) -> Iterator[Finding]:
     value = ctx.d.funding.current_year
     # Identity.money_unit defaults to 元: only a stamped identity (written or read; it has a fingerprint) says
@@ -386,10 +410,10 @@ def _money_unit(r: Rule, ctx: Context) -> Iterator[Finding]:
     if value is None or value <= 0:
         return
     label = ctx.label("current_year")
-    if unit == "元" and value < 1000:
+    if unit == "元" and value < ctx.param(r, "yuan_min"):
         yield ctx.finding(r, ctx.cell("current_year"), label, value,
                           f"金额单位为元，“{label}”只有 {_money(value)} 元；如是按万元填写，请换算成元（×10000）。")
-    elif unit == "万元" and value >= 100000:
+    elif unit == "万元" and value >= ctx.param(r, "wanyuan_max"):
         yield ctx.finding(r, ctx.cell("current_year"), label, value,
                           f"金额单位为万元，“{label}”为 {_money(value)} 万元（即 {value / 10000:,.2f} 亿元）；"
                           "如是按元填写，请换算成万元（÷10000）。")
@@ -742,6 +766,32 @@ def _required_column(r: Rule, ctx: Context) -> Iterator[Finding]:
                 header = ctx.header(table, column.key)
                 yield ctx.finding(r, ctx.row_cell(table, column.key, item.row), header, "",
                                   f"“{ctx.label(table)}”第 {item.row} 行没有填“{header}”，请补充。")
+
+
+# ---- a template's own rules (rules:), in the expression language ------------------------------------
+
+
+def _bureau_rule(b: BureauRule) -> Rule:
+    def run(r: Rule, ctx: Context) -> Iterator[Finding]:
+        values = ctx.values()
+        if b.when is not None and not b.when.evaluate(values):
+            return
+        if b.check.evaluate(values):
+            return
+        where, label, value = _pointed(ctx, b)
+        yield ctx.finding(r, where, label, value, b.message.render(values))
+
+    return Rule(b.id, cast(Severity, b.severity), b.title, b.check.text, fn=run)
+
+
+def _pointed(ctx: Context, b: BureauRule) -> tuple[tuple[str, str], str, Any]:
+    """Where a bureau rule's finding points: the cell it names, else the first field (or column) of its check."""
+    name = b.cell or (b.check.fields[0] if b.check.fields else ".".join(b.check.columns[0]))
+    table, _, column = name.partition(".")
+    if not column:
+        return ctx.cell(name), ctx.label(name), ctx.values().field(name)
+    rows = rows_of(ctx.d, table)
+    return ctx.row_cell(table, column, rows[-1].row if rows else 0), ctx.header(table, column), ""
 
 
 # ---- rules raised while reading (reading/reader.py): a value or the workbook's structure -----------

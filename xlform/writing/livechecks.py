@@ -1,23 +1,27 @@
 """The checks a workbook runs by itself while a clerk fills it (formulas, no macros).
 
-Each check is an Excel boolean over defined names, plus the same test in
-Python so the writer can store the right cached result: LibreOffice and plain
-readers show cached values without recalculating. A check waits (待填写) until
+Each check is a condition in the expression language (form/expr.py), compiled once to an
+Excel boolean over defined names and evaluated in Python, so the writer can store the right
+cached result (LibreOffice and plain readers show cached values without recalculating): the
+built-in checks below and a template's own rules alike. A check waits (待填写) until
 the cells it needs are filled, so a blank form shows no verdict; while it
 fails, the inputs it names turn red and the note beside each says what is
-wrong. The reviewer's full catalogue (checks.py) re-does all of this on the
+wrong. The reviewer's full catalogue (review/rules.py) re-does all of this on the
 values read back.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
 from decimal import Decimal
 
-from ..form.model import Declaration
+from ..form.expr import ColumnSum, Compiled, ExprError, Node, NumberCompare, TextCompare, compile_expr
+from ..form.expr import Field as ExprField
+from ..form.model import Declaration, DeclarationValues
 from ..form.template import Template
+from ..form.template_rules import template_env
 from ..form.values import MONEY_TOLERANCE
 
 PASS, FAIL, PENDING = "通过", "未通过", "待填写"  # 待填写: a cell the check needs is still empty
@@ -29,14 +33,6 @@ def _n(value: Decimal | None) -> Decimal:
 
 def _eq(a: Decimal, b: Decimal) -> bool:
     return abs(a - b) < MONEY_TOLERANCE
-
-
-def _filled(*values: Decimal | None) -> bool:
-    return all(v is not None for v in values)
-
-
-def _any(*values: Decimal | None) -> bool:
-    return any(v is not None for v in values)
 
 
 @dataclass(frozen=True)
@@ -55,11 +51,6 @@ class LiveCheck:
     @property
     def cells(self) -> tuple[str, ...]:
         return tuple(key for key, _ in self.notes)
-
-    @property
-    def needs(self) -> frozenset[str]:
-        """The fields its formulas name (f_<key>): a template that drops one of them has no such check."""
-        return frozenset(_FIELD_NAME.findall(self.formula + self.ready))
 
     def status(self, d: Declaration) -> str:
         if not self.is_ready(d):
@@ -82,12 +73,6 @@ class LiveCheck:
 
 
 NOTE_SEPARATOR = "；"
-_FIELD_NAME = re.compile(r"\bf_(\w+)")
-
-
-def live_checks(template: Template) -> tuple[LiveCheck, ...]:
-    """The checks a workbook of this template runs: those whose fields it has."""
-    return tuple(c for c in LIVE_CHECKS if all(template.has(key) for key in c.needs))
 
 
 def note_formula(messages: list[tuple[LiveCheck, str]]) -> str:
@@ -130,86 +115,118 @@ def _costs_match(d: Declaration) -> bool:
     return not any(cost_row_message(c.amount, c.unit_price, c.quantity) for c in d.costs)
 
 
-def _activities_sum(d: Declaration) -> bool:
-    amounts = [a.amount for a in d.activities if a.amount is not None]
-    return not amounts or _eq(sum(amounts, Decimal(0)), _n(d.funding.current_year))
+# ---- checks written in the expression language: the same tree gives the formula and the Python test ----
 
 
-def _blanks(*names: str) -> str:
-    """Excel: how many of these single cells are empty (COUNTBLANK takes one range only)."""
-    return "(" + "+".join(f"ISBLANK({n})" for n in names) + ")"
+def _names(node: Node) -> Iterator[str]:
+    """The fields (f_<key>) and columns (c_<table>_<column>) a subtree reads, in order."""
+    if isinstance(node, ExprField):
+        yield "f_" + node.key
+    elif isinstance(node, ColumnSum):
+        yield f"c_{node.table}_{node.column}"
+    for f in fields(node):  # type: ignore[arg-type]
+        child = getattr(node, f.name)
+        for item in child if isinstance(child, tuple) else (child,):
+            if isinstance(item, Node):
+                yield from _names(item)
 
 
-# Names of whole columns of row tables, defined by the writer: c_<table>_<column>.
-LIVE_CHECKS: tuple[LiveCheck, ...] = (
-    LiveCheck(
-        "fiscal_parts",
-        "财政拨款 = 上级财政拨款 + 本级财政安排 + 下级财政配套",
-        "核对（一）财政拨款及其三个组成部分，使其相等。",
-        "ROUND(N(f_fiscal)-N(f_fiscal_superior)-N(f_fiscal_local)-N(f_fiscal_subordinate),2)=0",
-        lambda d: _eq(
-            _n(d.funding.fiscal),
-            _n(d.funding.fiscal_superior) + _n(d.funding.fiscal_local) + _n(d.funding.fiscal_subordinate),
-        ),
-        f"AND(NOT(ISBLANK(f_fiscal)),{_blanks('f_fiscal_superior', 'f_fiscal_local', 'f_fiscal_subordinate')}<3)",
-        lambda d: _filled(d.funding.fiscal)
-        and _any(d.funding.fiscal_superior, d.funding.fiscal_local, d.funding.fiscal_subordinate),
-        (("fiscal", "≠ 上级 + 本级 + 下级"), ("fiscal_superior", "三项之和 ≠ 财政拨款"),
-         ("fiscal_local", "三项之和 ≠ 财政拨款"), ("fiscal_subordinate", "三项之和 ≠ 财政拨款")),
-    ),
-    LiveCheck(
-        "current_year_sum",
-        "当年预算 = 财政拨款 + 其他资金",
-        "核对二、当年预算，应等于（一）财政拨款与（二）其他资金之和。",
-        "ROUND(N(f_current_year)-N(f_fiscal)-N(f_other),2)=0",
-        lambda d: _eq(_n(d.funding.current_year), _n(d.funding.fiscal) + _n(d.funding.other)),
-        f"AND(NOT(ISBLANK(f_current_year)),{_blanks('f_fiscal', 'f_other')}<2)",
-        lambda d: _filled(d.funding.current_year) and _any(d.funding.fiscal, d.funding.other),
-        (("current_year", "≠ 财政拨款 + 其他资金"), ("fiscal", "加其他资金 ≠ 当年预算"),
-         ("other", "加财政拨款 ≠ 当年预算")),
-    ),
-    LiveCheck(
-        "current_year_le_total",
-        "当年预算 ≤ 项目总预算",
-        "当年预算不能超过项目总预算，请核对一、二两项。",
-        f"N(f_current_year)<=N(f_total)+{MONEY_TOLERANCE}",
-        lambda d: _n(d.funding.current_year) <= _n(d.funding.total) + MONEY_TOLERANCE,
-        f"{_blanks('f_total', 'f_current_year')}=0",
-        lambda d: _filled(d.funding.total, d.funding.current_year),
-        (("total", "小于当年预算"), ("current_year", "超过项目总预算")),
-    ),
-    LiveCheck(
-        "cost_total",
-        "项目构成分解 金额合计 = 当年预算",
-        "项目构成分解各行明细金额之和应等于当年预算。",
-        "ROUND(SUM(c_costs_amount)-N(f_current_year),2)=0",
-        lambda d: _eq(sum((_n(c.amount) for c in d.costs), Decimal(0)), _n(d.funding.current_year)),
-        "AND(NOT(ISBLANK(f_current_year)),COUNT(c_costs_amount)>0)",
-        lambda d: _filled(d.funding.current_year) and any(c.amount is not None for c in d.costs),
-        (("current_year", "≠ 项目构成分解合计"),),
-    ),
-    LiveCheck(
-        "cost_rows",
-        "项目构成分解 每行 明细金额 = 单价 × 数量",
-        "标红的行：明细金额应等于单价乘以数量。",
-        # The per-row message column (c_costs_check) is empty where a row matches.
-        'COUNTIF(c_costs_check,"?*")=0',
-        _costs_match,
-        "COUNT(c_costs_amount)>0",
-        lambda d: any(c.amount is not None for c in d.costs),
-        (),  # each row says what is wrong in its own check column
-    ),
-    LiveCheck(
-        "activities_sum",
-        "项目构成 主体活动金额之和 = 当年预算",
-        "项目构成各主体活动的金额之和应等于当年预算。",
-        "ROUND(SUM(c_activities_amount)-N(f_current_year),2)=0",
-        _activities_sum,
-        "AND(NOT(ISBLANK(f_current_year)),COUNT(c_activities_amount)>0)",
-        lambda d: _filled(d.funding.current_year) and any(a.amount is not None for a in d.activities),
-        (("current_year", "≠ 主体活动金额合计"),),
-    ),
+def _filled_formula(name: str) -> str:
+    if name.startswith("f_"):
+        return f"NOT(ISBLANK({name}))"
+    return f"SUMPRODUCT((LEN({name})>0)*1)>0"
+
+
+def _filled(values: DeclarationValues, name: str) -> bool:
+    if name.startswith("f_"):
+        return values.field(name[2:]) not in (None, "", False)
+    return any(v not in (None, "", False) for v in values.column(*_COLUMNS[name]))
+
+
+_COLUMNS: dict[str, tuple[str, str]] = {}  # c_<table>_<column> → (table, column), noted as checks compile
+
+
+def from_expression(check_id: str, title: str, fix: str, check: Compiled, notes: tuple[tuple[str, str], ...],
+                    when: Compiled | None = None) -> LiveCheck:
+    """A live check from a compiled condition. It waits (待填写) until every cell the left side of a comparison
+    reads is filled and at least one cell of its right side is; a condition that is not a comparison never
+    waits. Under `when`, a return the condition does not apply to passes."""
+    tree = check.tree
+    for table, column in check.columns:  # a table key may hold "_": keep the split the expression made
+        _COLUMNS[f"c_{table}_{column}"] = (table, column)
+    if isinstance(tree, NumberCompare | TextCompare):
+        left, right = list(dict.fromkeys(_names(tree.left))), list(dict.fromkeys(_names(tree.right)))
+    else:
+        left, right = [], []
+    parts = [_filled_formula(n) for n in left]
+    if right:
+        either = [_filled_formula(n) for n in right]
+        parts.append(either[0] if len(either) == 1 else f"OR({','.join(either)})")
+    ready = f"AND({','.join(parts)})" if parts else "TRUE"
+    formula = check.excel()
+    if when is not None:
+        formula = f"OR(NOT(IFERROR({when.excel()},FALSE)),{formula})"
+
+    def is_ready(d: Declaration) -> bool:
+        values = DeclarationValues(d)
+        return all(_filled(values, n) for n in left) and (not right or any(_filled(values, n) for n in right))
+
+    def passes(d: Declaration) -> bool:
+        values = DeclarationValues(d)
+        return (when is not None and not when.evaluate(values)) or bool(check.evaluate(values))
+
+    return LiveCheck(check_id, title, fix, formula, passes, ready, is_ready, notes)
+
+
+# The built-in checks: id, title, how to fix, the condition, and the words beside each input it turns red.
+BUILTIN_CHECKS: tuple[tuple[str, str, str, str, tuple[tuple[str, str], ...]], ...] = (
+    ("fiscal_parts", "财政拨款 = 上级财政拨款 + 本级财政安排 + 下级财政配套", "核对（一）财政拨款及其三个组成部分，使其相等。",
+     "fiscal = fiscal_superior + fiscal_local + fiscal_subordinate",
+     (("fiscal", "≠ 上级 + 本级 + 下级"), ("fiscal_superior", "三项之和 ≠ 财政拨款"),
+      ("fiscal_local", "三项之和 ≠ 财政拨款"), ("fiscal_subordinate", "三项之和 ≠ 财政拨款"))),
+    ("current_year_sum", "当年预算 = 财政拨款 + 其他资金", "核对二、当年预算，应等于（一）财政拨款与（二）其他资金之和。",
+     "current_year = fiscal + other",
+     (("current_year", "≠ 财政拨款 + 其他资金"), ("fiscal", "加其他资金 ≠ 当年预算"), ("other", "加财政拨款 ≠ 当年预算"))),
+    ("current_year_le_total", "当年预算 ≤ 项目总预算", "当年预算不能超过项目总预算，请核对一、二两项。",
+     "current_year <= total", (("total", "小于当年预算"), ("current_year", "超过项目总预算"))),
+    ("cost_total", "项目构成分解 金额合计 = 当年预算", "项目构成分解各行明细金额之和应等于当年预算。",
+     "sum(costs.amount) = current_year", (("current_year", "≠ 项目构成分解合计"),)),
+    ("activities_sum", "项目构成 主体活动金额之和 = 当年预算", "项目构成各主体活动的金额之和应等于当年预算。",
+     "sum(activities.amount) = current_year", (("current_year", "≠ 主体活动金额合计"),)),
 )
-CHECK_BY_ID = {c.id: c for c in LIVE_CHECKS}
+# The per-row check of 项目构成分解 is row by row, which the expression language does not say: written here.
+COST_ROWS = LiveCheck(
+    "cost_rows",
+    "项目构成分解 每行 明细金额 = 单价 × 数量",
+    "标红的行：明细金额应等于单价乘以数量。",
+    'COUNTIF(c_costs_check,"?*")=0',  # the per-row message column (c_costs_check) is empty where a row matches
+    _costs_match,
+    "COUNT(c_costs_amount)>0",
+    lambda d: any(c.amount is not None for c in d.costs),
+    (),  # each row says what is wrong in its own check column
+)
+LIVE_ORDER = ("fiscal_parts", "current_year_sum", "current_year_le_total", "cost_total", "cost_rows", "activities_sum")
+
+
+@functools.cache
+def live_checks(template: Template) -> tuple[LiveCheck, ...]:
+    """The checks a workbook of this template runs: the built-in ones whose fields it has, then its own rules."""
+    env = template_env(template)
+    found: dict[str, LiveCheck] = {"cost_rows": COST_ROWS}
+    for check_id, title, fix, text, notes in BUILTIN_CHECKS:
+        try:
+            compiled = compile_expr(text, env)
+        except ExprError:  # the template lacks a field the check reads
+            continue
+        found[check_id] = from_expression(check_id, title, fix, compiled, notes)
+    checks = [found[k] for k in LIVE_ORDER if k in found]
+    for b in template.bureau_rules:
+        if b.live:
+            words = b.message.labelled()
+            checks.append(from_expression(b.id, b.title, words, b.check, tuple((k, b.title) for k in b.check.fields),
+                                          b.when))
+    return tuple(checks)
+
+
 # Words beside the totals on 绩效目标 when their check fails.
 TOTAL_NOTES = {"cost_total": "≠ 当年预算", "activities_sum": "≠ 当年预算"}
