@@ -17,13 +17,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import yaml
 from openpyxl.cell.cell import Cell
 from openpyxl.workbook.workbook import Workbook
 
 from xlform.form.model import Declaration, Indicator
 from xlform.form.sample import clean_sample_declaration as clean_sample
 from xlform.form.targets import parse_target
-from xlform.form.template import load_template
+from xlform.form.template import load_template, templates_dir
 from xlform.issue.distribute import DistributeResult, Issued
 from xlform.reading.reader import read
 from xlform.writing.workbook import write_workbook
@@ -154,3 +155,23 @@ def field_cell(wb: Workbook, name: str) -> Cell:
     cell = wb[sheet][ref.split(":")[0]]
     assert isinstance(cell, Cell), (name, ref)
     return cell
+
+
+def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def template_over(tmp_path: Path, yaml_text: str, base: str = "shanghai-2020") -> str:
+    """A bureau template: the built-in `base` with the keys of `yaml_text` merged over it."""
+    data = yaml.safe_load(templates_dir().joinpath(f"{base}.yaml").read_text(encoding="utf-8"))
+    _merge(data, {"id": "bureau-test"} | (yaml.safe_load(yaml_text) or {}))
+    path = tmp_path / f"template-{len(list(tmp_path.glob('template-*.yaml')))}.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return str(path)
+
+

@@ -17,11 +17,11 @@ import pytest
 import yaml
 
 from tests.cli_runner import invoke
-from tests.helpers import clean_form, field_cell, field_ref
+from tests.helpers import clean_form, field_cell, field_ref, template_over
 from xlform.form.layout import layout_for
 from xlform.form.model import Indicator, Row
 from xlform.form.targets import parse_target
-from xlform.form.template import TemplateError, load_template, templates_dir
+from xlform.form.template import TemplateError, load_template
 from xlform.form.values import Coded
 from xlform.reading.reader import Registry, read
 from xlform.review.rules import check
@@ -29,24 +29,6 @@ from xlform.writing.workbook import write_workbook
 
 LISTS = {"choices": {"project_nature": ["新增", "延续"]},
          "codes": {"departments": ["219001-区教育局", "219002-区卫生健康委"]}}
-
-
-def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = value
-    return base
-
-
-def template_over(tmp_path: Path, yaml_text: str, base: str = "shanghai-2020") -> str:
-    """A bureau template: the built-in `base` with the keys of `yaml_text` merged over it."""
-    data = yaml.safe_load(templates_dir().joinpath(f"{base}.yaml").read_text(encoding="utf-8"))
-    _merge(data, {"id": "bureau-test"} | (yaml.safe_load(yaml_text) or {}))
-    path = tmp_path / f"template-{len(list(tmp_path.glob('template-*.yaml')))}.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return str(path)
 
 
 def read_with(path: Path, template: str) -> Any:

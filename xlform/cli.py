@@ -369,14 +369,29 @@ def _rules(a: argparse.Namespace) -> int:
     template = load_template(a.template) if a.template else None
     skipped = 0
     for r in CATALOGUE.values():
-        line = f"{r.id:<30}{SEVERITY_LABEL[r.severity]}  {r.title}。例：{r.example}"
+        setting = template.rule_settings.get(r.id) if template is not None else None
+        severity = (setting.severity if setting and setting.severity else r.severity)
+        line = f"{r.id:<30}{SEVERITY_LABEL[severity]}  {r.title}。例：{r.example}"
         if template is not None and not r.applies(template):
-            missing = "、".join(k for k in r.needs if not template.has(k))
-            line = f"{r.id:<30}不适用  {r.title}（模板 {template.id} 没有字段：{missing}）"
+            if setting is not None and not setting.enabled:
+                line = f"{r.id:<30}不适用  {r.title}（模板 {template.id} 关闭了这条规则）"
+            else:
+                missing = "、".join(k for k in r.needs if not template.has(k))
+                line = f"{r.id:<30}不适用  {r.title}（模板 {template.id} 没有字段：{missing}）"
             skipped += 1
+        elif setting is not None and (setting.severity or setting.params != dict(r.params)):
+            changed = [f"严重程度改为{SEVERITY_LABEL[setting.severity]}"] if setting.severity else []
+            changed += [f"{k} = {v}" for k, v in setting.params.items() if v != dict(r.params).get(k)]
+            line += f"（本模板：{'，'.join(changed)}）" if changed else ""
         _out(line)
-    if template is not None:
-        _out(f"模板 {template.id}：适用 {len(CATALOGUE) - skipped} 条，不适用 {skipped} 条。")
+    if template is None:
+        return 0
+    for b in template.bureau_rules:
+        when = f"；适用于：{b.when.text}" if b.when is not None else ""
+        live = "，填写时自动校验" if b.live else ""
+        _out(f"{b.id:<30}{SEVERITY_LABEL[b.severity]}  {b.title}。条件：{b.check.text}{when}{live}")
+    _out(f"模板 {template.id}：内置规则适用 {len(CATALOGUE) - skipped} 条，不适用 {skipped} 条；"
+         f"本模板自定义规则 {len(template.bureau_rules)} 条。")
     return 0
 
 

@@ -22,8 +22,8 @@ from ..form.paper import counted_length
 from ..form.targets import GoalTarget, extract_goal_targets, same_subject
 from ..form.template import DEFAULT_TEMPLATE, Template, TemplateError, load_template
 from ..form.template_rules import BureauRule
-from ..form.values import CENT, MONEY_TOLERANCE
-from ..writing.livechecks import cost_row_message
+from ..form.values import CENT
+from ..writing.livechecks import builtin_condition, cost_row_message
 from .findings import SEVERITY_LABEL, Finding, Severity, shown
 
 
@@ -94,6 +94,11 @@ class Context:
         if self._values is None:
             self._values = DeclarationValues(self.d)
         return self._values
+
+    def holds(self, check_id: str) -> bool:
+        """Whether a built-in check's condition (writing/livechecks.py, the same the workbook runs) holds."""
+        condition = builtin_condition(self.t, check_id)
+        return condition is None or bool(condition.evaluate(self.values()))
 
     def param(self, rule: Declared, name: str) -> Decimal:
         """A threshold of a rule: the template's setting, else the rule's default."""
@@ -367,7 +372,7 @@ def _fiscal_parts(r: Rule, ctx: Context) -> Iterator[Finding]:
     if f.fiscal is None and all(p is None for p in parts):
         return
     total = sum((_n(p) for p in parts), Decimal(0))
-    if abs(_n(f.fiscal) - total) > MONEY_TOLERANCE:
+    if not ctx.holds("fiscal_parts"):
         label = ctx.label("fiscal")
         parts_named = "、".join(ctx.term(key) for key in ("fiscal_superior", "fiscal_local", "fiscal_subordinate"))
         yield ctx.finding(r, ctx.cell("fiscal"), label, f.fiscal,
@@ -381,7 +386,7 @@ def _current_year_sum(r: Rule, ctx: Context) -> Iterator[Finding]:
     if f.current_year is None and f.fiscal is None and f.other is None:
         return
     total = _n(f.fiscal) + _n(f.other)
-    if abs(_n(f.current_year) - total) > MONEY_TOLERANCE:
+    if not ctx.holds("current_year_sum"):
         label = ctx.label("current_year")
         yield ctx.finding(r, ctx.cell("current_year"), label, f.current_year,
                           f"“{label}”{_is(f.current_year)}，但{ctx.term('fiscal')}与{ctx.term('other')}之和为 "
@@ -392,7 +397,7 @@ def _current_year_sum(r: Rule, ctx: Context) -> Iterator[Finding]:
       needs=("total", "current_year"))
 def _current_le_total(r: Rule, ctx: Context) -> Iterator[Finding]:
     f = ctx.d.funding
-    if f.current_year is not None and f.total is not None and f.current_year > f.total + MONEY_TOLERANCE:
+    if f.current_year is not None and f.total is not None and not ctx.holds("current_year_le_total"):
         label = ctx.label("current_year")
         current, total = ctx.term("current_year"), ctx.term("total")
         yield ctx.finding(r, ctx.cell("current_year"), label, f.current_year,
@@ -450,7 +455,7 @@ def _activities_total(r: Rule, ctx: Context) -> Iterator[Finding]:
     if not amounts or ctx.d.funding.current_year is None:
         return
     total = sum((a.amount for a in amounts if a.amount is not None), Decimal(0))
-    if abs(total - ctx.d.funding.current_year) > MONEY_TOLERANCE:
+    if not ctx.holds("activities_sum"):
         header = ctx.header("activities", "amount")
         yield ctx.finding(r, ctx.row_cell("activities", "amount", amounts[-1].row), header, total,
                           f"“{ctx.label('activities')}”各项{header}合计 {_money(total)}，与{ctx.term('current_year')} "
@@ -663,7 +668,7 @@ def _cost_total(r: Rule, ctx: Context) -> Iterator[Finding]:
     if current is None or (current == 0 and not ctx.d.costs) or ctx.unread("costs"):
         return
     total = sum((_n(c.amount) for c in ctx.d.costs), Decimal(0))
-    if abs(total - current) > MONEY_TOLERANCE:
+    if not ctx.holds("cost_total"):
         header, costs, budget = ctx.header("costs", "amount"), ctx.label("costs"), ctx.term("current_year")
         last = ctx.d.costs[-1].row if ctx.d.costs else 0
         what = f"未填写{costs}" if not ctx.d.costs else f"{costs}{header}合计 {_money(total)}"

@@ -209,16 +209,24 @@ LIVE_ORDER = ("fiscal_parts", "current_year_sum", "current_year_le_total", "cost
 
 
 @functools.cache
+def builtin_condition(template: Template, check_id: str) -> Compiled | None:
+    """A built-in check's condition for this template (None: the template lacks a field it reads). The
+    reviewer's rule of the same arithmetic decides with it, so each sum is written once."""
+    text = next(text for cid, _, _, text, _ in BUILTIN_CHECKS if cid == check_id)
+    try:
+        return compile_expr(text, template_env(template))
+    except ExprError:
+        return None
+
+
+@functools.cache
 def live_checks(template: Template) -> tuple[LiveCheck, ...]:
     """The checks a workbook of this template runs: the built-in ones whose fields it has, then its own rules."""
-    env = template_env(template)
     found: dict[str, LiveCheck] = {"cost_rows": COST_ROWS}
-    for check_id, title, fix, text, notes in BUILTIN_CHECKS:
-        try:
-            compiled = compile_expr(text, env)
-        except ExprError:  # the template lacks a field the check reads
-            continue
-        found[check_id] = from_expression(check_id, title, fix, compiled, notes)
+    for check_id, title, fix, _, notes in BUILTIN_CHECKS:
+        compiled = builtin_condition(template, check_id)
+        if compiled is not None:
+            found[check_id] = from_expression(check_id, title, fix, compiled, notes)
     checks = [found[k] for k in LIVE_ORDER if k in found]
     for b in template.bureau_rules:
         if b.live:
