@@ -241,3 +241,23 @@ def test_bureau_rule_is_live_on_the_check_sheet_with_cached_status(tmp_path: Pat
     sheet = openpyxl.load_workbook(path)[t.sheets["project"]]
     cell = field_ref(openpyxl.load_workbook(path), "f_general_budget")[1]
     assert any(cell in str(rng) for rng in sheet.conditional_formatting)
+
+
+@pytest.mark.libreoffice
+def test_bureau_rule_turns_as_a_clerk_types_in_libreoffice(tmp_path: Path) -> None:
+    from python_calamine import CalamineWorkbook
+
+    from tests.lo import fill_cells
+
+    template = bureau(tmp_path, SPLIT_RULE)
+    t = load_template(template)
+    row = 2 + len(live_checks(t)) - 1  # 0-based row of the bureau rule on 校验
+    blank = tmp_path / "blank.xlsx"
+    write_workbook(t, blank)
+    statuses = []
+    for name, budget in (("bad", "30000"), ("good", "32124")):
+        out = tmp_path / f"{name}.xlsx"
+        fill_cells(blank, out, {"*": {"name:f_current_year": "232124", "name:f_general_budget": "200000",
+                                      "name:f_fund_budget": budget}})
+        statuses.append(CalamineWorkbook.from_path(str(out)).get_sheet_by_name("校验").to_python()[row][1])
+    assert statuses == [FAIL, PASS]
