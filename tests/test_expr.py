@@ -369,6 +369,10 @@ ERRORS = [
     ("round(rate, people) > 1", "round() 的第二个参数应为 0 到 10 的整数", 13),
     ("len(overview, 2) > 1", "len() 的参数太多", 13),
     ("abs(rate + 1", "缺少右括号", 13),
+    ("sum(indicators.score", "缺少右括号", 21),
+    ("count(indicators", "缺少右括号", 17),
+    ("blank(overview, rate)", "blank() 的参数太多", 15),
+    ("sum(indicators.score + 1) = 100", "sum() 的参数应为 表.列", 5),
 ]
 
 

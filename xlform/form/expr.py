@@ -698,7 +698,7 @@ class _Parser:
         elif fn == "count":
             node = self.row_count(arg, name.pos)
         elif fn == "blank":
-            if arg.kind != "name" or self.tokens[self.i + 1].text != ")" or arg.text in self.env.tables:
+            if arg.kind != "name" or not self.ends_argument(1) or arg.text in self.env.tables:
                 raise ExprError("blank() 的参数应为一个填写项，如 blank(prior_budget)", arg.pos)
             self.take()
             node = Blank(self.field(arg).key, name.pos)
@@ -713,6 +713,11 @@ class _Parser:
         self.expect_close()
         return node
 
+    def ends_argument(self, ahead: int) -> bool:
+        """The token so far ahead closes an argument (a missing bracket or an extra argument is said as such)."""
+        token = self.tokens[min(self.i + ahead, len(self.tokens) - 1)]
+        return token.kind == "end" or (token.kind == "op" and token.text in (")", ","))
+
     def argument(self, fn: str, want: Type) -> Node:
         node = self.or_()
         if node.type is not want:
@@ -721,7 +726,7 @@ class _Parser:
 
     def column_sum(self, arg: _Token, pos: int) -> ColumnSum:
         table, dot, column = self.tokens[self.i:self.i + 3]
-        if not (table.kind == "name" and dot.text == "." and column.kind == "name") or self.tokens[self.i + 3].text != ")":
+        if not (table.kind == "name" and dot.text == "." and column.kind == "name") or not self.ends_argument(3):
             raise ExprError("sum() 的参数应为 表.列，如 sum(indicators.score)", arg.pos)
         columns = self.table(table)
         if column.text not in columns:
@@ -733,7 +738,7 @@ class _Parser:
         return ColumnSum(table.text, column.text, pos)
 
     def row_count(self, arg: _Token, pos: int) -> RowCount:
-        if arg.kind != "name" or self.tokens[self.i + 1].text != ")":
+        if arg.kind != "name" or not self.ends_argument(1):
             raise ExprError("count() 的参数应为表格，如 count(funding_sources)", arg.pos)
         columns = self.table(arg)
         self.take()
@@ -847,8 +852,7 @@ class _Placeholder:
         tree = self.compiled.tree
         if isinstance(tree, Field):  # a field alone shows what was filled in, or 未填
             return _show(values.field(tree.key), self.money)
-        with localcontext(_CONTEXT):
-            value = self.compiled.evaluate(values)
+        value = self.compiled.evaluate(values)
         return NOT_COMPUTABLE if value is None else _show(value, self.money)
 
 
