@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -173,3 +174,14 @@ def test_demo_with_an_unknown_template_writes_nothing(tmp_path: Path) -> None:
     result = invoke(["demo", folder, "-t", "nosuch-2026"])
     assert result.exit_code == 2 and "找不到模板“nosuch-2026”" in result.stderr and "Traceback" not in result.stderr
     assert not folder.exists()
+
+
+def test_the_readme_example_values_load_over_the_worked_example(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = readme.split("### 写一个本局模板")[1].split("```yaml\n")
+    worked, values = blocks[1].split("```")[0], textwrap.dedent(blocks[2].split("```")[0])
+    t = load_template(template_over(tmp_path, worked + values, base="mof-2021"))
+    d = example_declaration(t)
+    assert d.extra["competent_dept"] == Coded("219001", "区教育局") and d.extra["prior_budget"] == Decimal("20.5")
+    assert [i.extra.get("score") for i in d.indicators[:2]] == [Decimal(60), Decimal(40)]
+    assert d.tables["funding_sources"] == [Row({"source": "一般公共预算", "amount": Decimal("23.21")})]
