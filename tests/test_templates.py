@@ -19,7 +19,7 @@ def _builtin_yaml(template_id: str = "shanghai-2020") -> dict:
 
 
 def test_builtins_load_with_their_taxonomies() -> None:
-    assert builtin_ids() == ["mof-2021", "shanghai-2020"]
+    assert builtin_ids() == ["mof-2021", "national-2026", "shanghai-2020"]
     sh = load_template("shanghai-2020")
     assert sh.taxonomy["产出目标"] == ("数量", "质量", "时效", "成本")
     assert sh.money_unit == "元" and sh.year == 2020
@@ -27,6 +27,12 @@ def test_builtins_load_with_their_taxonomies() -> None:
     assert "成本指标" in mof.level1 and mof.indicator_style == "mof"
     assert list(mof.columns["indicators"]) == [
         "level1", "level2", "name", "value_type", "operator", "target", "measure_unit", "value_basis", "note"]
+    national = load_template("national-2026")  # YAML only: everything it adds is data
+    assert national.money_unit == "万元" and national.required_level1[0] == "成本指标"
+    assert list(national.columns["indicators"]) == [
+        "level1", "level2", "name", "value_type", "operator", "target", "measure_unit", "explanation", "value_basis",
+        "score"]
+    assert not national.has("fiscal_local") and national.field_by_key["competent_dept"].kind == "code"
 
 
 def test_edited_template_is_written_and_read_back(tmp_path: Path, sample) -> None:

@@ -204,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("demo", "演示完整流程：名单 → 下发 → 交回（含常见错误）→ 汇总 / the whole job on built-in data", _demo)
     p.add_argument("outdir", nargs="?", type=Path, default=Path("xlform-demo"), metavar="文件夹",
                    help="演示文件夹（默认 xlform-demo）")
+    _template_opt(p)
     return parser
 
 
@@ -256,14 +257,15 @@ def _new(a: argparse.Namespace) -> int:
 
 
 def _example(a: argparse.Namespace) -> int:
-    from .form.sample import sample_declaration
+    from .form.sample import example_declaration
     from .form.template import load_template
     from .writing.workbook import write_workbook
 
     t = load_template(a.template)
     path = workbook_output(a.output or Path("示例_绩效目标申报表.xlsx"))
-    write_workbook(t, path, sample_declaration())
-    _out(f"已生成示例申报表（2020 年闵行区样例）：{path}")
+    write_workbook(t, path, example_declaration(t))
+    own = f"，按模板 {t.id} 的示例值填写" if t.example else ""
+    _out(f"已生成示例申报表（2020 年闵行区样例{own}）：{path}")
     return 0
 
 
@@ -440,7 +442,8 @@ def _template_check(a: argparse.Namespace) -> int:
         if extra:
             _out(f"{t.labels[table]}新增列：{'、'.join(extra)}")
     applicable = sum(1 for r in CATALOGUE.values() if r.applies(t))
-    _out(f"适用的审核规则 {applicable} 条（xlform rules -t {a.file} 查看）。")
+    own = f"，本模板自定义规则 {len(t.bureau_rules)} 条" if t.bureau_rules else ""
+    _out(f"适用的内置审核规则 {applicable} 条{own}（xlform rules -t {a.file} 查看）。")
     return 0
 
 
@@ -475,7 +478,7 @@ def _report(a: argparse.Namespace) -> int:
 def _demo(a: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    for line in run_demo(a.outdir).lines():
+    for line in run_demo(a.outdir, a.template).lines():
         _out(line)
     return 0
 

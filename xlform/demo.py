@@ -6,6 +6,11 @@ mistakes: funding parts that do not add up, a 二级 under the wrong 一级, a
 missing 目标值, amounts typed in 万元 on a 元 form, a date outside the year),
 a resubmission, a zipped mail attachment, a broken file, a department that
 never answers → the summary report. Every output is a real file to open.
+
+`-t ID` runs the same round on another template. One that carries its own
+`example:` gets returns built from it (with the template's lists, taxonomy,
+money unit and year), broken in the same ways; the default keeps the returns
+above, built in code for the 2020 sample.
 """
 
 from __future__ import annotations
@@ -21,10 +26,23 @@ from decimal import Decimal
 from pathlib import Path
 
 from .errors import UserError
-from .form.model import Activity, CostItem, Declaration, Identity, Indicator
-from .form.sample import clean_sample_declaration, sample_declaration
+from .form.fields import Kind
+from .form.model import (
+    Activity,
+    CostItem,
+    Declaration,
+    Identity,
+    Indicator,
+    Target,
+    field_value,
+    row_value,
+    rows_of,
+    set_field_value,
+    set_row_value,
+)
+from .form.sample import clean_sample_declaration, example_declaration, sample_declaration, with_example
 from .form.targets import parse_target
-from .form.template import DEFAULT_TEMPLATE, load_template
+from .form.template import DEFAULT_TEMPLATE, Template, load_template
 from .issue.distribute import DistributeResult, Issued, distribute
 from .reading.reader import read
 from .report.run import ReportResult, make_report
@@ -57,10 +75,13 @@ class DemoResult:
     inbox: Path
     report: ReportResult
     seconds: float
+    template: Template | None = None  # the round's template when it is not the default
 
     def lines(self) -> list[str]:
+        own = [f"  模板：{self.template.id}（{self.template.title}，版本 {self.template.version}）"] if self.template else []
         return [
             f"演示完成（用时 {self.seconds:.1f} 秒），所有文件都在 {self.folder}：",
+            *own,
             f"  部门名单：{self.roster}（6 个部门，区教育局有 2 个项目）",
             f"  下发的申报表：{self.issued.folder}（{len(self.issued.issued)} 份，部门已预填并锁定；"
             f"下发清单 {self.issued.manifest}）",
@@ -75,20 +96,21 @@ class DemoResult:
         ]
 
 
-def run_demo(folder: Path) -> DemoResult:
+def run_demo(folder: Path, template_ref: str | Path = DEFAULT_TEMPLATE) -> DemoResult:
     started = time.perf_counter()
+    template = load_template(template_ref)  # before any file is written: an unknown template changes nothing
     folder = Path(folder)
     _prepare(folder)
     roster = folder / ROSTER_NAME
     roster.write_text("\n".join(",".join(row) for row in ROSTER) + "\n", encoding="utf-8-sig")
-    template = load_template(DEFAULT_TEMPLATE)
     issued = distribute(roster, folder / ISSUED_DIR, template)
     inbox = folder / INBOX_DIR
     inbox.mkdir()
-    _fill_returns(issued, inbox)
+    _fill_returns(issued, inbox, template, _from_example(template) if template.example else _SAMPLE_RETURNS)
     report = make_report([inbox], folder / REPORT_NAME, manifest=issued.manifest, db=folder / STORE_NAME, jobs=1,
                          progress=False)
-    return DemoResult(folder, roster, issued, inbox, report, time.perf_counter() - started)
+    shown = template if template.id != DEFAULT_TEMPLATE else None
+    return DemoResult(folder, roster, issued, inbox, report, time.perf_counter() - started, shown)
 
 
 def _prepare(folder: Path) -> None:
@@ -108,39 +130,45 @@ def _prepare(folder: Path) -> None:
 # ---- the returns, as departments would fill them ------------------------------------
 
 
-def _fill_returns(issued: DistributeResult, inbox: Path) -> None:
+# What each department sends, by role: the sample as is, two clean ones, one whose funding does not add up
+# and its correction, one with indicator mistakes, one in the wrong money unit with a date outside the year.
+Maker = Callable[[Issued], Declaration]
+Returns = dict[str, Maker]
+
+
+def _fill_returns(issued: DistributeResult, inbox: Path, template: Template, make: Returns) -> None:
     forms = {(i.department, i.project_no): i for i in issued.issued}
     now = time.time()
 
-    def fill(key: tuple[str, int], make: Callable[[Issued], Declaration], where: Path) -> Path:
+    def fill(key: tuple[str, int], role: str, where: Path) -> Path:
         item = forms[key]
         blank = read(issued.folder / item.file)  # what the department received: its identity stays
-        d = make(item)
+        d = make[role](item)
         d.identity = blank.identity
         where.parent.mkdir(parents=True, exist_ok=True)
-        write_workbook(load_template(blank.identity.template_id), where, d)
+        write_workbook(template, where, d)
         os.utime(where, (now - DAY, now - DAY))
         return where
 
-    fill(("区机关事务管理局", 1), lambda i: sample_declaration(), inbox / forms[("区机关事务管理局", 1)].file)
-    fill(("区教育局", 1), _education, inbox / forms[("区教育局", 1)].file)
+    fill(("区机关事务管理局", 1), "sample", inbox / forms[("区机关事务管理局", 1)].file)
+    fill(("区教育局", 1), "education", inbox / forms[("区教育局", 1)].file)
     # Project 2 arrives broken: a copy cut short in transit.
-    good = fill(("区教育局", 2), _education_second, inbox / "tmp_区教育局_2.xlsx")
+    good = fill(("区教育局", 2), "education_second", inbox / "tmp_区教育局_2.xlsx")
     broken = inbox / forms[("区教育局", 2)].file
     data = good.read_bytes()
     broken.write_bytes(data[: len(data) // 2])
     good.unlink()
     # 卫生健康委 first sends funding that does not add up, then a corrected version a day later.
-    first = fill(("区卫生健康委", 1), _health_wrong, inbox / "第一次提交" / forms[("区卫生健康委", 1)].file)
+    first = fill(("区卫生健康委", 1), "health_wrong", inbox / "第一次提交" / forms[("区卫生健康委", 1)].file)
     os.utime(first, (now - 2 * DAY, now - 2 * DAY))
-    second = fill(("区卫生健康委", 1), _health, inbox / "重新提交" / forms[("区卫生健康委", 1)].file)
+    second = fill(("区卫生健康委", 1), "health", inbox / "重新提交" / forms[("区卫生健康委", 1)].file)
     os.utime(second, (now, now))
     # 民政局 mails its return zipped.
-    civil = fill(("区民政局", 1), _civil_affairs, inbox / "区民政局.xlsx")
+    civil = fill(("区民政局", 1), "civil_affairs", inbox / "区民政局.xlsx")
     with zipfile.ZipFile(inbox / "区民政局_邮件附件.zip", "w", zipfile.ZIP_DEFLATED) as zf:
         zf.write(civil, forms[("区民政局", 1)].file)
     civil.unlink()
-    fill(("区生态环境局", 1), _environment, inbox / forms[("区生态环境局", 1)].file)
+    fill(("区生态环境局", 1), "environment", inbox / forms[("区生态环境局", 1)].file)
     (inbox / "Thumbs.db").write_bytes(b"\0" * 64)  # what Windows leaves in a folder of files
 
 
@@ -209,3 +237,91 @@ def _environment(_: Issued) -> Declaration:
                ("监测服务", "水质监测", "45.8", "1"))
     d.project.start_date = date(2019, 7, 1)  # 不在 2020 预算年度内
     return d  # 金额按万元填在了“元”的表上（45.8 元）
+
+
+_SAMPLE_RETURNS: Returns = {
+    "sample": lambda _: sample_declaration(), "education": _education, "education_second": _education_second,
+    "health_wrong": _health_wrong, "health": _health, "civil_affairs": _civil_affairs, "environment": _environment,
+}
+
+
+# ---- the same returns on a template's own example ----------------------------------------------
+
+
+def _from_example(t: Template) -> Returns:
+    """The returns of a template with `example:`: its example under each department's project name, broken
+    the same ways as the default's, in the template's own terms (its taxonomy, its money unit, its year)."""
+
+    def project(name: str) -> Maker:
+        def make(item: Issued) -> Declaration:
+            d = _own_codes(with_example(clean_sample_declaration(), t), t, item.department)
+            d.project.name = name
+            d.project.overview = f"{name}，按年度计划组织实施。"
+            d.identity = Identity()
+            return d
+        return make
+
+    def broken(name: str, spoil: Callable[[Declaration], None]) -> Maker:
+        def make(item: Issued) -> Declaration:
+            d = project(name)(item)
+            spoil(d)
+            return d
+        return make
+
+    return {
+        "sample": lambda item: _own_codes(example_declaration(t), t, item.department),
+        "education": project("中小学智慧教室设备更新"),
+        "education_second": project("校园安全监控改造"),
+        "health_wrong": broken("社区卫生服务中心设备购置", _fiscal_off),
+        "health": project("社区卫生服务中心设备购置"),
+        "civil_affairs": broken("养老服务补贴发放", lambda d: _indicator_mistakes(d, t)),
+        "environment": broken("河道水质监测", lambda d: _other_unit_and_year(d, t)),
+    }
+
+
+def _own_codes(d: Declaration, t: Template, department: str) -> Declaration:
+    """Each code field the template adds (主管部门, 实施单位) set to the first entry of its list named for the
+    department (区教育局 → 219-区教育局, 219001-区教育局本级), where the list has one."""
+    for f in t.fields:
+        if f.kind is Kind.CODE:
+            own = next((c for c in t.codes[f.choices] if c.name.startswith(department)), None)
+            if own is not None:
+                set_field_value(d, f.group, f.key, own)
+    return d
+
+
+def _fiscal_off(d: Declaration) -> None:
+    """财政拨款 typed 3 too many: it no longer adds up with 其他资金 to 当年预算 (nor its sources to it)."""
+    d.funding.fiscal = (d.funding.fiscal or Decimal(0)) + Decimal(3)
+
+
+def _indicator_mistakes(d: Declaration, t: Template) -> None:
+    """A 二级 from under another 一级 on the first indicator, and no 目标值 on the last; and what a bureau's
+    own rules look at: the last indicator's added number (分值) and the last amount the template adds
+    (上年预算安排) left blank."""
+    first, last = d.indicators[0], d.indicators[-1]
+    first.level2 = next(v for l1, values in t.taxonomy.items() if l1 != first.level1 for v in values)
+    last.target = Target()
+    numbers = [c.key for c in t.column_defs["indicators"].values() if not c.builtin and c.kind is Kind.NUMBER]
+    if numbers:
+        last.extra[numbers[0]] = None
+    amounts = [f.key for f in t.fields if not f.builtin and f.kind is Kind.MONEY]
+    if amounts:
+        d.extra[amounts[-1]] = None
+
+
+def _other_unit_and_year(d: Declaration, t: Template) -> None:
+    """Every amount typed in the other money unit (元 on a 万元 form, or the reverse), and a start date in the
+    year before the budget year."""
+    factor = Decimal(10000) if t.money_unit == "万元" else Decimal("0.0001")
+    for f in t.fields:
+        value = field_value(d, f.group, f.key)
+        if f.kind is Kind.MONEY and value is not None:
+            set_field_value(d, f.group, f.key, value * factor)
+    for table, columns in t.column_defs.items():
+        for c in columns.values():
+            for item in rows_of(d, table):
+                value = row_value(item, c.key)
+                if c.kind is Kind.MONEY and value is not None:
+                    set_row_value(item, c.key, value * factor, c.builtin)
+    d.project.start_date = date(t.year - 1, 7, 1)

@@ -210,6 +210,10 @@ class Source:
     template: object = None  # the Template it was read with (a bureau's own YAML included)
 
 
+# The row type of each built-in table (an added table's rows are Row, or Indicator when declared like indicators).
+ROW_TYPES: dict[str, type] = {"activities": Activity, "indicators": Indicator, "costs": CostItem, "guarantees": Guarantee}
+
+
 def field_value(d: Declaration, group: str, key: str) -> Any:
     """A field of 项目总体情况 by its group and key: built-in attributes, or `extra` for added fields."""
     if group == "extra":

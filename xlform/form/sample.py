@@ -2,6 +2,8 @@
 
 `xlform example` writes it, tests read it back, and the demo builds varied
 returns from it. Paragraphs cut short in the PDF extract are kept as they are.
+What a template adds (and any value it would rather show) comes from the
+template's own `example:`, laid over the sample by `with_example`.
 """
 
 from __future__ import annotations
@@ -10,8 +12,23 @@ from copy import deepcopy
 from datetime import date
 from decimal import Decimal
 
-from .model import Activity, CostItem, Declaration, Footer, Funding, Guarantee, Identity, Indicator, Project
+from .fields import TABLES
+from .model import (
+    Activity,
+    CostItem,
+    Declaration,
+    Footer,
+    Funding,
+    Guarantee,
+    Identity,
+    Indicator,
+    Project,
+    rows_of,
+    set_field_value,
+    set_row_value,
+)
 from .targets import parse_target
+from .template import Template
 
 _BASIS = (
     "依据：1、《上海市机关事务管理工作“十二五”规划》；八、服务保障：始终作为党政机关高效运行提供服务保障作为机关事务管理工作的"
@@ -72,6 +89,34 @@ def clean_sample_declaration() -> Declaration:
     d = sample_declaration()
     d.project.category = "经常性项目"
     d.project.annual_goal = "按计划完成会议系统运维，保障会务有序进行。"
+    return d
+
+
+def example_declaration(template: Template) -> Declaration:
+    """What `xlform example -t ID` writes: the sample, with the template's `example:` laid over it."""
+    d = with_example(sample_declaration(), template)
+    if template.example:  # the sample speaks of 2020; a template's own example of the template's year
+        d.identity.year = template.year
+    return d
+
+
+def with_example(d: Declaration, template: Template) -> Declaration:
+    """`d` with the template's sample values: each field it names set; each row it gives for a built-in table
+    laid over that row of `d` (added past the last); an added table's rows as given. A template without
+    `example:` leaves `d` as it is."""
+    for key, value in template.example.items():
+        if key in template.field_by_key:
+            set_field_value(d, template.field_by_key[key].group, key, deepcopy(value))
+            continue
+        columns = template.column_defs[key]
+        rows = rows_of(d, key) if key in TABLES else []
+        for i, values in enumerate(value):
+            if i == len(rows):
+                rows.append(template.row_type(key)())
+            for column, v in values.items():
+                set_row_value(rows[i], column, deepcopy(v), columns[column].builtin)
+        if key not in TABLES:
+            d.tables[key] = rows
     return d
 
 

@@ -38,7 +38,10 @@ from .fields import (
     Field,
     Kind,
 )
+from .kinds import KINDS, OPEN_LISTS
 from .layout import ADDED_BOX, box_limit_default, box_max_limit, default_limit, field_max_limit
+from .model import ROW_TYPES, Indicator, Row
+from .targets import parse_target
 from .template_rules import BureauRule, RuleSetting, bureau_rules, expression_env, rule_settings
 from .values import MAX_YEAR, MIN_YEAR, Coded, ValueProblem, parse_code
 
@@ -107,6 +110,9 @@ class Template:
     added_tables: dict[str, AddedTable] = dataclass_field(default_factory=dict)
     bureau_rules: tuple[BureauRule, ...] = ()  # the template's own rules (rules:)
     rule_settings: dict[str, RuleSetting] = dataclass_field(default_factory=dict)  # built-in ones (builtin_rules:)
+    # Sample values (`example:`), typed by kind: a field key → its value; a table key → one {column: value}
+    # per row (of a built-in table: laid over the sample's row of that index). `xlform example` and the demo.
+    example: dict[str, Any] = dataclass_field(default_factory=dict)
 
     @property
     def level1(self) -> tuple[str, ...]:
@@ -129,6 +135,12 @@ class Template:
     def tables(self) -> tuple[str, ...]:
         """Every row table, built-in then added, in the order of template.columns."""
         return tuple(self.columns)
+
+    def row_type(self, table: str) -> type:
+        """The dataclass of a table's rows: the built-in one, Indicator for a table like indicators, else Row."""
+        if table in ROW_TYPES:
+            return ROW_TYPES[table]
+        return Indicator if self.added_tables[table].like == "indicators" else Row
 
     def indicator_tables(self) -> tuple[str, ...]:
         """The tables the indicator rules check: 绩效指标 and any table declared like it."""
@@ -245,6 +257,8 @@ KEY_HELP = {
     "tables": "新增的行表：键: {label, rows, columns, like, after 或 sheet}",
     "rules": "本局的审核规则：键: {title, check（条件表达式）, when, message, severity, cell}",
     "builtin_rules": "内置规则的设置：规则编号: {enabled: false, severity: warning, 阈值…}",
+    "example": "xlform example 和 xlform demo 填写的示例值：字段键: 值；行表键: [{列键: 值}, …]"
+               "（内置行表按行序补在样例的各行上，新增行表即各行）；值按字段和列的类型校验",
 }
 _TOP_KEYS = tuple(KEY_HELP)
 _FIELD_KEYS = ("label", "kind", "list", "required", "prompt", "section", "after", "limit")
@@ -382,9 +396,11 @@ class _Validator:
             bureau_rules=own_rules,
             rule_settings=settings,
         )
+        example = self.attempt(lambda: self.example(self.mapping(data, "example", "example", optional=True),
+                                                    template), {})
         if self.problems:
             raise TemplateError("\n".join(self.problems), tuple(self.problems))
-        return template
+        return replace(template, example=example)
 
     def template_id(self, data: dict[str, Any]) -> str:
         template_id = self.text(data, "id", "id")
@@ -782,6 +798,64 @@ class _Validator:
                         self.note(self.fail(f"{path}.columns.{needed}", "缺失：按绩效指标审核的表必须有这一列。"))
         defs[key], columns[key] = table_defs, table_headers
         return AddedTable(key, like, "" if sheet else (after or goals_tables[-1]), sheet)
+
+    # ---- sample values -----------------------------------------------------------------
+    def example(self, section: dict[str, Any], t: Template) -> dict[str, Any]:
+        """`example:` typed by the kind of each field and column; a value of the wrong kind is a problem."""
+        result: dict[str, Any] = {}
+        for key, value in section.items():
+            path = f"example.{key}"
+            if key in t.field_by_key:
+                f = t.field_by_key[key]
+                result[key] = self.attempt(lambda f=f, value=value, path=path:
+                                           self.sample_value(f.kind, f.choices, value, path, t), None)
+            elif key in t.column_defs:
+                result[key] = self.attempt(lambda key=key, value=value, path=path:
+                                           self.sample_rows(key, value, path, t), ())
+            else:
+                self.note(self.fail(path, "不是表上的字段或行表（可用：" + "、".join([*t.field_by_key, *t.tables]) + "）。"))
+        return result
+
+    def sample_rows(self, table: str, rows: Any, path: str, t: Template) -> tuple[dict[str, Any], ...]:
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise self.fail(path, "应为各行的列表，每行写成 {列键: 值}，如 [{score: 20}, {score: 30}]。")
+        if len(rows) > t.rows[table]:
+            raise self.fail(path, f"有 {len(rows)} 行，超过这张表的行数 {t.rows[table]}。")
+        columns = t.column_defs[table]
+        result = []
+        for i, row in enumerate(rows):
+            values = {}
+            for key, value in row.items():
+                where = f"{path}[{i}].{key}"
+                if key not in columns:
+                    self.note(self.fail(where, f"不是这张表的列（可用：{'、'.join(columns)}）。"))
+                    continue
+                c = columns[key]
+                values[str(key)] = self.attempt(lambda c=c, value=value, where=where:
+                                                self.sample_value(c.kind, c.choices, value, where, t), None)
+            result.append(values)
+        return tuple(result)
+
+    def sample_value(self, kind: Kind, list_key: str, value: Any, path: str, t: Template) -> Any:
+        """A sample value as the reader would give it back: typed by its kind, in its list if it has one."""
+        if isinstance(value, (dict, list)) or value is None:
+            raise self.fail(path, f"应为一个 {kind.value} 值，不是列表、映射或空值。")
+        if kind is Kind.TARGET:
+            return parse_target(self.text({"v": value}, "v", path))
+        convert = KINDS[kind].convert
+        if convert is None:  # a text kind
+            text = self.text({"v": value}, "v", path, empty_ok=True)  # "" leaves the cell empty
+            allowed = t.choice_list(list_key) if kind is Kind.CHOICE else ()
+            if text and allowed and text not in allowed and list_key not in OPEN_LISTS:
+                raise self.fail(path, f"“{text}”不在列表 {list_key} 中（可用：{'、'.join(allowed)}）。")
+            return text
+        try:
+            typed = convert(value)
+        except ValueProblem as problem:
+            raise self.fail(path, f"应为 {kind.value} 类型的值：“{value}”{problem}。") from None
+        if kind is Kind.CODE and str(typed) not in t.choice_list(list_key):
+            raise self.fail(path, f"“{value}”不在编码列表 {list_key} 中（可用：{'、'.join(t.choice_list(list_key))}）。")
+        return typed
 
     # ---- limits and lists ---------------------------------------------------------
     def limits(self, section: Any, fields: tuple[Field, ...], added: dict[str, int]) -> dict[str, int]:

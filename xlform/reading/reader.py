@@ -26,10 +26,7 @@ from ..form.kinds import KINDS, TEXT_KINDS
 from ..form.layout import TablePos, layout_for
 from ..form.meta import META_FORMAT, identity_from_meta
 from ..form.model import (
-    Activity,
-    CostItem,
     Declaration,
-    Guarantee,
     Indicator,
     Row,
     Source,
@@ -46,7 +43,6 @@ from .package import Package, open_package
 from .refusals import Unreadable
 
 _REF = re.compile(r"^=?(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?$")
-_ROW_TYPES = {"activities": Activity, "indicators": Indicator, "costs": CostItem, "guarantees": Guarantee}
 _PUNCT = re.compile(r"[\s:：*＊]+")
 
 
@@ -353,7 +349,7 @@ class _Reader:
                 return []
         d.source.columns[pos.table] = (ref.sheet, {c.key: c.letter for c in columns})
         items = []
-        row_type = _row_type(template, pos.table)
+        row_type = template.row_type(pos.table)
         plain = row_type is Row  # every column of an added table's Row is in its `values`
         # Rows past the sheet's last row are empty: a name stretched to row 1,048,576 (or 10^12) costs nothing.
         last_row = min(ref.last_row, len(grid) - 1)
@@ -381,12 +377,6 @@ class _Reader:
                 _merge_mof_target(item)
             items.append(item)
         return items
-
-
-def _row_type(template: Template, table: str) -> type:
-    if table in _ROW_TYPES:
-        return _ROW_TYPES[table]
-    return Indicator if template.added_tables[table].like == "indicators" else Row
 
 
 @dataclass(frozen=True)

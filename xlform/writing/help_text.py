@@ -35,7 +35,11 @@ def help_lines(t: Template, layout: Layout) -> list[tuple[str, str]]:
         ("text", f"填写时自动检查，结果见“{CHECK_SHEET}”工作表：所需的单元格还没填时显示“{PENDING}”；"
                  "金额不符的单元格会变红，旁边写明哪里不符："),
     ]
-    lines += [("text", f"· {c.title}") for c in live_checks(t)]
+    checks = live_checks(t)
+    own = {b.id for b in t.bureau_rules}
+    lines += [("text", f"· {c.title}") for c in checks if c.id not in own]
+    if own:  # one paragraph, so a bureau's rules do not push the sheet onto a second page
+        lines.append(("text", "· 本表另有：" + "；".join(c.title for c in checks if c.id in own) + "。"))
     lines += [
         ("text", f"收表后财政部门还会审核：必填项是否齐全（{required}）；电话、日期、金额的格式；"
                  "起止日期是否在预算年度内；每个二级目标是否属于其一级目标；"

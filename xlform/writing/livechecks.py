@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from decimal import Decimal
 
-from ..form.expr import ColumnSum, Compiled, ExprError, Node, NumberCompare, TextCompare, compile_expr
+from ..form.expr import Blank, ColumnSum, Compiled, ExprError, Node, NumberCompare, TextCompare, compile_expr
 from ..form.expr import Field as ExprField
 from ..form.model import Declaration, DeclarationValues
 from ..form.template import Template
@@ -120,7 +120,7 @@ def _costs_match(d: Declaration) -> bool:
 
 def _names(node: Node) -> Iterator[str]:
     """The fields (f_<key>) and columns (c_<table>_<column>) a subtree reads, in order."""
-    if isinstance(node, ExprField):
+    if isinstance(node, ExprField | Blank):
         yield "f_" + node.key
     elif isinstance(node, ColumnSum):
         yield f"c_{node.table}_{node.column}"
@@ -158,11 +158,13 @@ def from_expression(check_id: str, title: str, fix: str, check: Compiled, notes:
         left, right = list(dict.fromkeys(_names(tree.left))), list(dict.fromkeys(_names(tree.right)))
     else:
         left, right = [], []
+    conditional = list(dict.fromkeys(_names(when.tree))) if when is not None else []
+    left = list(dict.fromkeys(conditional + left))  # a rule for some returns waits until it can tell which
     parts = [_filled_formula(n) for n in left]
     if right:
         either = [_filled_formula(n) for n in right]
         parts.append(either[0] if len(either) == 1 else f"OR({','.join(either)})")
-    ready = f"AND({','.join(parts)})" if parts else "TRUE"
+    ready = (parts[0] if len(parts) == 1 else f"AND({','.join(parts)})") if parts else "TRUE"
     formula = check.excel()
     if when is not None:
         formula = f"OR(NOT(IFERROR({when.excel()},FALSE)),{formula})"
@@ -230,9 +232,10 @@ def live_checks(template: Template) -> tuple[LiveCheck, ...]:
     checks = [found[k] for k in LIVE_ORDER if k in found]
     for b in template.bureau_rules:
         if b.live:
-            words = b.message.labelled()
-            checks.append(from_expression(b.id, b.title, words, b.check, tuple((k, b.title) for k in b.check.fields),
-                                          b.when))
+            # Beside each input it turns red, a short pointer: the full words are on 校验 (the row stays one line).
+            note = f"不符，见“校验”第 {3 + len(checks)} 行"
+            checks.append(from_expression(b.id, b.title, b.message.labelled(), b.check,
+                                          tuple((k, note) for k in b.check.fields), b.when))
     return tuple(checks)
 
 
