@@ -84,10 +84,14 @@ def _float_decimal(value: float) -> Decimal:
     return _strip_zeros(d)
 
 
+# What str.strip() removes (Unicode white space) and the invisible characters, stripped in one pass.
+_STRIPPED = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + _INVISIBLE
+
+
 def clean_text(value: object) -> str:
     """Any cell value as the text a person sees, without surrounding blanks."""
     if value.__class__ is str:  # most cells: skip the type tests below
-        return value.strip().strip(_INVISIBLE).strip()
+        return value.strip(_STRIPPED)
     if value is None:
         return ""
     if isinstance(value, bool):  # before int: bool is an int subclass
@@ -106,7 +110,7 @@ def clean_text(value: object) -> str:
         return value.isoformat(sep=" ")
     if isinstance(value, date | time):
         return value.isoformat()
-    return str(value).strip().strip(_INVISIBLE).strip()
+    return str(value).strip(_STRIPPED)
 
 
 _SPACES = re.compile(r"\s+")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -366,8 +366,14 @@ class _Reader:
             for c, raw in zip(columns, values, strict=True):
                 if raw == "" and c.builtin:
                     continue  # the dataclass default is the empty value
-                # Text never fails to read: no finding, so no address to build.
-                value = clean_text(raw) if c.text else self.convert(c.kind, raw, ref.sheet, f"{c.letter}{r + 1}", c.header)
+                convert = c.convert
+                if convert is None:  # a target: a number in a percent cell is a percentage
+                    value = self.convert(c.kind, raw, ref.sheet, f"{c.letter}{r + 1}", c.header)
+                else:
+                    try:  # the address of a cell is built only for a finding
+                        value = convert(raw)
+                    except ValueProblem:
+                        value = self.convert(c.kind, raw, ref.sheet, f"{c.letter}{r + 1}", c.header)
                 (own if c.builtin else added)[c.key] = value
                 filled = filled or (value not in ("", None, False) and getattr(value, "raw", True) != "")
             if not filled and len(self.findings) == found_before:
@@ -388,6 +394,8 @@ class _TableColumn:
     col: int  # 0-based, in this file
     letter: str
     builtin: bool  # an attribute of the row type; False: kept in the row's `extra`
+    # raw cell value → model value, raising ValueProblem (None: a target, which also asks the cell's format)
+    convert: Callable[[Any], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -408,8 +416,9 @@ def _table_plan(template: Template, table: str, text: str) -> _TablePlan | None:
     for c in pos.columns:
         col = ref.col + (c.col - pos.first_col)
         kind = c.column.kind
+        convert = clean_text if kind in TEXT_KINDS else (None if kind is Kind.TARGET else KINDS[kind].convert)
         columns.append(_TableColumn(c.column.key, kind, kind in TEXT_KINDS, c.header, col, xl_col_to_name(col),
-                                    c.column.builtin))
+                                    c.column.builtin, convert))
     return _TablePlan(ref, tuple(columns))
 
 

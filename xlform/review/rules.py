@@ -298,26 +298,35 @@ def _phone(r: Rule, ctx: Context) -> Iterator[Finding]:
       "项目概况粘贴了 900 字，本表上限 300 字（打印出来只有前面一部分）。")
 def _text_length(r: Rule, ctx: Context) -> Iterator[Finding]:
     # The workbook refuses such text when typed; text pasted as a whole cell gets past that.
-    for key, limit in ctx.t.limits.items():
-        text = field_value(ctx.d, ctx.t.field_by_key[key].group, key) or ""
-        if key == "unit" and ctx.d.identity.department:
-            continue  # prefilled by the bureau, not the department's to shorten
+    fields_, columns = _text_limits(ctx.t)
+    for key, group, limit, per_line in fields_:
+        text = field_value(ctx.d, group, key) or ""
         if len(text) <= limit and "\n" not in text:
             continue  # the usual case, decided without the page arithmetic
-        if counted_length(text, field_per_line(key)) > limit:
-            yield _too_long(r, ctx, ctx.cell(key), ctx.label(key), text, limit, field_per_line(key))
-    for table, pos in ctx.layout.tables.items():
-        for c in pos.columns:
-            if c.column.kind not in (Kind.TEXT, Kind.LONG):
+        if key == "unit" and ctx.d.identity.department:
+            continue  # prefilled by the bureau, not the department's to shorten
+        if counted_length(text, per_line) > limit:
+            yield _too_long(r, ctx, ctx.cell(key), ctx.label(key), text, limit, per_line)
+    for table, key, builtin, limit, per_line, header in columns:
+        for item in rows_of(ctx.d, table):
+            text = (getattr(item, key) if builtin else row_value(item, key)) or ""
+            if len(text) <= limit and "\n" not in text:
                 continue
-            key, per_line, column_limit = c.column.key, c.per_line, c.limit
-            for item in rows_of(ctx.d, table):
-                text = row_value(item, key) or ""
-                if len(text) <= column_limit and "\n" not in text:
-                    continue
-                if counted_length(text, per_line) > column_limit:
-                    yield _too_long(r, ctx, ctx.row_cell(table, key, item.row), c.header, text, column_limit,
-                                    per_line)
+            if counted_length(text, per_line) > limit:
+                yield _too_long(r, ctx, ctx.row_cell(table, key, item.row), header, text, limit, per_line)
+
+
+@functools.cache
+def _text_limits(template: Template) -> tuple[tuple[tuple[str, str, int, int], ...],
+                                             tuple[tuple[str, str, bool, int, int, str], ...]]:
+    """What text.length looks at, worked out once per template: (key, group, limit, characters per line) of
+    each limited field, and (table, column, built-in, limit, per line, header) of each text column."""
+    fields_ = tuple((key, template.field_by_key[key].group, limit, field_per_line(key))
+                    for key, limit in template.limits.items())
+    columns = tuple((table, c.column.key, c.column.builtin, c.limit, c.per_line, c.header)
+                    for table, pos in layout_for(template).tables.items() for c in pos.columns
+                    if c.column.kind in (Kind.TEXT, Kind.LONG))
+    return fields_, columns
 
 
 def _too_long(r: Rule, ctx: Context, where: tuple[str, str], label: str, text: str, limit: int,
