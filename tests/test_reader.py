@@ -361,3 +361,14 @@ def test_ranges_named_bottom_right_first_read_the_same(write, sample) -> None:
         for name, body in members.items():
             dst.writestr(name, body)
     assert read(file) == original
+
+
+def test_workbook_xml_read_once_per_distinct_part_and_never_shared_mutably(write) -> None:
+    """Returns of a round share workbook.xml: it is read once, and each file gets its own copies."""
+    from xlform.reading.package import open_package
+
+    first, second = write(), write()
+    a, b = open_package(first), open_package(second)
+    assert a.names == b.names and a.names is not b.names
+    a.names.clear()
+    assert open_package(first).names == b.names  # clearing one file's names touched no other

@@ -30,7 +30,24 @@ class SheetRef:
 
 def read_workbook_xml(o: Opening) -> None:
     """workbook.xml and its relationships: the sheets, defined names, structure protection."""
-    o.sheets, o.defined, o.locked, o.targets = _workbook(o.xml.parts)
+    body, rels = o.xml.parts.get("xl/workbook.xml", b""), o.xml.parts.get("xl/_rels/workbook.xml.rels", b"")
+    key = (body, rels)
+    found = _SEEN.get(key) if len(body) + len(rels) <= _SEEN_BYTES else None
+    if found is None:
+        found = _workbook(o.xml.parts)
+        if len(body) + len(rels) <= _SEEN_BYTES:
+            if len(_SEEN) >= _SEEN_MAX:
+                _SEEN.pop(next(iter(_SEEN)))
+            _SEEN[key] = found
+    sheets, defined, o.locked, targets = found
+    o.sheets, o.defined, o.targets = list(sheets), dict(defined), dict(targets)  # copies: callers may edit them
+
+
+# The returns of a round share their workbook.xml byte for byte (the department is stamped elsewhere): what
+# it says is a function of its bytes, so it is read once per distinct part. Small parts only, a few dozen.
+_SEEN: dict[tuple[bytes, bytes], tuple[list[SheetRef], dict[str, str], bool, dict[str | None, str]]] = {}
+_SEEN_BYTES = 256 * 1024
+_SEEN_MAX = 32
 
 
 # The few elements the reader needs from workbook.xml and its .rels, in any namespace prefix. The prefix
