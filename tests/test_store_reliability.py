@@ -463,6 +463,38 @@ def test_a_store_busy_for_too_long_is_refused_in_chinese(tmp_path: Path, made: M
     assert report(inbox, db, tmp_path / "b.json").exit_code == 1
 
 
+def test_a_run_waits_as_long_as_the_other_keeps_writing(tmp_path: Path, made: Made,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long report writes batch after batch: a run behind it waits for as long as it makes progress, not a
+    fixed time (which starved the second of two runs on a busy machine)."""
+    import threading
+    import time as clock
+
+    inbox = make_inbox(made, tmp_path / "in", 5)
+    db = tmp_path / "s.db"
+    assert report(inbox, db, tmp_path / "a.json").exit_code == 1
+    monkeypatch.setattr(xlform.store, "BUSY_SECONDS", 0.5)  # far less than the other run writes for
+
+    def writing_batches() -> None:
+        with closing(sqlite3.connect(db, isolation_level=None)) as other:
+            end = clock.monotonic() + 3.0
+            while clock.monotonic() < end:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("INSERT OR REPLACE INTO meta VALUES ('batch', ?)", (str(clock.monotonic()),))
+                clock.sleep(0.3)
+                other.execute("COMMIT")
+
+    other = threading.Thread(target=writing_batches)
+    other.start()
+    clock.sleep(0.1)
+    try:
+        r = report(inbox, db, tmp_path / "b.json")
+    finally:
+        other.join()
+    assert r.exit_code == 1, r.output
+    assert report_json(tmp_path / "b.json") == report_json(tmp_path / "a.json")
+
+
 # ---- 4. stores that cannot be used: a Chinese line, exit 2, the file untouched -------------------------
 
 

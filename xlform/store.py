@@ -57,7 +57,8 @@ SCHEMA_VERSION = 6  # 2: files, contents and results keyed by checker signature;
 #                    5: the templates table (added to a schema 4 store, which keeps everything else);
 #                    6: a result holds what its template adds (fields, columns, tables, with their labels)
 TEMPLATES_SINCE = 5  # the schema that added the templates table
-BUSY_SECONDS = 30.0  # how long a run waits for its turn to write behind another run
+BUSY_SECONDS = 30.0  # how long a run waits for its turn to write behind another run that makes no progress
+ATTEMPT_SECONDS = 1.0  # one try at the write lock; a run writing batch after batch is waited for as long as it lasts
 KEEP_CHECKERS = 4  # signatures whose results stay (a bureau alternating template sets, an upgrade)
 IN_USE_SECONDS = 3600  # a signature used this recently may belong to a run still going: never cleared
 SIDE_SUFFIXES = ("-wal", "-shm", "-journal")  # files SQLite keeps beside the store
@@ -174,7 +175,8 @@ class Store:
         self.templates: list[Template] = self.given  # once open: those recorded, then those given
         self._check_place()
         try:
-            self.conn = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None)
+            # Each attempt to write waits a second; _writing keeps trying while the other run makes progress.
+            self.conn = sqlite3.connect(self.path, timeout=ATTEMPT_SECONDS, isolation_level=None)
         except sqlite3.Error as exc:
             raise store_error(self.path, exc) from None
         try:
@@ -227,7 +229,7 @@ class Store:
     def _writing(self) -> Iterator[None]:
         """One write transaction: taken at once (waiting its turn behind another run), rolled back on
         any error or Ctrl-C, so the store is only ever as after a whole transaction."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        self._begin()
         try:
             yield
             self.conn.execute("COMMIT")
@@ -235,6 +237,33 @@ class Store:
             if self.conn.in_transaction:
                 self.conn.rollback()
             raise
+
+    def _begin(self) -> None:
+        """BEGIN IMMEDIATE, waiting behind another run for as long as it keeps committing (a long report
+        writes batch after batch: waiting a fixed time would starve behind it), and giving up only after
+        BUSY_SECONDS in which it committed nothing."""
+        deadline = time.monotonic() + BUSY_SECONDS
+        seen = self._data_version()
+        while True:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                now = self._data_version()
+                if now != seen:  # the other run committed since: it is alive, keep waiting
+                    seen, deadline = now, time.monotonic() + BUSY_SECONDS
+                elif time.monotonic() >= deadline:
+                    raise
+
+    def _data_version(self) -> int:
+        """Changes whenever another connection commits to the store (SQLite's PRAGMA data_version)."""
+        try:
+            row = self.conn.execute("PRAGMA data_version").fetchone()
+        except sqlite3.OperationalError:
+            return -1
+        return int(row[0]) if row else -1
 
     def _record_templates(self) -> None:
         """The templates given join those recorded (a built-in as this version has it ships with the code);
