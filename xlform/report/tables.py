@@ -7,7 +7,7 @@ report_files.py writes them as xlsx, CSV or JSON.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -220,10 +220,14 @@ def build_tables(latest: list[Return], superseded: list[Return], unread: list[Un
 _COLUMN_KIND = {Kind.MONEY: "money", Kind.INTEGER: "int", Kind.YEAR: "int", Kind.NUMBER: "number", Kind.DATE: "date"}
 
 
-def _added_heads(columns: list[Column], unit: str) -> Heads:
-    """Heads for what templates add to a table that has these columns (money headed with the report's unit)."""
-    return Heads({c.header for c in columns}, {c.key for c in columns},
-                 lambda a: f"{a.header}（{unit}）" if a.kind == Kind.MONEY else a.header)
+def _added_heads(columns: list[Column], unit: str, added: Iterable[Any] = ()) -> Heads:
+    """Heads for what the returns' templates add (`added`: each return's list) to a table that has these
+    columns (money headed with the report's unit)."""
+    heads = Heads({c.header for c in columns}, {c.key for c in columns},
+                  lambda a: f"{a.header}（{unit}）" if a.kind == Kind.MONEY else a.header)
+    for part in added:
+        heads.add(part)
+    return heads
 
 
 def _added_columns(heads: Heads, beside: str) -> list[Column]:
@@ -273,9 +277,7 @@ def _summary(latest: list[Return], unit: str) -> Table:
         Column("表单编号", "form_id", width=38, technical=True), Column("模板", "template", width=18, technical=True),
         Column("备注", "note", width=36),
     ]
-    heads = _added_heads(columns, unit)
-    for r in latest:
-        heads.add(r.outcome.added_fields)
+    heads = _added_heads(columns, unit, (r.outcome.added_fields for r in latest))
     columns += _added_columns(heads, "category")
     rows = []
     for r in latest:
@@ -336,9 +338,7 @@ def _indicators(latest: list[Return], unit: str) -> Table:
         Column("备注", "note", width=20), Column("指标值类型", "value_type", width=10),
         Column("指标值设定依据", "value_basis", width=14), *_WHERE,
     ]
-    heads = _added_heads(columns, unit)
-    for r in latest:
-        heads.add(r.outcome.indicator_columns)
+    heads = _added_heads(columns, unit, (r.outcome.indicator_columns for r in latest))
     columns += _added_columns(heads, "value_basis")
     rows = []
     for r in latest:
@@ -358,9 +358,7 @@ def _costs(latest: list[Return], unit: str) -> Table:
         Column("数量", "quantity", "number", 8), Column("数量依据", "quantity_basis", width=14),
         Column("备注", "note", width=16), *_WHERE,
     ]
-    heads = _added_heads(columns, unit)
-    for r in latest:
-        heads.add(r.outcome.cost_columns)
+    heads = _added_heads(columns, unit, (r.outcome.cost_columns for r in latest))
     columns += _added_columns(heads, "note")
     rows = []
     for r in latest:

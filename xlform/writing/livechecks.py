@@ -137,13 +137,10 @@ def _filled_formula(name: str) -> str:
     return f"SUMPRODUCT((LEN({name})>0)*1)>0"
 
 
-def _filled(values: DeclarationValues, name: str) -> bool:
+def _filled(values: DeclarationValues, name: str, columns: dict[str, tuple[str, str]]) -> bool:
     if name.startswith("f_"):
         return values.field(name[2:]) not in (None, "", False)
-    return any(v not in (None, "", False) for v in values.column(*_COLUMNS[name]))
-
-
-_COLUMNS: dict[str, tuple[str, str]] = {}  # c_<table>_<column> → (table, column), noted as checks compile
+    return any(v not in (None, "", False) for v in values.column(*columns[name]))
 
 
 def from_expression(check_id: str, title: str, fix: str, check: Compiled, notes: tuple[tuple[str, str], ...],
@@ -152,8 +149,8 @@ def from_expression(check_id: str, title: str, fix: str, check: Compiled, notes:
     reads is filled and at least one cell of its right side is; a condition that is not a comparison never
     waits. Under `when`, a return the condition does not apply to passes."""
     tree = check.tree
-    for table, column in check.columns:  # a table key may hold "_": keep the split the expression made
-        _COLUMNS[f"c_{table}_{column}"] = (table, column)
+    # c_<table>_<column> → (table, column): a table key may hold "_", so keep the split the expression made.
+    columns = {f"c_{t}_{c}": (t, c) for t, c in (*check.columns, *(when.columns if when is not None else ()))}
     if isinstance(tree, NumberCompare | TextCompare):
         left, right = list(dict.fromkeys(_names(tree.left))), list(dict.fromkeys(_names(tree.right)))
     else:
@@ -171,7 +168,8 @@ def from_expression(check_id: str, title: str, fix: str, check: Compiled, notes:
 
     def is_ready(d: Declaration) -> bool:
         values = DeclarationValues(d)
-        return all(_filled(values, n) for n in left) and (not right or any(_filled(values, n) for n in right))
+        return (all(_filled(values, n, columns) for n in left)
+                and (not right or any(_filled(values, n, columns) for n in right)))
 
     def passes(d: Declaration) -> bool:
         values = DeclarationValues(d)
