@@ -14,6 +14,9 @@ Tables (schema version in `meta`):
 - returns: every return ever received, by form id, with when it arrived: the
   history a resubmission supersedes but never deletes (whichever templates read it).
 - meta: the schema version, and what each report written was made of (report.py keeps an unchanged one).
+- decisions: every reviewer decision read back from a report's 审核 sheet (`xlform review`), per form
+  version, with who and when; a new decision is a new row (the history stays), the same one read twice is not.
+- packages: every return package written back to a department (`xlform feedback`), with its file's sha256.
 - templates: every template a run was given (-t, a manifest's copy), by digest, with its YAML text: a
   later run without -t or --manifest still reads the round (`xlform check --db` reads them too).
 
@@ -51,11 +54,13 @@ from .collect.outcome import Collected, FileOutcome, Outcome
 from .errors import UserError
 from .form.template import Template, TemplateError, builtin_templates, parse_template
 from .reading.reader import TemplateRef, as_template
+from .review.decisions import Decision, Package, Verdict
 
-SCHEMA_VERSION = 6  # 2: files, contents and results keyed by checker signature; 3: a zip member's time in contents;
+SCHEMA_VERSION = 7  # 2: files, contents and results keyed by checker signature; 3: a zip member's time in contents;
 #                    4: a result's payload is an object keyed by field (Outcome.to_json), no longer a list;
 #                    5: the templates table (added to a schema 4 store, which keeps everything else);
-#                    6: a result holds what its template adds (fields, columns, tables, with their labels)
+#                    6: a result holds what its template adds (fields, columns, tables, with their labels);
+#                    7: decisions and packages (the review loop)
 TEMPLATES_SINCE = 5  # the schema that added the templates table
 BUSY_SECONDS = 30.0  # how long a run waits for its turn to write behind another run that makes no progress
 ATTEMPT_SECONDS = 1.0  # one try at the write lock; a run writing batch after batch is waited for as long as it lasts
@@ -83,6 +88,15 @@ _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS templates (
         digest TEXT PRIMARY KEY, id TEXT NOT NULL, version TEXT NOT NULL, text TEXT NOT NULL,
         first_seen TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS decisions (
+        id INTEGER PRIMARY KEY, form_id TEXT NOT NULL, item_key TEXT NOT NULL, verdict TEXT NOT NULL,
+        grade TEXT NOT NULL, opinion TEXT NOT NULL, indicator_opinions TEXT NOT NULL, reviewer TEXT NOT NULL,
+        decided_at TEXT NOT NULL, source TEXT NOT NULL, department TEXT NOT NULL, project TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS decisions_form ON decisions (form_id, id)",
+    """CREATE TABLE IF NOT EXISTS packages (
+        id INTEGER PRIMARY KEY, form_id TEXT NOT NULL, item_key TEXT NOT NULL, department TEXT NOT NULL,
+        path TEXT NOT NULL, sha256 TEXT NOT NULL, written_at TEXT NOT NULL, findings INTEGER NOT NULL,
+        UNIQUE (form_id, item_key, sha256))""",
 ]
 
 
@@ -99,6 +113,7 @@ _FIRST_STEPPED = 4
 _STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {
     5: lambda conn: None,  # the templates table: _SCHEMA creates it
     6: _forget_results,
+    7: lambda conn: None,  # decisions and packages: _SCHEMA creates them
 }
 _NEW_AGAIN = "可以删除它（连同同名的 -wal、-shm 文件）重新建立，只是下次要重新读取全部文件"
 
@@ -356,7 +371,49 @@ class Store:
             "WHERE form_id = ? ORDER BY received_at, name", (form_id,))
         return [HistoryEntry(*row) for row in rows]
 
+    def decisions(self, form_id: str | None = None) -> list[Decision]:
+        """Every decision (of one form), oldest first: the last of a form's version is the one that holds."""
+        sql = f"SELECT {_DECISION_COLUMNS} FROM decisions" + (" WHERE form_id = ?" if form_id is not None else "")
+        return [_decision(row) for row in self.conn.execute(sql + " ORDER BY id", () if form_id is None else (form_id,))]
+
+    def latest_decisions(self) -> dict[tuple[str, str], Decision]:
+        """(form id, item key) → the decision that holds for that version."""
+        return {(d.form_id, d.item_key): d for d in self.decisions()}
+
+    def packages(self, form_id: str | None = None) -> list[Package]:
+        sql = "SELECT form_id, item_key, department, path, sha256, written_at, findings FROM packages"
+        rows = self.conn.execute(sql + (" WHERE form_id = ?" if form_id is not None else "") + " ORDER BY id",
+                                 () if form_id is None else (form_id,))
+        return [Package(*row) for row in rows]
+
     # ---- writing (one transaction per call) -------------------------------------------
+    def add_decisions(self, decisions: Iterable[Decision]) -> list[Decision]:
+        """Record decisions in one transaction; one equal to the decision already holding for its version is
+        skipped (reading the same report twice changes nothing). Returns those recorded."""
+        added: list[Decision] = []
+        with self._writing():
+            holding = self.latest_decisions()
+            for d in decisions:
+                before = holding.get((d.form_id, d.item_key))
+                if before is not None and before.same_decision(d):
+                    continue
+                self.conn.execute(f"INSERT INTO decisions ({_DECISION_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+                                  (d.form_id, d.item_key, str(d.verdict), d.grade, d.opinion,
+                                   json.dumps(d.indicator_opinions, ensure_ascii=False), d.reviewer, d.decided_at,
+                                   d.source, d.department, d.project))
+                holding[(d.form_id, d.item_key)] = d
+                added.append(d)
+        return added
+
+    def add_packages(self, packages: Iterable[Package]) -> None:
+        """Record packages written, in one transaction (the same file written again is one row)."""
+        with self._writing():
+            self.conn.executemany("INSERT OR IGNORE INTO packages (form_id, item_key, department, path, sha256, "
+                                  "written_at, findings) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                  [(p.form_id, p.item_key, p.department, p.path, p.sha256, p.written_at, p.findings)
+                                   for p in packages])
+
+
     def save(self, batch: list[FileOutcome], returns: list[Receipt], now: str) -> None:
         """Files just read, their items and results, and the returns they hold, in one transaction:
         a file the store knows always has its returns in the history."""
@@ -399,6 +456,17 @@ class Store:
             "first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [(r.item.outcome.form_id, r.item.key, r.name, r.item.outcome.department, r.item.outcome.project,
               r.item.outcome.status, r.received_at, now) for r in returns if r.item.outcome.form_id])
+
+
+_DECISION_COLUMNS = ("form_id, item_key, verdict, grade, opinion, indicator_opinions, reviewer, decided_at, source, "
+                     "department, project")
+
+
+def _decision(row: tuple[Any, ...]) -> Decision:
+    form_id, item_key, verdict, grade, opinion, opinions, reviewer, decided_at, source, department, project = row
+    return Decision(form_id, item_key, Verdict(verdict), grade, opinion,
+                    tuple((int(r), str(t)) for r, t in json.loads(opinions)), reviewer, decided_at, source,
+                    department, project)
 
 
 def _schema_version(conn: sqlite3.Connection, path: Path) -> int:

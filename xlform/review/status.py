@@ -18,6 +18,19 @@ class Status(StrEnum):
     SHORT = "缺"  # starts "缺 2 份": forms still missing
 
 
+class FormState(StrEnum):
+    """Where one form stands in the round (汇总, 按部门, `xlform status`, `xlform remind`)."""
+
+    MISSING = "未提交"
+    UNREADABLE = "已提交但无法读取"
+    PENDING = "待审核"  # read, no errors, no decision yet
+    FIX = "需修改（有错误）"  # read with errors, not yet sent back
+    RETURNED = "已退回"  # 退回修改 decided (or a package sent), no new version yet
+    RESUBMITTED = "已重新提交"  # a new version arrived after it was sent back, not yet decided
+    PASSED = "通过"
+    REJECTED = "不予支持"
+
+
 # How the report colours a status cell (by the word it begins with).
 STATUS_STYLE: tuple[tuple[Status, str], ...] = (
     (Status.FIX, "bad"), (Status.MISSING, "bad"), (Status.PASS, "good"), (Status.ALL_PASSED, "good"),
