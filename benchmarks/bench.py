@@ -4,11 +4,14 @@
 
 Generates N varied filled returns, then times:
   1. bare python-calamine parse of every file (all sheets to Python)  — the floor
-  2. openpyxl load_workbook and pandas.read_excel(sheet_name=None)     — what a user would script
+  2. openpyxl load_workbook and pandas.read_excel(sheet_name=None), with the openpyxl and the calamine
+     engine                                                          — what a user would script
   3. xlform read + check of every file, one process (1 and 3 in turn, --rounds passes each, the best counts)
-  4. `xlform report` end to end on a folder of --report-n returns, then again with --db twice
+  4. `xlform report` end to end on a folder of --report-n returns, with the default jobs and with one
+     (parallel efficiency = 1-job time ÷ (jobs × n-job time)), then again with --db twice
      (the second --db run is the skip path: nothing changed)
-  5. `xlform distribute` of N workbooks
+  5. `xlform check` (text and --format json) and `xlform report` on the N generated returns: per file
+  6. `xlform distribute` of N workbooks
 It prints ms per file, the ratios, returns per second and peak memory, as a table and one JSON line.
 """
 
@@ -154,6 +157,12 @@ def pandas_read(path: Path) -> None:
     pandas.read_excel(path, sheet_name=None, engine="openpyxl")
 
 
+def pandas_calamine_read(path: Path) -> None:
+    import pandas
+
+    pandas.read_excel(path, sheet_name=None, engine="calamine")  # the fastest thing a script would use
+
+
 def xlform_read_check(path: Path) -> None:
     check(read(path))
 
@@ -226,15 +235,26 @@ def bench(work: Path, n: int, report_n: int, jobs: int, skip_pandas: bool, round
     r["rounds"] = rounds
     r["openpyxl_ms"] = per_file(files, openpyxl_load)  # one pass: a best of several would only favour them
     r["pandas_ms"] = None if skip_pandas else per_file(files, pandas_read)
+    r["pandas_calamine_ms"] = None if skip_pandas else per_file(files, pandas_calamine_read)
     r["xlform_over_calamine"] = r["xlform_ms"] / r["calamine_ms"]
     r["openpyxl_over_xlform"] = r["openpyxl_ms"] / r["xlform_ms"]
     r["pandas_over_xlform"] = r["pandas_ms"] / r["xlform_ms"] if r["pandas_ms"] else None
+    r["pandas_calamine_over_xlform"] = r["pandas_calamine_ms"] / r["xlform_ms"] if r["pandas_calamine_ms"] else None
+
+    # The commands on the same n files, per file: check should cost no more than report, JSON little more.
+    for name, args in (("check", ["check", str(returns)]), ("check_json", ["check", str(returns), "--format", "json"]),
+                       ("report_small", ["report", str(returns), "-o", str(work / "small.xlsx"), "--jobs", str(jobs)])):
+        s, _, _ = run_cli(args, work)
+        r[f"{name}_ms_per_file"] = s * 1000 / n
 
     inbox = work / "inbox"
     replicate(returns, inbox, report_n)
     r["report_n"] = report_n
     s, _, mem = run_cli(["report", str(inbox), "-o", str(work / "report.xlsx"), "--jobs", str(jobs)], work)
     r["report_s"], r["report_peak_mib"], r["report_returns_per_s"] = s, mem, report_n / s
+    s, _, _ = run_cli(["report", str(inbox), "-o", str(work / "report_1.xlsx"), "--jobs", "1"], work)
+    r["report_1job_s"], r["jobs"] = s, jobs
+    r["parallel_efficiency"] = s / (jobs * r["report_s"])
     db = work / "store.sqlite"
     s, _, mem = run_cli(["report", str(inbox), "-o", str(work / "report_db.xlsx"), "--db", str(db), "--jobs", str(jobs)], work)
     r["report_db_first_s"], r["report_db_first_peak_mib"] = s, mem
@@ -257,10 +277,16 @@ def print_table(r: dict) -> None:
     if r["pandas_ms"]:
         rows.append(("pandas.read_excel(sheet_name=None)", f"{r['pandas_ms']:.2f} ms/file",
                      f"{r['pandas_over_xlform']:.1f}× xlform"))
+        rows.append(("pandas.read_excel(engine=\"calamine\")", f"{r['pandas_calamine_ms']:.2f} ms/file",
+                     f"{r['pandas_calamine_over_xlform']:.1f}× xlform"))
     rows += [
         ("xlform read + check", f"{r['xlform_ms']:.2f} ms/file", f"{r['xlform_over_calamine']:.2f}× calamine"),
         (f"xlform report, {r['report_n']} returns", f"{r['report_s']:.1f} s",
          f"{r['report_returns_per_s']:.0f} returns/s, peak {r['report_peak_mib']} MiB"),
+        ("xlform report, --jobs 1", f"{r['report_1job_s']:.1f} s",
+         f"parallel efficiency {r['parallel_efficiency']:.2f} with {r['jobs']} jobs"),
+        (f"xlform check, {r['n']} files", f"{r['check_ms_per_file']:.2f} ms/file",
+         f"--format json {r['check_json_ms_per_file']:.2f} ms/file; report {r['report_small_ms_per_file']:.2f} ms/file"),
         ("xlform report --db, first run", f"{r['report_db_first_s']:.1f} s", f"peak {r['report_db_first_peak_mib']} MiB"),
         ("xlform report --db, unchanged", f"{r['report_db_second_s']:.2f} s", ""),
         (f"xlform distribute, {r['n']} workbooks", f"{r['distribute_s']:.1f} s", f"{r['distribute_per_s']:.0f} workbooks/s"),
