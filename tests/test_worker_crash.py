@@ -130,7 +130,8 @@ def test_a_worker_dying_while_others_finish_loses_and_repeats_nothing(monkeypatc
     disks = [DiskFile(f"/nonexistent/{i}", "dies" if i == 40 else f"{i}.xlsx", 1, 0) for i in range(300)]
     for _ in range(10):  # one file a chunk: a hand-over after every result, where the pool broke unseen
         results: list[FileOutcome] = []
-        in_hand, not_started = workers._collect_in_pool([[d] for d in disks], 2, ([], 60.0), results.extend)
+        in_hand, not_started = workers._in_pool(workers._collect_chunk, [[d] for d in disks], 2, ([], 60.0),  # type: ignore[arg-type]
+                                                lambda _, batch, into=results: into.extend(batch))
         back = [r.disk.path for r in results] + [d.path for chunk in in_hand + not_started for d in chunk]
         assert sorted(back) == sorted(d.path for d in disks)  # each exactly once
         assert "/nonexistent/40" in [d.path for chunk in in_hand for d in chunk]

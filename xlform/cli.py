@@ -120,6 +120,10 @@ def _extra_templates_opt(p: argparse.ArgumentParser) -> None:
                    help="另外认识的模板 YAML（可多次）/ extra template files the reader accepts")
 
 
+def _jobs_opt(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-j", "--jobs", type=_positive, metavar="进程数", help="并行进程数，默认全部 CPU")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="xlform",
@@ -157,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="下发文件夹或下发清单：用下发时保存的模板读取 / the round's folder: its template copy")
     p.add_argument("--db", type=Path, metavar="记录库",
                    help="收件记录库：用其中记下的模板读取（只读）/ the store's recorded templates (read only)")
+    _jobs_opt(p)
 
     p = command("export", "导出读取到的数据（JSON 或 CSV）/ export the data as read", _export)
     p.add_argument("files", nargs="+", type=Path, metavar="文件或文件夹", help="申报表、文件夹或邮件附件 .zip")
@@ -166,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"只导出一张行表：{'、'.join(TABLES)}，或模板新增的行表（JSON 或 CSV）")
     p.add_argument("-o", "--output", type=Path, metavar="文件", help="输出文件（默认打印出来）")
     _extra_templates_opt(p)
+    _jobs_opt(p)
 
     p = command("rules", "列出审核规则；-t 给出模板时标明哪些适用 / list the review rules", _rules)
     p.add_argument("-t", "--template", metavar="模板", help="内置模板编号或 YAML 文件：只看对它适用的规则")
@@ -196,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--roster", type=Path, metavar="部门名单", help="部门名单：列出未提交的部门")
     p.add_argument("--manifest", type=Path, metavar="下发清单", help="下发清单（distribute 生成的文件夹或 CSV）")
     p.add_argument("--db", type=Path, metavar="记录库", help="收件记录库（SQLite），每天重跑只读新文件")
-    p.add_argument("-j", "--jobs", type=_positive, metavar="进程数", help="并行进程数，默认全部 CPU")
+    _jobs_opt(p)
     p.add_argument("-f", "--format", dest="fmt", type=_choice("xlsx", "csv", "json"), default="xlsx", metavar="格式",
                    help="xlsx（默认）、csv 或 json")
     _extra_templates_opt(p)
@@ -288,19 +294,18 @@ def _round_templates(a: argparse.Namespace) -> list[TemplateRef]:
 
 
 def _check(a: argparse.Namespace) -> int:
-    from .collect.workers import check_paths
-    from .export import dumps_json
+    from .collect.workers import checked_paths
     from .reading import refusals as R
-    from .review.result import result_json, result_text
+    from .review.result import json_list, shown_json, shown_text
 
-    results = check_paths(a.files, _round_templates(a))
+    results = checked_paths(a.files, shown_json if a.fmt == "json" else shown_text, _round_templates(a), jobs=a.jobs)
     if not results:
         raise UserError("没有找到要审核的 .xlsx 文件。")
     if a.fmt == "json":
-        _out(dumps_json([result_json(r) for r in results]))
+        _out(json_list(results))
     else:
         for r in results:
-            _out(result_text(r))
+            _out(r.text)
             _out()
         unreadable = sum(not r.readable for r in results)
         with_errors = sum(r.readable and r.errors > 0 for r in results)
@@ -332,7 +337,7 @@ def _export(a: argparse.Namespace) -> int:
         _known_table(a.table, templates)
     declarations = []
     failed = 0
-    for r in check_paths(a.files, templates):  # read in a worker: a bad file costs only itself
+    for r in check_paths(a.files, templates, jobs=a.jobs):  # read in workers: a bad file costs only itself
         if r.declaration is None:
             _err(f"无法读取 {r.file}：{r.error}")
             failed += 1

@@ -3,6 +3,7 @@ reader costs only itself (the pool is rebuilt and what it held is read one by on
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
@@ -12,7 +13,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..reading import refusals as R
 from ..reading.reader import Registry, TemplateRef
@@ -43,6 +44,8 @@ FILE_TIMEOUT = 60.0
 
 # Fewer files than this are read in this process (see collect_files).
 PARALLEL_FROM = 1 if _FORK else 64
+
+T = TypeVar("T")
 
 _worker_registry: Registry | None = None
 _worker_timeout: float | None = None  # set in worker processes only: the watchdog ends the whole process
@@ -141,11 +144,10 @@ def collect_files(
         if here:
             _collect_here(disks, templates, on_done)
             return
-        size = max(4, min(64, len(disks) // (jobs * 8) or 1))
-        pending = [disks[i: i + size] for i in range(0, len(disks), size)]
+        pending = _chunks(disks, jobs)
         init = _worker_args(templates, file_timeout, run)
         while pending:
-            in_hand, pending = _collect_in_pool(pending, jobs, init, on_done)
+            in_hand, pending = _in_pool(_collect_chunk, pending, jobs, init, lambda _, batch: on_done(batch))
             if in_hand:  # a worker died (killed, out of memory, a file that aborts or hangs the reader)
                 _collect_isolated([d for chunk in in_hand for d in chunk], init, on_done)
 
@@ -172,35 +174,59 @@ def check_inputs(paths: Iterable[Path]) -> list[DiskFile | str]:
 
 
 def check_paths(paths: list[Path], templates: Sequence[TemplateRef] | None = None,
-                file_timeout: float | None = None) -> list[FileResult]:
+                file_timeout: float | None = None, *, jobs: int | None = None) -> list[FileResult]:
     """`xlform check` and `export`: every workbook under the paths, mailed zips opened as the report opens
-    them, each read and checked in a worker process as collect_files does, so a file that crashes or hangs
+    them, each read and checked in worker processes as collect_files does, so a file that crashes or hangs
     the reader is answered like any other unreadable file (timeout: default FILE_TIMEOUT). Results in order."""
+    return checked_paths(paths, _as_is, templates, file_timeout, jobs=jobs)
+
+
+def _as_is(result: FileResult) -> FileResult:
+    return result
+
+
+def checked_paths(paths: list[Path], render: Callable[[FileResult], T], templates: Sequence[TemplateRef] | None = None,
+                  file_timeout: float | None = None, *, jobs: int | None = None) -> list[T]:
+    """check_paths, each result passed through `render` where it was made: in the worker, so only what the
+    caller needs (a line of text, a JSON object) comes back to this process, not every declaration."""
     templates = list(templates or [])
     entries = check_inputs(paths)
     disks = [e for e in entries if isinstance(e, DiskFile)]
-    by_disk: dict[str, list[FileResult]] = {}
+    jobs = jobs or os.cpu_count() or 1
+    by_disk: dict[str, list[T]] = {}
     here = len(disks) < PARALLEL_FROM
     run = RunBudget(inbox.MAX_RUN_ITEMS - len(disks), inbox.MAX_RUN_UNZIPPED, shared=not here)
     with _running(run):
         if here:
             registry = Registry(list(templates)) if templates else None
-            by_disk = {d.path: _check_disk(d, registry) for d in disks}
+            by_disk = {d.path: [render(r) for r in _check_disk(d, registry)] for d in disks}
         else:
-            worker = _OneWorker(_worker_args(templates, file_timeout, run))
-            try:
-                for start in range(0, len(disks), 32):
-                    chunk = disks[start : start + 32]
-                    batch, failure = worker.run(_check_chunk, chunk)
-                    if failure is not None:  # which one: each again, on its own
-                        batch = [_check_alone(d, worker) for d in chunk]
-                    by_disk.update((d.path, results) for d, results in zip(chunk, batch, strict=True))
-            finally:
-                worker.close()
-    results: list[FileResult] = []
+            work = functools.partial(_check_chunk, render=render)
+            init = _worker_args(templates, file_timeout, run)
+
+            def done(chunk: list[DiskFile], batch: list[list[T]]) -> None:
+                by_disk.update((d.path, results) for d, results in zip(chunk, batch, strict=True))
+
+            pending = _chunks(disks, jobs)
+            while pending:
+                in_hand, pending = _in_pool(work, pending, jobs, init, done)
+                if in_hand:  # a worker died: each file of what it held again, on its own
+                    worker = _OneWorker(init)
+                    try:
+                        for disk in (d for chunk in in_hand for d in chunk):
+                            by_disk[disk.path] = _check_alone(disk, worker, render)
+                    finally:
+                        worker.close()
+    results: list[T] = []
     for entry in entries:
-        results += by_disk[entry.path] if isinstance(entry, DiskFile) else [FileResult.refused(entry, MISSING())]
+        results += by_disk[entry.path] if isinstance(entry, DiskFile) else [render(FileResult.refused(entry, MISSING()))]
     return results
+
+
+def _chunks(disks: list[DiskFile], jobs: int) -> list[list[DiskFile]]:
+    """Chunks small enough to keep every worker busy to the end, large enough that handing them over costs little."""
+    size = max(4, min(64, len(disks) // (jobs * 8) or 1))
+    return [disks[i : i + size] for i in range(0, len(disks), size)]
 
 
 def _result_of(item: Item, registry: Registry | None) -> FileResult:
@@ -220,31 +246,34 @@ def _check_disk(disk: DiskFile, registry: Registry | None) -> list[FileResult]:
     return results
 
 
-def _check_chunk(disks: list[DiskFile]) -> list[list[FileResult]]:
-    return [_check_disk(d, _worker_registry) for d in disks]
+def _check_chunk(disks: list[DiskFile], render: Callable[[FileResult], T]) -> list[list[T]]:
+    return [[render(r) for r in _check_disk(d, _worker_registry)] for d in disks]
 
 
-def _check_item_in_worker(item: Item) -> FileResult:
+def _check_item_in_worker(item: Item, render: Callable[[FileResult], T]) -> T:
     with _watchdog():
-        return _result_of(item, _worker_registry)
+        return render(_result_of(item, _worker_registry))
 
 
-def _check_alone(disk: DiskFile, worker: _OneWorker) -> list[FileResult]:
+def _check_alone(disk: DiskFile, worker: _OneWorker, render: Callable[[FileResult], T]) -> list[T]:
     """One file on its own in the worker; a zip that kills it goes member by member (only the member at fault is lost)."""
-    batch, failure = worker.run(_check_chunk, [disk])
+    batch, failure = worker.run(functools.partial(_check_chunk, render=render), [disk])
     if failure is None:
         return list(batch[0])
     if not disk.name.lower().endswith(".zip"):
-        return [FileResult.refused(disk.name, failure)]
+        return [render(FileResult.refused(disk.name, failure))]
     _, failure = worker.run(_opened_in_worker, disk)
     if failure is not None:  # opening the zip itself kills or hangs its reader
-        return [FileResult.refused(disk.name, failure)]
+        return [render(FileResult.refused(disk.name, failure))]
     results = []
     for item in items_of(disk):  # listed here (unzipped, never parsed as a workbook), on the run's budget
         if item.ignored:
             continue
-        one, failure = worker.run(_check_item_in_worker, item) if item.data is not None else (_result_of(item, None), None)
-        results.append(one if failure is None else FileResult.refused(item.name, failure))
+        if item.data is None:
+            results.append(render(_result_of(item, None)))
+            continue
+        one, failure = worker.run(functools.partial(_check_item_in_worker, render=render), item)
+        results.append(one if failure is None else render(FileResult.refused(item.name, failure)))
     return results
 
 
@@ -340,16 +369,17 @@ def _failed(disk: DiskFile, why: Reason) -> FileOutcome:
     return FileOutcome(disk, sha, [Collected("", f"crashed|{sha}", Outcome.refused(why))])
 
 
-def _collect_in_pool(chunks: list[list[DiskFile]], jobs: int, init: _WorkerArgs, on_done: Callable[[list[FileOutcome]], None]
-                     ) -> tuple[list[list[DiskFile]], list[list[DiskFile]]]:
-    """Run the chunks in worker processes, a bounded number in flight (memory stays flat). When a
-    worker dies the pool is broken: returns the chunks it had in hand (to be read one file at a time)
-    and those not yet handed to it (for a fresh pool); ([], []) when all were read."""
+def _in_pool(work: Callable[[list[DiskFile]], Any], chunks: list[list[DiskFile]], jobs: int, init: _WorkerArgs,
+             on_done: Callable[[list[DiskFile], Any], None]) -> tuple[list[list[DiskFile]], list[list[DiskFile]]]:
+    """Run `work` on the chunks in worker processes, a bounded number in flight (memory stays flat), handing
+    each chunk and its result to `on_done` as it finishes. When a worker dies the pool is broken: returns
+    the chunks it had in hand (to be read one file at a time) and those not yet handed to it (for a fresh
+    pool); ([], []) when all were read."""
     queue = list(reversed(chunks))
-    running: dict[Future[list[FileOutcome]], list[DiskFile]] = {}
+    running: dict[Future[Any], list[DiskFile]] = {}
 
     def hand_over() -> None:  # the chunk leaves the queue only once the pool has taken it
-        running[pool.submit(_collect_chunk, queue[-1])] = queue[-1]
+        running[pool.submit(work, queue[-1])] = queue[-1]
         queue.pop()
 
     with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=_pool_context(),
@@ -360,7 +390,7 @@ def _collect_in_pool(chunks: list[list[DiskFile]], jobs: int, init: _WorkerArgs,
             while running:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
-                    on_done(future.result())  # a dead worker: BrokenProcessPool, the chunk still in running
+                    on_done(running[future], future.result())  # a dead worker: BrokenProcessPool, the chunk still in running
                     del running[future]
                     if queue:
                         hand_over()

@@ -6,6 +6,7 @@ silently dropped. Its JSON shape (`result_json`) is a contract.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,38 @@ def result_json(r: FileResult) -> dict[str, Any]:
         "error": r.error,
         "code": r.code,
     }
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What `xlform check` prints of one file, made where the file was read: only this comes back from a
+    worker process (a declaration is twenty times its size to send)."""
+
+    file: str
+    readable: bool
+    errors: int
+    warnings: int
+    code: str
+    text: str  # result_text, or the result's JSON object (result_json, indented as inside the list)
+
+    @property
+    def ok(self) -> bool:
+        return self.readable and self.errors == 0
+
+
+def shown_text(r: FileResult) -> Shown:
+    return Shown(r.file, r.readable, r.errors, r.warnings, r.code, result_text(r))
+
+
+def shown_json(r: FileResult) -> Shown:
+    # The object as json.dumps(list, indent=2) writes an item of the list: every line two spaces in.
+    text = json.dumps(result_json(r), ensure_ascii=False, indent=2).replace("\n", "\n  ")
+    return Shown(r.file, r.readable, r.errors, r.warnings, r.code, "  " + text)
+
+
+def json_list(items: list[Shown]) -> str:
+    """The items made by shown_json, as one JSON list: the same text as json.dumps of their objects, indent=2."""
+    return "[\n" + ",\n".join(s.text for s in items) + "\n]" if items else "[]"
 
 
 def result_text(r: FileResult) -> str:

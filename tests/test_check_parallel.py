@@ -1,0 +1,51 @@
+"""`check` and `export` read in several worker processes: the same output, in the same order, as one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.cli_runner import invoke
+from tests.helpers import filled
+from xlform.export import dumps_json
+from xlform.form.template import load_template
+from xlform.review.result import FileResult, check_file, json_list, result_json, shown_json
+from xlform.writing.workbook import write_workbook
+
+
+def _inbox(tmp_path: Path) -> Path:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    template = load_template("shanghai-2020")
+    for i in range(9):
+        d = filled("shanghai-2020", {"project.name": "" if i % 3 == 0 else f"项目{i}"})
+        write_workbook(template, inbox / f"{i:02d}.xlsx", d)
+    (inbox / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)
+    return inbox
+
+
+def test_json_made_in_pieces_is_the_json_of_the_list(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path)
+    results = [check_file(p) for p in sorted(inbox.iterdir())]
+    results.append(FileResult("带\n换行.xlsx", error="第一行\n第二行", code="x"))
+    assert json_list([shown_json(r) for r in results]) == dumps_json([result_json(r) for r in results])
+    assert json_list([]) == dumps_json([])
+
+
+def test_check_with_two_jobs_prints_what_one_prints(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path)
+    for fmt in ("text", "json"):
+        one = invoke(["check", str(inbox), "--format", fmt, "--jobs", "1"])
+        two = invoke(["check", str(inbox), "--format", fmt, "--jobs", "2"])
+        assert one.exit_code == two.exit_code == 2  # the .xls cannot be read
+        assert one.stdout == two.stdout
+    files = [r["file"] for r in json.loads(two.stdout)]
+    assert [Path(f).name for f in files] == sorted(p.name for p in inbox.iterdir())
+    assert sum(r["errors"] > 0 for r in json.loads(two.stdout)) == 3
+
+
+def test_export_with_two_jobs_exports_what_one_exports(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path)
+    one = invoke(["export", str(inbox), "--jobs", "1"])
+    two = invoke(["export", str(inbox), "--jobs", "2"])
+    assert one.stdout == two.stdout and len(json.loads(two.stdout)) == 9
