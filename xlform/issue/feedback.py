@@ -384,7 +384,7 @@ def _summary(year: str, department: str, forms: list[Sent], created: datetime) -
                    wb.add_format({"font_name": FONT, "font_size": 11, "align": "right"}))
     ws.set_paper(9)  # A4
     ws.set_landscape()
-    ws.fit_to_pages(1, 1)
+    ws.fit_to_pages(1, 0)  # one page wide; a department with many forms goes on, its header repeated
     ws.repeat_rows(2)
     ws.center_horizontally()
     ws.set_footer("&C第 &P 页，共 &N 页")
