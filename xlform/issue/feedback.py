@@ -67,7 +67,12 @@ class Sent:
     path: Path
     findings: int
     sha256: str
-    opinion: str  # what the summary says of it: the decision and the reviewer's words
+    verdict: str  # 退回修改 (with a grade), or 需修改（有错误） before any decision
+    opinion: str  # the reviewer's words ("" when none)
+
+    @property
+    def said(self) -> str:
+        return f"{self.verdict}：{self.opinion}" if self.opinion else self.verdict
 
 
 @dataclass(frozen=True)
@@ -181,7 +186,8 @@ def write_feedback(
                 data = _package(p)
                 _write(p.path, data)
                 forms.append(Sent(department, p.due.entry.project, p.due.form_id, p.due.entry.item_key, p.path,
-                                  len(p.findings), hashlib.sha256(data).hexdigest(), _opinion_line(p.due)))
+                                  len(p.findings), hashlib.sha256(data).hexdigest(), _verdict(p.due),
+                                  p.due.decision.opinion if p.due.decision else ""))
             result.sent += forms
             year, created = str(_year(planned[0].declaration)), max(_created(p.due.entry) for p in planned)
             summary = outdir / _department_name(planned, SUMMARY_STEM, ".xlsx")
@@ -289,11 +295,6 @@ def _verdict(item: _Due) -> str:
     return d.verdict + (f"（{d.grade}）" if d.grade else "")
 
 
-def _opinion_line(item: _Due) -> str:
-    d = item.decision
-    return f"{_verdict(item)}：{d.opinion}" if d is not None and d.opinion else _verdict(item)
-
-
 def _notes(d: Declaration, findings: list[Finding], item: _Due) -> ReviewNotes:
     template = template_of(d)
     decision = item.decision
@@ -375,10 +376,10 @@ def _summary(year: str, department: str, forms: list[Sent], created: datetime) -
     for i, s in enumerate(forms, start=1):
         row = 2 + i
         ws.write_number(row, 0, i, cell)
-        for col, text in enumerate((s.project, s.form_id, s.opinion.split("：", 1)[0]), start=1):
+        for col, text in enumerate((s.project, s.form_id, s.verdict), start=1):
             ws.write_string(row, col, text, cell)
         ws.write_number(row, 4, s.findings, cell)
-        ws.write_string(row, 5, s.opinion.split("：", 1)[1] if "：" in s.opinion else "", cell)
+        ws.write_string(row, 5, s.opinion, cell)
         ws.write_string(row, 6, s.path.name, cell)
     ws.merge_range(4 + len(forms), 0, 4 + len(forms), last, "财政局（盖章）            年    月    日",
                    wb.add_format({"font_name": FONT, "font_size": 11, "align": "right"}))
@@ -408,7 +409,7 @@ def _mail(year: str, department: str, forms: list[Sent], summary: Path, address:
     lines = [f"{department}：", "",
              f"贵单位报送的 {year} 年度财政项目支出绩效目标申报表经审核，以下 {len(forms)} 份需修改后重新报送：", ""]
     for i, s in enumerate(forms, start=1):
-        lines.append(f"{i}. {s.project or '（未填项目名称）'}：{s.findings} 个问题，{s.opinion}（附件 {s.path.name}）")
+        lines.append(f"{i}. {s.project or '（未填项目名称）'}：{s.findings} 个问题，{s.said}（附件 {s.path.name}）")
     lines += ["", HOW_TO_RETURN, f"审核意见汇总见附件 {summary.name}。", "", "财政局"]
     msg.set_content("\n".join(lines), charset="utf-8")
     attachments = [*(s.path for s in forms), summary]
