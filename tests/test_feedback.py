@@ -20,8 +20,8 @@ from tests.helpers import fill_issued
 from xlform.form.fields import REVIEW_SHEET
 from xlform.form.model import Declaration
 from xlform.form.template import load_template
-from xlform.issue.distribute import DistributeResult, Issued, distribute
-from xlform.issue.feedback import INDEX_NAME, write_feedback
+from xlform.issue.distribute import DistributeResult, Issued, distribute, package_name
+from xlform.issue.feedback import INDEX_NAME, MARK, write_feedback
 from xlform.issue.roster import read_roster
 from xlform.reading.reader import read
 from xlform.report.run import make_report
@@ -258,3 +258,26 @@ def test_a_package_corrected_in_libreoffice_supersedes_the_return(round_: Round,
     assert any("区教育局.xlsx" in " ".join(map(str, r)) for r in superseded)
     again = read(corrected)
     assert again.identity.form_id == form_id and not [f for f in check(again) if f.severity == "error"]
+
+
+def test_summary_carries_the_reviewers_opinion(round_: Round, tmp_path: Path) -> None:
+    out = tmp_path / "退回"
+    _feedback(round_, out)
+    ws = openpyxl.load_workbook(out / "2020_区卫生健康委_审核意见.xlsx").active
+    row = next(ws.iter_rows(min_row=4, max_row=4, values_only=True))
+    assert row[3] == "退回修改" and row[5] == "成本测算依据不足，请补充"
+
+
+def test_package_names_are_safe_file_names() -> None:
+    name = package_name(2026, "区教育局", "校舍/维修:一期*", MARK)
+    assert name == "2026_区教育局_校舍_维修_一期__退回修改.xlsx"
+    assert package_name(2026, "区教育局", " ", MARK) == "2026_区教育局_绩效目标申报表_退回修改.xlsx"
+
+
+def test_nothing_to_send_back_is_said_plainly(tmp_path: Path) -> None:
+    with Store(tmp_path / "空.db"):
+        pass
+    result = invoke(["feedback", "--db", tmp_path / "空.db", "-o", tmp_path / "退回"])
+    assert result.exit_code == 0 and "没有需要退回修改的表" in result.output
+    missing = invoke(["feedback", "--db", tmp_path / "无.db", "-o", tmp_path / "退回"])
+    assert missing.exit_code == 2 and "找不到收件记录库" in missing.stderr and not (tmp_path / "无.db").exists()

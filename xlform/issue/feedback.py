@@ -99,7 +99,10 @@ class FeedbackResult:
 
     def lines(self) -> list[str]:
         departments = len({s.department for s in self.sent})
-        out = [f"退回修改包：{departments} 个部门 {len(self.sent)} 份，写在 {self.folder}"]
+        if self.sent:
+            out = [f"退回修改包：{departments} 个部门 {len(self.sent)} 份，写在 {self.folder}"]
+        else:
+            out = [f"没有需要退回修改的表（最新版本都没有错误，或审核结论不是退回修改）；清单写在 {self.folder}"]
         for s in self.sent:
             mail = f"；邮件 {self.mails[s.department].name}" if s.department in self.mails else ""
             out.append(f"  {s.department} · {s.project or '（未填项目名称）'}：{s.path.name}（{s.findings} 个问题）{mail}")
