@@ -21,7 +21,7 @@ from xlform.form.fields import REVIEW_SHEET
 from xlform.form.model import Declaration
 from xlform.form.template import load_template
 from xlform.issue.distribute import DistributeResult, Issued, distribute, package_name
-from xlform.issue.feedback import INDEX_NAME, MARK, write_feedback
+from xlform.issue.feedback import INDEX_NAME, MARK, RETURN_GRADE, write_feedback
 from xlform.issue.roster import read_roster
 from xlform.reading.reader import read
 from xlform.report.run import make_report
@@ -281,3 +281,17 @@ def test_nothing_to_send_back_is_said_plainly(tmp_path: Path) -> None:
     assert result.exit_code == 0 and "没有需要退回修改的表" in result.output
     missing = invoke(["feedback", "--db", tmp_path / "无.db", "-o", tmp_path / "退回"])
     assert missing.exit_code == 2 and "找不到收件记录库" in missing.stderr and not (tmp_path / "无.db").exists()
+
+
+def test_a_return_mailed_in_a_zip_is_taken_from_the_zip(round_: Round, tmp_path: Path) -> None:
+    with Store(round_.db) as store:
+        (form_id, entry), = [(f, e) for f, e in store.latest_returns() if e.department == "区民政局"]
+        assert entry.name.endswith(".zip/区民政局.xlsx")
+        store.add_decisions([Decision(form_id, entry.item_key, Verdict.PASS, RETURN_GRADE, "目标偏低", (), "审核员",
+                                      "2026-03-01T10:00:00", "report", "区民政局", entry.project)])
+    out = tmp_path / "退回"
+    _feedback(round_, out)
+    package = _package(out, "区民政局")  # graded 中: back for another review, though 通过
+    assert read(package).identity.form_id == form_id == round_.item("区民政局").form_id
+    texts = [c for row in openpyxl.load_workbook(package)[REVIEW_SHEET].iter_rows(values_only=True) for c in row]
+    assert "通过（中）" in texts and "目标偏低" in texts
