@@ -31,6 +31,7 @@ from ..collect.outcome import item_key
 from ..errors import UserError
 from ..export import csv_safe, template_of
 from ..fileio import refuse_overwriting_inputs, write_bytes_atomic
+from ..form import paper
 from ..form.fields import REVIEW_SHEET
 from ..form.layout import layout_for
 from ..form.model import Declaration
@@ -101,6 +102,8 @@ class FeedbackResult:
         departments = len({s.department for s in self.sent})
         if self.sent:
             out = [f"退回修改包：{departments} 个部门 {len(self.sent)} 份，写在 {self.folder}"]
+        elif self.not_sent:
+            out = [f"没有写出退回修改包：要退回的 {len(self.not_sent)} 份表读不到部门交来的原件（原因见下）"]
         else:
             out = [f"没有需要退回修改的表（最新版本都没有错误，或审核结论不是退回修改）；清单写在 {self.folder}"]
         for s in self.sent:
@@ -161,7 +164,7 @@ def write_feedback(
         due = _due(store)
         read_back: list[tuple[_Due, Declaration, list[Finding], list[str]]] = []
         for item in due:
-            got = _read_again(store, item, registry)
+            got = _read_again(store, item, registry, db.parent)
             if isinstance(got, str):
                 e = item.entry
                 result.not_sent.append(NotSent(e.department, e.project, item.form_id, e.name, got))
@@ -233,16 +236,21 @@ def _goes_back(entry: HistoryEntry, decision: Decision | None) -> bool:
     return decision.verdict is Verdict.RETURN or decision.grade == RETURN_GRADE
 
 
-def _read_again(store: Store, due: _Due, registry: Registry) -> tuple[Declaration, list[Finding], list[str]] | str:
-    """The return as the department submitted it, read and checked again, or why it cannot be."""
+def _read_again(store: Store, due: _Due, registry: Registry,
+                beside: Path) -> tuple[Declaration, list[Finding], list[str]] | str:
+    """The return as the department submitted it, read and checked again, or why it cannot be. A path the store
+    keeps relative (as report was given it) is looked for from here, then from the store's folder."""
     sources = store.sources(due.entry.item_key)
     if not sources:
         return "收件记录库中没有这份表所在文件的记录，请先重新运行 xlform report（带 --db）再生成。"
     reasons = []
-    for path, sha, member in sources:
-        where = f"{path}（压缩包内的 {member}）" if member else path
-        if not os.path.lexists(path):
-            reasons.append(f"交来的文件 {where} 已不在原处（被移走或删除）；请把它放回收件文件夹，或重新运行 report 后再生成")
+    for recorded, sha, member in sources:
+        where = f"{recorded}（压缩包内的 {member}）" if member else recorded
+        path = next((p for p in (recorded, str(beside / recorded)) if os.path.lexists(p)), "")
+        if not path:
+            relative = "" if os.path.isabs(recorded) else "（记录的是相对于当时运行 report 的文件夹的路径，请在那里运行）"
+            reasons.append(f"交来的文件 {where} 已不在原处（被移走或删除）{relative}；请把它放回收件文件夹，"
+                           "或重新运行 report 后再生成")
             continue
         source = Source(walk([Path(path)])[0])
         found = None
@@ -352,7 +360,7 @@ def _department_name(planned: list[_Planned], what: str, suffix: str) -> str:
 
 
 SUMMARY_HEADS = ("序号", "项目名称", "表单编号", "审核结论", "问题数", "审核意见", "退回文件")
-SUMMARY_WIDTHS = (6, 24, 20, 12, 8, 44, 36)
+SUMMARY_WIDTHS = (6, 26, 20, 17, 8, 50, 34)
 
 
 def _summary(year: str, department: str, forms: list[Sent], created: datetime) -> bytes:
@@ -376,14 +384,16 @@ def _summary(year: str, department: str, forms: list[Sent], created: datetime) -
                    wb.add_format({"font_name": FONT, "font_size": 11, "valign": "vcenter"}))
     for col, text in enumerate(SUMMARY_HEADS):
         ws.write_string(2, col, text, head)
+    ws.set_row(2, paper.ONE_LINE_PT)
     for i, s in enumerate(forms, start=1):
         row = 2 + i
         ws.write_number(row, 0, i, cell)
-        for col, text in enumerate((s.project, s.form_id, s.verdict), start=1):
+        texts = {1: s.project, 2: s.form_id, 3: s.verdict, 5: s.opinion, 6: s.path.name}
+        for col, text in texts.items():
             ws.write_string(row, col, text, cell)
         ws.write_number(row, 4, s.findings, cell)
-        ws.write_string(row, 5, s.opinion, cell)
-        ws.write_string(row, 6, s.path.name, cell)
+        # Rows written by a program are not grown by Excel, WPS or LibreOffice: sized here for the longest text.
+        ws.set_row(row, max(paper.lines_pt(paper.text_lines(t, SUMMARY_WIDTHS[c])) for c, t in texts.items()))
     ws.merge_range(4 + len(forms), 0, 4 + len(forms), last, "财政局（盖章）            年    月    日",
                    wb.add_format({"font_name": FONT, "font_size": 11, "align": "right"}))
     ws.set_paper(9)  # A4
