@@ -295,3 +295,15 @@ def test_a_return_mailed_in_a_zip_is_taken_from_the_zip(round_: Round, tmp_path:
     assert read(package).identity.form_id == form_id == round_.item("区民政局").form_id
     texts = [c for row in openpyxl.load_workbook(package)[REVIEW_SHEET].iter_rows(values_only=True) for c in row]
     assert "通过（中）" in texts and "目标偏低" in texts
+
+
+def test_relative_paths_the_store_keeps_are_found_beside_it(round_: Round, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # report run inside the round's folder: the store keeps 收件/区教育局.xlsx
+    db = Path("相对.db")
+    make_report([Path("收件")], Path("相对.xlsx"), manifest=Path("下发"), db=db, jobs=1, progress=False)
+    elsewhere = tmp_path / "别处"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = write_feedback(tmp_path / db, Path("退回"))
+    assert {s.department for s in result.sent} == {"区教育局"} and not result.not_sent
