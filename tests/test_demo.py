@@ -33,6 +33,18 @@ def test_demo_runs_end_to_end_and_says_where_everything_is(tmp_path: Path) -> No
             "dates.budget_year"} <= rules
     superseded = _by_header(wb["被替代版本"])
     assert len(superseded) == 1 and superseded[0]["部门"] == "区卫生健康委" and superseded[0]["状态"] == "需修改"
+    # The loop: 卫生健康委's return went back as a package, came in again corrected under the same 表单编号,
+    # and the second report shows that version (通过) superseding the one sent back.
+    packages = folder / "退回修改"
+    package = packages / "2020_区卫生健康委_社区卫生服务中心设备购置_退回修改.xlsx"
+    assert package.is_file() and (packages / "2020_区卫生健康委_退回修改.eml").is_file()
+    assert {p.name for p in packages.glob("*_退回修改.xlsx")} == {
+        package.name, "2020_区机关事务管理局_沪闵路6258号1号楼139会议室新建会议系统_退回修改.xlsx",
+        "2020_区民政局_养老服务补贴发放_退回修改.xlsx"}
+    assert str(superseded[0]["被替代为"]).endswith(f"重新提交/{package.name}")
+    health = [r for r in _by_header(wb["汇总"]) if r["部门"] == "区卫生健康委"]
+    assert len(health) == 1 and health[0]["状态"] == "通过" and health[0]["表单编号"] == superseded[0]["表单编号"]
+    assert f"  退回修改包：{packages}（3 个部门 3 份；区卫生健康委改好后重新提交，已替代原版本）" in result.output
 
     again = invoke(["demo", str(folder)])  # a demo folder may be re-run
     assert again.exit_code == 0, again.output + again.stderr

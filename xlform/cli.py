@@ -206,12 +206,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--format", dest="fmt", type=_choice("xlsx", "csv", "json"), default="xlsx", metavar="格式",
                    help="xlsx（默认）、csv 或 json")
     _extra_templates_opt(p)
+    p.add_argument("--feedback", type=Path, metavar="文件夹",
+                   help="汇总后为需修改、退回修改的表写退回修改包（需 --db；同 xlform feedback）")
+    _feedback_opts(p)
+
+    p = command("feedback", "为需修改或退回修改的表生成退回修改包、审核意见和邮件 / return packages per department",
+                _feedback)
+    p.add_argument("--db", type=Path, required=True, metavar="记录库", help="收件记录库（report --db 建立）")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="文件夹", help="输出文件夹")
+    p.add_argument("--roster", type=Path, metavar="部门名单", help="部门名单：邮箱列（邮箱 / 电子邮箱 / E-mail）用作收件人")
+    _feedback_opts(p)
+    _extra_templates_opt(p)
 
     p = command("demo", "演示完整流程：名单 → 下发 → 交回（含常见错误）→ 汇总 / the whole job on built-in data", _demo)
     p.add_argument("outdir", nargs="?", type=Path, default=Path("xlform-demo"), metavar="文件夹",
                    help="演示文件夹（默认 xlform-demo）")
     _template_opt(p)
     return parser
+
+
+def _feedback_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--eml", action="store_true", help="每个部门另写一封可直接发送的邮件（.eml，附退回修改包）")
+    p.add_argument("--from", dest="sender", default="", metavar="发件人", help="邮件的发件人地址（默认留空，由邮件程序填）")
 
 
 # ---- the commands ---------------------------------------------------------------------------
@@ -471,13 +487,34 @@ def _distribute(a: argparse.Namespace) -> int:
 def _report(a: argparse.Namespace) -> int:
     from .report.run import make_report
 
+    if a.feedback is not None and a.db is None:
+        raise UsageError("--feedback 需要同时给出 --db（退回修改包按收件记录库中的版本生成）")
     result = make_report(a.inboxes, a.output, roster=a.roster, manifest=a.manifest, db=a.db, jobs=a.jobs, fmt=a.fmt,
                          templates=a.templates)
     _out(result.closing_line())
     shown = "、".join(str(p) for p in result.outputs)
     _out(f"报告：{shown}" + ("（内容未变，沿用上次生成的文件）" if result.reused_report else "")
          + f"；用时 {result.seconds:.1f} 秒。")
+    if a.feedback is not None:
+        _write_feedback(a, a.feedback, a.inboxes)
     return result.exit_code
+
+
+def _feedback(a: argparse.Namespace) -> int:
+    _write_feedback(a, a.output, [])
+    return 0
+
+
+def _write_feedback(a: argparse.Namespace, outdir: Path, inboxes: list[Path]) -> None:
+    from .issue.distribute import manifest_templates
+    from .issue.feedback import write_feedback
+
+    templates: list[TemplateRef] = [*(manifest_templates(a.manifest) if getattr(a, "manifest", None) else []),
+                                    *_extra_templates(a.templates)]
+    result = write_feedback(a.db, outdir, eml=a.eml, roster=a.roster, templates=templates, sender=a.sender,
+                            inboxes=inboxes)
+    for line in result.lines():
+        _out(line)
 
 
 def _demo(a: argparse.Namespace) -> int:

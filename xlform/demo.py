@@ -4,8 +4,11 @@ A roster of six departments → distribute → returns "filled in" by code the
 way departments fill them (the real 2020 sample, a clean one, and the usual
 mistakes: funding parts that do not add up, a 二级 under the wrong 一级, a
 missing 目标值, amounts typed in 万元 on a 元 form, a date outside the year),
-a resubmission, a zipped mail attachment, a broken file, a department that
-never answers → the summary report. Every output is a real file to open.
+a zipped mail attachment, a broken file, a department that never answers →
+the summary report → return packages for the returns to fix (`xlform
+feedback`'s own code) → one department corrects its package and sends it in
+again under the same 表单编号 → the summary report once more, the correction
+superseding the return it answers. Every output is a real file to open.
 
 `-t ID` runs the same round on another template. One that carries its own
 `example:` gets returns built from it (with the template's lists, taxonomy,
@@ -44,6 +47,7 @@ from .form.sample import clean_sample_declaration, example_declaration, sample_d
 from .form.targets import parse_target
 from .form.template import DEFAULT_TEMPLATE, Template, load_template
 from .issue.distribute import DistributeResult, Issued, distribute
+from .issue.feedback import FeedbackResult, write_feedback
 from .reading.reader import read
 from .report.run import ReportResult, make_report
 from .writing.workbook import write_workbook
@@ -54,6 +58,9 @@ ISSUED_DIR = "下发"
 INBOX_DIR = "收件"
 REPORT_NAME = "汇总报告.xlsx"
 STORE_NAME = "收件记录.db"
+FEEDBACK_DIR = "退回修改"
+RESUBMITTED_DIR = "重新提交"
+CORRECTS = "区卫生健康委"  # the department that corrects its package and sends it in again
 DAY = 86400
 
 ROSTER = (
@@ -76,6 +83,7 @@ class DemoResult:
     report: ReportResult
     seconds: float
     template: Template | None = None  # the round's template when it is not the default
+    feedback: FeedbackResult | None = None
 
     def lines(self) -> list[str]:
         own = [f"  模板：{self.template.id}（{self.template.title}，版本 {self.template.version}）"] if self.template else []
@@ -87,13 +95,22 @@ class DemoResult:
             f"下发清单 {self.issued.manifest}）",
             f"  交回的申报表：{self.inbox}（含邮件附件 .zip、一次重新提交、一个损坏的文件、一个临时文件；"
             "区文化和旅游局未交）",
+            *self._feedback_lines(),
             f"  汇总报告：{self.report.outputs[0]}",
             f"  收件记录库：{self.folder / STORE_NAME}",
             "  " + self.report.closing_line(),
             "下一步：用 Excel 或 WPS 打开汇总报告（汇总、按部门、问题清单……）。用自己的名单时：",
             "  xlform distribute 部门名单.csv -o 下发",
             "  xlform report 收件 -o 汇总报告.xlsx --manifest 下发 --db 收件记录.db",
+            "  xlform feedback --db 收件记录.db -o 退回修改 --eml",
         ]
+
+    def _feedback_lines(self) -> list[str]:
+        if self.feedback is None:
+            return []
+        departments = len({s.department for s in self.feedback.sent})
+        return [f"  退回修改包：{self.feedback.folder}（{departments} 个部门 {len(self.feedback.sent)} 份；"
+                f"{CORRECTS}改好后重新提交，已替代原版本）"]
 
 
 def run_demo(folder: Path, template_ref: str | Path = DEFAULT_TEMPLATE) -> DemoResult:
@@ -106,11 +123,33 @@ def run_demo(folder: Path, template_ref: str | Path = DEFAULT_TEMPLATE) -> DemoR
     issued = distribute(roster, folder / ISSUED_DIR, template)
     inbox = folder / INBOX_DIR
     inbox.mkdir()
-    _fill_returns(issued, inbox, template, _from_example(template) if template.example else _SAMPLE_RETURNS)
-    report = make_report([inbox], folder / REPORT_NAME, manifest=issued.manifest, db=folder / STORE_NAME, jobs=1,
-                         progress=False)
+    make = _from_example(template) if template.example else _SAMPLE_RETURNS
+    _fill_returns(issued, inbox, template, make)
+    db = folder / STORE_NAME
+
+    def summarise() -> ReportResult:
+        return make_report([inbox], folder / REPORT_NAME, manifest=issued.manifest, db=db, jobs=1, progress=False)
+
+    summarise()
+    feedback = write_feedback(db, folder / FEEDBACK_DIR, eml=True, templates=[template])
+    _correct(feedback, issued, inbox, template, make)
+    report = summarise()
     shown = template if template.id != DEFAULT_TEMPLATE else None
-    return DemoResult(folder, roster, issued, inbox, report, time.perf_counter() - started, shown)
+    return DemoResult(folder, roster, issued, inbox, report, time.perf_counter() - started, shown, feedback)
+
+
+def _correct(feedback: FeedbackResult, issued: DistributeResult, inbox: Path, template: Template,
+             make: Returns) -> None:
+    """CORRECTS types the corrections into its package (the amounts the findings point at) and sends it in a day
+    after its first return: the package read back, its identity and everything else kept, the money fixed."""
+    sent = next(s for s in feedback.sent if s.department == CORRECTS)
+    d = read(sent.path)
+    fixed = make["health"](next(i for i in issued.issued if i.department == CORRECTS))
+    d.funding, d.extra = fixed.funding, fixed.extra
+    corrected = inbox / RESUBMITTED_DIR / sent.path.name
+    write_workbook(template, corrected, d)
+    now = time.time()
+    os.utime(corrected, (now, now))
 
 
 def _prepare(folder: Path) -> None:
@@ -121,7 +160,7 @@ def _prepare(folder: Path) -> None:
         raise UserError(f"文件夹 {folder} 已存在且不是空的；演示会在其中写入文件，请指定一个新文件夹（如 xlform-demo2）。")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MARKER).write_text("xlform demo\n", encoding="utf-8")
-    for name in (ISSUED_DIR, INBOX_DIR):
+    for name in (ISSUED_DIR, INBOX_DIR, FEEDBACK_DIR):
         shutil.rmtree(folder / name, ignore_errors=True)
     for name in (ROSTER_NAME, REPORT_NAME, STORE_NAME, STORE_NAME + "-wal", STORE_NAME + "-shm"):
         (folder / name).unlink(missing_ok=True)
@@ -158,11 +197,9 @@ def _fill_returns(issued: DistributeResult, inbox: Path, template: Template, mak
     data = good.read_bytes()
     broken.write_bytes(data[: len(data) // 2])
     good.unlink()
-    # 卫生健康委 first sends funding that does not add up, then a corrected version a day later.
+    # 卫生健康委 first sends funding that does not add up; its corrected package follows (_correct).
     first = fill(("区卫生健康委", 1), "health_wrong", inbox / "第一次提交" / forms[("区卫生健康委", 1)].file)
     os.utime(first, (now - 2 * DAY, now - 2 * DAY))
-    second = fill(("区卫生健康委", 1), "health", inbox / "重新提交" / forms[("区卫生健康委", 1)].file)
-    os.utime(second, (now, now))
     # 民政局 mails its return zipped.
     civil = fill(("区民政局", 1), "civil_affairs", inbox / "区民政局.xlsx")
     with zipfile.ZipFile(inbox / "区民政局_邮件附件.zip", "w", zipfile.ZIP_DEFLATED) as zf:

@@ -371,6 +371,26 @@ class Store:
             "WHERE form_id = ? ORDER BY received_at, name", (form_id,))
         return [HistoryEntry(*row) for row in rows]
 
+    def latest_returns(self) -> list[tuple[str, HistoryEntry]]:
+        """(form id, its latest return) of every form, in history order (the one the report shows). Versions of one
+        form are those of one form id and department: a blank form copied to several departments is several forms."""
+        latest: dict[tuple[str, str], HistoryEntry] = {}
+        for form_id, *row in self.conn.execute(
+                "SELECT form_id, name, item_key, department, project, status, received_at, first_seen FROM returns "
+                "ORDER BY received_at, name"):
+            entry = HistoryEntry(*row)
+            latest[(form_id, entry.department)] = entry
+        return [(form_id, entry) for (form_id, _), entry in latest.items()]
+
+    def sources(self, item_key: str) -> list[tuple[str, str, str]]:
+        """Where an item was read from, whichever templates read it: (path, the file's sha256 then, member in
+        a zip or "") of each file recorded holding it, most recently seen first."""
+        rows = self.conn.execute(
+            "SELECT f.path, f.sha256, c.member, MAX(f.last_seen) FROM contents c JOIN files f "
+            "ON f.checker = c.checker AND f.sha256 = c.file_sha256 WHERE c.item_key = ? "
+            "GROUP BY f.path, f.sha256, c.member ORDER BY MAX(f.last_seen) DESC, f.path", (item_key,))
+        return [(_path_of(path), sha, member) for path, sha, member, _ in rows]
+
     def decisions(self, form_id: str | None = None) -> list[Decision]:
         """Every decision (of one form), oldest first: the last of a form's version is the one that holds."""
         sql = f"SELECT {_DECISION_COLUMNS} FROM decisions" + (" WHERE form_id = ?" if form_id is not None else "")

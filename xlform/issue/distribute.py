@@ -32,7 +32,7 @@ from ..form.model import Declaration, Identity
 from ..form.template import Template, TemplateError, load_template
 from ..ooxml.ziparchive import copied, deflated, directory, write_zip
 from ..writing.workbook import write_workbook
-from .roster import Department, decode_csv, department_name_problem, read_roster
+from .roster import Department, decode_csv, department_name_problem, read_roster, safe_file_part
 
 MANIFEST_NAME = "下发清单.csv"
 FILE_STEM = "绩效目标申报表"
@@ -109,6 +109,12 @@ def file_name(year: int, department: str, project_no: int) -> str:
     """`2020_区教育局_绩效目标申报表.xlsx`; the second and later projects get `_2`, `_3`."""
     suffix = f"_{project_no}" if project_no > 1 else ""
     return f"{year}_{department}_{FILE_STEM}{suffix}.xlsx"
+
+
+def package_name(year: int, department: str, project: str, mark: str) -> str:
+    """`2026_区教育局_校舍维修_退回修改.xlsx`: a workbook sent back, named as the one issued was, by its project."""
+    parts = [str(year), safe_file_part(department) or "未填填报单位", safe_file_part(project, 40) or FILE_STEM, mark]
+    return "_".join(parts) + ".xlsx"
 
 
 def template_copy_name(template: Template) -> str:

@@ -37,12 +37,14 @@ _HEADERS = {
     "联系人": "contact",
     "联系电话": "phone", "电话": "phone",
     "项目数": "projects", "项目数量": "projects", "项目个数": "projects",
+    "e-mail": "email", "email": "email", "邮箱": "email", "电子邮箱": "email", "电子邮件": "email",
 }
 _HEADER_NOISE = re.compile(r"[\s*＊:：（）()]|必填")
 # Characters Windows forbids in file names, and control characters (which nothing should hold).
 _BAD_FILENAME_CHARS = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _FORMULA_START = ("=", "+", "-", "@")
+_EMAIL = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+")  # one plain address: nothing a header could split on
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Department:
     phone: str = ""
     projects: int = 1  # roster only: workbooks to issue
     row: int = 0  # roster only: 1-based row in the roster file, for messages
+    email: str = ""  # roster only: where `xlform feedback --eml` addresses the department's mail
 
 
 def read_roster(path: str | Path) -> list[Department]:
@@ -132,7 +135,7 @@ def _xlsx_rows(path: Path) -> list[list[Any]]:
 def _header_fields(row: list[Any]) -> dict[int, str]:
     found: dict[int, str] = {}
     for i, cell in enumerate(row):
-        key = _HEADERS.get(_HEADER_NOISE.sub("", clean_text(cell)))
+        key = _HEADERS.get(_HEADER_NOISE.sub("", clean_text(cell)).lower())  # E-mail, EMAIL
         if key and key not in found.values():
             found[i] = key
     return found if "name" in found.values() else {}
@@ -146,7 +149,7 @@ def _find_header(rows: list[list[Any]], path: Path) -> tuple[int, dict[int, str]
     first = next((r for r in rows if any(clean_text(c) for c in r)), [])
     seen = "、".join(clean_text(c) for c in first if clean_text(c))[:100] or "（空）"
     raise UserError(f"部门名单 {path} 缺少“部门名称”列（前 {HEADER_SEARCH_ROWS} 行中没有找到）。"
-                    f"应有的列：部门名称（必填）、部门编码、联系人、联系电话、项目数；现有：{seen}。")
+                    f"应有的列：部门名称（必填）、部门编码、联系人、联系电话、项目数、邮箱；现有：{seen}。")
 
 
 def _parse_rows(rows: list[list[Any]], header_at: int, columns: dict[int, str]) -> tuple[list[Department], list[str]]:
@@ -179,7 +182,10 @@ def _parse_rows(rows: list[list[Any]], header_at: int, columns: dict[int, str]) 
         if projects_problem:
             problems.append(f"{where}：{projects_problem}")
         contact, phone = values.get("contact", "").strip(), values.get("phone", "").strip()
-        departments.append(Department(name, code, contact, phone, projects, line))
+        email = values.get("email", "").strip()
+        if email and not _EMAIL.fullmatch(email):
+            problems.append(f"{where}：邮箱“{_visible(email)}”不是有效的电子邮件地址。")
+        departments.append(Department(name, code, contact, phone, projects, line, email))
     return departments, problems
 
 
@@ -196,6 +202,13 @@ def department_name_problem(name: str) -> str:
     if len(name) > MAX_NAME:
         return f"部门名称过长（{len(name)} 个字，最多 {MAX_NAME} 个字）。"
     return ""
+
+
+def safe_file_part(text: str, limit: int = MAX_NAME) -> str:
+    """Text (a project name, typed by anyone) as part of a file name: what Windows forbids becomes _, no
+    leading or trailing space or dot, at most `limit` characters."""
+    cleaned = _BAD_FILENAME_CHARS.sub("_", clean_text(text)).strip(" .\u3000")
+    return cleaned[:limit].rstrip(" .\u3000")
 
 
 def _projects(text: str) -> tuple[int, str]:

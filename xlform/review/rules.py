@@ -227,6 +227,13 @@ def rules_for(template: Template) -> tuple[Rule, ...]:
     return tuple(chosen) + tuple(_bureau_rule(b) for b in template.bureau_rules)
 
 
+def rule_title(rule_id: str, template: Template | None = None) -> str:
+    """A rule's Chinese title as the catalogue (or the template's own rules) states it; its id when unknown."""
+    own = {b.id: b.title for b in template.bureau_rules} if template is not None else {}
+    known = CATALOGUE.get(rule_id)
+    return own.get(rule_id) or (known.title if known is not None else rule_id)
+
+
 def _template_of(d: Declaration) -> Template:
     """The template a declaration follows: the one it was read with (a bureau's own YAML included),
     else a built-in by id, else shanghai-2020."""

@@ -12,13 +12,13 @@ from __future__ import annotations
 import io
 import uuid
 import zipfile
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from xlsxwriter.utility import quote_sheetname, xl_col_to_name, xl_rowcol_to_cell
+from xlsxwriter.utility import quote_sheetname, xl_cell_to_rowcol, xl_col_to_name, xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
@@ -26,7 +26,7 @@ from .. import __version__
 from ..errors import UserError
 from ..fileio import write_bytes_atomic
 from ..form import paper
-from ..form.fields import CHECK_SHEET, HELP_SHEET, LISTS_SHEET, META_SHEET, TICK, Kind
+from ..form.fields import CHECK_SHEET, HELP_SHEET, LISTS_SHEET, META_SHEET, REVIEW_SHEET, TICK, Kind
 from ..form.kinds import KINDS, Cell, Validating
 from ..form.layout import (
     FIRST_FIELD_ROW,
@@ -63,6 +63,22 @@ NOTE_PT = 9  # the words beside a red cell
 TITLE_PT = 30
 SPACER_PT = 8  # the blank rows between tables
 CHECK_WIDTHS = (44, 10, 50)  # 校验: 检查项, 结果, 如何修改
+FIX_FILL = "#FF7C80"  # a cell the reviewer sends back: red, apart from the live checks' pale BAD_FILL
+REVIEW_AUTHOR = "财政局审核"  # the author of the comments on cells sent back
+REVIEW_HEADS = ("序号", "类别", "问题", "位置", "现填内容", "如何修改")
+REVIEW_WIDTHS = (6, 6, 22, 18, 24, 60)
+
+
+@dataclass(frozen=True)
+class ReviewNotes:
+    """What a workbook sent back to fix carries besides the return (issue/feedback.py builds it): a first
+    sheet 审核意见 with the reviewer's opinion and each finding, and each finding's cell red with a comment."""
+
+    title: str  # the sheet's heading
+    opinion: tuple[tuple[str, str], ...]  # (what, text) above the list: 审核结论, 审核意见, 指标审核意见 by row
+    findings: tuple[tuple[str, str, str, str, str], ...]  # (类别, 问题, 位置 sheet!cell, 现填内容, 如何修改)
+    marks: tuple[tuple[str, str, str], ...]  # (sheet, A1 cell, message) to fill red and comment
+    created: datetime  # the file's creation date (same return → same bytes)
 
 
 def write_workbook(
@@ -73,16 +89,17 @@ def write_workbook(
     year: int | None = None,
     password: str | None = None,
     now: datetime | None = None,
+    notes: ReviewNotes | None = None,
 ) -> Identity:
     """Write a workbook for `declaration` (None = blank) and return the identity stamped into it.
 
-    A Path is written atomically; a BytesIO receives the bytes.
+    A Path is written atomically; a BytesIO receives the bytes. `notes` makes it a workbook sent back to fix.
     """
     declaration = declaration or Declaration()
     _fits(template, declaration)
     identity = _stamp(template, declaration.identity, year, now)
     declaration = replace(declaration, identity=identity)
-    data = _WorkbookWriter(template, declaration, password).build()
+    data = _WorkbookWriter(template, declaration, password, notes).build()
     if isinstance(target, io.BytesIO):
         target.write(data)
     else:
@@ -116,9 +133,12 @@ def _stamp(template: Template, given: Identity, year: int | None, now: datetime 
 
 
 class _WorkbookWriter:
-    def __init__(self, template: Template, declaration: Declaration, password: str | None) -> None:
+    def __init__(self, template: Template, declaration: Declaration, password: str | None,
+                 notes: ReviewNotes | None = None) -> None:
         self.t = template
         self.d = declaration
+        self.notes = notes
+        self.props: dict[int, dict[str, Any]] = {}  # id(format) → its properties, to derive the red one of each
         self.layout: Layout = layout_for(template)
         self.password = template.password if password is None else password
         self.buffer = io.BytesIO()
@@ -141,7 +161,11 @@ class _WorkbookWriter:
     # ---- formats -----------------------------------------------------------
     def _formats(self) -> dict[str, Any]:
         base = {"font_name": FONT, "font_size": paper.BODY_PT, "valign": "vcenter", "text_wrap": True, "border": 1}
-        add = self.wb.add_format
+
+        def add(props: dict[str, Any]) -> Any:
+            made = self.wb.add_format(props)
+            self.props[id(made)] = props
+            return made
 
         def fmt(**kw: Any) -> Any:
             return add({**base, **kw})
@@ -188,6 +212,7 @@ class _WorkbookWriter:
     # ---- the whole workbook ------------------------------------------------
     def build(self) -> bytes:
         sheets = self.t.sheets
+        review = self.wb.add_worksheet(REVIEW_SHEET) if self.notes else None
         help_ws = self.wb.add_worksheet(HELP_SHEET)
         project = self.wb.add_worksheet(sheets["project"])
         goals = self.wb.add_worksheet(sheets["goals"])
@@ -208,6 +233,11 @@ class _WorkbookWriter:
         self._meta(meta)
         for ws in (help_ws, project, goals, guarantees, *(ws for ws, _ in own), checks):
             self._protect(ws)
+        if review is not None and self.notes is not None:
+            self._mark(self.notes)
+            self._review(review, self.notes)
+            self._protect(review)
+            self.wb.set_properties({"created": self.notes.created, "author": REVIEW_AUTHOR})
         self.wb.close()
         return _finish(self.buffer.getvalue(), self.password, self.verbatim)
 
@@ -231,7 +261,7 @@ class _WorkbookWriter:
         self._tall(ws, row, paper.lines_pt(paper.text_lines(text, width, size), size))
 
     def _print_setup(self, ws: Worksheet, *, landscape: bool, repeat_to: int, widths: tuple[int, ...],
-                     last_row: int, blocks: list[tuple[int, int]]) -> None:
+                     last_row: int, blocks: list[tuple[int, int]], repeat_from: int = 0) -> None:
         """A4, one page wide, rows 0..repeat_to on every page, each row at its height, and a page
         break before each block of rows (a table, a field) that would not fit the page in full."""
         ws.set_paper(9)  # A4
@@ -241,7 +271,7 @@ class _WorkbookWriter:
         ws.center_horizontally()
         ws.set_margins(left=paper.MARGIN_LR_PT / 72, right=paper.MARGIN_LR_PT / 72,
                        top=paper.MARGIN_TB_PT / 72, bottom=paper.MARGIN_TB_PT / 72)
-        ws.repeat_rows(0, repeat_to)
+        ws.repeat_rows(repeat_from, repeat_to)
         ws.set_footer("&C第 &P 页，共 &N 页")
         sized = self.heights.get(ws.name, {})
         for row, points in sorted(sized.items()):
@@ -599,6 +629,76 @@ class _WorkbookWriter:
         self._print_setup(ws, landscape=len(widths) > 6, repeat_to=tp.header_row, widths=widths,
                           last_row=tp.last_row, blocks=[(r, r) for r in range(tp.first_row, tp.last_row + 1)])
 
+    # ---- a workbook sent back: 审核意见 and the cells to fix ---------------------
+    def _mark(self, notes: ReviewNotes) -> None:
+        """Each cell a finding points at filled red (the whole merged box it belongs to), keeping its other
+        properties (an input cell stays unlocked), with a comment holding the findings' messages."""
+        messages: dict[tuple[str, int, int], list[str]] = {}
+        for sheet, cell, message in notes.marks:
+            if self.wb.get_worksheet_by_name(sheet) is None or not cell:
+                continue
+            row, col = xl_cell_to_rowcol(cell.split(":")[0])
+            said = messages.setdefault((sheet, row, col), [])
+            if message not in said:
+                said.append(message)
+        red: dict[int, Any] = {}
+        for (sheet, row, col), said in messages.items():
+            ws = self.wb.get_worksheet_by_name(sheet)
+            assert ws is not None
+            box = next(((r0, c0, r1, c1) for r0, c0, r1, c1 in ws.merge if r0 <= row <= r1 and c0 <= col <= c1),
+                       (row, col, row, col))
+            for r in range(box[0], box[2] + 1):
+                for c in range(box[1], box[3] + 1):
+                    self._fill_red(ws, r, c, red)
+            text = "\n".join(said)
+            lines = sum(paper.text_lines(m, 40) for m in said)
+            ws.write_comment(row, col, text, {"author": REVIEW_AUTHOR, "x_scale": 2.5,
+                                              "y_scale": max(1.0, lines * 0.35)})
+
+    def _fill_red(self, ws: Worksheet, row: int, col: int, red: dict[int, Any]) -> None:
+        cell = ws.table.get(row, {}).get(col)
+        old = getattr(cell, "format", None)
+        key = id(old)
+        if key not in red:
+            props = self.props.get(key, {"border": 1}) if old is not None else {"border": 1}
+            red[key] = self.wb.add_format({**props, "bg_color": FIX_FILL, "pattern": 1})
+        if cell is None:
+            ws.write_blank(row, col, None, red[key])
+        else:
+            ws.table[row][col] = cell._replace(format=red[key])
+
+    def _review(self, ws: Worksheet, notes: ReviewNotes) -> None:
+        """审核意见: the opinion, then one row per finding; read-only, printed on A4 one page wide."""
+        f = self.f
+        last = len(REVIEW_WIDTHS) - 1
+        for col, width in enumerate(REVIEW_WIDTHS):
+            ws.set_column(col, col, width)
+        ws.merge_range(0, 0, 0, last, notes.title, f["title"])
+        self._tall(ws, 0, TITLE_PT)
+        row = 1
+        for what, text in notes.opinion:
+            ws.merge_range(row, 0, row, 2, what, f["label_left"])
+            ws.merge_range(row, 3, row, last, "", f["computed"])
+            self._text(ws, row, 3, text, f["computed"])
+            self._tall_for(ws, row, text, sum(REVIEW_WIDTHS[3:]))
+            self._tall_for(ws, row, what, sum(REVIEW_WIDTHS[:3]))
+            row += 1
+        self._tall(ws, row, SPACER_PT)
+        head = row + 1
+        for col, text in enumerate(REVIEW_HEADS):
+            ws.write_string(head, col, text, f["header"])
+        self._tall(ws, head, paper.ONE_LINE_PT)
+        for i, values in enumerate(notes.findings, start=1):
+            r = head + i
+            ws.write_number(r, 0, i, f["computed"])
+            for col, text in enumerate(values, start=1):
+                self._text(ws, r, col, text, f["computed"])
+                self._tall_for(ws, r, text, REVIEW_WIDTHS[col])
+        end = head + max(len(notes.findings), 0)
+        ws.activate()
+        self._print_setup(ws, landscape=True, repeat_from=head, repeat_to=head, widths=REVIEW_WIDTHS, last_row=end,
+                          blocks=[(r, r) for r in range(1, end + 1)])
+
     # ---- 校验, 填表说明, lists, meta ------------------------------------------
     def _checks(self, ws: Worksheet) -> None:
         f = self.f
@@ -640,7 +740,8 @@ class _WorkbookWriter:
         for i, (kind, text) in enumerate(lines, start=2):
             ws.write_string(i, 0, text, f["help_head"] if kind == "head" else f["help"])
             self._tall_for(ws, i, text, HELP_WIDTH)
-        ws.activate()
+        if self.notes is None:  # a workbook sent back opens on 审核意见
+            ws.activate()
         last = 1 + len(lines)
         self._print_setup(ws, landscape=False, repeat_to=0, widths=(HELP_WIDTH,), last_row=last,
                           blocks=[(r, r) for r in range(1, last + 1)])
