@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sqlite3
+import zipfile
 from collections.abc import Callable
 from decimal import Decimal as D
 from pathlib import Path
@@ -231,3 +232,20 @@ def test_a_carried_workbook_resaved_by_libreoffice_keeps_last_years_targets(tmp_
     sheet, ref = next(iter(wb.defined_names[LAST_TARGET_NAME].destinations))
     assert wb[sheet].protection.sheet
     assert all(row[0].protection.locked for row in wb[sheet][ref.replace("$", "")])
+
+
+def test_returns_mailed_in_a_zip_are_read_again_from_the_zip(tmp_path: Path) -> None:
+    _, last, inbox = _round_n(tmp_path)
+    mailed = tmp_path / "mail"
+    mailed.mkdir()
+    with zipfile.ZipFile(mailed / "附件.zip", "w") as zf:
+        for item in last:
+            zf.write(inbox / item.file, f"交回/{item.file}")
+    db2 = tmp_path / "mailed.db"
+    r = invoke(["report", mailed, "-o", tmp_path / "mailed.xlsx", "--db", db2])
+    assert r.exit_code == 0, r.output
+    out, issued, _ = _carry(tmp_path, db2)
+    assert {i.carried_from for i in issued} == {i.form_id for i in last}
+    for item in issued:
+        assert "；" not in item.carry_match  # everything carried: the texts came from the zip's member
+        assert read(out / item.file).project.overview

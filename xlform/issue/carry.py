@@ -81,8 +81,7 @@ def carry_over(store: Path, template: Template, departments: Iterable[Department
         # The latest not rejected; a project whose every version was rejected is not carried.
         kept = [f for f in found if f.verdict != Verdict.REJECT]
         if not kept:
-            notes.append(f"{dept_name}“{found[-1].outcome.project if found[-1].outcome else ''}”：上年审核结论为"
-                         f"{Verdict.REJECT}，未带入。")
+            notes.append(f"{dept_name}“{_project_of(found[-1])}”：上年审核结论为{Verdict.REJECT}，未带入。")
             continue
         best = max(kept, key=lambda f: f.received_at)
         match = f"项目代码 {value}" if how == "code" else f"部门 + 项目名称“{value}”"
@@ -90,6 +89,10 @@ def carry_over(store: Path, template: Template, departments: Iterable[Department
     for carried in out.values():
         carried.sort(key=lambda c: (c.declaration.project.name, c.form_id))
     return CarryOver(out, notes)
+
+
+def _project_of(f: FinalReturn) -> str:
+    return f.outcome.project if f.outcome is not None else ""
 
 
 def _carried(f: FinalReturn, department: str, match: str, template: Template, registry: Registry) -> Carried:
