@@ -69,7 +69,9 @@ def _carry(tmp_path: Path, db: Path, template: str = "shanghai-2020") -> tuple[P
 def test_two_year_round_carries_last_years_returns_and_reports_the_comparison(tmp_path: Path) -> None:
     db, last, inbox = _round_n(tmp_path)
     last_year = {i.form_id: read(inbox / i.file) for i in last}
+    stored = db.read_bytes()
     out, issued, said = _carry(tmp_path, db)
+    assert db.read_bytes() == stored  # last year's store is only read
     assert "复制上年：3 份" in said
     # The manifest: each form of N+1 names last year's form and how it was matched.
     assert {i.carried_from for i in issued} == set(last_year)
