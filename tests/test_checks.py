@@ -154,6 +154,17 @@ CASES = [
     Case("goal.target_unmatched", {"project.annual_goal": "设备有效使用率达到99.5%以上，满意度达到95%以上。"},
          (P, "C22"), ("设备有效使用率", "99.5%"),
          good={"project.annual_goal": "会议保障有序进行，满意度达到95%以上。"}),
+    # ---- carried over from last year: this year's target against the locked 上年目标值 ----------
+    Case("indicators.copied_target", {"indicators[4].last_target": "95%"}, (G, "E22"),
+         ("系统使用满意度", "“95%”", "上年目标值“95%”", "备注"), good={"indicators[4].last_target": "90%"}),
+    Case("indicators.copied_target", {"indicators[4].target": "≥ 95 %", "indicators[4].last_target": "不低于95%"},
+         (G, "E22"), ("“≥ 95 %”", "上年目标值“不低于95%”"), name="same-figure",
+         good={"indicators[4].target": "≥ 95 %", "indicators[4].last_target": "≥95分"}),
+    Case("indicators.target_lowered", {"indicators[4].last_target": "≥98%"}, (G, "E22"),
+         ("“95%”", "低于上年目标值“≥98%”", "降低"), good={"indicators[4].last_target": "≥ 90 %"}),
+    Case("indicators.target_lowered", {"indicators[3].target": "≤15次", "indicators[3].last_target": "≤10次"},
+         (G, "E21"), ("“≤15次”", "高于上年目标值“≤10次”", "放宽"), name="at-most",
+         good={"indicators[3].target": "≤8次", "indicators[3].last_target": "≤10次"}),
     # ---- 项目构成分解 ------------------------------------------------------------
     Case("costs.row", {"costs[0].unit_price": D("1000"), "costs[0].quantity": D("3")}, (G, "E40"),
          ("1,000.00", "数量 3", "3,000.00", "232,124.00"),

@@ -194,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, required=True, metavar="文件夹", help="输出文件夹")
     _template_opt(p)
     p.add_argument("--year", type=_year, metavar="年度", help="预算年度，默认取模板")
+    p.add_argument("--carry-over", type=Path, metavar="上年记录库",
+                   help="上年的收件记录库（report --db）：各部门上年的项目预填进今年的表（复制上年）")
 
     p = command("report", "收集、审核并汇总交回的申报表：退出码 0 全部通过，1 有错误、无法读取或未提交 / build the summary",
                 _report)
@@ -472,9 +474,14 @@ def _distribute(a: argparse.Namespace) -> int:
     from .form.template import load_template
     from .issue.distribute import distribute
 
-    result = distribute(a.roster, a.output, load_template(a.template), year=a.year)
+    result = distribute(a.roster, a.output, load_template(a.template), year=a.year, carry_over=a.carry_over)
     departments = len({i.department for i in result.issued})
     _out(f"已为 {departments} 个部门生成 {len(result.issued)} 份申报表：{result.folder}")
+    if a.carry_over is not None:
+        carried = [i for i in result.issued if i.carried_from]
+        _out(f"复制上年：{len(carried)} 份预填了上年的项目（下发清单的“上年表单编号”“上年匹配”两列）。")
+        for note in result.carry_notes:
+            _out(f"  {note}")
     _out(f"下发清单：{result.manifest}（汇总时可用 --manifest 核对未提交的部门）")
     if result.template_copy is not None:
         _out(f"下发模板：{result.template_copy}（下发时所用模板的原样副本；汇总、审核时用 --manifest {result.folder} "

@@ -547,6 +547,68 @@ def recorded_templates(path: Path) -> list[Template]:
         conn.close()
 
 
+@dataclass(frozen=True)
+class FinalReturn:
+    """The latest version of one form in a store: a past round's final return (distribute --carry-over)."""
+
+    form_id: str
+    item_key: str
+    name: str  # as the report listed it (a zip member: the zip's name / the member)
+    received_at: str
+    outcome: Outcome | None  # None when no result of it is left (cleared with an old signature)
+    places: tuple[tuple[str, str], ...]  # (file on disk, member of it or "") that held these bytes when collected
+    verdict: str = ""  # the reviewer's decision holding for this version ("" when none)
+
+
+def final_returns(path: Path) -> list[FinalReturn]:
+    """The final return of every form a store holds, read without writing anything; the store's latest
+    decisions with them. Anything that is not a store this version reads is a UserError."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"找不到上年的收件记录库 {path}；请给出上年 xlform report --db 建立的文件。")
+    if not _looks_like_sqlite(path) or path.stat().st_size == 0:
+        raise UserError(f"{path} 不是 xlform 的收件记录库（SQLite）；请给出上年 xlform report --db 建立的文件。")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_SECONDS)
+    except sqlite3.Error as exc:
+        raise store_error(path, exc) from None
+    try:
+        version = _schema_version(conn, path)
+        if version < _FIRST_STEPPED:
+            raise UserError(f"收件记录库 {path} 的版本太旧（结构版本 {version}），无法带入上年的申报表；"
+                            "请先用本版本对上年的收件文件夹运行一次 xlform report --db。")
+        latest: dict[str, tuple[str, str, str]] = {}  # history in the report's order: the last one holds
+        for form_id, key, name, received in conn.execute(
+                "SELECT form_id, item_key, name, received_at FROM returns ORDER BY received_at, name"):
+            latest[form_id] = (key, name, received)
+        keys = {key for key, _, _ in latest.values()}
+        outcomes: dict[str, Outcome] = {}
+        for key, payload in conn.execute(  # the most recently used signature's result wins
+                "SELECT r.item_key, r.payload FROM results r LEFT JOIN checkers c ON c.signature = r.checker "
+                "ORDER BY c.last_used"):
+            if key in keys:
+                try:
+                    outcomes[key] = Outcome.from_json(json.loads(payload))
+                except (ValueError, TypeError, KeyError):
+                    continue  # a result this version cannot take: the file is read again instead
+        places: dict[str, dict[tuple[str, str], None]] = {}
+        for key, member, file_path in conn.execute(
+                "SELECT c.item_key, c.member, f.path FROM contents c JOIN files f "
+                "ON f.checker = c.checker AND f.sha256 = c.file_sha256"):
+            if key in keys:
+                places.setdefault(key, {})[(_path_of(file_path), member)] = None
+        verdicts: dict[tuple[str, str], str] = {}
+        if version >= 7:
+            for form_id, key, verdict in conn.execute("SELECT form_id, item_key, verdict FROM decisions ORDER BY id"):
+                verdicts[(form_id, key)] = verdict
+    except sqlite3.Error as exc:
+        raise store_error(path, exc) from None
+    finally:
+        conn.close()
+    return [FinalReturn(form_id, key, name, received, outcomes.get(key), tuple(places.get(key, ())),
+                        verdicts.get((form_id, key), "")) for form_id, (key, name, received) in latest.items()]
+
+
 _READ_ONLY = "收件记录库 {path} 是只读的（或所在文件夹不可写），无法记录本次收件；请换一个可写的位置，或修改权限后重试。"
 
 

@@ -48,6 +48,7 @@ class IndicatorRow(_Row):
     value_basis: str
     row: int
     extra: list[str] = field(default_factory=list)  # the columns the template adds (Outcome.indicator_columns)
+    last_target: str = ""  # 上年目标值 of a carried-over row ("" otherwise)
 
 
 @dataclass(slots=True)
@@ -137,6 +138,10 @@ class Outcome:
     indicator_columns: list[Added] = field(default_factory=list)  # columns added to 绩效指标 (IndicatorRow.extra)
     cost_columns: list[Added] = field(default_factory=list)  # columns added to 项目构成分解 (CostRow.extra)
     tables: list[AddedRows] = field(default_factory=list)
+    # Carried over from last year (Identity.carried_from …): the report's 上年对比 needs no last year's store.
+    carried_from: str = ""
+    last_budget: str = ""
+    last_money_unit: str = ""
 
     @classmethod
     def refused(cls, why: Reason) -> Outcome:
@@ -202,7 +207,8 @@ def outcome_of(result: FileResult) -> Outcome:
         errors=result.errors,
         warnings=result.warnings,
         indicators=[IndicatorRow(i.level1, i.level2, i.name, i.target.raw, i.target.operator, _s(i.target.number),
-                                 i.target.unit, i.note, i.value_type, i.value_basis, i.row, _texts(i, ind_cols))
+                                 i.target.unit, i.note, i.value_type, i.value_basis, i.row, _texts(i, ind_cols),
+                                 i.last_target)
                     for i in d.indicators],
         costs=[CostRow(c.project, c.content, c.detail, _s(c.amount), _s(c.unit_price), c.price_basis, _s(c.quantity),
                        c.quantity_basis, c.note, c.row, _texts(c, cost_cols)) for c in d.costs],
@@ -214,6 +220,9 @@ def outcome_of(result: FileResult) -> Outcome:
         cost_columns=list(cost_cols),
         tables=[AddedRows(key, label, list(columns), [[*_texts(item, columns), item.row] for item in rows_of(d, key)])
                 for key, label in added_tables(template).items() for columns in [added_columns(template, key)]],
+        carried_from=ident.carried_from,
+        last_budget=ident.last_budget,
+        last_money_unit=ident.last_money_unit,
     )
 
 

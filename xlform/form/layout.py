@@ -53,6 +53,11 @@ COST_CHECK_WIDTH = 16  # the per-row check right of 项目构成分解: "应为 
 LONG_LIMIT = 200  # characters of a paragraph field a template gives no limit for
 TABLE_TEXT_LIMIT = 100  # characters of a text column in a row table (rows there grow as text is typed)
 TARGET_LIMIT = 50  # characters of a 目标值
+# 上年目标值 of a form carried over from last year: a locked column just right of the indicator table, outside
+# t_indicators and the fingerprint (a carried form reads with the same template as any other form of the round);
+# the reader finds it by this name, which follows rows a clerk inserts like every other name.
+LAST_TARGET_NAME = "c_indicators_last_target"
+LAST_TARGET_HEADER = "上年目标值"
 # Fields of 项目总体情况 a template may give a length limit (the text kinds among them).
 LIMITED_FIELDS = tuple(f.key for f in FIELD_BY_KEY.values() if f.kind in (Kind.TEXT, Kind.LONG))
 

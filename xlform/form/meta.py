@@ -22,6 +22,8 @@ META_KEYS = (
     "fingerprint",
     "template_digest",
 )
+# Written only on a form carried over from last year (a blank or ordinary form has no such rows).
+CARRY_KEYS = ("carried_from", "last_budget", "last_money_unit")
 
 
 def meta_values(identity: Identity, generator_version: str) -> dict[str, str]:
@@ -38,6 +40,7 @@ def meta_values(identity: Identity, generator_version: str) -> dict[str, str]:
         "money_unit": identity.money_unit,
         "fingerprint": identity.fingerprint,
         "template_digest": identity.template_digest,
+        **{key: getattr(identity, key) for key in CARRY_KEYS},
     }
 
 
@@ -55,4 +58,5 @@ def identity_from_meta(values: dict[str, str]) -> Identity:
         money_unit=values.get("money_unit", "") or "元",
         fingerprint=values.get("fingerprint", ""),
         template_digest=values.get("template_digest", ""),
+        **{key: values.get(key, "") for key in CARRY_KEYS},
     )

@@ -30,6 +30,11 @@ class Identity:
     money_unit: str = "元"
     fingerprint: str = ""
     template_digest: str = ""  # sha256 of the template YAML it was issued with ("" before digests were stamped)
+    # A form carried over from last year's return (distribute --carry-over): that return's form id, its 当年预算
+    # (decimal text, "" when it had none) and money unit. "" for every other form.
+    carried_from: str = ""
+    last_budget: str = ""
+    last_money_unit: str = ""
 
 
 @dataclass
@@ -137,6 +142,7 @@ class Indicator:
     value_basis: str = ""  # 指标值设定依据
     row: int = field(default=0, compare=False)
     extra: dict[str, Any] = field(default_factory=dict)  # columns the template adds (指标解释, 分值…)
+    last_target: str = ""  # 上年目标值 of a carried-over row, as last year's return had it (a locked column)
 
 
 @dataclass

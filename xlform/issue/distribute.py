@@ -19,7 +19,7 @@ import shutil
 import time
 import uuid
 import zipfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -32,6 +32,7 @@ from ..form.model import Declaration, Identity
 from ..form.template import Template, TemplateError, load_template
 from ..ooxml.ziparchive import copied, deflated, directory, write_zip
 from ..writing.workbook import write_workbook
+from .carry import Carried, CarryOver, carry_over
 from .roster import Department, decode_csv, department_name_problem, read_roster, safe_file_part
 
 MANIFEST_NAME = "下发清单.csv"
@@ -54,6 +55,8 @@ class Issued:
     year: int
     template_file: str = ""  # the copy of the template beside the manifest ("" in a manifest from before copies)
     template_digest: str = ""  # its sha256, as stamped into each workbook's _meta
+    carried_from: str = ""  # last year's form id of a form carried over (--carry-over), "" for a new one
+    carry_match: str = ""  # how last year's return was matched (项目代码 … / 部门 + 项目名称 …), and what is missing
 
     # The manifest's columns for the recipient.
     @property
@@ -88,6 +91,8 @@ MANIFEST_COLUMNS: tuple[tuple[str, str], ...] = (
     ("年度", "year"),
     ("模板文件", "template_file"),
     ("模板摘要", "template_digest"),
+    ("上年表单编号", "carried_from"),
+    ("上年匹配", "carry_match"),
 )
 
 
@@ -98,6 +103,7 @@ class DistributeResult:
     manifest: Path
     seconds: float
     template_copy: Path | None = None
+    carry_notes: list[str] = field(default_factory=list)  # last year's projects not carried, and why
 
     @property
     def rate(self) -> float:
@@ -130,24 +136,34 @@ def distribute(
     *,
     year: int | None = None,
     now: datetime | None = None,
+    carry_over: Path | None = None,
 ) -> DistributeResult:
     """Write one workbook per department and project into `outdir`, then the manifest.
 
     Everything is validated first (the roster, clashes with files already in
     `outdir`), so a mistake writes nothing. Workbooks are written into a hidden
     staging folder and moved in at the end: Ctrl-C while writing leaves no partial set.
+
+    `carry_over` (last year's store): each department's projects of last year are prefilled into its forms
+    (issue/carry.py), as many forms as it has projects or the roster asks for, whichever is more.
     """
     started = time.perf_counter()
     departments = read_roster(roster) if isinstance(roster, (str, Path)) else _checked(roster)
     year = year or template.year
     issued_at = (now or datetime.now(BEIJING)).isoformat(timespec="seconds")
     copy_name = template_copy_name(template) if template.text else ""
-    plan = [
-        Issued(str(uuid.uuid4()), d, n, file_name(year, d.name, n), issued_at,
-               template.id, template.version, year, copy_name, template.digest if copy_name else "")
-        for d in departments
-        for n in range(1, d.projects + 1)
-    ]
+    carried = _carry_over(carry_over, template, departments)
+    plan, prefilled = [], {}
+    for d in departments:
+        last = carried.by_department.get(d.name, [])
+        for n in range(1, max(d.projects, len(last)) + 1):
+            c = last[n - 1] if n <= len(last) else None
+            item = Issued(str(uuid.uuid4()), d, n, file_name(year, d.name, n), issued_at, template.id,
+                          template.version, year, copy_name, template.digest if copy_name else "",
+                          c.form_id if c else "", "；".join(filter(None, (c.match, c.note))) if c else "")
+            plan.append(item)
+            if c is not None:
+                prefilled[item.form_id] = c
     outdir = Path(outdir)
     _check_outdir(outdir, plan, copy_name)
     stamper = Stamper(template, year, issued_at)
@@ -158,7 +174,10 @@ def distribute(
         staging.mkdir()
         try:
             for item in plan:
-                (staging / item.file).write_bytes(stamper.stamp(item.form_id, item.department, item.code))
+                c = prefilled.get(item.form_id)
+                data = stamper.stamp(item.form_id, item.department, item.code) if c is None \
+                    else _carried_workbook(template, item, c)
+                (staging / item.file).write_bytes(data)
             for item in plan:  # renames in one folder: a moment, whatever the count
                 (staging / item.file).replace(outdir / item.file)
         finally:
@@ -169,7 +188,23 @@ def distribute(
     except OSError as exc:
         raise UserError(f"无法写入输出文件夹 {outdir}：{os_reason(exc)}") from None
     return DistributeResult(plan, outdir, manifest, time.perf_counter() - started,
-                            outdir / copy_name if copy_name else None)
+                            outdir / copy_name if copy_name else None, carried.notes)
+
+
+def _carry_over(store: Path | None, template: Template, departments: list[Department]) -> CarryOver:
+    if store is None:
+        return CarryOver({}, [])
+    return carry_over(Path(store), template, departments)
+
+
+def _carried_workbook(template: Template, item: Issued, c: Carried) -> bytes:
+    """A form prefilled with last year's project: written in full (its values differ from every other form)."""
+    identity = Identity(form_id=item.form_id, department=item.department, department_code=item.code,
+                        issued_at=item.issued_at, carried_from=c.form_id, last_budget=c.last_budget,
+                        last_money_unit=c.last_money_unit)
+    out = io.BytesIO()
+    write_workbook(template, out, replace(c.declaration, identity=identity), year=item.year)
+    return out.getvalue()
 
 
 def _checked(departments: list[Department]) -> list[Department]:

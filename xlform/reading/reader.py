@@ -23,7 +23,7 @@ from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from ..form.fields import META_SHEET, Kind
 from ..form.kinds import KINDS, TEXT_KINDS
-from ..form.layout import TablePos, layout_for
+from ..form.layout import LAST_TARGET_NAME, TablePos, layout_for
 from ..form.meta import META_FORMAT, identity_from_meta
 from ..form.model import (
     Declaration,
@@ -382,7 +382,20 @@ class _Reader:
             if isinstance(item, Indicator):
                 _merge_mof_target(item)
             items.append(item)
+        if pos.table == "indicators" and LAST_TARGET_NAME in self.pkg.names:
+            self.read_last_targets(items, grid)
         return items
+
+    def read_last_targets(self, items: list[Any], grid: list[list[Any]]) -> None:
+        """上年目标值 of a carried-over form, from its locked column (sheet protection keeps a clerk from typing
+        there; a value edited anyway only changes the 提示 the carry-over rules give, never an amount)."""
+        ref = parse_ref(self.pkg.names[LAST_TARGET_NAME])
+        if ref is None or ref.col != ref.last_col:
+            return
+        for item in items:
+            r = item.row - 1
+            if ref.row <= r <= ref.last_row and r < len(grid) and ref.col < len(grid[r]):
+                item.last_target = clean_text(grid[r][ref.col])
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,12 @@ from typing import Any
 from ..collect.outcome import Outcome
 from ..export import FIELD_HEADINGS, Added, Heads, unique
 from ..form.fields import ADDED_COLUMN_WIDTH, MONEY_KEYS, Kind
+from ..form.model import Indicator, Target
 from ..issue.roster import Department
 from ..reading import refusals as R
 from ..reading.refusals import title_of
 from ..review.findings import SEVERITY_LABEL
-from ..review.rules import catalogue
+from ..review.rules import catalogue, target_change
 from ..review.status import Status
 
 TO_YUAN = {"元": Decimal(1), "万元": Decimal(10000)}
@@ -211,6 +212,8 @@ def build_tables(latest: list[Return], superseded: list[Return], unread: list[Un
         _superseded(superseded),
     ]
     tables[4:4] = _added_tables(latest, unit, tables)  # after the other detail sheets
+    if any(r.outcome.carried_from for r in latest):  # only a round carried over from last year has one
+        tables.insert(4, _last_year(latest, unit))
     return tables
 
 
@@ -348,6 +351,46 @@ def _indicators(latest: list[Return], unit: str) -> Table:
                          _number(i.number), i.unit, i.note, i.value_type, i.value_basis, r.name, i.row,
                          *_values(heads, o.indicator_columns, i.extra, o.money_unit, unit)])
     return Table("指标明细", "indicators", columns, rows)
+
+
+def _last_year(latest: list[Return], unit: str) -> Table:
+    """上年对比: each carried-over return, this year against last (from the form itself: last year's budget in its
+    _meta, each row's 上年目标值 in its locked column), so no last year's store is needed. The budget on the
+    return's first row, then one row per indicator."""
+    columns = [
+        *_WHOSE, Column(f"上年当年预算（{unit}）", "last_budget", "money", 15, True),
+        Column(f"本年当年预算（{unit}）", "current_year", "money", 15, True),
+        Column(f"预算增减（{unit}）", "budget_change", "money", 15, True),
+        Column("一级目标", "level1", width=12), Column("三级目标", "name", width=28),
+        Column("上年目标值", "last_target", width=14), Column("本年目标值", "target", width=14),
+        Column("变化", "change", width=10), *_WHERE, Column("上年表单编号", "carried_from", width=38, technical=True),
+    ]
+    at = MONEY_KEYS.index("current_year")
+    rows: list[list[Any]] = []
+    for r in latest:
+        o = r.outcome
+        if not o.carried_from:
+            continue
+        last = _money(o.last_budget, o.last_money_unit, unit)
+        now = _money(o.money[at], o.money_unit, unit) if at < len(o.money) else None
+        budget = [last, now, now - last if now is not None and last is not None else None]
+        for n, i in enumerate(o.indicators or [None]):
+            money = budget if n == 0 else [None, None, None]
+            if i is None:
+                rows.append([r.department, o.project, *money, "", "", "", "", "", r.name, None, o.carried_from])
+                continue
+            target = Target(i.target, i.operator, _decimal(i.number), i.unit)
+            change = target_change(Indicator(level2=i.level2, name=i.name, target=target, last_target=i.last_target))
+            rows.append([r.department, o.project, *money, i.level1, i.name, i.last_target, i.target, change,
+                         r.name, i.row, o.carried_from])
+    return Table("上年对比", "last_year", columns, rows, totals=True)
+
+
+def _decimal(text: str) -> Decimal | None:
+    try:
+        return Decimal(text) if text else None
+    except InvalidOperation:
+        return None
 
 
 def _costs(latest: list[Return], unit: str) -> Table:

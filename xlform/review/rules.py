@@ -19,7 +19,7 @@ from ..form.fields import TABLES, Column, Field, Kind
 from ..form.layout import field_per_line, layout_for
 from ..form.model import Declaration, DeclarationValues, Indicator, field_value, row_value, rows_of
 from ..form.paper import counted_length
-from ..form.targets import GoalTarget, extract_goal_targets, same_subject
+from ..form.targets import GoalTarget, extract_goal_targets, parse_target, same_subject
 from ..form.template import DEFAULT_TEMPLATE, Template, TemplateError, load_template
 from ..form.template_rules import BureauRule
 from ..form.values import CENT
@@ -813,6 +813,65 @@ def _pointed(ctx: Context, b: BureauRule) -> tuple[tuple[str, str], str, Any]:
         return ctx.cell(name), ctx.label(name), ctx.values().field(name)
     rows = rows_of(ctx.d, table)
     return ctx.row_cell(table, column, rows[-1].row if rows else 0), ctx.header(table, column), ""
+
+
+# ---- carried over from last year (distribute --carry-over): this year's target against 上年目标值 ----------
+
+
+# How this year's target of a carried row stands against 上年目标值 (the report's 上年对比 says the same words).
+SAME, RAISED, LOWERED, CHANGED, NEW = "未变", "要求提高", "要求降低", "已修改", "新增"
+_BETTER = {"≥": 1, ">": 1, "≤": -1, "<": -1}  # which way a more demanding target moves, by operator
+
+
+def target_change(i: Indicator) -> str:
+    """SAME, RAISED, LOWERED, CHANGED (not comparable: words, another unit or direction) or NEW (no 上年目标值);
+    "" for a row without this year's target. Only like is compared with like: the same unit (a rate typed
+    without % counts as %) and the same direction (95% typed under last year's ≥98% is a ≥ target)."""
+    now = i.target
+    if not now.raw:
+        return ""
+    if not i.last_target:
+        return NEW
+    last = parse_target(i.last_target)
+    if "".join(now.raw.split()) == "".join(i.last_target.split()):
+        return SAME
+    if now.number is None or last.number is None or _unit_of(i) != (last.unit or ("%" if _is_rate(i) else "")):
+        return CHANGED
+    operator = now.operator or last.operator
+    direction = _BETTER.get(operator, 0)
+    if now.number == last.number:
+        return SAME if now.operator in ("", last.operator) else CHANGED
+    if not direction or _BETTER.get(last.operator or operator) != direction:
+        return CHANGED
+    return RAISED if (now.number - last.number) * direction > 0 else LOWERED
+
+
+def _carried(ctx: Context, change: str) -> Iterator[tuple[str, Indicator]]:
+    for table, i in ctx.indicator_rows():
+        if i.last_target and target_change(i) == change:
+            yield table, i
+
+
+@rule("indicators.copied_target", "warning", "目标值照抄上年（延续项目）",
+      "延续项目“系统使用满意度”上年目标值为“≥95%”，今年仍填“≥95%”。")
+def _copied_target(r: Rule, ctx: Context) -> Iterator[Finding]:
+    for table, i in _carried(ctx, SAME):
+        header = ctx.header(table, "target")
+        yield ctx.finding(r, ctx.row_cell(table, "target", i.row), header, i.target.raw,
+                          f"{_indicator(i)}的{header}“{_show(i.target.raw)}”与上年目标值“{_show(i.last_target)}”相同；"
+                          "请按今年的工作安排重新测算，确需保持不变的请在备注中说明理由。")
+
+
+@rule("indicators.target_lowered", "warning", "目标值低于上年（≥ 类）或高于上年（≤ 类）",
+      "上年目标值“≥98%”，今年填“≥95%”；或上年“≤10个工作日”，今年“≤15个工作日”。")
+def _target_lowered(r: Rule, ctx: Context) -> Iterator[Finding]:
+    for table, i in _carried(ctx, LOWERED):
+        header = ctx.header(table, "target")
+        operator = i.target.operator or parse_target(i.last_target).operator
+        how, what = ("低于", "降低") if _BETTER[operator] > 0 else ("高于", "放宽")
+        yield ctx.finding(r, ctx.row_cell(table, "target", i.row), header, i.target.raw,
+                          f"{_indicator(i)}的{header}“{_show(i.target.raw)}”{how}上年目标值“{_show(i.last_target)}”"
+                          f"（{operator} 类指标的目标一般不应比上年{what}）；请说明理由，或调整目标值。")
 
 
 # ---- rules raised while reading (reading/reader.py): a value or the workbook's structure -----------

@@ -31,6 +31,8 @@ from ..form.kinds import KINDS, Cell, Validating
 from ..form.layout import (
     FIRST_FIELD_ROW,
     FUNDING_CHECK_COL,
+    LAST_TARGET_HEADER,
+    LAST_TARGET_NAME,
     PROJECT_COLS,
     PROJECT_NAME_ROW_GOALS,
     PROJECT_WIDTHS,
@@ -41,7 +43,7 @@ from ..form.layout import (
     field_per_line,
     layout_for,
 )
-from ..form.meta import META_KEYS, meta_values
+from ..form.meta import CARRY_KEYS, META_KEYS, meta_values
 from ..form.model import Declaration, Identity, field_value, row_value, rows_of
 from ..form.template import Template
 from ..ooxml.xmltext import t_element
@@ -533,6 +535,25 @@ class _WorkbookWriter:
                                 f"={sheet}!${letter}${tp.first_row + 1}:${letter}${tp.last_row + 1}")
         self.wb.define_name(tp.name, f"={sheet}!${xl_col_to_name(tp.first_col)}${tp.first_row + 1}"
                                      f":${xl_col_to_name(tp.last_col)}${tp.last_row + 1}")
+        if tp.table == "indicators" and any(getattr(item, "last_target", "") for item in rows):
+            self._last_targets(ws, tp, rows)
+
+    def _last_targets(self, ws: Worksheet, tp: TablePos, rows: list[Any]) -> None:
+        """上年目标值 beside the indicator table of a carried-over form: locked (grey, like every computed cell),
+        so the clerk sees last year's target while setting this year's and the reviewer's comparison holds."""
+        col = tp.last_col + 1
+        if col >= len(self.layout.goals_widths):
+            ws.set_column(col, col, 12)
+        ws.write_string(tp.header_row, col, LAST_TARGET_HEADER, self.f["header"])
+        for i in range(tp.n_rows):
+            text = rows[i].last_target if i < len(rows) else ""
+            if text:
+                self._text(ws, tp.first_row + i, col, text, self.f["computed"])
+            else:
+                ws.write_blank(tp.first_row + i, col, None, self.f["computed"])
+        letter = xl_col_to_name(col)
+        self.wb.define_name(LAST_TARGET_NAME, f"={quote_sheetname(ws.name)}!${letter}${tp.first_row + 1}"
+                                              f":${letter}${tp.last_row + 1}")
 
     def _total_note(self, ws: Worksheet, row: int, amount_col: int, note_col: int, check_id: str) -> None:
         """A total on 绩效目标 that disagrees with 当年预算 turns red, and the cell beside it says so."""
@@ -772,7 +793,8 @@ class _WorkbookWriter:
 
     def _meta(self, ws: Worksheet) -> None:
         values = meta_values(self.d.identity, __version__)
-        for r, key in enumerate(META_KEYS):
+        carried = [key for key in CARRY_KEYS if values[key]]
+        for r, key in enumerate(META_KEYS + tuple(carried)):
             ws.write_string(r, 0, key)
             self._text(ws, r, 1, values[key])
         ws.very_hidden()
