@@ -153,8 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--format", dest="fmt", type=_choice("text", "json"), default="text", metavar="格式",
                    help="输出格式：text（默认）或 json")
     _extra_templates_opt(p)
-    p.add_argument("--manifest", type=Path, metavar="下发清单",
-                   help="下发文件夹或下发清单：用下发时保存的模板读取 / the round's folder: its template copy")
+    p.add_argument("--manifest", type=Path, action="append", default=[], metavar="下发清单",
+                   help="下发文件夹或下发清单（可多次）：用下发时保存的模板读取 / the round's folders: their template copies")
     p.add_argument("--db", type=Path, metavar="记录库",
                    help="收件记录库：用其中记下的模板读取（只读）/ the store's recorded templates (read only)")
 
@@ -194,7 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inboxes", nargs="+", type=Path, metavar="收件文件夹", help="收件文件夹（可多个，含子文件夹和 .zip）")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="文件", help="汇总报告文件")
     p.add_argument("--roster", type=Path, metavar="部门名单", help="部门名单：列出未提交的部门")
-    p.add_argument("--manifest", type=Path, metavar="下发清单", help="下发清单（distribute 生成的文件夹或 CSV）")
+    p.add_argument("--manifest", type=Path, action="append", default=[], metavar="下发清单",
+                   help="下发清单（distribute 生成的文件夹或 CSV；可多次，如补发的另一个文件夹）")
     p.add_argument("--db", type=Path, metavar="记录库", help="收件记录库（SQLite），每天重跑只读新文件")
     p.add_argument("-j", "--jobs", type=_positive, metavar="进程数", help="并行进程数，默认全部 CPU")
     p.add_argument("-f", "--format", dest="fmt", type=_choice("xlsx", "csv", "json"), default="xlsx", metavar="格式",
@@ -283,7 +284,7 @@ def _round_templates(a: argparse.Namespace) -> list[TemplateRef]:
     from .store import recorded_templates
 
     found: list[TemplateRef] = [*(recorded_templates(a.db) if a.db else []),
-                                *(manifest_templates(a.manifest) if a.manifest else [])]
+                                *(t for m in a.manifest for t in manifest_templates(m))]
     return [*found, *_extra_templates(a.templates)]
 
 
@@ -468,6 +469,8 @@ def _report(a: argparse.Namespace) -> int:
 
     result = make_report(a.inboxes, a.output, roster=a.roster, manifest=a.manifest, db=a.db, jobs=a.jobs, fmt=a.fmt,
                          templates=a.templates)
+    for line in result.notices:  # 未作修改, 一表多用: said before the totals
+        _out(line)
     _out(result.closing_line())
     shown = "、".join(str(p) for p in result.outputs)
     _out(f"报告：{shown}" + ("（内容未变，沿用上次生成的文件）" if result.reused_report else "")

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Self
 
 from ..export import Added, added_columns, added_fields, added_tables, plain_text, template_of
-from ..form.fields import MONEY_KEYS
-from ..form.model import row_value, rows_of
+from ..form.fields import FIELDS, MONEY_KEYS, TABLE_COLUMNS
+from ..form.model import Declaration, field_value, row_value, rows_of
+from ..form.template import Template
 from ..reading.reader import Registry
 from ..reading.refusals import Reason
 from ..review.result import FileResult, check_file
@@ -99,6 +100,22 @@ class AddedRows:
         return cls(key, label, [Added(*c) for c in columns], rows)
 
 
+@dataclass(slots=True)
+class TableTexts:
+    """A built-in table's rows as text: the column keys (the template's order, added columns last) and each
+    row's values (export.plain_text) followed by its sheet row."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+
+    def to_json(self) -> list[Any]:
+        return [self.columns, self.rows]
+
+    @classmethod
+    def from_json(cls, values: list[Any]) -> TableTexts:
+        return cls(*values)
+
+
 def _added_json(a: Added) -> list[str]:
     return [a.key, a.header, a.kind]
 
@@ -137,6 +154,11 @@ class Outcome:
     indicator_columns: list[Added] = field(default_factory=list)  # columns added to 绩效指标 (IndicatorRow.extra)
     cost_columns: list[Added] = field(default_factory=list)  # columns added to 项目构成分解 (CostRow.extra)
     tables: list[AddedRows] = field(default_factory=list)
+    # What comparing a resubmission with the version it supersedes needs (report/changes.py), in the cheapest
+    # form: the filled fields of 项目总体情况 not held above, as text by key (empty ones left out; all of them
+    # together: field_texts), and the rows of the built-in tables not held above (项目构成, 制度保障) as text.
+    texts: dict[str, str] = field(default_factory=dict)
+    rows: dict[str, TableTexts] = field(default_factory=dict)
 
     @classmethod
     def refused(cls, why: Reason) -> Outcome:
@@ -150,6 +172,7 @@ class Outcome:
         for name in _ADDED_LISTS:
             data[name] = [_added_json(a) for a in data[name]]
         data["tables"] = [t.to_json() for t in self.tables]
+        data["rows"] = {k: t.to_json() for k, t in self.rows.items()}
         return data
 
     @classmethod
@@ -160,7 +183,15 @@ class Outcome:
         for name in _ADDED_LISTS:
             data[name] = [Added(*a) for a in data.get(name, ())]
         data["tables"] = [AddedRows.from_json(t) for t in data.get("tables", ())]
+        data["rows"] = {k: TableTexts.from_json(t) for k, t in data.get("rows", {}).items()}
         return cls(**data)
+
+    def field_texts(self) -> dict[str, str]:
+        """Every filled field of 项目总体情况 as text, by key: built-in and added alike."""
+        held = {"name": self.project, "category": self.category, "start_date": self.start, "end_date": self.end,
+                **dict(zip(MONEY_KEYS, self.money, strict=False)),
+                **{a.key: text for a, text in zip(self.added_fields, self.extra, strict=False)}}
+        return {**self.texts, **{k: v for k, v in held.items() if v}}
 
     @property
     def readable(self) -> bool:
@@ -184,6 +215,7 @@ def outcome_of(result: FileResult) -> Outcome:
     template = template_of(d)
     fields_added, ind_cols, cost_cols = (added_fields(template), added_columns(template, "indicators"),
                                          added_columns(template, "costs"))
+    texts, rows = _texts_of(d, template)
     return Outcome(
         status=result.status,
         form_id=ident.form_id,
@@ -214,7 +246,34 @@ def outcome_of(result: FileResult) -> Outcome:
         cost_columns=list(cost_cols),
         tables=[AddedRows(key, label, list(columns), [[*_texts(item, columns), item.row] for item in rows_of(d, key)])
                 for key, label in added_tables(template).items() for columns in [added_columns(template, key)]],
+        texts=texts,
+        rows=rows,
     )
+
+
+# The fields an Outcome holds in their own attributes (field_texts gives them back by key).
+HELD_FIELDS = frozenset({"name", "category", "start_date", "end_date", *MONEY_KEYS})
+# The built-in tables an outcome holds only as text (TableTexts): 绩效指标 and 项目构成分解 are held in full.
+TEXT_TABLES = ("activities", "guarantees")
+
+
+def _texts_of(d: Declaration, template: Template | None) -> tuple[dict[str, str], dict[str, TableTexts]]:
+    """Every filled field as text by key, and the rows of TEXT_TABLES as text (the template's columns)."""
+    texts: dict[str, str] = {}
+    for f in template.fields if template is not None else FIELDS:
+        if f.key in HELD_FIELDS or not f.builtin:  # held as project, money…, or in `extra`
+            continue
+        text = plain_text(field_value(d, f.group, f.key))
+        if text:
+            texts[f.key] = text
+    rows: dict[str, TableTexts] = {}
+    for table in TEXT_TABLES:
+        items = rows_of(d, table)
+        if not items:
+            continue
+        keys = list(template.column_defs.get(table, {})) if template is not None else list(TABLE_COLUMNS[table])
+        rows[table] = TableTexts(keys, [[*(plain_text(row_value(i, k)) for k in keys), i.row] for i in items])
+    return texts, rows
 
 
 def _texts(item: Any, columns: Sequence[Added]) -> list[str]:

@@ -19,6 +19,7 @@ import shutil
 import time
 import uuid
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -303,6 +304,23 @@ def read_manifest(path: str | Path) -> list[Issued]:
 
 
 _INT_COLUMNS = ("project_no", "year")
+
+
+def read_manifests(paths: Sequence[str | Path]) -> list[Issued]:
+    """Several manifests as one round (a later 补发 to new departments, or a folder `distribute --append`
+    extended): every form once, in the order first seen. A form id issued to two different departments
+    cannot be attributed: a usage error naming both, before anything is read."""
+    seen: dict[str, tuple[Issued, Path]] = {}
+    for path in map(Path, paths):
+        for item in read_manifest(path):
+            first = seen.get(item.form_id)
+            if first is None:
+                seen[item.form_id] = (item, path)
+            elif first[0].department != item.department:
+                raise UserError(f"表单编号 {item.form_id} 在下发清单 {first[1]} 中下发给“{first[0].department}”，"
+                                f"在 {path} 中却下发给“{item.department}”：无法确定交回的表属于哪个部门；"
+                                "请核对这两份下发清单（同一轮的表单编号不应重复）。")
+    return [item for item, _ in seen.values()]
 
 
 def _unsafe(text: str) -> str:
