@@ -171,8 +171,10 @@ def test_all_passed_exits_zero_and_json_has_every_section(tmp_path: Path, issued
     assert result.exit_code == 0, result.output + result.stderr
     doc = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     assert doc["summary"] == {"files": 1, "returns": 1, "with_errors": 0, "unreadable": 0, "ignored": 0,
-                              "superseded": 0, "departments_missing": 0, "forms_missing": 0}
-    assert set(doc) >= {"returns", "departments", "indicators", "costs", "findings", "unreadable", "superseded"}
+                              "superseded": 0, "departments_missing": 0, "forms_missing": 0, "resubmitted": 0,
+                              "unchanged": 0}
+    assert set(doc) >= {"returns", "departments", "indicators", "costs", "findings", "changes", "unreadable",
+                        "superseded"}
     assert doc["returns"][0]["form_id"] == item.form_id and doc["returns"][0]["current_year"] == 232124.0
     assert doc["departments"][0]["status"] == "已通过"
 

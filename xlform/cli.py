@@ -188,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, required=True, metavar="文件夹", help="输出文件夹")
     _template_opt(p)
     p.add_argument("--year", type=_year, metavar="年度", help="预算年度，默认取模板")
+    p.add_argument("--append", action="store_true",
+                   help="追加下发：只为名单中新增的部门（和新增的项目）生成，已下发的表和清单中原有的行保持不变")
 
     p = command("report", "收集、审核并汇总交回的申报表：退出码 0 全部通过，1 有错误、无法读取或未提交 / build the summary",
                 _report)
@@ -452,8 +454,13 @@ def _distribute(a: argparse.Namespace) -> int:
     from .form.template import load_template
     from .issue.distribute import distribute
 
-    result = distribute(a.roster, a.output, load_template(a.template), year=a.year)
+    result = distribute(a.roster, a.output, load_template(a.template), year=a.year, append=a.append)
     departments = len({i.department for i in result.issued})
+    if a.append:
+        _out(f"追加下发：原有 {result.kept} 份（表和清单中的行）保持不变，新增 {len(result.issued)} 份。")
+        if not result.issued:
+            _out("名单中的部门和项目都已下发过，没有写出任何文件。")
+            return 0
     _out(f"已为 {departments} 个部门生成 {len(result.issued)} 份申报表：{result.folder}")
     _out(f"下发清单：{result.manifest}（汇总时可用 --manifest 核对未提交的部门）")
     if result.template_copy is not None:
