@@ -289,3 +289,20 @@ def test_distribute_append_twice_grows_the_round(tmp_path: Path) -> None:
     report(inbox, tmp_path / "r.xlsx", out)
     departments = {d["部门"]: d["状态"] for d in rows(tmp_path / "r.xlsx", "按部门")}
     assert departments["区文化和旅游局"] == "已通过" and departments["区教育局"] == "未提交"
+
+
+def test_an_unreadable_file_followed_by_a_readable_one_is_not_a_missing_form(tmp_path: Path,
+                                                                           issued: DistributeResult) -> None:
+    form = issued.issued[1]
+    inbox = tmp_path / "收件"
+    inbox.mkdir()
+    (inbox / Path(form.file).with_suffix(".xls").name).write_bytes(bytes.fromhex("D0CF11E0A1B11AE1") + b"\0" * 504)
+    fill_issued(issued, form, inbox / form.file)  # then saved as .xlsx, as asked
+    report(inbox, tmp_path / "r.xlsx", issued.folder)
+    departments = {d["部门"]: d for d in rows(tmp_path / "r.xlsx", "按部门")}
+    assert (departments["区民政局"]["状态"], departments["区民政局"]["无法读取"]) == ("已通过", 1)
+    # A link to a return read where it is, inside the inbox, is no file of its own.
+    (inbox / "区民政局_链接.xlsx").symlink_to(inbox / form.file)  # named after it, yet no file of its own
+    report(inbox, tmp_path / "r.xlsx", issued.folder)
+    unread = {Path(str(u["文件"])).name: u["部门"] for u in rows(tmp_path / "r.xlsx", "未读取文件")}
+    assert unread == {"2020_区民政局_绩效目标申报表.xls": "区民政局", "区民政局_链接.xlsx": None}

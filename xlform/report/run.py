@@ -31,6 +31,7 @@ from ..errors import UserError
 from ..fileio import refuse_overwriting_inputs, same_file
 from ..issue.distribute import MANIFEST_NAME, Issued, manifest_templates, read_manifests
 from ..issue.roster import Department, read_roster
+from ..reading import refusals as R
 from ..reading.reader import TemplateRef
 from ..review import rules
 from ..review.rules import Declared
@@ -503,7 +504,7 @@ def _attribute(unread: list[Unread], departments: list[Expected], issued: list[I
     stems = sorted(((Path(i.file).stem, i) for i in issued if i.file), key=lambda s: len(s[0]), reverse=True)
     roots = sorted({shown_name(str(p)).rstrip("/\\") for p in inboxes}, key=len, reverse=True)
     for u in unread:
-        if u.ignored:
+        if u.ignored or u.code in _NOT_ONE_FILE:
             continue
         parts = _below(u.name, roots)
         base, folders = _stem(parts[-1]), [_stem(p) for p in reversed(parts[:-1])]  # the innermost folder first
@@ -514,6 +515,11 @@ def _attribute(unread: list[Unread], departments: list[Expected], issued: list[I
         if department in by_name:
             u.department, u.form_id = department, item.form_id if item is not None else ""
             by_name[department].unread.append(u)
+
+
+# Lines of 未读取文件 that are not one file a department sent: read where they point, or many files in one line.
+_NOT_ONE_FILE = frozenset(r.code for r in (R.LINK_INSIDE, R.FOLDER_SEEN, R.FOLDER_UNREADABLE, R.TOO_MANY_FILES,
+                                           R.ZIP_NOT_OPENED))
 
 
 def _below(name: str, roots: list[str]) -> list[str]:

@@ -328,11 +328,16 @@ def _by_department(departments: list[Expected], unit: str) -> Table:
     rows = []
     for e in departments:
         returned = len(e.returns)
-        unreadable = len(e.unread)
+        # Unreadable files stand for forms not read otherwise: not one whose form a readable return is of, nor
+        # more than the forms still missing (a .xls sent first, then the .xlsx).
+        read = {r.outcome.form_id for r in e.returns}
+        unreadable = sum(not u.form_id or u.form_id not in read for u in e.unread)
+        if e.count is not None:
+            unreadable = min(unreadable, max(0, e.count - returned))
         fix = sum(r.outcome.status == Status.FIX for r in e.returns)
         missing = max(0, (e.count or 0) - returned - unreadable)
         if returned == 0:  # a file came but could not be read: it did send something
-            status: str = FormState.UNREADABLE if unreadable else Status.MISSING
+            status: str = FormState.UNREADABLE if e.unread else Status.MISSING
         else:
             parts = ([Status.NOT_LISTED] if has_list and not e.listed else []) + ([Status.FIX] if fix else []) \
                 + ([f"{FormState.UNREADABLE} {unreadable} 份"] if unreadable else []) \
@@ -342,7 +347,7 @@ def _by_department(departments: list[Expected], unit: str) -> Table:
                   else None for i in map(MONEY_KEYS.index, _DEPARTMENT_MONEY)]
         u = e.department
         rows.append([u.name, u.code, u.contact, u.phone, e.count, returned,
-                     sum(r.outcome.status == Status.PASS for r in e.returns), fix, *totals, status, unreadable])
+                     sum(r.outcome.status == Status.PASS for r in e.returns), fix, *totals, status, len(e.unread)])
     return Table("按部门", "departments", columns, rows, totals=True, status_col=len(columns) - 1)
 
 
