@@ -166,6 +166,11 @@ def test_a_form_copied_for_a_second_project_keeps_both(tmp_path: Path, issued: D
     assert sorted(str(p["项目名称"]) for p in flags) == ["疾控中心信息系统", "社区医院设备维护"]
     assert all(p["级别"] == "提示" and "社区医院设备维护" in str(p["说明"]) and "疾控中心信息系统" in str(p["说明"])
                for p in flags)
+    # With a store, an unchanged inbox keeps its report, and says the same.
+    for _ in range(2):
+        r = invoke(["report", inbox, "-o", tmp_path / "db.xlsx", "--manifest", issued.folder, "--db", tmp_path / "s.db"])
+        assert "一表多用：区卫生健康委" in r.output
+    assert "沿用上次生成的文件" in r.output
 
 
 def test_unreadable_files_count_for_their_department(tmp_path: Path, issued: DistributeResult) -> None:
