@@ -311,3 +311,16 @@ def test_an_unreadable_file_followed_by_a_readable_one_is_not_a_missing_form(tmp
     report(inbox, tmp_path / "r.xlsx", issued.folder)
     unread = {Path(str(u["文件"])).name: u["部门"] for u in rows(tmp_path / "r.xlsx", "未读取文件")}
     assert unread == {"2020_区民政局_绩效目标申报表.xls": "区民政局", "区民政局_链接.xlsx": None}
+
+
+def test_a_project_name_filled_in_later_is_the_same_project(tmp_path: Path, issued: DistributeResult) -> None:
+    form = issued.issued[0]
+    inbox, out = tmp_path / "收件", tmp_path / "r.xlsx"
+    now = time.time()
+    fill_issued(issued, form, inbox / "a.xlsx", lambda d: setattr(d.project, "name", ""), mtime=now - DAY)
+    fill_issued(issued, form, inbox / "b.xlsx", mtime=now)
+    _, output = report(inbox, out, issued.folder)
+    assert "一表多用" not in output and len(rows(out, "汇总")) == 1 and len(rows(out, "被替代版本")) == 1
+    changes = rows(out, "修改情况")
+    assert [c["表/字段"] for c in changes if c["类别"] == "修改字段"] == ["项目名称"]
+    assert any(c["类别"] == "原问题" and c["是否已改正"] == "是" and "必填" in str(c["原问题"]) for c in changes)

@@ -2,9 +2,10 @@
 
 `make_report` walks the inboxes, collects what is new (in parallel processes;
 with a store, unchanged files are skipped), keeps the latest return of each
-form, matches returns to the roster or manifest, and writes the tables
-(built in report_tables.py, written by report_files.py):
-汇总, 按部门 (+ chart), 指标明细, 构成明细, 问题清单, 未读取文件, 被替代版本 —
+form, compares each resubmission with the version before it (changes.py),
+matches returns and unreadable files to the roster or manifests, and writes the tables
+(built in tables.py, written by files.py):
+汇总, 按部门 (+ chart), 指标明细, 构成明细, 问题清单, 修改情况, 未读取文件, 被替代版本 —
 as an xlsx workbook (xlsxwriter, constant memory, user text only through
 write_string), as CSV files or as one JSON document. Nothing is dropped: every
 input file is a row of 汇总, 被替代版本 or 未读取文件.
@@ -367,6 +368,11 @@ def _form_key(r: Return) -> str:
     return o.form_id if o.issued_to else f"{o.form_id}|{o.department}"
 
 
+def _arrival(r: Return) -> tuple[datetime, str, str]:
+    """When a version came: received, then (in one zip) each member's own time, then its name."""
+    return r.received, r.modified, r.name
+
+
 def _latest(returns: list[Return]) -> tuple[list[Return], list[Return]]:
     """The latest return of each form (by received time, then name), and the ones it supersedes.
 
@@ -378,7 +384,7 @@ def _latest(returns: list[Return]) -> tuple[list[Return], list[Return]]:
         forms[_form_key(r)].append(r)
     latest, superseded = [], []
     for versions in forms.values():
-        versions.sort(key=lambda r: (r.received, r.modified, r.name))  # in one zip: by each member's own time
+        versions.sort(key=_arrival)
         chains: dict[str, list[Return]] = {}
         project = ""
         for r in versions:
@@ -387,7 +393,7 @@ def _latest(returns: list[Return]) -> tuple[list[Return], list[Return]]:
         if "" in chains and len(chains) > 1:  # unnamed versions before any named one: the first project's
             unnamed = chains.pop("")
             first = next(iter(chains))
-            chains[first] = sorted([*unnamed, *chains[first]], key=lambda r: (r.received, r.modified, r.name))
+            chains[first] = sorted([*unnamed, *chains[first]], key=_arrival)
         newest_of = []
         for chain in chains.values():
             newest = chain[-1]
