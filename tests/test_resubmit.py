@@ -17,10 +17,13 @@ import pytest
 from tests.cli_runner import invoke
 from tests.helpers import fill_issued, indicator, sheet_names
 from tests.lo import require_soffice, resave
-from xlform.form.model import Declaration
+from tests.test_template_outputs import BUREAU, bureau_return, write_bureau
+from xlform.form.model import Declaration, Row
 from xlform.form.template import load_template
+from xlform.form.values import Coded
 from xlform.issue.distribute import MANIFEST_NAME, DistributeResult, distribute, read_manifest
 from xlform.issue.roster import Department
+from xlform.report.run import make_report
 
 P = sheet_names()[0]
 T = load_template("shanghai-2020")
@@ -324,3 +327,26 @@ def test_a_project_name_filled_in_later_is_the_same_project(tmp_path: Path, issu
     changes = rows(out, "修改情况")
     assert [c["表/字段"] for c in changes if c["类别"] == "修改字段"] == ["项目名称"]
     assert any(c["类别"] == "原问题" and c["是否已改正"] == "是" and "必填" in str(c["原问题"]) for c in changes)
+
+
+def test_changes_in_what_a_template_adds_and_in_the_other_tables(tmp_path: Path) -> None:
+    def version(staff: int, sources: list[tuple[str, str, str]]) -> Declaration:
+        d = bureau_return("甲项目", Coded("219001", "区教育局"), staff, sources)
+        d.identity.form_id, d.identity.department = "5b7c2a50-0000-4000-8000-000000000001", "区教育局"
+        return d
+
+    inbox, now = tmp_path / "收件", time.time()
+    first = version(120, [("一般公共预算", "200000", "本级")])
+    os.utime(write_bureau(inbox / "甲.xlsx", first), (now - DAY, now - DAY))
+    second = version(150, [("一般公共预算", "200000", "本级"), ("其他", "32124", "")])
+    second.activities[0].name = "音视频系统运维"
+    del second.guarantees[1]
+    second.tables["funding_sources"][0] = Row({"source": "一般公共预算", "amount": Decimal("200000"), "note": "区本级"})
+    write_bureau(inbox / "甲_改.xlsx", second)
+    make_report([inbox], tmp_path / "r.xlsx", templates=[BUREAU], jobs=1)
+    got = {(c["类别"], c["表/字段"], c["原内容"], c["现内容"]) for c in rows(tmp_path / "r.xlsx", "修改情况")}
+    assert ("修改字段", "受益人数", "120", "150") in got
+    assert ("新增行", "资金来源明细", None, "资金来源：其他；金额：32124.00") in got
+    assert ("修改行", "资金来源明细", "备注：本级", "备注：区本级") in got
+    assert ("修改行", "项目构成", "主体活动（作业、任务）：音频音控系统", "主体活动（作业、任务）：音视频系统运维") in got
+    assert any(k == "删除行" and t == "制度保障" and "文件名称" in str(old) for k, t, old, _ in got)
