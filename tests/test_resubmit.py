@@ -282,7 +282,7 @@ def test_distribute_append_twice_grows_the_round(tmp_path: Path) -> None:
     r = invoke(["distribute", tmp_path / "c.csv", "-o", out, "--append"])
     assert r.exit_code == 0 and "都已下发过" in r.output and manifest.read_bytes() == before
     r = invoke(["distribute", tmp_path / "c.csv", "-o", out])
-    assert r.exit_code == 2 and "同名文件" in r.stderr
+    assert r.exit_code == 2 and "同名文件" in r.stderr and "--append" in r.stderr
     r = invoke(["distribute", _roster(tmp_path / "d.csv", ["区审计局"]), "-o", out, "--append", "-t", "mof-2021"])
     assert r.exit_code == 2 and "同一个模板" in r.stderr and manifest.read_bytes() == before
     r = invoke(["distribute", tmp_path / "d.csv", "-o", out, "--append", "--year", "2031"])

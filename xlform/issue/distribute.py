@@ -238,8 +238,9 @@ def _check_outdir(outdir: Path, plan: list[Issued], copy_name: str, append: bool
     clashes += [name for name in ("" if append else MANIFEST_NAME, copy_name) if name and name.lower() in existing]
     if clashes:
         shown = "、".join(clashes[:3]) + ("等" if len(clashes) > 3 else "")
+        again = "；给这一轮补发新增的部门请加 --append" if not append and MANIFEST_NAME.lower() in existing else ""
         raise UserError(f"输出文件夹 {outdir} 中已有 {len(clashes)} 个同名文件（{shown}）。为免覆盖已下发的申报表"
-                        "（覆盖后原表的表单编号就对不上了），请换一个空文件夹，或先移走这些文件。")
+                        f"（覆盖后原表的表单编号就对不上了），请换一个空文件夹，或先移走这些文件{again}。")
 
 
 # ---- stamping ----------------------------------------------------------------------
