@@ -3,6 +3,7 @@ process boundaries, goes into the store and feeds the report."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -10,7 +11,7 @@ from typing import Any, ClassVar, Self
 
 from ..export import Added, added_columns, added_fields, added_tables, plain_text, template_of
 from ..form.fields import FIELDS, MONEY_KEYS, TABLE_COLUMNS
-from ..form.model import Declaration, field_value, row_value, rows_of
+from ..form.model import Declaration, row_value, rows_of
 from ..form.template import Template
 from ..reading.reader import Registry
 from ..reading.refusals import Reason
@@ -258,22 +259,47 @@ TEXT_TABLES = ("activities", "guarantees")
 
 
 def _texts_of(d: Declaration, template: Template | None) -> tuple[dict[str, str], dict[str, TableTexts]]:
-    """Every filled field as text by key, and the rows of TEXT_TABLES as text (the template's columns)."""
+    """Every filled field not held elsewhere as text by key, and the rows of TEXT_TABLES as text (the template's
+    columns). Every return pays for this, so what to take is worked out once per template (_text_parts)."""
+    groups, tables = _text_parts(template)
     texts: dict[str, str] = {}
-    for f in template.fields if template is not None else FIELDS:
-        if f.key in HELD_FIELDS or not f.builtin:  # held as project, money…, or in `extra`
-            continue
-        text = plain_text(field_value(d, f.group, f.key))
-        if text:
-            texts[f.key] = text
+    for group, keys in groups:
+        part = getattr(d, group)
+        for key in keys:
+            value = getattr(part, key)
+            text = value if type(value) is str else plain_text(value)
+            if text:
+                texts[key] = text
     rows: dict[str, TableTexts] = {}
-    for table in TEXT_TABLES:
-        items = rows_of(d, table)
-        if not items:
-            continue
-        keys = list(template.column_defs.get(table, {})) if template is not None else list(TABLE_COLUMNS[table])
-        rows[table] = TableTexts(keys, [[*(plain_text(row_value(i, k)) for k in keys), i.row] for i in items])
+    for table, builtin, added in tables:
+        items = getattr(d, table)
+        if items:
+            rows[table] = TableTexts([*builtin, *added], [
+                [*(_text(getattr(i, k)) for k in builtin), *(plain_text(i.extra.get(k)) for k in added), i.row]
+                for i in items])
     return texts, rows
+
+
+def _text(value: Any) -> str:
+    return value if type(value) is str else plain_text(value)
+
+
+_Parts = tuple[tuple[tuple[str, tuple[str, ...]], ...], tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]]
+
+
+@functools.cache  # by template (they hash by identity), as export.added_fields
+def _text_parts(template: Template | None) -> _Parts:
+    """The fields _texts_of takes, by their dataclass (group), and each text table's built-in and added columns."""
+    groups: dict[str, list[str]] = {}
+    for f in template.fields if template is not None else FIELDS:
+        if f.builtin and f.key not in HELD_FIELDS:  # the others are held as project, money…, or in `extra`
+            groups.setdefault(f.group, []).append(f.key)
+    tables = []
+    for table in TEXT_TABLES:
+        keys = list(template.column_defs.get(table, {})) if template is not None else list(TABLE_COLUMNS[table])
+        tables.append((table, tuple(k for k in keys if k in TABLE_COLUMNS[table]),
+                       tuple(k for k in keys if k not in TABLE_COLUMNS[table])))
+    return tuple((g, tuple(keys)) for g, keys in groups.items()), tuple(tables)
 
 
 def _texts(item: Any, columns: Sequence[Added]) -> list[str]:
