@@ -457,7 +457,7 @@ def _unread(unread: list[Unread]) -> Table:
                Column("收到时间", "received", "datetime", 17),
                Column("原因类别", "code_title", width=16, beside="reason"),  # what a reviewer sorts by
                Column("原因代码", "code", width=26, technical=True),  # stable, for scripts (README: 无法读取的原因)
-               Column("部门", "department", width=16, beside="file"),  # by its name, folder or the manifest
+               Column("部门", "department", width=16),  # whose, by its name, folder or the manifest
                Column("表单编号", "form_id", width=38, technical=True)]
     rows = [[u.name, u.reason, u.received, title_of(u.code), u.code, u.department, u.form_id] for u in unread]
     return Table("未读取文件", "unreadable", columns, rows)
