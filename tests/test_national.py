@@ -152,8 +152,11 @@ def test_demo_runs_the_whole_round_on_the_national_template(tmp_path: Path) -> N
     lines = result.stdout.splitlines()
     assert lines[1] == "  模板：national-2026（项目支出绩效目标申报表，版本 1）"
     # Every return reads but the one cut short on purpose; only 民政局's indicator mistakes need fixing.
-    assert ("  共 8 个文件：读取申报表 5 份，其中需修改 1 份；无法读取 1 个（文件损坏 1 个）；未提交部门 1 个（共缺 2 份）。"
-            "1 份旧版本已被重新提交的版本替代；已忽略临时文件 1 个；6 个文件未变，沿用上次结果。") in lines  # the second report
+    # The cut-short file is 区教育局's (its issued name): sent, though unreadable, so not missing. The second
+    # report (after the feedback loop) reads the unchanged files from the store.
+    assert ("  共 8 个文件：读取申报表 5 份，其中需修改 1 份；无法读取 1 个（文件损坏 1 个）；未提交部门 1 个。"
+            "1 份旧版本已被重新提交的版本替代；重新提交 1 份（修改情况见报告）；已忽略临时文件 1 个；"
+            "6 个文件未变，沿用上次结果。") in lines
     wb = openpyxl.load_workbook(folder / "汇总报告.xlsx")
     summary = {r["部门"]: r for r in _by_header(wb["汇总"]) if r["部门"] and r["部门"] != "合计"}
     assert set(summary) == {"区机关事务管理局", "区教育局", "区卫生健康委", "区民政局", "区生态环境局"}

@@ -79,13 +79,14 @@ def test_the_report_lists_code_and_title_of_each_unread_file(tmp_path: Path) -> 
     make_report([inbox], tmp_path / "r.csv", fmt="csv", jobs=1)
     with open(tmp_path / "r_未读取文件.csv", encoding="utf-8-sig", newline="") as fh:
         table = list(csv.reader(fh))
-    assert table[0] == ["文件", "原因", "收到时间", "原因类别", "原因代码"]
+    assert table[0] == ["文件", "原因", "收到时间", "原因类别", "原因代码", "部门", "表单编号"]  # new columns at the end
     assert {Path(row[0]).name: (row[3], row[4]) for row in table[1:]} == {
         n: (r.title, r.code) for n, r in expected.items()}
 
     make_report([inbox], tmp_path / "r.xlsx", jobs=1)
     ws = openpyxl.load_workbook(tmp_path / "r.xlsx")["未读取文件"]
-    assert [c.value for c in ws[1]] == ["文件", "原因", "原因类别", "收到时间", "原因代码"]  # the title beside the reason
+    # The title beside the reason, then whose file it is; the technical columns at the right.
+    assert [c.value for c in ws[1]] == ["文件", "原因", "原因类别", "收到时间", "部门", "原因代码", "表单编号"]
 
 
 def test_every_rule_a_finding_names_is_in_the_catalogue(tmp_path: Path) -> None:

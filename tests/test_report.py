@@ -28,7 +28,7 @@ from xlform.review.rules import catalogue
 from xlform.writing.workbook import write_workbook
 
 P = sheet_names()[0]  # the template's project sheet
-SHEETS = ["汇总", "按部门", "指标明细", "构成明细", "问题清单", "未读取文件", "被替代版本"]
+SHEETS = ["汇总", "按部门", "指标明细", "构成明细", "问题清单", "修改情况", "未读取文件", "被替代版本"]
 DEPARTMENTS = [Department("区教育局", "001", "张三", "64120001", 2), Department("区民政局", "002"),
                Department("区卫生健康委", "003"), Department("区文化和旅游局", "004", "吴婷", "64120006")]
 
@@ -171,8 +171,10 @@ def test_all_passed_exits_zero_and_json_has_every_section(tmp_path: Path, issued
     assert result.exit_code == 0, result.output + result.stderr
     doc = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     assert doc["summary"] == {"files": 1, "returns": 1, "with_errors": 0, "unreadable": 0, "ignored": 0,
-                              "superseded": 0, "departments_missing": 0, "forms_missing": 0}
-    assert set(doc) >= {"returns", "departments", "indicators", "costs", "findings", "unreadable", "superseded"}
+                              "superseded": 0, "departments_missing": 0, "forms_missing": 0, "resubmitted": 0,
+                              "unchanged": 0}
+    assert set(doc) >= {"returns", "departments", "indicators", "costs", "findings", "changes", "unreadable",
+                        "superseded"}
     assert doc["returns"][0]["form_id"] == item.form_id and doc["returns"][0]["current_year"] == 232124.0
     assert doc["departments"][0]["status"] == "已通过"
 
@@ -297,12 +299,13 @@ def test_a_folder_given_twice_is_read_once(tmp_path: Path, issued: DistributeRes
 
 # ---- printing: every sheet a meeting document ------------------------------------------------------------
 
-TECHNICAL = {"文件", "表单编号", "模板", "被替代为", "原因代码"}  # for tracing and scripts: right of the sheet, not printed
+TECHNICAL = {"文件", "表单编号", "模板", "被替代为", "原因代码", "原版本文件"}  # for tracing and scripts: right of the sheet, not printed
 # Detail a meeting does not need on paper: on the sheet between the printed and the technical columns.
 OFF_PAPER = {"汇总": {"部门编码", "起始日期", "结束日期", "上级财政拨款（元）", "本级财政安排（元）", "下级财政配套（元）",
                     "指标数", "收到时间"}}
 WHOSE_ROW = {"汇总": {"部门", "项目名称"}, "按部门": {"部门"}, "指标明细": {"部门", "项目名称"}, "构成明细": {"部门", "项目名称"},
-             "问题清单": {"部门", "项目名称"}, "未读取文件": {"文件"}, "被替代版本": {"部门", "项目名称"}}
+             "问题清单": {"部门", "项目名称"}, "修改情况": {"部门", "项目名称"}, "未读取文件": {"文件"},
+             "被替代版本": {"部门", "项目名称"}}
 
 
 def _every_sheet_filled(tmp_path: Path, issued: DistributeResult) -> Path:

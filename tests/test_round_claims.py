@@ -89,7 +89,7 @@ def test_two_versions_in_one_mail_zip_are_ordered_by_their_own_times(tmp_path: P
     old, new = tmp_path / "old.xlsx", tmp_path / "new.xlsx"
     fill_blank(blank, old)
     d = read(old)
-    d.project.name = "改过的项目名称"
+    d.project.leader = "改过的负责人"  # the same project corrected (another project's name would be a copy: both kept)
     write_workbook(T, new, d)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
@@ -103,7 +103,7 @@ def test_two_versions_in_one_mail_zip_are_ordered_by_their_own_times(tmp_path: P
         make_report([inbox], tmp_path / "r.xlsx", manifest=round_2026.folder, db=store, jobs=1)
         ws = openpyxl.load_workbook(tmp_path / "r.xlsx")["汇总"]
         header, *rows = ws.iter_rows(values_only=True)
-        names = [r[header.index("项目名称")] for r in rows if r[0] != "合计"]
-        assert names == ["改过的项目名称"]
+        files = [str(r[header.index("文件")]) for r in rows if r[0] != "合计"]
+        assert len(files) == 1 and files[0].endswith("申报表_修改稿.xlsx")
         superseded = openpyxl.load_workbook(tmp_path / "r.xlsx")["被替代版本"]
         assert any("申报表_最终版.xlsx" in str(c.value) for row in superseded.iter_rows() for c in row)

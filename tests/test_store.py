@@ -34,10 +34,11 @@ def issued(tmp_path: Path) -> DistributeResult:
                       load_template("shanghai-2020"))
 
 
-def fill(issued: DistributeResult, n: int, path: Path, name: str, mtime: float) -> Path:
+def fill(issued: DistributeResult, n: int, path: Path, name: str, mtime: float, leader: str = "") -> Path:
     d: Declaration = sample_declaration()
     d.identity = read(issued.folder / issued.issued[n].file).identity
     d.project.name = name
+    d.project.leader = leader or d.project.leader
     path.parent.mkdir(parents=True, exist_ok=True)
     write_workbook(load_template("shanghai-2020"), path, d)
     os.utime(path, (mtime, mtime))
@@ -77,32 +78,31 @@ def test_second_run_skips_unchanged_files_and_catches_changes(tmp_path: Path, is
 def test_resubmission_supersedes_and_history_stays(tmp_path: Path, issued: DistributeResult) -> None:
     inbox, db, out = tmp_path / "in", tmp_path / "s.db", tmp_path / "r.xlsx"
     now = time.time()
-    fill(issued, 0, inbox / "第一次" / "教育局.xlsx", "第一版", now - 2 * DAY)
+    fill(issued, 0, inbox / "第一次" / "教育局.xlsx", "教育项目", now - 2 * DAY, "第一版的负责人")
     fill(issued, 1, inbox / "民政局.xlsx", "民政项目", now - 2 * DAY)
     result = invoke(["report", str(inbox), "-o", str(out), "--db", str(db)])
     assert result.exit_code == 1  # the sample has findings
-    assert summary_names(out) == ["第一版", "民政项目"]
+    assert summary_names(out) == ["教育项目", "民政项目"]
 
-    fill(issued, 0, inbox / "第二次" / "教育局.xlsx", "第二版", now - DAY)
+    fill(issued, 0, inbox / "第二次" / "教育局.xlsx", "教育项目", now - DAY, "第二版的负责人")
     result = invoke(["report", str(inbox), "-o", str(out), "--db", str(db)])
     assert "1 份旧版本已被重新提交的版本替代" in result.output and "2 个文件未变" in result.output
-    assert summary_names(out) == ["第二版", "民政项目"]
+    assert summary_names(out) == ["教育项目", "民政项目"]
     ws = openpyxl.load_workbook(out)["被替代版本"]
     header, *old = ws.iter_rows(values_only=True)  # by header: the sheet puts technical columns at the right
     assert len(old) == 1
     version = dict(zip(header, old[0], strict=True))
-    assert version["项目名称"] == "第一版" and str(version["被替代为"]).endswith("第二次/教育局.xlsx")
-    assert "项目名称与新版本不同" in str(version["说明"])
+    assert version["项目名称"] == "教育项目" and str(version["被替代为"]).endswith("第二次/教育局.xlsx")
 
     with Store(db) as store:
         history = store.history(issued.issued[0].form_id)
-    assert [h.project for h in history] == ["第一版", "第二版"]
+    assert [h.name.split("/")[-2] for h in history] == ["第一次", "第二次"]
     assert history[0].received_at < history[1].received_at
 
     # The old file removed from the inbox: it stays in the history, the report shows the latest.
     (inbox / "第一次" / "教育局.xlsx").unlink()
     make_report([inbox], out, db=db, jobs=1)
-    assert summary_names(out) == ["第二版", "民政项目"]
+    assert summary_names(out) == ["教育项目", "民政项目"]
     with Store(db) as store:
         assert len(store.history(issued.issued[0].form_id)) == 2
 

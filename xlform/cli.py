@@ -157,8 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--format", dest="fmt", type=_choice("text", "json"), default="text", metavar="格式",
                    help="输出格式：text（默认）或 json")
     _extra_templates_opt(p)
-    p.add_argument("--manifest", type=Path, metavar="下发清单",
-                   help="下发文件夹或下发清单：用下发时保存的模板读取 / the round's folder: its template copy")
+    p.add_argument("--manifest", type=Path, action="append", default=[], metavar="下发清单",
+                   help="下发文件夹或下发清单（可多次）：用下发时保存的模板读取 / the round's folders: their template copies")
     p.add_argument("--db", type=Path, metavar="记录库",
                    help="收件记录库：用其中记下的模板读取（只读）/ the store's recorded templates (read only)")
     _jobs_opt(p)
@@ -196,13 +196,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--year", type=_year, metavar="年度", help="预算年度，默认取模板")
     p.add_argument("--carry-over", type=Path, metavar="上年记录库",
                    help="上年的收件记录库（report --db）：各部门上年的项目预填进今年的表（复制上年）")
+    p.add_argument("--append", action="store_true",
+                   help="追加下发：只为名单中新增的部门（和新增的项目）生成，已下发的表和清单中原有的行保持不变")
 
     p = command("report", "收集、审核并汇总交回的申报表：退出码 0 全部通过，1 有错误、无法读取或未提交 / build the summary",
                 _report)
     p.add_argument("inboxes", nargs="+", type=Path, metavar="收件文件夹", help="收件文件夹（可多个，含子文件夹和 .zip）")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="文件", help="汇总报告文件")
     p.add_argument("--roster", type=Path, metavar="部门名单", help="部门名单：列出未提交的部门")
-    p.add_argument("--manifest", type=Path, metavar="下发清单", help="下发清单（distribute 生成的文件夹或 CSV）")
+    p.add_argument("--manifest", type=Path, action="append", default=[], metavar="下发清单",
+                   help="下发清单（distribute 生成的文件夹或 CSV；可多次，如补发的另一个文件夹）")
     p.add_argument("--db", type=Path, metavar="记录库", help="收件记录库（SQLite），每天重跑只读新文件")
     _jobs_opt(p)
     p.add_argument("-f", "--format", dest="fmt", type=_choice("xlsx", "csv", "json"), default="xlsx", metavar="格式",
@@ -307,7 +310,7 @@ def _round_templates(a: argparse.Namespace) -> list[TemplateRef]:
     from .store import recorded_templates
 
     found: list[TemplateRef] = [*(recorded_templates(a.db) if a.db else []),
-                                *(manifest_templates(a.manifest) if a.manifest else [])]
+                                *(t for m in a.manifest for t in manifest_templates(m))]
     return [*found, *_extra_templates(a.templates)]
 
 
@@ -474,8 +477,14 @@ def _distribute(a: argparse.Namespace) -> int:
     from .form.template import load_template
     from .issue.distribute import distribute
 
-    result = distribute(a.roster, a.output, load_template(a.template), year=a.year, carry_over=a.carry_over)
+    result = distribute(a.roster, a.output, load_template(a.template), year=a.year, carry_over=a.carry_over,
+                        append=a.append)
     departments = len({i.department for i in result.issued})
+    if a.append:
+        _out(f"追加下发：原有 {result.kept} 份（表和清单中的行）保持不变，新增 {len(result.issued)} 份。")
+        if not result.issued:
+            _out("名单中的部门和项目都已下发过，没有写出任何文件。")
+            return 0
     _out(f"已为 {departments} 个部门生成 {len(result.issued)} 份申报表：{result.folder}")
     if a.carry_over is not None:
         carried = [i for i in result.issued if i.carried_from]
@@ -498,6 +507,8 @@ def _report(a: argparse.Namespace) -> int:
         raise UsageError("--feedback 需要同时给出 --db（退回修改包按收件记录库中的版本生成）")
     result = make_report(a.inboxes, a.output, roster=a.roster, manifest=a.manifest, db=a.db, jobs=a.jobs, fmt=a.fmt,
                          templates=a.templates)
+    for line in result.notices:  # 未作修改, 一表多用: said before the totals
+        _out(line)
     _out(result.closing_line())
     shown = "、".join(str(p) for p in result.outputs)
     _out(f"报告：{shown}" + ("（内容未变，沿用上次生成的文件）" if result.reused_report else "")
@@ -516,7 +527,7 @@ def _write_feedback(a: argparse.Namespace, outdir: Path, inboxes: list[Path]) ->
     from .issue.distribute import manifest_templates
     from .issue.feedback import write_feedback
 
-    templates: list[TemplateRef] = [*(manifest_templates(a.manifest) if getattr(a, "manifest", None) else []),
+    templates: list[TemplateRef] = [*(t for m in getattr(a, "manifest", None) or [] for t in manifest_templates(m)),
                                     *_extra_templates(a.templates)]
     result = write_feedback(a.db, outdir, eml=a.eml, roster=a.roster, templates=templates, sender=a.sender,
                             inboxes=inboxes)

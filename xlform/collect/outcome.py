@@ -3,14 +3,16 @@ process boundaries, goes into the store and feeds the report."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Self
 
 from ..export import Added, added_columns, added_fields, added_tables, plain_text, template_of
-from ..form.fields import MONEY_KEYS
-from ..form.model import row_value, rows_of
+from ..form.fields import FIELDS, MONEY_KEYS, TABLE_COLUMNS
+from ..form.model import Declaration, row_value, rows_of
+from ..form.template import Template
 from ..reading.reader import Registry
 from ..reading.refusals import Reason
 from ..review.result import FileResult, check_file
@@ -100,6 +102,22 @@ class AddedRows:
         return cls(key, label, [Added(*c) for c in columns], rows)
 
 
+@dataclass(slots=True)
+class TableTexts:
+    """A built-in table's rows as text: the column keys (the template's order, added columns last) and each
+    row's values (export.plain_text) followed by its sheet row."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+
+    def to_json(self) -> list[Any]:
+        return [self.columns, self.rows]
+
+    @classmethod
+    def from_json(cls, values: list[Any]) -> TableTexts:
+        return cls(*values)
+
+
 def _added_json(a: Added) -> list[str]:
     return [a.key, a.header, a.kind]
 
@@ -142,6 +160,11 @@ class Outcome:
     carried_from: str = ""
     last_budget: str = ""
     last_money_unit: str = ""
+    # What comparing a resubmission with the version it supersedes needs (report/changes.py), in the cheapest
+    # form: the filled fields of 项目总体情况 not held above, as text by key (empty ones left out; all of them
+    # together: field_texts), and the rows of the built-in tables not held above (项目构成, 制度保障) as text.
+    texts: dict[str, str] = field(default_factory=dict)
+    rows: dict[str, TableTexts] = field(default_factory=dict)
 
     @classmethod
     def refused(cls, why: Reason) -> Outcome:
@@ -155,6 +178,7 @@ class Outcome:
         for name in _ADDED_LISTS:
             data[name] = [_added_json(a) for a in data[name]]
         data["tables"] = [t.to_json() for t in self.tables]
+        data["rows"] = {k: t.to_json() for k, t in self.rows.items()}
         return data
 
     @classmethod
@@ -165,7 +189,15 @@ class Outcome:
         for name in _ADDED_LISTS:
             data[name] = [Added(*a) for a in data.get(name, ())]
         data["tables"] = [AddedRows.from_json(t) for t in data.get("tables", ())]
+        data["rows"] = {k: TableTexts.from_json(t) for k, t in data.get("rows", {}).items()}
         return cls(**data)
+
+    def field_texts(self) -> dict[str, str]:
+        """Every filled field of 项目总体情况 as text, by key: built-in and added alike."""
+        held = {"name": self.project, "category": self.category, "start_date": self.start, "end_date": self.end,
+                **dict(zip(MONEY_KEYS, self.money, strict=False)),
+                **{a.key: text for a, text in zip(self.added_fields, self.extra, strict=False)}}
+        return {**self.texts, **{k: v for k, v in held.items() if v}}
 
     @property
     def readable(self) -> bool:
@@ -189,6 +221,7 @@ def outcome_of(result: FileResult) -> Outcome:
     template = template_of(d)
     fields_added, ind_cols, cost_cols = (added_fields(template), added_columns(template, "indicators"),
                                          added_columns(template, "costs"))
+    texts, rows = _texts_of(d, template)
     return Outcome(
         status=result.status,
         form_id=ident.form_id,
@@ -223,7 +256,59 @@ def outcome_of(result: FileResult) -> Outcome:
         carried_from=ident.carried_from,
         last_budget=ident.last_budget,
         last_money_unit=ident.last_money_unit,
+        texts=texts,
+        rows=rows,
     )
+
+
+# The fields an Outcome holds in their own attributes (field_texts gives them back by key).
+HELD_FIELDS = frozenset({"name", "category", "start_date", "end_date", *MONEY_KEYS})
+# The built-in tables an outcome holds only as text (TableTexts): 绩效指标 and 项目构成分解 are held in full.
+TEXT_TABLES = ("activities", "guarantees")
+
+
+def _texts_of(d: Declaration, template: Template | None) -> tuple[dict[str, str], dict[str, TableTexts]]:
+    """Every filled field not held elsewhere as text by key, and the rows of TEXT_TABLES as text (the template's
+    columns). Every return pays for this, so what to take is worked out once per template (_text_parts)."""
+    groups, tables = _text_parts(template)
+    texts: dict[str, str] = {}
+    for group, keys in groups:
+        part = getattr(d, group)
+        for key in keys:
+            value = getattr(part, key)
+            text = value if type(value) is str else plain_text(value)
+            if text:
+                texts[key] = text
+    rows: dict[str, TableTexts] = {}
+    for table, builtin, added in tables:
+        items = getattr(d, table)
+        if items:
+            rows[table] = TableTexts([*builtin, *added], [
+                [*(_text(getattr(i, k)) for k in builtin), *(plain_text(i.extra.get(k)) for k in added), i.row]
+                for i in items])
+    return texts, rows
+
+
+def _text(value: Any) -> str:
+    return value if type(value) is str else plain_text(value)
+
+
+_Parts = tuple[tuple[tuple[str, tuple[str, ...]], ...], tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]]
+
+
+@functools.cache  # by template (they hash by identity), as export.added_fields
+def _text_parts(template: Template | None) -> _Parts:
+    """The fields _texts_of takes, by their dataclass (group), and each text table's built-in and added columns."""
+    groups: dict[str, list[str]] = {}
+    for f in template.fields if template is not None else FIELDS:
+        if f.builtin and f.key not in HELD_FIELDS:  # the others are held as project, money…, or in `extra`
+            groups.setdefault(f.group, []).append(f.key)
+    tables = []
+    for table in TEXT_TABLES:
+        keys = list(template.column_defs.get(table, {})) if template is not None else list(TABLE_COLUMNS[table])
+        tables.append((table, tuple(k for k in keys if k in TABLE_COLUMNS[table]),
+                       tuple(k for k in keys if k not in TABLE_COLUMNS[table])))
+    return tuple((g, tuple(keys)) for g, keys in groups.items()), tuple(tables)
 
 
 def _texts(item: Any, columns: Sequence[Added]) -> list[str]:

@@ -19,6 +19,7 @@ import shutil
 import time
 import uuid
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -104,6 +105,7 @@ class DistributeResult:
     seconds: float
     template_copy: Path | None = None
     carry_notes: list[str] = field(default_factory=list)  # last year's projects not carried, and why
+    kept: int = 0  # forms of the round already issued (--append), left as they were
 
     @property
     def rate(self) -> float:
@@ -137,6 +139,7 @@ def distribute(
     year: int | None = None,
     now: datetime | None = None,
     carry_over: Path | None = None,
+    append: bool = False,
 ) -> DistributeResult:
     """Write one workbook per department and project into `outdir`, then the manifest.
 
@@ -146,28 +149,40 @@ def distribute(
 
     `carry_over` (last year's store): each department's projects of last year are prefilled into its forms
     (issue/carry.py), as many forms as it has projects or the roster asks for, whichever is more.
+
+    `append`: `outdir` holds a round already issued (its manifest); only what the roster adds is issued
+    (new departments, and projects beyond those a department already has), with the same template and year.
+    The forms already issued are kept as they are (neither their workbooks nor their manifest rows are
+    rewritten), no form id is used twice, and the manifest is replaced in one step.
     """
     started = time.perf_counter()
     departments = read_roster(roster) if isinstance(roster, (str, Path)) else _checked(roster)
-    year = year or template.year
+    outdir = Path(outdir)
+    before = _issued_before(outdir, template, year) if append else []
+    year = year or (before[0].year if before else template.year)
     issued_at = (now or datetime.now(BEIJING)).isoformat(timespec="seconds")
     copy_name = template_copy_name(template) if template.text else ""
+    had = {(i.department, i.project_no) for i in before}
+    taken = {i.form_id for i in before}
     carried = _carry_over(carry_over, template, departments)
     plan, prefilled = [], {}
     for d in departments:
         last = carried.by_department.get(d.name, [])
         for n in range(1, max(d.projects, len(last)) + 1):
+            if (d.name, n) in had:
+                continue  # --append: issued before, kept as it is
             c = last[n - 1] if n <= len(last) else None
-            item = Issued(str(uuid.uuid4()), d, n, file_name(year, d.name, n), issued_at, template.id,
+            item = Issued(_new_form_id(taken), d, n, file_name(year, d.name, n), issued_at, template.id,
                           template.version, year, copy_name, template.digest if copy_name else "",
                           c.form_id if c else "", "；".join(filter(None, (c.match, c.note))) if c else "")
             plan.append(item)
             if c is not None:
                 prefilled[item.form_id] = c
-    outdir = Path(outdir)
-    _check_outdir(outdir, plan, copy_name)
-    stamper = Stamper(template, year, issued_at)
+    _check_outdir(outdir, plan, "" if append else copy_name, append)
     manifest = outdir / MANIFEST_NAME
+    if append and not plan:
+        return DistributeResult([], outdir, manifest, time.perf_counter() - started, None, kept=len(before))
+    stamper = Stamper(template, year, issued_at)
     try:
         outdir.mkdir(parents=True, exist_ok=True)
         staging = outdir / f".xlform-staging-{uuid.uuid4().hex[:8]}"
@@ -182,13 +197,16 @@ def distribute(
                 (staging / item.file).replace(outdir / item.file)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        if copy_name:  # before the manifest, which names it: a manifest never names a copy not yet written
+        if copy_name and not (outdir / copy_name).is_file():  # before the manifest, which names it
             write_bytes_atomic(outdir / copy_name, template.text.encode("utf-8"))
-        write_manifest(manifest, plan)
+        if append:
+            append_manifest(manifest, plan)
+        else:
+            write_manifest(manifest, plan)
     except OSError as exc:
         raise UserError(f"无法写入输出文件夹 {outdir}：{os_reason(exc)}") from None
     return DistributeResult(plan, outdir, manifest, time.perf_counter() - started,
-                            outdir / copy_name if copy_name else None, carried.notes)
+                            outdir / copy_name if copy_name else None, carried.notes, kept=len(before))
 
 
 def _carry_over(store: Path | None, template: Template, departments: list[Department]) -> CarryOver:
@@ -207,6 +225,32 @@ def _carried_workbook(template: Template, item: Issued, c: Carried) -> bytes:
     return out.getvalue()
 
 
+def _new_form_id(taken: set[str]) -> str:
+    """A fresh form id, never one already issued in this round."""
+    while (form_id := str(uuid.uuid4())) in taken:
+        pass
+    taken.add(form_id)
+    return form_id
+
+
+def _issued_before(outdir: Path, template: Template, year: int | None) -> list[Issued]:
+    """The round `--append` extends: its manifest, issued with this template (the same digest where it was
+    recorded: its copy beside the manifest reads every return of the round) and for this year."""
+    manifest = outdir / MANIFEST_NAME
+    if not manifest.is_file():
+        raise UserError(f"{outdir} 中没有下发清单 {MANIFEST_NAME}，无法追加下发；第一次下发请不要加 --append。")
+    before = read_manifest(manifest)
+    for item in before:
+        if (item.template, item.version) != (template.id, template.version) or (
+                item.template_digest and template.digest and item.template_digest != template.digest):
+            raise UserError(f"{outdir} 的这一轮是用模板 {item.template}（版本 {item.version}）下发的，与现在的模板"
+                            f" {template.id}（版本 {template.version}）不同；追加下发须用同一个模板"
+                            "（-t 给出下发文件夹里的模板副本），或另用一个新文件夹下发。")
+        if year is not None and item.year != year:
+            raise UserError(f"{outdir} 的这一轮是 {item.year} 年度的，不能追加 {year} 年度的表；请另用一个新文件夹下发。")
+    return before
+
+
 def _checked(departments: list[Department]) -> list[Department]:
     """The same rules as a roster file, for callers that pass departments in code."""
     seen: set[str] = set()
@@ -220,7 +264,7 @@ def _checked(departments: list[Department]) -> list[Department]:
     return departments
 
 
-def _check_outdir(outdir: Path, plan: list[Issued], copy_name: str) -> None:
+def _check_outdir(outdir: Path, plan: list[Issued], copy_name: str, append: bool = False) -> None:
     if outdir.exists() and not outdir.is_dir():
         raise UserError(f"输出位置 {outdir} 是一个文件，不是文件夹。")
     lowered: dict[str, str] = {}
@@ -233,11 +277,12 @@ def _check_outdir(outdir: Path, plan: list[Issued], copy_name: str) -> None:
         return
     existing = {p.name.lower() for p in outdir.iterdir()}
     clashes = [item.file for item in plan if item.file.lower() in existing]
-    clashes += [name for name in (MANIFEST_NAME, copy_name) if name and name.lower() in existing]
+    clashes += [name for name in ("" if append else MANIFEST_NAME, copy_name) if name and name.lower() in existing]
     if clashes:
         shown = "、".join(clashes[:3]) + ("等" if len(clashes) > 3 else "")
+        again = "；给这一轮补发新增的部门请加 --append" if not append and MANIFEST_NAME.lower() in existing else ""
         raise UserError(f"输出文件夹 {outdir} 中已有 {len(clashes)} 个同名文件（{shown}）。为免覆盖已下发的申报表"
-                        "（覆盖后原表的表单编号就对不上了），请换一个空文件夹，或先移走这些文件。")
+                        f"（覆盖后原表的表单编号就对不上了），请换一个空文件夹，或先移走这些文件{again}。")
 
 
 # ---- stamping ----------------------------------------------------------------------
@@ -307,6 +352,26 @@ def write_manifest(path: Path, issued: list[Issued]) -> None:
         tmp.write_bytes(("\ufeff" + out.getvalue()).encode("utf-8"))
 
 
+def append_manifest(path: Path, issued: list[Issued]) -> None:
+    """The manifest with these rows after its own: its text kept exactly as it is (a clerk may have re-saved
+    it in Excel: GBK, columns moved), the new rows in its columns, written in one step (UTF-8 with a BOM)."""
+    raw = path.read_bytes()
+    text = decode_csv(raw)
+    if text is None:
+        raise UserError(f"下发清单 {path} 的编码无法识别。")
+    text = text.lstrip("\ufeff")
+    header = [h.strip() for h in next(csv.reader(io.StringIO(text)), [])]
+    attr = dict(MANIFEST_COLUMNS)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    for item in issued:
+        writer.writerow([csv_safe(getattr(item, attr[h])) if h in attr else "" for h in header])
+    if text and not text.endswith(("\n", "\r")):
+        text += "\r\n"
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(("\ufeff" + text + out.getvalue()).encode("utf-8"))
+
+
 def read_manifest(path: str | Path) -> list[Issued]:
     """The manifest written by `distribute` (a clerk may have re-saved it in Excel, hence GBK too).
 
@@ -344,6 +409,23 @@ def read_manifest(path: str | Path) -> list[Issued]:
 
 
 _INT_COLUMNS = ("project_no", "year")
+
+
+def read_manifests(paths: Sequence[str | Path]) -> list[Issued]:
+    """Several manifests as one round (a later 补发 to new departments, or a folder `distribute --append`
+    extended): every form once, in the order first seen. A form id issued to two different departments
+    cannot be attributed: a usage error naming both, before anything is read."""
+    seen: dict[str, tuple[Issued, Path]] = {}
+    for path in map(Path, paths):
+        for item in read_manifest(path):
+            first = seen.get(item.form_id)
+            if first is None:
+                seen[item.form_id] = (item, path)
+            elif first[0].department != item.department:
+                raise UserError(f"表单编号 {item.form_id} 在下发清单 {first[1]} 中下发给“{first[0].department}”，"
+                                f"在 {path} 中却下发给“{item.department}”：无法确定交回的表属于哪个部门；"
+                                "请核对这两份下发清单（同一轮的表单编号不应重复）。")
+    return [item for item, _ in seen.values()]
 
 
 def _unsafe(text: str) -> str:

@@ -223,6 +223,7 @@ def write_json(tables: list[Table], output: Path, unit: str, result: ReportResul
             "files": result.files, "returns": result.returns, "with_errors": result.with_errors,
             "unreadable": result.unreadable, "ignored": result.ignored, "superseded": result.superseded,
             "departments_missing": result.departments_missing, "forms_missing": result.forms_missing,
+            "resubmitted": result.resubmitted, "unchanged": result.unchanged,
         },
     }
     for table in tables:

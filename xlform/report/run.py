@@ -2,9 +2,10 @@
 
 `make_report` walks the inboxes, collects what is new (in parallel processes;
 with a store, unchanged files are skipped), keeps the latest return of each
-form, matches returns to the roster or manifest, and writes the tables
-(built in report_tables.py, written by report_files.py):
-汇总, 按部门 (+ chart), 指标明细, 构成明细, 问题清单, 未读取文件, 被替代版本 —
+form, compares each resubmission with the version before it (changes.py),
+matches returns and unreadable files to the roster or manifests, and writes the tables
+(built in tables.py, written by files.py):
+汇总, 按部门 (+ chart), 指标明细, 构成明细, 问题清单, 修改情况, 未读取文件, 被替代版本 —
 as an xlsx workbook (xlsxwriter, constant memory, user text only through
 write_string), as CSV files or as one JSON document. Nothing is dropped: every
 input file is a row of 汇总, 被替代版本 or 未读取文件.
@@ -14,27 +15,30 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sqlite3
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 from ..collect import inbox as collect
-from ..collect.inbox import DiskFile, file_hash, is_junk, walk
+from ..collect.inbox import DiskFile, file_hash, is_junk, shown_name, walk
 from ..collect.outcome import Collected, FileOutcome, FindingRow, Outcome
 from ..collect.workers import collect_files
 from ..errors import UserError
 from ..fileio import refuse_overwriting_inputs, same_file
-from ..issue.distribute import MANIFEST_NAME, Issued, manifest_templates, read_manifest
+from ..issue.distribute import MANIFEST_NAME, Issued, manifest_templates, read_manifests
 from ..issue.roster import Department, read_roster
+from ..reading import refusals as R
 from ..reading.reader import TemplateRef
 from ..review import rules
 from ..review.rules import Declared
 from ..review.status import Status
 from ..store import Receipt, Store, distinct, store_error, store_files
+from .changes import Change, ChangeKind, Labels, compare, findings_fixed
 from .files import write_tables
 from .tables import Expected, Heading, ReportResult, Return, Unread, build_tables
 
@@ -50,7 +54,7 @@ def make_report(
     output: Path,
     *,
     roster: Path | None = None,
-    manifest: Path | None = None,
+    manifest: Path | Sequence[Path] | None = None,
     db: Path | None = None,
     jobs: int | None = None,
     fmt: str = "xlsx",
@@ -62,19 +66,21 @@ def make_report(
     started = time.perf_counter()
     if fmt not in FORMATS:
         raise UserError(f"报告格式应为 {'、'.join(FORMATS)} 之一。")
-    if roster and manifest:
+    # Several manifests are one round that grew (a 补发 to new departments): their issued lists merged.
+    manifests = [Path(manifest)] if isinstance(manifest, (str, Path)) else [Path(m) for m in manifest or ()]
+    if roster and manifests:
         raise UserError("--roster 和 --manifest 只能选一个：名单说明应交哪些部门，下发清单说明发出了哪些表。")
     output = _output_path(Path(output), fmt)
     inboxes = [Path(p) for p in inboxes]
     if not inboxes:
         raise UserError("请指定至少一个收件文件夹。")
-    _guard_inputs(output, fmt, inboxes, roster, manifest, db, templates or [])
+    _guard_inputs(output, fmt, inboxes, roster, manifests, db, templates or [])
     if db is not None:
         db = Path(db)
         _not_the_store(output, fmt, db)
-    expected, issued = _expected(roster, manifest)
-    # The templates to read with: the round's own copy (manifest), then -t; with a store, those it recorded first.
-    given: list[TemplateRef] = [*(manifest_templates(manifest) if manifest else []), *(templates or [])]
+    expected, issued = _expected(roster, manifests)
+    # The templates to read with: the round's own copies (manifests), then -t; with a store, those it recorded first.
+    given: list[TemplateRef] = [*(t for m in manifests for t in manifest_templates(m)), *(templates or [])]
     disks = walk(inboxes)
     if db is not None:
         disks = _without_store(disks, db)
@@ -97,7 +103,7 @@ def make_report(
                     stored.update(more)
                     lost = _load(store, more)
             returns, unread = _sort_out(disks, collected)
-            result = _assemble(returns, unread, expected, issued, output, fmt)
+            result = _assemble(returns, unread, expected, issued, output, fmt, Labels(known), inboxes)
             if store is not None:
                 _remember_report(store, signature, result)
         result.skipped = len(stored)
@@ -120,14 +126,13 @@ def _output_path(output: Path, fmt: str) -> Path:
     return output
 
 
-def _guard_inputs(output: Path, fmt: str, inboxes: list[Path], roster: Path | None, manifest: Path | None,
+def _guard_inputs(output: Path, fmt: str, inboxes: list[Path], roster: Path | None, manifests: list[Path],
                   db: Path | None, templates: list[str]) -> None:
     """The report and the store are never written over anything this run reads, nor inside an inbox."""
     inputs: list[tuple[Path, str]] = [(p, "收件文件夹" if p.is_dir() else "收件文件") for p in inboxes]
     if roster:
         inputs.append((Path(roster), "部门名单"))
-    if manifest:
-        m = Path(manifest)
+    for m in manifests:
         inputs.append((m / MANIFEST_NAME if m.is_dir() else m, "下发清单"))
     inputs += [(Path(t), "模板") for t in templates if Path(t).suffix.lower() in (".yaml", ".yml") or Path(t).exists()]
     outputs = [(output, "报告")]
@@ -160,13 +165,13 @@ def _without_store(disks: list[DiskFile], db: Path) -> list[DiskFile]:
                                      and any(same_file(Path(d.path), p) for p in own))]
 
 
-def _expected(roster: Path | None, manifest: Path | None) -> tuple[list[Expected], list[Issued]]:
-    """Who must return forms, and (from a manifest) every form issued."""
+def _expected(roster: Path | None, manifests: list[Path]) -> tuple[list[Expected], list[Issued]]:
+    """Who must return forms, and (from the manifests) every form issued."""
     if roster:
         return [_from_department(d) for d in read_roster(roster)], []
-    if manifest:
+    if manifests:
         by_name: dict[str, Expected] = {}
-        issued = read_manifest(manifest)
+        issued = read_manifests(manifests)
         for item in issued:
             e = by_name.setdefault(item.department, Expected(item.recipient, 0))
             e.count = (e.count or 0) + 1
@@ -203,10 +208,13 @@ def _check_claims(latest: list[Return], issued: list[Issued]) -> None:
 
 
 def _claim(o: Outcome, rule: Declared, field: str, value: str, message: str) -> None:
+    """A finding the report raises at a return (the round's rules): counted like the reader's own."""
     f = rule.finding("", "", field, value, message)
     o.findings.append(FindingRow(f.severity, f.rule, f.sheet, f.cell, f.field, f.value, f.message))
     o.errors += f.severity == "error"
-    o.status = Status.FIX
+    o.warnings += f.severity == "warning"
+    if f.severity == "error":
+        o.status = Status.FIX
 
 
 def _from_department(d: Department) -> Expected:
@@ -360,28 +368,93 @@ def _form_key(r: Return) -> str:
     return o.form_id if o.issued_to else f"{o.form_id}|{o.department}"
 
 
+def _arrival(r: Return) -> tuple[datetime, str, str]:
+    """When a version came: received, then (in one zip) each member's own time, then its name."""
+    return r.received, r.modified, r.name
+
+
 def _latest(returns: list[Return]) -> tuple[list[Return], list[Return]]:
-    """The latest return of each form (by received time, then name), and the ones it supersedes."""
+    """The latest return of each form (by received time, then name), and the ones it supersedes.
+
+    One form's versions that name different projects are a copied workbook used for a second project:
+    each project keeps its own latest return (none is dropped) and they know of each other (reused_with).
+    A version with no project name yet belongs with the version before it."""
     forms: dict[str, list[Return]] = defaultdict(list)
     for r in returns:
         forms[_form_key(r)].append(r)
     latest, superseded = [], []
     for versions in forms.values():
-        versions.sort(key=lambda r: (r.received, r.modified, r.name))  # in one zip: by each member's own time
-        newest = versions[-1]
-        newest.replaced = versions[:-1]
-        for old in versions[:-1]:
-            old.superseded_by = newest
-        latest.append(newest)
-        superseded.extend(versions[:-1])
+        versions.sort(key=_arrival)
+        chains: dict[str, list[Return]] = {}
+        project = ""
+        for r in versions:
+            project = r.outcome.project.strip() or project
+            chains.setdefault(project, []).append(r)
+        if "" in chains and len(chains) > 1:  # unnamed versions before any named one: the first project's
+            unnamed = chains.pop("")
+            first = next(iter(chains))
+            chains[first] = sorted([*unnamed, *chains[first]], key=_arrival)
+        newest_of = []
+        for chain in chains.values():
+            newest = chain[-1]
+            newest.replaced = chain[:-1]
+            for old in chain[:-1]:
+                old.superseded_by = newest
+            newest_of.append(newest)
+            superseded.extend(chain[:-1])
+        for newest in newest_of:
+            newest.reused_with = [r for r in newest_of if r is not newest]
+        latest.extend(newest_of)
     return latest, superseded
 
 
+def _resubmissions(latest: list[Return], labels: Labels, notices: list[str]) -> tuple[int, int]:
+    """修改情况 of every return that supersedes another, against the version right before it; one identical
+    in content is flagged 未作修改. Returns (resubmitted, unchanged)."""
+    resubmitted = unchanged = 0
+    for r in latest:
+        if not r.replaced:
+            continue
+        resubmitted += 1
+        before = r.replaced[-1]
+        changes = compare(before.outcome, r.outcome, labels)
+        fixed = findings_fixed(before.outcome, r.outcome)
+        if not changes:
+            unchanged += 1
+            same_file = before.key.split("|")[0] == r.key.split("|")[0]
+            what = "是同一个文件（重复提交）" if same_file else "内容完全相同（只是重新保存）"
+            left = f"；上一版的 {len(fixed)} 个问题都还在，请按问题清单修改后再交" if fixed else ""
+            message = (f"这份表与 {before.received:%Y-%m-%d %H:%M} 收到的上一版（{before.name}）{what}，"
+                       f"未作任何修改{left}。")
+            _claim(r.outcome, rules.UNCHANGED_RESUBMISSION, "", "", message)
+            changes = [Change(ChangeKind.UNCHANGED, "", None, before.name, r.name)]
+            notices.append(f"未作修改：{r.department}“{r.outcome.project}”（{r.name}）与上一版内容相同。")
+        r.changes = changes + fixed
+    return resubmitted, unchanged
+
+
+def _reused(latest: list[Return], notices: list[str]) -> None:
+    """A workbook copied for another project: said at each of its returns (both stay in the report)."""
+    for r in latest:
+        if not r.reused_with:
+            continue
+        others = "、".join(f"“{o.outcome.project}”（{o.name}）" for o in r.reused_with)
+        _claim(r.outcome, rules.FORM_REUSED, "项目名称", r.outcome.project,
+               f"表单编号 {r.outcome.form_id} 的同一张表交来了不同的项目：本表为“{r.outcome.project}”，另有{others}。"
+               "可能是复制下发的表填报了另一个项目；各项目都已列入汇总，互不替代，请核实，并请部门为每个项目使用单独下发的申报表。")
+        notices.append(f"一表多用：{r.department} 表单编号 {r.outcome.form_id} 的表用于项目“{r.outcome.project}”，"
+                       f"另有{others}；各项目都已列入汇总，请核实。")
+
+
 def _assemble(all_returns: list[Return], unread: list[Unread], expected: list[Expected], issued: list[Issued],
-              output: Path, fmt: str) -> ReportResult:
+              output: Path, fmt: str, labels: Labels, inboxes: list[Path]) -> ReportResult:
     latest, superseded = _latest(all_returns)
     _check_claims(latest, issued)
     departments = _match(latest, expected)
+    notices: list[str] = []
+    resubmitted, unchanged = _resubmissions(latest, labels, notices)
+    _reused(latest, notices)
+    _attribute(unread, departments, issued, inboxes)
     unit = _report_unit(latest)
     order = {e.department.name: i for i, e in enumerate(departments)}
     latest.sort(key=lambda r: (order.get(r.department, len(order)), r.department, r.outcome.project, r.received, r.name))
@@ -397,8 +470,10 @@ def _assemble(all_returns: list[Return], unread: list[Unread], expected: list[Ex
     for u in unread:
         result.codes[u.code] = result.codes.get(u.code, 0) + 1
     result.superseded = len(superseded)
-    result.departments_missing = sum(not e.returns for e in listed)
-    result.forms_missing = sum(max(0, (e.count or 0) - len(e.returns)) for e in listed)
+    result.resubmitted, result.unchanged, result.notices = resubmitted, unchanged, notices
+    # A department whose file could not be read did send it (已提交但无法读取): not missing, though not read.
+    result.departments_missing = sum(not e.returns and not e.unread for e in listed)
+    result.forms_missing = sum(max(0, (e.count or 0) - len(e.returns) - len(e.unread)) for e in listed)
     tables = build_tables(latest, superseded, unread, departments, unit)
     heading = Heading(tuple(sorted({r.outcome.year for r in latest if r.outcome.year})))
     result.outputs = write_tables(tables, output, fmt, unit, result, heading)
@@ -422,6 +497,48 @@ def _match(latest: list[Return], expected: list[Expected]) -> list[Expected]:
             old.department = e.department.name
         e.returns.append(r)
     return [*expected, *sorted(extra.values(), key=lambda e: e.department.name)]
+
+
+def _attribute(unread: list[Unread], departments: list[Expected], issued: list[Issued], inboxes: list[Path]) -> None:
+    """Whose each unreadable file is, where it shows: its name is one the manifest lists (so the form too), a
+    folder (or .zip) under the inbox is named after a department, or its name contains a department's
+    name (the longest that fits). The department then counts it (已提交但无法读取), not as 未提交."""
+    by_name = {e.department.name: e for e in departments}
+    if not by_name:
+        return
+    names = sorted(by_name, key=len, reverse=True)
+    stems = sorted(((Path(i.file).stem, i) for i in issued if i.file), key=lambda s: len(s[0]), reverse=True)
+    roots = sorted({shown_name(str(p)).rstrip("/\\") for p in inboxes}, key=len, reverse=True)
+    for u in unread:
+        if u.ignored or u.code in _NOT_ONE_FILE:
+            continue
+        parts = _below(u.name, roots)
+        base, folders = _stem(parts[-1]), [_stem(p) for p in reversed(parts[:-1])]  # the innermost folder first
+        item = next((i for stem, i in stems if base.startswith(stem)), None)
+        department = (item.department if item is not None else "") \
+            or next((f for f in folders if f in by_name), "") \
+            or next((n for text in (base, *folders) for n in names if n in text), "")
+        if department in by_name:
+            u.department, u.form_id = department, item.form_id if item is not None else ""
+            by_name[department].unread.append(u)
+
+
+# Lines of 未读取文件 that are not one file a department sent: read where they point, or many files in one line.
+_NOT_ONE_FILE = frozenset(r.code for r in (R.LINK_INSIDE, R.FOLDER_SEEN, R.FOLDER_UNREADABLE, R.TOO_MANY_FILES,
+                                           R.ZIP_NOT_OPENED))
+
+
+def _below(name: str, roots: list[str]) -> list[str]:
+    """The parts of a listed name under the inbox it was found in (a zip's members after the zip)."""
+    for root in roots:
+        if name.startswith(root) and name[len(root):len(root) + 1] in ("/", "\\"):
+            name = name[len(root) + 1:]
+            break
+    return [p for p in re.split(r"[/\\]", name) if p] or [name]
+
+
+def _stem(part: str) -> str:
+    return part.rsplit(".", 1)[0] if "." in part else part
 
 
 def _report_unit(latest: list[Return]) -> str:
@@ -448,7 +565,7 @@ def _signature(disks: list[DiskFile], collected: dict[str, list[Collected]], exp
 
 
 _COUNTS = ("files", "returns", "with_errors", "unreadable", "ignored", "superseded", "departments_missing",
-           "forms_missing")
+           "forms_missing", "resubmitted", "unchanged")
 
 
 def _file_states(paths: list[Path]) -> list[list[object]]:
@@ -471,16 +588,18 @@ def _unchanged_report(store: Store, output: Path, signature: str) -> ReportResul
             return None
         counts = {name: int(saved["counts"][name]) for name in _COUNTS}
         codes = {str(code): int(n) for code, n in saved["codes"].items()}
+        notices = [str(line) for line in saved["notices"]]
     except (OSError, LookupError, TypeError, ValueError, AttributeError):  # gone, or a state some other version wrote
         return None
     result = ReportResult(outputs=[output.with_name(p.name) for p in paths], reused_report=True)  # as the user wrote it
     for name, count in counts.items():
         setattr(result, name, count)
-    result.codes = codes
+    result.codes, result.notices = codes, notices
     return result
 
 
 def _remember_report(store: Store, signature: str, result: ReportResult) -> None:
     state = {"signature": signature, "files": _file_states(result.outputs),
-             "counts": {name: getattr(result, name) for name in _COUNTS}, "codes": result.codes}
+             "counts": {name: getattr(result, name) for name in _COUNTS}, "codes": result.codes,
+             "notices": result.notices}
     store.set_report_state(str(result.outputs[0].resolve()), state)

@@ -23,7 +23,8 @@ from ..reading import refusals as R
 from ..reading.refusals import title_of
 from ..review.findings import SEVERITY_LABEL
 from ..review.rules import catalogue, target_change
-from ..review.status import Status
+from ..review.status import FormState, Status
+from .changes import Change, ChangeKind
 
 TO_YUAN = {"元": Decimal(1), "万元": Decimal(10000)}
 REPORT_TITLE = "财政项目支出绩效目标申报"
@@ -39,6 +40,7 @@ class Expected:
     listed: bool = True  # False: not on the roster/manifest, known only from its returns
     form_ids: set[str] = field(default_factory=set)  # issued to it (manifest only)
     returns: list[Return] = field(default_factory=list)
+    unread: list[Unread] = field(default_factory=list)  # its files that could not be read
 
 
 @dataclass
@@ -53,6 +55,8 @@ class Return:
     modified: str = ""  # a zip member's own time: orders versions that arrived in one zip
     replaced: list[Return] = field(default_factory=list)  # earlier versions this one supersedes
     superseded_by: Return | None = None
+    changes: list[Change] = field(default_factory=list)  # 修改情况: against replaced[-1], the version before it
+    reused_with: list[Return] = field(default_factory=list)  # latest returns of the same form for other projects
 
 
 @dataclass
@@ -62,6 +66,8 @@ class Unread:
     reason: str
     ignored: bool
     code: str = ""  # the reason's code (reading/refusals.py)
+    department: str = ""  # whose it is, where its name, folder or the manifest shows it ("" when nothing does)
+    form_id: str = ""  # the issued workbook it is, when its name is one the manifest lists
 
 
 @dataclass
@@ -77,6 +83,9 @@ class ReportResult:
     forms_missing: int = 0
     skipped: int = 0  # files on disk not read again (unchanged since the store saw them)
     codes: dict[str, int] = field(default_factory=dict)  # refusal code → files listed unread with it (ignored too)
+    resubmitted: int = 0  # latest returns that supersede an earlier version (compared in 修改情况)
+    unchanged: int = 0  # of those, identical in content to the version before (round.unchanged_resubmission)
+    notices: list[str] = field(default_factory=list)  # lines said on the console before the closing line
     reused_report: bool = False
     seconds: float = 0.0
 
@@ -94,6 +103,9 @@ class ReportResult:
         extra = []
         if self.superseded:
             extra.append(f"{self.superseded} 份旧版本已被重新提交的版本替代")
+        if self.resubmitted:
+            same = f"，其中 {self.unchanged} 份未作修改" if self.unchanged else ""
+            extra.append(f"重新提交 {self.resubmitted} 份（修改情况见报告{same}）")
         ignored = {c: n for c, n in self.codes.items() if c.startswith(R.IGNORED)}
         if self.ignored:
             extra.append(f"已忽略{R.counted(ignored)}" if ignored else f"已忽略 {self.ignored} 个")
@@ -208,6 +220,7 @@ def build_tables(latest: list[Return], superseded: list[Return], unread: list[Un
         _indicators(latest, unit),
         _costs(latest, unit),
         _problems(latest),
+        _changes(latest),
         _unread(unread),
         _superseded(superseded),
     ]
@@ -313,23 +326,31 @@ def _by_department(departments: list[Expected], unit: str) -> Table:
         Column(Status.PASS, "passed", "int", 7, True), Column(Status.FIX, "to_fix", "int", 7, True),
         *(Column(f"{FIELD_HEADINGS[k]}（{unit}）", k, "money", 16, True) for k in _DEPARTMENT_MONEY),
         Column("状态", "status", width=16),
+        Column("无法读取", "unreadable", "int", 9, True, beside="returned"),  # its files listed in 未读取文件
     ]
     rows = []
     for e in departments:
         returned = len(e.returns)
+        # Unreadable files stand for forms not read otherwise: not one whose form a readable return is of, nor
+        # more than the forms still missing (a .xls sent first, then the .xlsx).
+        read = {r.outcome.form_id for r in e.returns}
+        unreadable = sum(not u.form_id or u.form_id not in read for u in e.unread)
+        if e.count is not None:
+            unreadable = min(unreadable, max(0, e.count - returned))
         fix = sum(r.outcome.status == Status.FIX for r in e.returns)
-        missing = max(0, (e.count or 0) - returned)
-        if returned == 0:
-            status: str = Status.MISSING
+        missing = max(0, (e.count or 0) - returned - unreadable)
+        if returned == 0:  # a file came but could not be read: it did send something
+            status: str = FormState.UNREADABLE if e.unread else Status.MISSING
         else:
             parts = ([Status.NOT_LISTED] if has_list and not e.listed else []) + ([Status.FIX] if fix else []) \
+                + ([f"{FormState.UNREADABLE} {unreadable} 份"] if unreadable else []) \
                 + ([f"{Status.SHORT} {missing} 份"] if missing else [])
             status = "；".join(parts) or Status.ALL_PASSED
         totals = [sum(_money(r.outcome.money[i], r.outcome.money_unit, unit) or 0.0 for r in e.returns) if e.returns
                   else None for i in map(MONEY_KEYS.index, _DEPARTMENT_MONEY)]
         u = e.department
         rows.append([u.name, u.code, u.contact, u.phone, e.count, returned,
-                     sum(r.outcome.status == Status.PASS for r in e.returns), fix, *totals, status])
+                     sum(r.outcome.status == Status.PASS for r in e.returns), fix, *totals, status, len(e.unread)])
     return Table("按部门", "departments", columns, rows, totals=True, status_col=len(columns) - 1)
 
 
@@ -478,9 +499,31 @@ def _unread(unread: list[Unread]) -> Table:
     columns = [Column("文件", "file", width=50, identifies=True), Column("原因", "reason", width=80),
                Column("收到时间", "received", "datetime", 17),
                Column("原因类别", "code_title", width=16, beside="reason"),  # what a reviewer sorts by
-               Column("原因代码", "code", width=26, technical=True)]  # stable, for scripts (README: 无法读取的原因)
-    rows = [[u.name, u.reason, u.received, title_of(u.code), u.code] for u in unread]
+               Column("原因代码", "code", width=26, technical=True),  # stable, for scripts (README: 无法读取的原因)
+               Column("部门", "department", width=16),  # whose, by its name, folder or the manifest
+               Column("表单编号", "form_id", width=38, technical=True)]
+    rows = [[u.name, u.reason, u.received, title_of(u.code), u.code, u.department, u.form_id] for u in unread]
     return Table("未读取文件", "unreadable", columns, rows)
+
+
+def _changes(latest: list[Return]) -> Table:
+    """修改情况: for each resubmission, what changed against the version it supersedes and whether each
+    finding of that version was fixed."""
+    columns = [
+        Column("部门", "department", width=18, identifies=True), Column("项目名称", "project", width=28, identifies=True),
+        Column("类别", "kind", width=9), Column("表/字段", "where", width=18), Column("行", "row", "int", 6),
+        Column("原内容", "old", width=40), Column("现内容", "new", width=40),
+        Column("原问题", "finding", width=30), Column("是否已改正", "fixed", width=9),
+        Column("文件", "file", width=40, technical=True), Column("原版本文件", "previous", width=40, technical=True),
+        Column("表单编号", "form_id", width=38, technical=True),
+    ]
+    rows = []
+    for r in latest:
+        previous = r.replaced[-1].name if r.replaced else ""
+        for c in r.changes:
+            rows.append([r.department, r.outcome.project, c.kind, c.where, c.row, c.old, c.new, c.finding, c.fixed,
+                         r.name, previous, r.outcome.form_id])
+    return Table("修改情况", "changes", columns, rows)
 
 
 def _superseded(superseded: list[Return]) -> Table:
@@ -496,8 +539,9 @@ def _superseded(superseded: list[Return]) -> Table:
         note = ""
         if newest is not None and newest.key.split("|")[0] == r.key.split("|")[0]:
             note = "与新版本内容相同（重复提交）"
-        elif newest is not None and newest.outcome.project != r.outcome.project:
-            note = "项目名称与新版本不同：可能是复制同一张表填报了另一个项目，请核实"
+        elif newest is not None and newest.replaced[-1] is r and any(c.kind == ChangeKind.UNCHANGED
+                                                                      for c in newest.changes):
+            note = "新版本与这一版内容相同（重新保存，未作修改）"
         rows.append([r.department, r.outcome.project, r.name, r.received, r.outcome.status, r.outcome.form_id,
                      newest.name if newest else "", note])
     return Table("被替代版本", "superseded", columns, rows)

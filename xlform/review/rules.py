@@ -895,6 +895,11 @@ NOT_ISSUED = declare("round.not_issued", "error", "不是本轮下发的表", "�
 OTHER_DEPARTMENT = declare("round.other_department", "error", "表的下发部门与下发清单不符",
                            "下发给区教育局的表，识别信息里写成了区民政局。")
 WRONG_YEAR = declare("round.wrong_year", "error", "表的年度与下发清单不符", "本轮为 2026 年度，表内识别信息为 2025 年度。")
+# ---- raised by the report when a return supersedes another (report/changes.py compares them) -------------
+UNCHANGED_RESUBMISSION = declare("round.unchanged_resubmission", "warning", "重新提交的表未作修改",
+                                 "退回修改后交来的表与上一版内容完全相同（只是重新保存），问题一个也没改。")
+FORM_REUSED = declare("round.form_reused", "warning", "同一张表用于另一个项目",
+                      "复制下发给本部门的表填报了第二个项目：表单编号相同，项目名称不同。")
 
 
 def catalogue() -> list[tuple[str, str, str, str]]:
