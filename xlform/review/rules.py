@@ -325,7 +325,7 @@ def _text_limits(template: Template) -> tuple[tuple[tuple[str, str, int, int], .
                     for key, limit in template.limits.items())
     columns = tuple((table, c.column.key, c.column.builtin, c.limit, c.per_line, c.header)
                     for table, pos in layout_for(template).tables.items() for c in pos.columns
-                    if c.column.kind in (Kind.TEXT, Kind.LONG))
+                    if c.column.kind in (Kind.TEXT, Kind.LONG) and not c.column.computed)
     return fields_, columns
 
 
