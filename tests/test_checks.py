@@ -154,6 +154,8 @@ CASES = [
     Case("goal.target_unmatched", {"project.annual_goal": "设备有效使用率达到99.5%以上，满意度达到95%以上。"},
          (P, "C22"), ("设备有效使用率", "99.5%"),
          good={"project.annual_goal": "会议保障有序进行，满意度达到95%以上。"}),
+    Case("indicators.library_mismatch", {"indicators[1].target": "≤100%"}, (G, "E19"),
+         ("系统运维质量达标率", "“≤100%”", "方向 ≤ 与指标库的 ≥ 不同"), good={"indicators[1].target": "≥100%"}),
     # ---- 项目构成分解 ------------------------------------------------------------
     Case("costs.row", {"costs[0].unit_price": D("1000"), "costs[0].quantity": D("3")}, (G, "E40"),
          ("1,000.00", "数量 3", "3,000.00", "232,124.00"),

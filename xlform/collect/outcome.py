@@ -10,7 +10,9 @@ from typing import Any, ClassVar, Self
 
 from ..export import Added, added_columns, added_fields, added_tables, plain_text, template_of
 from ..form.fields import MONEY_KEYS
-from ..form.model import row_value, rows_of
+from ..form.library import in_library_text
+from ..form.model import Indicator, row_value, rows_of
+from ..form.template import Template
 from ..reading.reader import Registry
 from ..reading.refusals import Reason
 from ..review.result import FileResult, check_file
@@ -48,6 +50,8 @@ class IndicatorRow(_Row):
     value_basis: str
     row: int
     extra: list[str] = field(default_factory=list)  # the columns the template adds (Outcome.indicator_columns)
+    library: str = ""  # 库内 / 自定义 ("" when the template has no library)
+    reference: str = ""  # the library's 参考值 of a 库内 indicator
 
 
 @dataclass(slots=True)
@@ -202,7 +206,8 @@ def outcome_of(result: FileResult) -> Outcome:
         errors=result.errors,
         warnings=result.warnings,
         indicators=[IndicatorRow(i.level1, i.level2, i.name, i.target.raw, i.target.operator, _s(i.target.number),
-                                 i.target.unit, i.note, i.value_type, i.value_basis, i.row, _texts(i, ind_cols))
+                                 i.target.unit, i.note, i.value_type, i.value_basis, i.row, _texts(i, ind_cols),
+                                 in_library_text(i.in_library), _reference(template, i))
                     for i in d.indicators],
         costs=[CostRow(c.project, c.content, c.detail, _s(c.amount), _s(c.unit_price), c.price_basis, _s(c.quantity),
                        c.quantity_basis, c.note, c.row, _texts(c, cost_cols)) for c in d.costs],
@@ -215,6 +220,12 @@ def outcome_of(result: FileResult) -> Outcome:
         tables=[AddedRows(key, label, list(columns), [[*_texts(item, columns), item.row] for item in rows_of(d, key)])
                 for key, label in added_tables(template).items() for columns in [added_columns(template, key)]],
     )
+
+
+def _reference(template: Template | None, i: Indicator) -> str:
+    """The library's 参考值 of a 库内 indicator, "" otherwise."""
+    found = template.library.find(i.level2, i.name) if template is not None and template.library else None
+    return found.reference if found is not None else ""
 
 
 def _texts(item: Any, columns: Sequence[Added]) -> list[str]:

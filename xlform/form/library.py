@@ -36,7 +36,13 @@ SAME_DIRECTION = {">": "≥", "≥": "≥", "<": "≤", "≤": "≤", "=": "="}
 IN_LIBRARY, CUSTOM = "库内", "自定义"
 LIBRARY_KEY_SEPARATOR = "|"  # 二级|三级: the key the workbook's help column looks a chosen indicator up by
 _KINDS_SPLIT = re.compile(r"[、,，;；/\s]+")
+_UNIT_SPACE = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def same_unit(a: str, b: str) -> bool:
+    """Units compared as a reader sees them: full-width ％ is %, spaces do not count."""
+    return _UNIT_SPACE.sub("", to_halfwidth(a)) == _UNIT_SPACE.sub("", to_halfwidth(b))
 
 
 def in_library_text(value: bool | None) -> str:
