@@ -150,7 +150,7 @@ def test_demo_runs_the_whole_round_on_the_national_template(tmp_path: Path) -> N
     result = invoke(["demo", folder, "-t", NATIONAL])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[1] == "  模板：national-2026（项目支出绩效目标申报表，版本 1）"
+    assert lines[1] == "  模板：national-2026（项目支出绩效目标申报表，版本 2）"
     # Every return reads but the one cut short on purpose; only 民政局's indicator mistakes need fixing.
     assert ("  共 8 个文件：读取申报表 5 份，其中需修改 1 份；无法读取 1 个（文件损坏 1 个）；未提交部门 1 个（共缺 2 份）。"
             "1 份旧版本已被重新提交的版本替代；已忽略临时文件 1 个。") in lines
