@@ -154,6 +154,12 @@ def test_template_copy_keeps_a_working_library(tmp_path: Path) -> None:
     assert "# library：指标库" in text and "library: 内置:mof-2021" in text
     t = load_template(out)
     assert t.library is not None and t.library == load_template("mof-2021").library
+    # the commented example at the end works as written: its CSV lines beside the copy, its library line in
+    example = text[text.index("# 指标库：在内置指标库之外"):].splitlines()
+    (tmp_path / "本局指标库.csv").write_text("\n".join(line[4:] for line in example[3:5]) + "\n", encoding="utf-8")
+    out.write_text(text.replace("library: 内置:mof-2021\n", example[1][2:] + "\n"), encoding="utf-8")
+    extended = load_template(out)
+    assert extended.library.find("数量指标", "会议系统设备安装数量") is not None
 
 
 # ---- the library travels with the template (round copy, store) --------------------------------------
