@@ -97,12 +97,14 @@ def test_every_library_problem_is_listed_at_once_in_chinese(tmp_path: Path) -> N
         ",数量指标,培训人数,,人次,≥,,,\n"  # a 二级 of another taxonomy
         ",质量,验收合格率,,%,约,,,\n"  # no direction
         "效果目标,数量,x,,,,,,\n"  # 二级 not under this 一级
+        ",质量,甲|乙,,,,,,\n"  # the workbook's lookup key joins 二级|三级
     )
     problems = _problems(_bureau(tmp_path, "本局指标库.csv", csv_text=bad))
     assert "第 3 行的指标“培训人数”（二级 数量）重复" in problems
     assert "第 4 行的二级“数量指标”不在模板的指标体系中（可用：产出目标：数量、质量、时效、成本" in problems
     assert "第 5 行的方向“约”应为 ≥、≤ 或 =" in problems
     assert "第 6 行的二级“数量”不属于一级“效果目标”" in problems
+    assert "第 7 行的“三级”不能含有“|”" in problems
     assert all(p.startswith("模板 ") and "键 library（本局指标库.csv）" in p for p in problems.splitlines())
 
 

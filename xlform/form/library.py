@@ -75,7 +75,8 @@ class LibraryIndicator:
 class Library:
     files: tuple[str, ...]  # as the template names them
     indicators: tuple[LibraryIndicator, ...]
-    _by_key: dict[tuple[str, str], LibraryIndicator] = dataclass_field(default_factory=dict, compare=False, repr=False)
+    _by_key: dict[tuple[str, str], LibraryIndicator] = dataclass_field(default_factory=dict, compare=False, repr=False,
+                                                                       hash=False)
 
     def __post_init__(self) -> None:
         self._by_key.update({(i.level2, i.name): i for i in self.indicators})
@@ -180,6 +181,8 @@ def library_indicator(entry: Any, taxonomy: dict[str, tuple[str, ...]]) -> Libra
     for key in NEEDED_COLUMNS:
         if not values.get(key):
             raise LibraryProblem(f"缺少“{LIBRARY_COLUMNS[key]}”。")
+        if LIBRARY_KEY_SEPARATOR in values[key]:  # the workbook's lookup joins 二级 and 三级 with it
+            raise LibraryProblem(f"的“{LIBRARY_COLUMNS[key]}”不能含有“{LIBRARY_KEY_SEPARATOR}”。")
     level1, level2 = values.get("level1", ""), values["level2"]
     owners = [l1 for l1, l2s in taxonomy.items() if level2 in l2s]
     every = "；".join(f"{l1}：{'、'.join(l2s)}" for l1, l2s in taxonomy.items())
