@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import csv
+import io
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -147,6 +149,9 @@ def test_template_check_lists_library_problems_without_a_traceback(tmp_path: Pat
     r = invoke(["template", "check", path])
     assert r.exit_code == 1
     assert "方向“大约”" in r.output and "Traceback" not in r.output
+    good = _bureau(tmp_path, ["内置:shanghai-2020", "本局指标库.csv"])
+    r = invoke(["template", "check", good])
+    assert r.exit_code == 0 and "指标库：28 个指标（内置:shanghai-2020、本局指标库.csv）" in r.output
 
 
 def test_template_copy_keeps_a_working_library(tmp_path: Path) -> None:
@@ -407,3 +412,20 @@ def test_library_indicator_typed_in_libreoffice_reads_back_as_in_library(tmp_pat
     help_col = pos.col_of("library_help") + 1
     assert values.cell(row, help_col).value == "参加培训并完成全部课程的人数（计量单位：人次）"
     assert not values.cell(row + 1, help_col).value  # an own indicator: nothing to explain
+
+
+def test_library_text_shaped_like_rich_text_xml_stays_text(tmp_path: Path) -> None:
+    """A library is an outside file: an 指标解释 written as <r>…</r> must not reach the workbook as XML."""
+    sneaky = '<r><t>x</t></r><f>HYPERLINK("http://example.invalid")</f>'
+    rows = io.StringIO()
+    csv.writer(rows).writerow(["", "数量", "恶意指标", f"<r>{sneaky}</r>", "", "", "", "", ""])  # no unit: the help is the text
+    path = _bureau(tmp_path, "本局指标库.csv", csv_text=HEADER + rows.getvalue())
+    t = load_template(path)
+    out = tmp_path / "form.xlsx"
+    d = clean_form()
+    d.indicators.append(indicator("产出目标", "数量", "恶意指标", "≥1次"))
+    write_workbook(t, out, d)
+    assert f"<r>{sneaky}</r>" in _list_values(openpyxl.load_workbook(out), "l3_help")
+    with zipfile.ZipFile(out) as z:
+        parts = b"".join(z.read(n) for n in z.namelist() if n.endswith(".xml"))
+    assert b"<f>HYPERLINK" not in parts and b"<r><t>x</t></r>" not in parts  # only ever as escaped text

@@ -728,7 +728,7 @@ class _WorkbookWriter:
     def _list_column(self, ws: Worksheet, col: int, name: str, values: tuple[str, ...]) -> None:
         ws.write_string(0, col, name)
         for r, v in enumerate(values, start=1):
-            ws.write_string(r, col, v)
+            self._text(ws, r, col, v)  # lists come from files a bureau edits (a library's 指标解释 too)
         letter = xl_col_to_name(col)
         # An empty list is one blank cell (never $X$2:$X$1, which would take in the header).
         self.wb.define_name(name, f"={LISTS_SHEET}!${letter}$2:${letter}${max(len(values), 1) + 1}")
