@@ -17,6 +17,7 @@ from tests.helpers import clean_form, indicator, template_over
 from tests.lo import fill_cells, require_soffice, resave
 from xlform.form.layout import layout_for
 from xlform.form.library import IN_LIBRARY, LIBRARY_COLUMNS
+from xlform.form.targets import parse_target
 from xlform.form.template import (
     TemplateError,
     builtin_ids,
@@ -69,7 +70,7 @@ def test_each_builtin_has_a_small_sourced_starter_library(template_id: str) -> N
 
 def test_builtin_libraries_are_shipped_files() -> None:
     assert builtin_library_ids() == ["mof-2021", "shanghai-2020"]
-    assert templates_dir().joinpath("library", "mof-2021.yaml").is_file()
+    assert (templates_dir() / "library" / "mof-2021.yaml").is_file()
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
@@ -429,3 +430,17 @@ def test_library_text_shaped_like_rich_text_xml_stays_text(tmp_path: Path) -> No
     with zipfile.ZipFile(out) as z:
         parts = b"".join(z.read(n) for n in z.namelist() if n.endswith(".xml"))
     assert b"<f>HYPERLINK" not in parts and b"<r><t>x</t></r>" not in parts  # only ever as escaped text
+
+
+@pytest.mark.parametrize(("target", "fires"), [
+    ("=100%", False),  # the only value ≥ allows for a rate: the same direction
+    ("＞95%", False),  # ＞ points the way ≥ does
+    ("100%", False),  # no operator: nothing to compare
+    ("=90%", True),
+    ("<95%", True),
+])
+def test_library_direction_of_a_rate(write, target: str, fires: bool) -> None:
+    d = clean_form()
+    d.indicators[1].target = parse_target(target)  # 系统运维质量达标率: ≥ in the library
+    found = [f for f in check(read(write(d))) if f.rule == "indicators.library_mismatch"]
+    assert bool(found) is fires, found

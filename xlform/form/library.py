@@ -14,6 +14,7 @@ import io
 import re
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from decimal import Decimal
 from typing import Any
 
 import yaml
@@ -43,6 +44,17 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 def same_unit(a: str, b: str) -> bool:
     """Units compared as a reader sees them: full-width ％ is %, spaces do not count."""
     return _UNIT_SPACE.sub("", to_halfwidth(a)) == _UNIT_SPACE.sub("", to_halfwidth(b))
+
+
+def same_direction(library: str, operator: str, number: Decimal | None, unit: str) -> bool:
+    """Whether a target's operator points the library's way. ＞ is ≥'s way, ＜ ≤'s; = at the only value the
+    library's direction allows is that direction too (=100% for a ≥ rate, =0 for a ≤ cap)."""
+    direction = SAME_DIRECTION.get(operator, "")
+    if not library or not direction or direction == library:
+        return True
+    if direction == "=" and number is not None:
+        return (library == "≥" and number == 100 and same_unit(unit, "%")) or (library == "≤" and number == 0)
+    return False
 
 
 def in_library_text(value: bool | None) -> str:

@@ -230,7 +230,7 @@ BUILTIN_LIBRARY = "内置:"  # `library: 内置:shanghai-2020` names a library s
 
 
 def builtin_library_ids() -> list[str]:
-    folder = templates_dir().joinpath("library")
+    folder = templates_dir() / "library"
     return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
@@ -250,7 +250,7 @@ def parse_template(text: str, source: str, base: Traversable | None = None) -> T
     validator = _Validator(source, base)
     template = validator.template(data)
     if validator.library_read:  # carry the library in the text: the round's copy needs no other file
-        text = text.rstrip("\n") + "\n" + embedded_block(validator.library_texts)
+        text += ("" if text.endswith("\n") else "\n") + embedded_block(validator.library_texts)  # the YAML kept as written
     return replace(template, text=text, digest=hashlib.sha256(text.encode("utf-8")).hexdigest())
 
 
@@ -505,13 +505,15 @@ class _Validator:
             if ident not in builtin_library_ids():
                 raise self.fail(path, f"不是内置指标库（可用：{'、'.join(BUILTIN_LIBRARY + i for i in builtin_library_ids())}）。")
             self.library_read = True
-            return templates_dir().joinpath("library", f"{ident}.yaml").read_text(encoding="utf-8")
+            return (templates_dir() / "library" / f"{ident}.yaml").read_text(encoding="utf-8")
         parts = Path(name).parts
         if Path(name).is_absolute() or ".." in parts or "\\" in name or not name.lower().endswith(LIBRARY_SUFFIXES):
             raise self.fail(path, "应为本模板所在文件夹中（或其下）的 .yaml / .csv 文件，写相对路径，如 本局指标库.csv。")
         if self.base is None:
             raise self.fail(path, "找不到：这份模板没有随附该指标库文件（library_files），也不知道模板所在的文件夹。")
-        file = self.base.joinpath(*parts)
+        file = self.base
+        for part in parts:  # one step at a time: an installed package's folder takes one name per joinpath
+            file = file / part
         if not isinstance(file, Path):  # a Traversable of the installed package: only built-ins live there
             raise self.fail(path, f"内置模板的指标库请写成 {BUILTIN_LIBRARY}编号。")
         if not file.is_file():

@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from ..form.fields import TABLES, Column, Field, Kind
 from ..form.layout import field_per_line, layout_for
-from ..form.library import SAME_DIRECTION, same_unit
+from ..form.library import same_direction, same_unit
 from ..form.model import Declaration, DeclarationValues, Indicator, field_value, row_value, rows_of
 from ..form.paper import counted_length
 from ..form.targets import GoalTarget, extract_goal_targets, same_subject
@@ -859,11 +859,10 @@ def _library_mismatch(r: Rule, ctx: Context) -> Iterator[Finding]:
         if entry is None:
             continue  # the department's own indicator: nothing to compare with
         unit = i.measure_unit or i.target.unit
-        direction = SAME_DIRECTION.get(i.target.operator, "")
         differs = []
         if entry.unit and unit and not same_unit(unit, entry.unit):
             differs.append(f"计量单位“{_show(unit)}”与指标库的“{entry.unit}”不同")
-        if entry.direction and direction and direction != entry.direction:
+        if not same_direction(entry.direction, i.target.operator, i.target.number, unit):
             differs.append(f"方向 {i.target.operator} 与指标库的 {entry.direction} 不同")
         if not differs:
             continue
