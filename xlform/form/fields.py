@@ -132,7 +132,7 @@ TABLE_COLUMNS: dict[str, dict[str, Column]] = {
         "value_basis": Column("value_basis", Kind.CHOICE, "value_basis", width=16),
         "note": Column("note", Kind.TEXT, width=16),
         # The chosen library indicator's 指标解释 and 计量单位 (a lookup formula; needs `library:`).
-        "library_help": Column("library_help", Kind.TEXT, width=24, computed=True),
+        "library_help": Column("library_help", Kind.TEXT, width=16, computed=True),
     },
     "costs": {
         "project": Column("project", Kind.TEXT, width=16),
