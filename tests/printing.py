@@ -58,7 +58,7 @@ def filled_to_limits(template: Template) -> Declaration:
     for table, item in rows.items():
         tp = layout_for(template).tables[table]
         for c in tp.columns:
-            if c.column.kind in (Kind.TEXT, Kind.TARGET):
+            if c.column.kind in (Kind.TEXT, Kind.TARGET) and not c.column.computed:  # a formula, not typed
                 text = text_at_limit(tp.section_label + c.header, c.limit, c.per_line)
                 setattr(item, c.column.key, parse_target(text) if c.column.kind is Kind.TARGET else text)
         getattr(d, table).append(item)

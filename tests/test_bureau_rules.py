@@ -112,7 +112,7 @@ rules:
         i.extra["score"] = D(score)
     hits = custom(findings(tmp_path, template, d)[0])
     assert [f.message for f in hits] == ["各指标分值合计 90，应为 100。"]
-    assert hits[0].cell.startswith("G")  # 分值 is the sixth column of 绩效目标's indicator table (B..G)
+    assert hits[0].cell.startswith("H")  # 分值 follows 指标解释（指标库）: the seventh column of the indicator table (B..H)
     d.indicators[-1].extra["score"] = D(20)
     assert custom(findings(tmp_path, template, d)[0]) == []
 

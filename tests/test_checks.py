@@ -165,6 +165,8 @@ CASES = [
     Case("indicators.target_lowered", {"indicators[3].target": "≤15次", "indicators[3].last_target": "≤10次"},
          (G, "E21"), ("“≤15次”", "高于上年目标值“≤10次”", "放宽"), name="at-most",
          good={"indicators[3].target": "≤8次", "indicators[3].last_target": "≤10次"}),
+    Case("indicators.library_mismatch", {"indicators[1].target": "≤100%"}, (G, "E19"),
+         ("系统运维质量达标率", "“≤100%”", "方向 ≤ 与指标库的 ≥ 不同"), good={"indicators[1].target": "≥100%"}),
     # ---- 项目构成分解 ------------------------------------------------------------
     Case("costs.row", {"costs[0].unit_price": D("1000"), "costs[0].quantity": D("3")}, (G, "E40"),
          ("1,000.00", "数量 3", "3,000.00", "232,124.00"),

@@ -59,7 +59,7 @@ def test_example_then_check_and_export(tmp_path: Path) -> None:
     assert "goal.target_mismatch" in text.output and "85%" in text.output and "95%" in text.output
     assert "合计：1 个文件" in text.output
     payload = json.loads(invoke(["check", str(out), "--format", "json"]).output)
-    assert payload[0]["template"] == "shanghai-2020@1" and payload[0]["ok"] is False
+    assert payload[0]["template"] == "shanghai-2020@2" and payload[0]["ok"] is False
     assert {"file", "form_id", "department", "errors", "warnings", "findings", "error"} <= set(payload[0])
     exported = json.loads(invoke(["export", str(out)]).output)
     assert Decimal(exported[0]["funding"]["current_year"]) == Decimal("232124")

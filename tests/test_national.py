@@ -150,7 +150,7 @@ def test_demo_runs_the_whole_round_on_the_national_template(tmp_path: Path) -> N
     result = invoke(["demo", folder, "-t", NATIONAL])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[1] == "  模板：national-2026（项目支出绩效目标申报表，版本 1）"
+    assert lines[1] == "  模板：national-2026（项目支出绩效目标申报表，版本 2）"
     # Every return reads but the one cut short on purpose; only 民政局's indicator mistakes need fixing.
     # The cut-short file is 区教育局's (its issued name): sent, though unreadable, so not missing. The second
     # report (after the feedback loop) reads the unchanged files from the store.

@@ -188,7 +188,9 @@ def test_distribute_keeps_the_exact_template_beside_the_manifest(tmp_path: Path)
     text = BUREAU.replace("\n", "\r\n")  # exactly as written, line ends too: its digest is the workbooks'
     _, issued, _ = _round(tmp_path, text)
     copy = issued / "下发模板_minhang-2026.yaml"
-    assert copy.read_bytes() == text.encode("utf-8")
+    # the YAML exactly as written, then its indicator library (library_files:): the copy needs no other file
+    assert copy.read_bytes().startswith(text.encode("utf-8")) and b"library_files:" in copy.read_bytes()
+    assert copy.read_bytes() == bureau(text).text.encode("utf-8")
     rows = read_manifest(issued / "下发清单.csv")
     assert {(r.template_file, r.template_digest) for r in rows} == {(copy.name, bureau(text).digest)}
     [loaded] = manifest_templates(issued / "下发清单.csv")  # the CSV itself or its folder
@@ -293,7 +295,7 @@ def test_a_schema_4_store_gains_the_templates_table_and_keeps_its_results(tmp_pa
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
         assert conn.execute("SELECT COUNT(*) FROM returns").fetchone() == history
         assert conn.execute("SELECT id, version, digest FROM templates").fetchall() == [
-            ("minhang-2026", "1", bureau().digest)]
+            ("minhang-2026", bureau().version, bureau().digest)]
     # From now on the store reads the round by itself.
     third = invoke(["report", inbox, "-o", tmp_path / "c.json", "-f", "json", "--db", db])
     assert _summary(tmp_path / "c.json")["summary"]["unreadable"] == 0, third.output

@@ -26,12 +26,13 @@ def test_builtins_load_with_their_taxonomies() -> None:
     mof = load_template("mof-2021")
     assert "成本指标" in mof.level1 and mof.indicator_style == "mof"
     assert list(mof.columns["indicators"]) == [
-        "level1", "level2", "name", "value_type", "operator", "target", "measure_unit", "value_basis", "note"]
+        "level1", "level2", "name", "value_type", "operator", "target", "measure_unit", "value_basis", "note",
+        "library_help"]
     national = load_template("national-2026")  # YAML only: everything it adds is data
     assert national.money_unit == "万元" and national.required_level1[0] == "成本指标"
     assert list(national.columns["indicators"]) == [
         "level1", "level2", "name", "value_type", "operator", "target", "measure_unit", "explanation", "value_basis",
-        "score"]
+        "score", "library_help"]
     assert not national.has("fiscal_local") and national.field_by_key["competent_dept"].kind == "code"
 
 

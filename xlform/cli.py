@@ -467,6 +467,8 @@ def _template_check(a: argparse.Namespace) -> int:
         extra = [t.columns[table][k] for k, c in t.column_defs[table].items() if not c.builtin]
         if extra:
             _out(f"{t.labels[table]}新增列：{'、'.join(extra)}")
+    if t.library is not None:
+        _out(f"指标库：{len(t.library.indicators)} 个指标（{'、'.join(t.library.files)}）")
     applicable = sum(1 for r in CATALOGUE.values() if r.applies(t))
     own = f"，本模板自定义规则 {len(t.bureau_rules)} 条" if t.bureau_rules else ""
     _out(f"适用的内置审核规则 {applicable} 条{own}（xlform rules -t {a.file} 查看）。")

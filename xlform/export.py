@@ -169,7 +169,7 @@ def added_columns(template: Template | None, table: str) -> tuple[Added, ...]:
         return ()
     headers = template.columns.get(table, {})
     return tuple(Added(k, headers.get(k, k), c.kind) for k, c in template.column_defs.get(table, {}).items()
-                 if not c.builtin or table not in TABLES)
+                 if (not c.builtin or table not in TABLES) and not c.computed)
 
 
 def added_tables(template: Template | None) -> dict[str, str]:

@@ -11,7 +11,8 @@ from typing import Any, ClassVar, Self
 
 from ..export import Added, added_columns, added_fields, added_tables, plain_text, template_of
 from ..form.fields import FIELDS, MONEY_KEYS, TABLE_COLUMNS
-from ..form.model import Declaration, row_value, rows_of
+from ..form.library import in_library_text
+from ..form.model import Declaration, Indicator, row_value, rows_of
 from ..form.template import Template
 from ..reading.reader import Registry
 from ..reading.refusals import Reason
@@ -51,6 +52,8 @@ class IndicatorRow(_Row):
     row: int
     extra: list[str] = field(default_factory=list)  # the columns the template adds (Outcome.indicator_columns)
     last_target: str = ""  # 上年目标值 of a carried-over row ("" otherwise)
+    library: str = ""  # 库内 / 自定义 ("" when the template has no library)
+    reference: str = ""  # the library's 参考值 of a 库内 indicator
 
 
 @dataclass(slots=True)
@@ -241,7 +244,7 @@ def outcome_of(result: FileResult) -> Outcome:
         warnings=result.warnings,
         indicators=[IndicatorRow(i.level1, i.level2, i.name, i.target.raw, i.target.operator, _s(i.target.number),
                                  i.target.unit, i.note, i.value_type, i.value_basis, i.row, _texts(i, ind_cols),
-                                 i.last_target)
+                                 i.last_target, in_library_text(i.in_library), _reference(template, i))
                     for i in d.indicators],
         costs=[CostRow(c.project, c.content, c.detail, _s(c.amount), _s(c.unit_price), c.price_basis, _s(c.quantity),
                        c.quantity_basis, c.note, c.row, _texts(c, cost_cols)) for c in d.costs],
@@ -309,6 +312,12 @@ def _text_parts(template: Template | None) -> _Parts:
         tables.append((table, tuple(k for k in keys if k in TABLE_COLUMNS[table]),
                        tuple(k for k in keys if k not in TABLE_COLUMNS[table])))
     return tuple((g, tuple(keys)) for g, keys in groups.items()), tuple(tables)
+
+
+def _reference(template: Template | None, i: Indicator) -> str:
+    """The library's 参考值 of a 库内 indicator, "" otherwise."""
+    found = template.library.find(i.level2, i.name) if template is not None and template.library else None
+    return found.reference if found is not None else ""
 
 
 def _texts(item: Any, columns: Sequence[Added]) -> list[str]:

@@ -58,6 +58,7 @@ class Column:
     width: int = 12  # characters; long text columns get more
     builtin: bool = True  # False: a column the template adds (kept in the row's `extra`)
     required: bool = False  # an added column a filled row must not leave empty
+    computed: bool = False  # drawn by a formula, locked; not data: the reader skips it
 
 
 # The width a column a template adds gets, by kind, when it names none (characters).
@@ -130,6 +131,8 @@ TABLE_COLUMNS: dict[str, dict[str, Column]] = {
         "measure_unit": Column("measure_unit", Kind.TEXT, width=10),
         "value_basis": Column("value_basis", Kind.CHOICE, "value_basis", width=16),
         "note": Column("note", Kind.TEXT, width=16),
+        # The chosen library indicator's 指标解释 and 计量单位 (a lookup formula; needs `library:`).
+        "library_help": Column("library_help", Kind.TEXT, width=16, computed=True),
     },
     "costs": {
         "project": Column("project", Kind.TEXT, width=16),

@@ -143,6 +143,9 @@ class Indicator:
     row: int = field(default=0, compare=False)
     extra: dict[str, Any] = field(default_factory=dict)  # columns the template adds (指标解释, 分值…)
     last_target: str = ""  # 上年目标值 of a carried-over row, as last year's return had it (a locked column)
+    # Whether (二级, 三级) is an indicator of the template's library (库内) or the department's own (自定义);
+    # None: no library, or no name. Worked out by the reader, so not part of the data compared.
+    in_library: bool | None = field(default=None, compare=False)
 
 
 @dataclass

@@ -40,6 +40,18 @@ from .fields import (
 )
 from .kinds import KINDS, OPEN_LISTS
 from .layout import ADDED_BOX, box_limit_default, box_max_limit, default_limit, field_max_limit
+from .library import (
+    LIBRARY_SUFFIXES,
+    MAX_LIBRARY_BYTES,
+    MAX_LIBRARY_INDICATORS,
+    Library,
+    LibraryIndicator,
+    LibraryProblem,
+    decode_csv,
+    embedded_block,
+    library_indicator,
+    raw_entries,
+)
 from .model import ROW_TYPES, Indicator, Row
 from .targets import parse_target
 from .template_rules import BureauRule, RuleSetting, bureau_rules, expression_env, rule_settings
@@ -113,6 +125,7 @@ class Template:
     # Sample values (`example:`), typed by kind: a field key → its value; a table key → one {column: value}
     # per row (of a built-in table: laid over the sample's row of that index). `xlform example` and the demo.
     example: dict[str, Any] = dataclass_field(default_factory=dict)
+    library: Library | None = None  # the indicator library (指标库) 三级 is picked from, when it names one
 
     @property
     def level1(self) -> tuple[str, ...]:
@@ -188,7 +201,7 @@ def load_template(ref: str | Path) -> Template:
     if key in builtin_ids():
         if key not in _cache:
             text = templates_dir().joinpath(f"{key}.yaml").read_text(encoding="utf-8")
-            _cache[key] = parse_template(text, f"内置模板 {key}")
+            _cache[key] = parse_template(text, f"内置模板 {key}", templates_dir())
         return _cache[key]
     else:
         path = Path(ref)
@@ -204,12 +217,26 @@ def load_template(ref: str | Path) -> Template:
         except (OSError, UnicodeDecodeError) as exc:
             raise TemplateError(f"模板文件 {path} 无法读取（需为 UTF-8 编码的 YAML）：{exc}") from None
         key = f"{path}\n{hashlib.sha256(text.encode('utf-8')).hexdigest()}"
-        if key not in _cache:
-            _cache[key] = parse_template(text, str(path))
+        cached = _cache.get(key)
+        if cached is not None and cached.text == text:  # no library file beside it that may have changed
+            return cached
+        template = parse_template(text, str(path), path.parent)
+        if cached is None or cached.digest != template.digest:  # the same template (library included): same object
+            _cache[key] = template
         return _cache[key]
 
 
-def parse_template(text: str, source: str) -> Template:
+BUILTIN_LIBRARY = "内置:"  # `library: 内置:shanghai-2020` names a library shipped with xlform (templates/library/)
+
+
+def builtin_library_ids() -> list[str]:
+    folder = templates_dir() / "library"
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def parse_template(text: str, source: str, base: Traversable | None = None) -> Template:
+    """A template from its YAML text. `base` is the folder a library file it names is relative to (None: the
+    text must carry its library files, as the copy a round keeps does)."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -220,7 +247,10 @@ def parse_template(text: str, source: str) -> Template:
         raise TemplateError(f"模板 {source}：嵌套层数过多（列表或键套了上千层），不是有效的模板。") from None
     except ValueError:  # an integer of thousands of digits (Python refuses to convert past 4,300)
         raise TemplateError(f"模板 {source}：含有位数过多的数字（上千位），不是有效的模板。") from None
-    template = _Validator(source).template(data)
+    validator = _Validator(source, base)
+    template = validator.template(data)
+    if validator.library_read:  # carry the library in the text: the round's copy needs no other file
+        text += ("" if text.endswith("\n") else "\n") + embedded_block(validator.library_texts)  # the YAML kept as written
     return replace(template, text=text, digest=hashlib.sha256(text.encode("utf-8")).hexdigest())
 
 
@@ -257,6 +287,9 @@ KEY_HELP = {
     "tables": "新增的行表：键: {label, rows, columns, like, after 或 sheet}",
     "rules": "本局的审核规则：键: {title, check（条件表达式）, when, message, severity, cell}",
     "builtin_rules": "内置规则的设置：规则编号: {enabled: false, severity: warning, 阈值…}",
+    "library": "指标库：一个或几个 YAML / CSV 文件（相对本模板；内置的写 内置:模板编号），列 一级、二级、三级、指标解释、"
+               "计量单位、方向、参考值、适用、来源；三级目标下拉可选其中的指标，也可自填",
+    "library_files": "指标库文件的原样副本（载入模板时自动附上，供下发副本和收件记录库使用）；改指标库请改文件",
     "example": "xlform example 和 xlform demo 填写的示例值：字段键: 值；行表键: [{列键: 值}, …]"
                "（内置行表按行序补在样例的各行上，新增行表即各行）；值按字段和列的类型校验",
 }
@@ -272,9 +305,12 @@ class _Validator:
     """Turns parsed YAML into a Template, or raises TemplateError listing every problem (file, key, what is
     wrong, and the valid options)."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, base: Traversable | None = None) -> None:
         self.source = source
+        self.base = base
         self.problems: list[str] = []
+        self.library_texts: dict[str, str] = {}  # each library file's text, by the name the template gives
+        self.library_read = False  # a library file was read from disk (not carried in the text)
 
     def fail(self, key: str, problem: str) -> _Problem:
         return _Problem(f"模板 {self.source}：键 {key} {problem}")
@@ -353,6 +389,7 @@ class _Validator:
         choices = self.attempt(lambda: self.choices(self.mapping(data, "choices", "choices")), {})
         taxonomy = self.attempt(lambda: self.taxonomy(data), {"—": ("—",)})
         required_level1 = self.attempt(lambda: self.required_level1(data, taxonomy), ())
+        library = self.attempt(lambda: self.library(data, taxonomy), None)
         fields, added_labels, added_required, added_limits, prompts = self.fields(data, choices, codes)
         labels = self.labels(data, fields, added_labels)
         column_defs, columns = self.columns(self.attempt(lambda: self.mapping(data, "columns", "columns"), {}),
@@ -395,12 +432,113 @@ class _Validator:
             added_tables=added_tables,
             bureau_rules=own_rules,
             rule_settings=settings,
+            library=library,
         )
+        self.attempt(lambda: self.library_help(template), None)
         example = self.attempt(lambda: self.example(self.mapping(data, "example", "example", optional=True),
                                                     template), {})
         if self.problems:
             raise TemplateError("\n".join(self.problems), tuple(self.problems))
         return replace(template, example=example)
+
+    # ---- the indicator library ------------------------------------------------
+    def library(self, data: dict[str, Any], taxonomy: dict[str, tuple[str, ...]]) -> Library | None:
+        """`library:` (one file or a list), each file's text from `library_files:` when the template carries
+        it, else read (bounded) beside the template; every indicator checked against the taxonomy."""
+        carried = data.get("library_files")
+        if "library" not in data or data["library"] is None:
+            if carried is not None:
+                raise self.fail("library_files", "有指标库文件的副本，却没有 library 指明用哪些文件。")
+            return None
+        raw = data["library"]
+        names = self.strings(raw if isinstance(raw, list) else [raw], "library")
+        if carried is not None and (not isinstance(carried, dict)
+                                    or not all(isinstance(v, str) for v in carried.values())):
+            raise self.fail("library_files", "应为“文件名: 文件内容”映射（载入模板时自动生成，请勿手改）。")
+        indicators: list[LibraryIndicator] = []
+        seen: dict[tuple[str, str], str] = {}
+        for name in names:
+            path = f"library（{name}）"
+            if carried is not None:
+                if name not in carried:
+                    self.note(self.fail("library_files", f"中没有“{name}”的副本：改了 library 列表时，请删掉 library_files"
+                                                         "这一段（载入时按文件重新附上）。"))
+                    continue
+                text = carried[name]
+            else:
+                text = self.attempt(lambda name=name: self.library_text(name), None)
+                if text is None:
+                    continue
+            self.library_texts[name] = text
+            try:
+                entries = raw_entries(name, text)
+            except LibraryProblem as problem:
+                self.note(self.fail(path, f"{problem}"))
+                continue
+            for where, entry in entries:
+                try:
+                    item = library_indicator(entry, taxonomy)
+                except LibraryProblem as problem:
+                    self.note(self.fail(path, f"{where}{problem}"))
+                    continue
+                key = (item.level2, item.name)
+                if key in seen:
+                    self.note(self.fail(path, f"{where}的指标“{item.name}”（二级 {item.level2}）重复（已见于{seen[key]}）。"))
+                    continue
+                seen[key] = f"{name} {where}"
+                indicators.append(item)
+        if carried is not None:
+            for extra in carried:
+                if extra not in names:
+                    self.note(self.fail("library_files", f"中的“{extra}”不在 library 列表中；请删掉 library_files 这一段。"))
+        if len(indicators) > MAX_LIBRARY_INDICATORS:
+            raise self.fail("library", f"共有 {len(indicators)} 个指标，最多 {MAX_LIBRARY_INDICATORS} 个。")
+        if not indicators and not self.problems:
+            raise self.fail("library", "中没有任何指标。")
+        return Library(tuple(names), tuple(indicators))
+
+    def library_text(self, name: str) -> str:
+        """One library file's text: a built-in one, or a file beside the template (never outside its folder)."""
+        path = f"library（{name}）"
+        if name.startswith(BUILTIN_LIBRARY):
+            ident = name[len(BUILTIN_LIBRARY):].strip()
+            if ident not in builtin_library_ids():
+                raise self.fail(path, f"不是内置指标库（可用：{'、'.join(BUILTIN_LIBRARY + i for i in builtin_library_ids())}）。")
+            self.library_read = True
+            return (templates_dir() / "library" / f"{ident}.yaml").read_text(encoding="utf-8")
+        parts = Path(name).parts
+        if Path(name).is_absolute() or ".." in parts or "\\" in name or not name.lower().endswith(LIBRARY_SUFFIXES):
+            raise self.fail(path, "应为本模板所在文件夹中（或其下）的 .yaml / .csv 文件，写相对路径，如 本局指标库.csv。")
+        if self.base is None:
+            raise self.fail(path, "找不到：这份模板没有随附该指标库文件（library_files），也不知道模板所在的文件夹。")
+        file = self.base
+        for part in parts:  # one step at a time: an installed package's folder takes one name per joinpath
+            file = file / part
+        if not isinstance(file, Path):  # a Traversable of the installed package: only built-ins live there
+            raise self.fail(path, f"内置模板的指标库请写成 {BUILTIN_LIBRARY}编号。")
+        if not file.is_file():
+            raise self.fail(path, f"找不到文件 {file}（路径相对模板所在的文件夹）。")
+        try:
+            data = read_limited(file, MAX_LIBRARY_BYTES)
+        except FileTooLarge:
+            raise self.fail(path, f"过大（超过 {MAX_LIBRARY_BYTES // 1024} KB），指标库通常只有几十 KB；请确认是否选错文件。") from None
+        except OSError as exc:
+            raise self.fail(path, f"无法读取（{exc.strerror or exc}）。") from None
+        try:
+            text = decode_csv(data) if name.lower().endswith(".csv") else data.decode("utf-8-sig")
+        except (LibraryProblem, UnicodeDecodeError):
+            raise self.fail(path, "编码无法识别：YAML 请存为 UTF-8；CSV 可为 UTF-8 或 GB18030（GBK）。") from None
+        self.library_read = True
+        return text
+
+    def library_help(self, t: Template) -> None:
+        """The help column (指标解释 of the chosen library indicator) needs a library, and 二级 and 三级 beside it."""
+        for table, cols in t.column_defs.items():
+            if any(c.computed for c in cols.values()):
+                if t.library is None:
+                    self.note(self.fail(f"columns.{table}.library_help", "要有指标库（library）才能显示指标解释。"))
+                elif "level2" not in cols or "name" not in cols:
+                    self.note(self.fail(f"columns.{table}.library_help", "所在的表须有二级和三级两列。"))
 
     def template_id(self, data: dict[str, Any]) -> str:
         template_id = self.text(data, "id", "id")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 from .fields import ADDABLE_KINDS, FIELDS, IDENTITY_FIELDS, SECTIONS
-from .template import _ID, KEY_HELP, builtin_ids, templates_dir
+from .library import LIBRARY_COLUMNS
+from .template import _ID, KEY_HELP, builtin_ids, load_template, templates_dir
 
 _TOP_KEY = re.compile(r"^([a-z_0-9]+):")
 _ID_LINE = re.compile(r"^id:.*$", re.MULTILINE)
@@ -99,4 +100,21 @@ def commented_copy(source_id: str, copy_id: str) -> str:
                 lines.append("")
             lines.append(f"# {m.group(1)}：{KEY_HELP[m.group(1)]}")
         lines.append(line)
-    return "\n".join(lines).rstrip("\n") + "\n" + EXAMPLES
+    return "\n".join(lines).rstrip("\n") + "\n" + EXAMPLES + _library_example(source_id)
+
+
+def _library_example(source_id: str) -> str:
+    """How to extend or replace the template's indicator library, in the source template's own terms."""
+    t = load_template(source_id)
+    if t.library is None:
+        return ""
+    every = [level2 for level2s in t.taxonomy.values() for level2 in level2s]
+    level2 = next((x for x in every if "数量" in x), every[0])  # the example is a count of things
+    return f"""#
+# 指标库：在内置指标库之外加上本局的指标（文件与本模板放在同一文件夹；CSV 可用 Excel 另存，UTF-8 或 GBK 均可）：
+# library: [{", ".join(t.library.files)}, 本局指标库.csv]
+#   本局指标库.csv 的第一行是列标题，之后每行一个指标（一级可不写，按二级推定；方向写 ≥、≤ 或 =，定性指标不写）：
+#   {",".join(LIBRARY_COLUMNS.values())}
+#   ,{level2},会议系统设备安装数量,按合同安装并调试完成的设备套数,套,≥,12,会议,本局 2026 年行业指标
+# 只用本局的指标库：library: 本局指标库.csv
+"""

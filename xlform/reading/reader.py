@@ -30,6 +30,7 @@ from ..form.model import (
     Indicator,
     Row,
     Source,
+    rows_of,
     set_field_value,
 )
 from ..form.targets import parse_target
@@ -217,6 +218,7 @@ class _Reader:
                 setattr(d, table, rows)
         if self.edited_labels:
             self.report_edited(template)
+        _mark_library(d, template)
         return d
 
     def edited_label(self, template: Template, label: str, found: Any, table: str = "") -> bool:
@@ -364,8 +366,8 @@ class _Reader:
             own: dict[str, Any] = {}  # the row type's attributes
             added: dict[str, Any] = {}  # columns the template adds
             for c, raw in zip(columns, values, strict=True):
-                if raw == "" and c.builtin:
-                    continue  # the dataclass default is the empty value
+                if (raw == "" and c.builtin) or c.computed:
+                    continue  # the dataclass default is the empty value; a computed column is not data
                 convert = c.convert
                 if convert is None:  # a target: a number in a percent cell is a percentage
                     value = self.convert(c.kind, raw, ref.sheet, f"{c.letter}{r + 1}", c.header)
@@ -407,6 +409,7 @@ class _TableColumn:
     col: int  # 0-based, in this file
     letter: str
     builtin: bool  # an attribute of the row type; False: kept in the row's `extra`
+    computed: bool  # a formula the writer draws (the library's help): not data
     # raw cell value → model value, raising ValueProblem (None: a target, which also asks the cell's format)
     convert: Callable[[Any], Any] | None = None
 
@@ -431,7 +434,7 @@ def _table_plan(template: Template, table: str, text: str) -> _TablePlan | None:
         kind = c.column.kind
         convert = clean_text if kind in TEXT_KINDS else (None if kind is Kind.TARGET else KINDS[kind].convert)
         columns.append(_TableColumn(c.column.key, kind, kind in TEXT_KINDS, c.header, col, xl_col_to_name(col),
-                                    c.column.builtin, convert))
+                                    c.column.builtin, c.column.computed, convert))
     return _TablePlan(ref, tuple(columns))
 
 
@@ -485,6 +488,17 @@ def _labels_of(template: Template, table: str) -> frozenset[str]:
 def _address(row: int, col: int) -> str:
     """"B7" for 0-based (6, 1): the same few hundred cells in every return."""
     return xl_rowcol_to_cell(row, col)
+
+
+def _mark_library(d: Declaration, template: Template) -> None:
+    """Each indicator with a name: 库内 when (二级, 三级) is in the template's library, else 自定义."""
+    library = template.library
+    if library is None:
+        return
+    for table in template.indicator_tables():
+        for item in rows_of(d, table):
+            if isinstance(item, Indicator) and item.name:
+                item.in_library = library.find(item.level2, item.name) is not None
 
 
 def _merge_mof_target(item: Indicator) -> None:

@@ -357,7 +357,8 @@ def _by_department(departments: list[Expected], unit: str) -> Table:
 def _indicators(latest: list[Return], unit: str) -> Table:
     columns = [
         *_WHOSE, Column("一级目标", "level1", width=12), Column("二级目标", "level2", width=12),
-        Column("三级目标", "name", width=28), Column("目标值", "target", width=12),
+        Column("三级目标", "name", width=28), Column("库内/自定义", "library", width=8),
+        Column("目标值", "target", width=12), Column("参考值（指标库）", "reference", width=10),
         Column("符号", "operator", width=6), Column("数值", "number", "number", 10), Column("单位", "unit", width=8),
         Column("备注", "note", width=20), Column("指标值类型", "value_type", width=10),
         Column("指标值设定依据", "value_basis", width=14), *_WHERE,
@@ -368,7 +369,7 @@ def _indicators(latest: list[Return], unit: str) -> Table:
     for r in latest:
         o = r.outcome
         for i in o.indicators:
-            rows.append([r.department, o.project, i.level1, i.level2, i.name, i.target, i.operator,
+            rows.append([r.department, o.project, i.level1, i.level2, i.name, i.library, i.target, i.reference, i.operator,
                          _number(i.number), i.unit, i.note, i.value_type, i.value_basis, r.name, i.row,
                          *_values(heads, o.indicator_columns, i.extra, o.money_unit, unit)])
     return Table("指标明细", "indicators", columns, rows)

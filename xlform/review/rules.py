@@ -17,6 +17,7 @@ from typing import Any, cast
 
 from ..form.fields import TABLES, Column, Field, Kind
 from ..form.layout import field_per_line, layout_for
+from ..form.library import same_direction, same_unit
 from ..form.model import Declaration, DeclarationValues, Indicator, field_value, row_value, rows_of
 from ..form.paper import counted_length
 from ..form.targets import GoalTarget, extract_goal_targets, parse_target, same_subject
@@ -332,7 +333,7 @@ def _text_limits(template: Template) -> tuple[tuple[tuple[str, str, int, int], .
                     for key, limit in template.limits.items())
     columns = tuple((table, c.column.key, c.column.builtin, c.limit, c.per_line, c.header)
                     for table, pos in layout_for(template).tables.items() for c in pos.columns
-                    if c.column.kind in (Kind.TEXT, Kind.LONG))
+                    if c.column.kind in (Kind.TEXT, Kind.LONG) and not c.column.computed)
     return fields_, columns
 
 
@@ -916,3 +917,29 @@ def markdown() -> str:
 
 __all__ = ["CATALOGUE", "RULES", "Declared", "Rule", "catalogue", "check", "declare"]
 
+
+# ---- the indicator library (指标库, form/library.py) ---------------------------------------------------
+@rule("indicators.library_mismatch", "warning", "库内指标的计量单位或方向与指标库不同",
+      "指标库中“培训人数”计量单位为人次、方向为 ≥，表上写了“≤50人”。")
+def _library_mismatch(r: Rule, ctx: Context) -> Iterator[Finding]:
+    library = ctx.t.library
+    if library is None:
+        return
+    for table, i in ctx.indicator_rows():
+        entry = library.find(i.level2, i.name)
+        if entry is None:
+            continue  # the department's own indicator: nothing to compare with
+        unit = i.measure_unit or i.target.unit
+        differs = []
+        if entry.unit and unit and not same_unit(unit, entry.unit):
+            differs.append(f"计量单位“{_show(unit)}”与指标库的“{entry.unit}”不同")
+        if not same_direction(entry.direction, i.target.operator, i.target.number, unit):
+            differs.append(f"方向 {i.target.operator} 与指标库的 {entry.direction} 不同")
+        if not differs:
+            continue
+        only_unit = len(differs) == 1 and unit == i.measure_unit and "measure_unit" in ctx.t.columns[table]
+        column = "measure_unit" if only_unit else "target"
+        header, value = ctx.header(table, column), i.measure_unit if only_unit else i.target.raw
+        yield ctx.finding(r, ctx.row_cell(table, column, i.row), header, value,
+                          f"{_indicator(i)}是指标库中的指标，{header}“{_show(value)}”的{'，'.join(differs)}；"
+                          "请核对，或改用本单位自定义的指标名称。")

@@ -12,6 +12,16 @@ def _count(n: int) -> str:
     return "一二三四五六七八九十"[n - 1] if 1 <= n <= 10 else str(n)
 
 
+def _dropdowns(t: Template) -> str:
+    """Which cells have a dropdown; with an indicator library, 三级 too (in as many lines as without one,
+    so 填表说明 keeps its one page)."""
+    if t.library is None:
+        return ("4. 带下拉箭头的单元格请从列表中选择：项目类别、一级目标，以及随一级目标变化的二级目标。"
+                f"制度保障的三个阶段适用的请选择 {TICK}。")
+    return ("4. 带下拉箭头的单元格请从列表中选择：项目类别、一级目标、随一级变化的二级目标、随二级变化的三级目标"
+            f"（库外指标可直接填写）；制度保障各阶段适用的选 {TICK}。")
+
+
 def help_lines(t: Template, layout: Layout) -> list[tuple[str, str]]:
     """(kind, text) pairs, kind "head" or "text", in the order they appear."""
     s = t.sheets
@@ -24,8 +34,7 @@ def help_lines(t: Template, layout: Layout) -> list[tuple[str, str]]:
         ("text", f"2. 依次填写{''.join(f'“{name}”' for name in t.input_sheets)}{_count(len(t.input_sheets))}张表。"
                  f"{'和'.join(t.input_sheets[1:])}的项目名称自动取自{s['project']}。"),
         ("text", f"3. 金额单位：{t.money_unit}。金额填数字，不小于 0，最多两位小数；日期按 {t.year}-01-01 的格式填写。"),
-        ("text", "4. 带下拉箭头的单元格请从列表中选择：项目类别、一级目标，以及随一级目标变化的二级目标。"
-                 f"制度保障的三个阶段适用的请选择 {TICK}。"),
+        ("text", _dropdowns(t)),
         ("text", "5. 目标值写法：定量的写数字和单位，可带符号，如 100%、≥95%、≤10次、≥1,000人次；"
                  "定性的写文字，如 及时、良好、显著提升。年度绩效目标中写到的数值应与指标表一致。"),
         ("text", "6. 行数不够时，可在表格中间插入整行（右键 → 插入），新行会自动纳入该表。"),

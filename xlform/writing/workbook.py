@@ -38,13 +38,15 @@ from ..form.layout import (
     PROJECT_WIDTHS,
     FieldCell,
     Layout,
+    TableCol,
     TablePos,
     box_width,
     field_per_line,
     layout_for,
 )
+from ..form.library import LIBRARY_KEY_SEPARATOR
 from ..form.meta import CARRY_KEYS, META_KEYS, meta_values
-from ..form.model import Declaration, Identity, field_value, row_value, rows_of
+from ..form.model import Declaration, Identity, Indicator, field_value, row_value, rows_of
 from ..form.template import Template
 from ..ooxml.xmltext import t_element
 from . import livechecks
@@ -436,6 +438,10 @@ class _WorkbookWriter:
             left=xl_rowcol_to_cell(row, col - 1, col_abs=True) if col else "", limit=limit, per_line=per_line))
         if prompt:  # the template's own words for this cell, then what the cell accepts
             rule["input_message"] = f"{prompt}\n{rule['input_message']}"
+        self._apply_validation(ws, row, col, last_row, rule, label)
+
+    def _apply_validation(self, ws: Worksheet, row: int, col: int, last_row: int, rule: dict[str, Any],
+                          label: str) -> None:
         rule["input_message"] = rule["input_message"][:255]  # Excel refuses a longer prompt
         rule["input_title"] = label[:32]
         rule["error_title"] = "输入有误"
@@ -519,6 +525,9 @@ class _WorkbookWriter:
         for i in range(tp.n_rows):
             item = rows[i] if i < len(rows) else None
             for c in tp.columns:
+                if c.column.computed:
+                    self._library_help(ws, tp, tp.first_row + i, c, item)
+                    continue
                 value = row_value(item, c.column.key) if item is not None else None
                 self._value(ws, tp.first_row + i, c.col, c.column.kind, value, self.input_format(c.column.kind))
                 if c.column.kind in (Kind.TEXT, Kind.LONG, Kind.CHOICE, Kind.CODE, Kind.TARGET) and value:
@@ -528,8 +537,13 @@ class _WorkbookWriter:
         sheet = quote_sheetname(ws.name)
         for c in tp.columns:
             text_kind = c.column.kind in (Kind.TEXT, Kind.LONG, Kind.TARGET)
-            self._validate(ws, tp.first_row, c.col, c.column.kind, c.column.choices, False, c.header, tp.last_row,
-                           limit=c.limit if text_kind else 0, per_line=c.per_line if text_kind else 0)
+            if c.column.computed:
+                pass  # locked: nothing to validate
+            elif c.column.key == "name" and self._library_keys(tp):
+                self._validate_library_name(ws, tp, c)
+            else:
+                self._validate(ws, tp.first_row, c.col, c.column.kind, c.column.choices, False, c.header, tp.last_row,
+                               limit=c.limit if text_kind else 0, per_line=c.per_line if text_kind else 0)
             letter = xl_col_to_name(c.col)
             self.wb.define_name(f"c_{tp.table}_{c.column.key}",
                                 f"={sheet}!${letter}${tp.first_row + 1}:${letter}${tp.last_row + 1}")
@@ -554,6 +568,45 @@ class _WorkbookWriter:
         letter = xl_col_to_name(col)
         self.wb.define_name(LAST_TARGET_NAME, f"={quote_sheetname(ws.name)}!${letter}${tp.first_row + 1}"
                                               f":${letter}${tp.last_row + 1}")
+
+    # ---- the indicator library (指标库) -------------------------------------------
+    def _library_keys(self, tp: TablePos) -> tuple[int, int, int] | None:
+        """The columns of 一级, 二级 and 三级 of an indicator table, when the template has a library."""
+        level1, level2, name = tp.col_of("level1"), tp.col_of("level2"), tp.col_of("name")
+        if self.t.library is None or level1 is None or level2 is None or name is None:
+            return None
+        return level1, level2, name
+
+    def _validate_library_name(self, ws: Worksheet, tp: TablePos, c: TableCol) -> None:
+        """三级: a dropdown of the library's indicators for the row's 一级 and 二级 (the third level of the
+        cascade, lists named by position like 二级's), which still takes the department's own indicator."""
+        keys = self._library_keys(tp)
+        assert keys is not None
+        level1, level2, _ = (xl_rowcol_to_cell(tp.first_row, col, col_abs=True) for col in keys)
+        where = f'MATCH({level1},l_level1,0)'
+        rule = {"validate": "list",
+                "source": f'=INDIRECT("l3_"&{where}&"_"&MATCH({level2},INDIRECT("l2_"&{where}),0))',
+                "error_type": "information",
+                "input_message": f"可从下拉列表选择指标库中的指标（先选一级、二级），也可填写本单位自己的指标"
+                                 f"（最多 {c.limit} 个字）。",
+                "error_message": "这不是指标库中的指标；作为本单位自定义的指标填写请点“确定”，重新选择请点“取消”。"}
+        self._apply_validation(ws, tp.first_row, c.col, tp.last_row, rule, c.header)
+
+    def _library_help(self, ws: Worksheet, tp: TablePos, row: int, c: TableCol, item: Any) -> None:
+        """The chosen library indicator's 指标解释 and 计量单位, by a lookup on the hidden list sheet; the cached
+        value is what the formula gives for the row as written ("" for a blank row or an own indicator)."""
+        keys = self._library_keys(tp)
+        library = self.t.library
+        if keys is None or library is None:
+            ws.write_blank(row, c.col, None, self.f["computed"])
+            return
+        level2, name = (xl_rowcol_to_cell(row, col) for col in keys[1:])
+        found = library.find(item.level2, item.name) if isinstance(item, Indicator) else None
+        shown = found.help if found is not None else ""
+        ws.write_formula(row, c.col, f'=IFERROR(INDEX(l3_help,MATCH({level2}&"{LIBRARY_KEY_SEPARATOR}"&{name},'
+                                     'l3_key,0)),"")', self.f["computed"], shown)
+        if shown:
+            self._tall_for(ws, row, shown, c.width)
 
     def _total_note(self, ws: Worksheet, row: int, amount_col: int, note_col: int, check_id: str) -> None:
         """A total on 绩效目标 that disagrees with 当年预算 turns red, and the cell beside it says so."""
@@ -781,15 +834,26 @@ class _WorkbookWriter:
         for i, values in enumerate(self.t.taxonomy.values(), start=1):
             self._list_column(ws, col, f"l2_{i}", values)
             col += 1
+        library = self.t.library
+        if library is not None:
+            # 三级 of the library by 一级 and 二级 position (l3_<一级>_<二级>); the help column's lookup by 二级|三级.
+            for i, (level1, level2s) in enumerate(self.t.taxonomy.items(), start=1):
+                for j, level2 in enumerate(level2s, start=1):
+                    self._list_column(ws, col, f"l3_{i}_{j}", library.under(level1, level2))
+                    col += 1
+            sep = LIBRARY_KEY_SEPARATOR
+            self._list_column(ws, col, "l3_key", tuple(f"{x.level2}{sep}{x.name}" for x in library.indicators))
+            self._list_column(ws, col + 1, "l3_help", tuple(x.help for x in library.indicators))
         ws.hide()
         ws.protect(self.password)
 
     def _list_column(self, ws: Worksheet, col: int, name: str, values: tuple[str, ...]) -> None:
         ws.write_string(0, col, name)
         for r, v in enumerate(values, start=1):
-            ws.write_string(r, col, v)
+            self._text(ws, r, col, v)  # lists come from files a bureau edits (a library's 指标解释 too)
         letter = xl_col_to_name(col)
-        self.wb.define_name(name, f"={LISTS_SHEET}!${letter}$2:${letter}${len(values) + 1}")
+        # An empty list is one blank cell (never $X$2:$X$1, which would take in the header).
+        self.wb.define_name(name, f"={LISTS_SHEET}!${letter}$2:${letter}${max(len(values), 1) + 1}")
 
     def _meta(self, ws: Worksheet) -> None:
         values = meta_values(self.d.identity, __version__)
