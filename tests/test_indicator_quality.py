@@ -55,6 +55,8 @@ CASES = [
     Case("indicators.percent_over_100", {"indicators[4].target": "≥105%"}, (G, "E22"), ("系统使用满意度", "“≥105%”"),
          name="satisfaction", good={"indicators[4].target": "≥95%"},
          also=frozenset({"goal.target_mismatch"})),  # the goal says 95%
+    Case("indicators.percent_over_100", {"indicators[1].target": "120"}, (G, "E19"), ("“120”", "100%"),
+         name="no-unit", good={"indicators[1].target": "100%"}, also=frozenset({"indicators.percent_unit_missing"})),
     Case("indicators.percent_unit_missing", {"indicators[4].target": "95"}, (G, "G22"), ("“95”", "计量单位"),
          template=MOF, name="mof",
          good={"indicators[4].target": "95", "indicators[4].operator": "≥", "indicators[4].measure_unit": "%"}),

@@ -742,7 +742,7 @@ def _percent_over_100(r: Rule, ctx: Context) -> Iterator[Finding]:
         i, t = f.i, f.i.target
         if t.number is None or t.number <= hundred or f.operator in ("≤", "<") or _GROWTH.search(i.name):
             continue
-        if (f.unit == "%" or (not f.unit and "满意" in i.level2)) and (f.rate or "满意" in i.level2):
+        if (f.unit == "%" and _is_rate(i)) or (not f.unit and f.rate):  # 完成率 120 is 120% (and lacks its %)
             header = ctx.header(f.table, "target")
             yield ctx.finding(r, _where_target(ctx, f), header, t.raw,
                               f"{_indicator(i)}的{header}“{_show(t.raw)}”超过了 100%，比率最多为 100%；请核对，"
@@ -872,8 +872,10 @@ def _duplicate_name(r: Rule, ctx: Context) -> Iterator[Finding]:
 
 def _lone_placeholders(ctx: Context) -> list[list[_Facts]]:
     """For each required 一级 of each table whose rows are all placeholders, those rows."""
-    found = []
+    found: list[list[_Facts]] = []
     facts = _facts(ctx)
+    if not any(_placeholder_row(f) for f in facts):
+        return found  # the usual case
     for table in ctx.t.indicator_tables():
         for level1 in ctx.t.required_level1:
             rows = [f for f in facts if f.table == table and f.i.level1 == level1]
@@ -898,10 +900,12 @@ def _placeholder(r: Rule, ctx: Context) -> Iterator[Finding]:
         if not _placeholder_row(f) or id(f) in taken:
             continue
         where, header, value = _placeholder_cell(ctx, f)
-        also = "和目标值" if f.name_placeholder and f.target_placeholder else ""
+        both = f.name_placeholder and f.target_placeholder
+        also = "和目标值" if both else ""
+        what = "指标名称和目标值" if both else "指标名称" if f.name_placeholder else "目标值，如 ≥95%、及时"
         yield ctx.finding(r, where, header, value,
-                          f"第 {f.i.row} 行指标的{header}{also}只填了“{_show(value)}”，不是实际内容；请填写具体的"
-                          f"{'指标名称和目标值' if f.name_placeholder else '目标值，如 ≥95%、及时'}，没有这项指标就删去这一行。")
+                          f"第 {f.i.row} 行指标的{header}{also}只填了“{_show(value)}”，不是实际内容；请填写具体的{what}，"
+                          "没有这项指标就删去这一行。")
 
 
 @rule("indicators.required_level1_placeholder", "error", "必需的一级指标下只有占位行",
@@ -932,10 +936,10 @@ def _deadline_outside(r: Rule, ctx: Context) -> Iterator[Finding]:
     for f in _facts(ctx):
         deadline = f.i.target.deadline
         due = deadline.by(year) if deadline is not None else None
-        if due is None or not ((start and due < start) or (end and due > end)):
+        if deadline is None or due is None or not ((start and due < start) or (end and due > end)):
             continue
         header = ctx.header(f.table, "target")
-        assumed = "" if deadline is None or deadline.year else "按预算年度，"
+        assumed = "" if deadline.year else "按预算年度，"
         span = f"{start or '—'} 至 {end or '—'}"
         yield ctx.finding(r, _where_target(ctx, f), header, f.i.target.raw,
                           f"{_indicator(f.i)}的{header}“{_show(f.i.target.raw)}”（{assumed}即 {due}）不在项目起止日期"
