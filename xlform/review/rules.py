@@ -623,8 +623,10 @@ _UNITLESS = re.compile("指数|系数|比值|倍数|等级|级别|星级|评分|
 _FLOOR_OK = re.compile("节约|节省|节支|降低|下降|减少|压减|压缩|执行|到位")
 _DONE = re.compile("完成|覆盖")
 _CEILING_OK = re.compile("未|不|差错|失误|投诉|事故|时间|时长|天数|周期|用时|工期|成本|费用|金额|资金|损失")
-# 无 as the target of an indicator of things that should not happen (安全事故 无) is a target, not a placeholder.
-_PLACEHOLDER = re.compile(r"[*/\\\-—–_~·.。…、×]+|无|暂无|待定|待补充|待填写?|略|空|null|n/?a", re.IGNORECASE)
+# Full-width forms included, blanks around allowed: the cell is matched as typed. 无 as the target of an indicator
+# of things that should not happen (安全事故 无) is a target, not a placeholder.
+_PLACEHOLDER = re.compile(r"\s*(?:[*＊/／\\＼\-－—–_~·.。…、×]+|无|暂无|待定|待补充|待填写?|略|空|null|n/?a)\s*", re.IGNORECASE)
+_PLACEHOLDER_LIMIT = 8  # longer texts are none: most cells are decided by their length
 _NONE_OK = re.compile("事故|投诉|违规|违纪|违法|差错|纠纷|隐患|失误|损失|污染|问题|事件|风险|不良|缺陷|超支|赔偿|处罚")
 # A target that is only words of degree or direction (有效提升, 显著, 进一步): nothing to check it against.
 # Possessive, longest word first: one pass, no backtracking, and only short texts are tried.
@@ -636,7 +638,6 @@ _VAGUE = re.compile("(?:" + "|".join(sorted(_VAGUE_WORDS, key=len, reverse=True)
 _VAGUE_FILLER = re.compile("得到|一定|[地的了]")
 _VAGUE_LIMIT = 16
 _PLAIN_WORDS = frozenset({"有效", "持续", "完善", "全面"})  # states a 定性 target may rightly name (制度健全性：完善)
-_LEVEL_SUFFIX = re.compile(r"(?:指标|目标)$")
 _BLANKS = re.compile(r"\s+")
 
 
@@ -649,7 +650,7 @@ def _unit_name(text: str) -> str:
     return _UNIT_SYNONYMS.get(unit, unit)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Facts:
     """What the indicator-quality rules read off one indicator row, worked out once."""
 
@@ -665,19 +666,22 @@ class _Facts:
 
 def _facts(ctx: Context) -> list[_Facts]:
     if ctx.quality is None:
-        ctx.quality = [_facts_of(table, i) for table, i in ctx.indicator_rows() if not ctx.unread(table)]
+        ctx.quality = [_facts_of(table, i) for table in ctx.t.indicator_tables() if not ctx.unread(table)
+                       for i in rows_of(ctx.d, table)]
     return ctx.quality
 
 
 def _facts_of(table: str, i: Indicator) -> _Facts:
     t = i.target
-    typed = _unit_name(t.unit)
+    typed = _UNIT_SYNONYMS.get(t.unit, t.unit)  # parse_target gives it half-width, without blanks
     unit = typed or (_unit_name(i.measure_unit) if t.number is not None and i.measure_unit else "")
-    target = _compact(t.raw)
-    return _Facts(table, i, unit, typed, t.operator or operator_symbol(i.operator), bool(_RATE.search(i.name)),
-                  bool(i.name) and _PLACEHOLDER.fullmatch(_compact(i.name)) is not None,
-                  bool(target) and _PLACEHOLDER.fullmatch(target) is not None
-                  and not (target == "无" and _NONE_OK.search(i.name)))
+    return _Facts(table, i, unit, typed, t.operator or (operator_symbol(i.operator) if i.operator else ""),
+                  _RATE.search(i.name) is not None, _is_placeholder(i.name),
+                  _is_placeholder(t.raw) and not (t.raw.strip() == "无" and _NONE_OK.search(i.name) is not None))
+
+
+def _is_placeholder(text: str) -> bool:
+    return 0 < len(text) <= _PLACEHOLDER_LIMIT and _PLACEHOLDER.fullmatch(text) is not None
 
 
 def _placeholder_row(f: _Facts) -> bool:
@@ -711,8 +715,10 @@ def _unit_missing(r: Rule, ctx: Context) -> Iterator[Finding]:
 def _unit_conflict(r: Rule, ctx: Context) -> Iterator[Finding]:
     for f in _facts(ctx):
         i = f.i
+        if not f.typed_unit or not i.measure_unit:
+            continue
         measure = _unit_name(i.measure_unit)
-        if f.typed_unit and measure and f.typed_unit != measure:
+        if measure and f.typed_unit != measure:
             header, unit_header = ctx.header(f.table, "target"), ctx.header(f.table, "measure_unit")
             yield ctx.finding(r, _where_target(ctx, f), header, i.target.raw,
                               f"{_indicator(i)}的{header}“{_show(i.target.raw)}”写的单位是 {f.typed_unit}，"
@@ -809,7 +815,7 @@ def _value_type_mismatch(r: Rule, ctx: Context) -> Iterator[Finding]:
 def _vague_target(r: Rule, ctx: Context) -> Iterator[Finding]:
     for f in _facts(ctx):
         i, t = f.i, f.i.target
-        if t.number is not None or t.deadline is not None or not t.raw:
+        if t.number is not None or t.deadline is not None or not t.raw or len(t.raw) > 2 * _VAGUE_LIMIT:
             continue
         text = _compact(t.raw)
         if (len(text) <= _VAGUE_LIMIT and text not in _PLAIN_WORDS and _VAGUE.fullmatch(text)
@@ -828,7 +834,12 @@ def _level_names(template: Template) -> dict[str, str]:
 
 
 def _level_key(name: str) -> str:
-    return _LEVEL_SUFFIX.sub("", _compact(name))
+    return _squeezed(name).removesuffix("指标").removesuffix("目标")
+
+
+def _squeezed(text: str) -> str:
+    """The text without blanks (full-width spaces too): 系统 运维完成率 is 系统运维完成率."""
+    return "".join(text.split())
 
 
 @rule("indicators.name_like_level", "warning", "三级指标名称照抄了一级或二级名称",
@@ -860,7 +871,7 @@ def _duplicate_name(r: Rule, ctx: Context) -> Iterator[Finding]:
         i = f.i
         if not i.name or f.name_placeholder:
             continue
-        key = (f.table, _compact(i.name))
+        key = (f.table, _squeezed(i.name))
         first = seen.setdefault(key, i)
         if first is not i:
             header = ctx.header(f.table, "name")
