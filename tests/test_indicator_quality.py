@@ -38,6 +38,8 @@ CASES = [
          good={"indicators[3].target": "≥50场"}),
     Case("indicators.unit_missing", {"indicators[3].target": "≥50"}, (G, "G21"), ("“≥50”", "计量单位"), template=MOF,
          name="mof", good={"indicators[3].target": "50", "indicators[3].operator": "≥", "indicators[3].measure_unit": "场"}),
+    Case("indicators.unit_missing", {"indicators[2].target": "≤10"}, (G, "E20"), ("“≤10”", "≤10天"), name="timeliness",
+         good={"indicators[2].target": "≤10天"}),
     Case("indicators.unit_conflict", {"indicators[3].target": "28.8万元", "indicators[3].measure_unit": "%"}, (G, "G21"),
          ("28.8万元", "万元", "“%”", "计量单位"), template=MOF,
          good={"indicators[3].target": "100", "indicators[3].measure_unit": "%"}),

@@ -705,9 +705,15 @@ def _unit_missing(r: Rule, ctx: Context) -> Iterator[Finding]:
         if t.number is None or f.unit or _is_rate(i) or _UNITLESS.search(i.name):
             continue  # a rate without % is indicators.percent_unit_missing
         header = ctx.header(f.table, "target")
+        value = f"{f.operator}{_num(t.number)}"
+        units = next((u for words, u in _EXAMPLE_UNITS if any(w in i.level2 or w in i.level1 for w in words)), ("个", "人次"))
         yield ctx.finding(r, _where_target(ctx, f), header, t.raw,
                           f"{_indicator(i)}的{header}“{_show(t.raw)}”没有计量单位；请写明单位，如 "
-                          f"{f.operator}{_num(t.number)}个、{f.operator}{_num(t.number)}人次{_unit_column(ctx, f.table)}。")
+                          f"{value}{units[0]}、{value}{units[1]}{_unit_column(ctx, f.table)}。")
+
+
+# The units a message suggests, by what the indicator measures.
+_EXAMPLE_UNITS = ((("时效",), ("天", "个工作日")), (("成本",), ("万元", "元")))
 
 
 @rule("indicators.unit_conflict", "error", "目标值中的单位与计量单位不一致",
