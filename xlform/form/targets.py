@@ -19,7 +19,8 @@ from decimal import Decimal
 from .model import Deadline, Target
 from .values import clean_text, to_halfwidth
 
-__all__ = ["GoalTarget", "extract_goal_targets", "format_target", "parse_deadline", "parse_target", "same_subject"]
+__all__ = ["GoalTarget", "extract_goal_targets", "format_target", "operator_symbol", "parse_deadline", "parse_target",
+           "same_subject"]
 
 # Applied after to_halfwidth, which already turns ＞＜＝％ into > < = %.
 _OPERATORS = {">=": "≥", "<=": "≤", "≧": "≥", "≦": "≤", "≥": "≥", "≤": "≤", "=": "=", ">": ">", "<": "<"}
@@ -67,7 +68,8 @@ _DEADLINE = re.compile(
     r"(?:截至|截止到|截止至|截止|不晚于|最迟于|最迟|最晚|于|在|到|每年|≤|<=|<)?"
     r"(?:"
     rf"(?P<y>{_YEAR})(?P<sep>[-/.])(?P<m>1[0-2]|0?[1-9])(?P=sep)(?P<d>{_DAY})日?"  # 2026-06-30, 2026/6/30, 2026.6.30
-    rf"|(?:(?P<my>{_YEAR})年)?(?P<mm>{_MONTH})月份?(?:(?P<md>{_DAY})[日号]|(?P<mp>上旬|中旬|下旬|初|中|底|末))?"
+    rf"|(?P<iy>{_YEAR})[-/](?P<im>1[0-2]|0[1-9])"  # 2026-06: a month, its two digits (2026-6 may be a range)
+    rf"|(?:(?P<my>{_YEAR})年|[当本今]年度?)?(?P<mm>{_MONTH})月份?(?:(?P<md>{_DAY})[日号]|(?P<mp>上旬|中旬|下旬|初|中|底|末))?"
     rf"|(?:(?P<py>{_YEAR})年度?|[当本今]年度?|年度)?第?(?P<period>上半年|下半年|[1-4一二三四]季度)(?:末|底)?"
     rf"|(?:(?P<yy>{_YEAR})年度?|[当本今]年度?|年度|(?P<bare>年))(?:年(?=[底末内]))?(?P<yp>底|末|内)?"  # 2026年年底
     rf"|(?P<monthly>每个?月|次月|当月)(?:(?:{_DAY})[日号]|底|末)?"  # every month: no one date
@@ -124,6 +126,8 @@ def _deadline(compact: str) -> Deadline | None:
     day: int | None
     if m["y"]:
         year, month, day = int(m["y"]), int(m["m"]), int(m["d"])
+    elif m["iy"]:
+        year, month, day = int(m["iy"]), int(m["im"]), None
     elif m["mm"]:
         year = int(m["my"]) if m["my"] else None
         month = _cn_int(m["mm"])
@@ -165,6 +169,13 @@ def parse_target(raw: str | int | float | Decimal | date | None) -> Target:
     op = m["op"] or ""
     operator = _OPERATORS.get(op) or _WORD_OPERATORS.get(op, "") or _TAILS.get(tail, "")  # 符号 wins over 以上
     return Target(raw=text, operator=operator, number=Decimal(m["num"].replace(",", "")), unit=unit)
+
+
+def operator_symbol(text: str) -> str:
+    """A 计算符号 cell (national forms keep it in its own column) as a target's operator: ＞ → >, >= → ≥,
+    不低于 → ≥; "" when it is none of them."""
+    half = to_halfwidth(text).strip()
+    return _OPERATORS.get(half) or _WORD_OPERATORS.get(half, "")
 
 
 def format_target(t: Target) -> str:

@@ -20,10 +20,10 @@ from ..form.layout import field_per_line, layout_for
 from ..form.library import same_direction, same_unit
 from ..form.model import Declaration, DeclarationValues, Indicator, field_value, row_value, rows_of
 from ..form.paper import counted_length
-from ..form.targets import GoalTarget, extract_goal_targets, parse_target, same_subject
+from ..form.targets import GoalTarget, extract_goal_targets, operator_symbol, parse_target, same_subject
 from ..form.template import DEFAULT_TEMPLATE, Template, TemplateError, load_template
 from ..form.template_rules import BureauRule
-from ..form.values import CENT
+from ..form.values import CENT, to_halfwidth
 from ..writing.livechecks import builtin_condition, cost_row_message
 from .findings import SEVERITY_LABEL, Finding, Severity, shown
 
@@ -65,6 +65,7 @@ class Context:
         self.layout = layout_for(template)
         self.goal_pairs: list[tuple[GoalTarget, Indicator | None]] | None = None  # see _goal_pairs
         self._values: DeclarationValues | None = None
+        self.quality: list[_Facts] | None = None  # see _facts
 
     def label(self, key: str) -> str:
         return self.t.labels.get(key, key)
@@ -587,14 +588,19 @@ def _target_format(r: Rule, ctx: Context) -> Iterator[Finding]:
                               f"{_indicator(i)}的{header}“{_show(t.raw)}”含数字但无法识别；{_target_hint(i)}。")
 
 
+# A rate or a share (完成率, 覆盖比例, 满意度): its target is a percentage. Not 频率 (4次/月), 功率, 效率, 速率,
+# 汇率 or 容积率: no percentages.
+_RATE = re.compile(r"满意|比例|占比|(?<![频功效速汇])(?<!容积)率")
+
+
 def _is_rate(i: Indicator) -> bool:
     """A satisfaction or rate indicator (满意度, 完成率): its target is a percentage."""
-    return "满意" in i.name or "满意" in i.level2 or "率" in i.name
+    return "满意" in i.level2 or _RATE.search(i.name) is not None
 
 
 def _unit_of(i: Indicator) -> str:
-    """The target's unit, % for a rate typed without one (95 is 95% there)."""
-    return i.target.unit or ("%" if _is_rate(i) else "")
+    """The target's unit (or its 计量单位), % for a rate typed without one (95 is 95% there)."""
+    return i.target.unit or _unit_name(i.measure_unit) or ("%" if _is_rate(i) else "")
 
 
 @rule("indicators.percent_unit_missing", "warning", "满意度、完成率一类指标的目标值没有写 %",
@@ -605,10 +611,364 @@ def _percent_unit(r: Rule, ctx: Context) -> Iterator[Finding]:
         columns = ctx.t.columns[table]
         also = f"，或在“{columns['measure_unit']}”中填 %" if "measure_unit" in columns else ""
         t = i.target
-        if t.number is not None and not t.unit and _is_rate(i):
+        if t.number is not None and not t.unit and not i.measure_unit.strip() and _is_rate(i):
             yield ctx.finding(r, ctx.row_cell(table, "target", i.row), header, t.raw,
                               f"{_indicator(i)}的{header}“{_show(t.raw)}”没有写 %；满意度、完成率一类指标请写百分数，"
                               f"如 {t.operator}{_num(t.number)}%{also}（与年度绩效目标比较时已按 {_num(t.number)}% 计）。")
+
+
+# ---- 指标写得能否衡量：单位、方向、定量/定性、名称、占位符、时限 ------------------------------
+# One pass over the indicators (_facts, once per declaration) works out what these rules look at; each rule
+# then only walks that list. What fires is what a reviewer would send back; what may be right is 提示.
+
+_PERCENT_UNITS = frozenset({"%", "‰", "百分点", "个百分点"})
+_UNIT_SYNONYMS = {"百分比": "%", "百分率": "%", "日": "天", "工作日": "个工作日"}
+# Rates that may pass 100% (增长率 150%) and counts that have no unit (指数 0.8, 系数).
+_GROWTH = re.compile("增长|增幅|增速|增加|提高|提升|回报|收益|同比|环比|周转|杠杆|倍")
+_UNITLESS = re.compile("指数|系数|比值|倍数|等级|级别|星级|评分|得分|分值")
+# A 成本 indicator that is rightly a floor (成本节约率 ≥5%, 预算执行率 ≥90%), and a 数量 one rightly a ceiling
+# (未完成项目数 ≤2个, 完成时间 ≤10天).
+_FLOOR_OK = re.compile("节约|节省|节支|降低|下降|减少|压减|压缩|执行|到位")
+_DONE = re.compile("完成|覆盖")
+_CEILING_OK = re.compile("未|不|差错|失误|投诉|事故|时间|时长|天数|周期|用时|工期|成本|费用|金额|资金|损失")
+# Full-width forms included, blanks around allowed: the cell is matched as typed. 无 as the target of an indicator
+# of things that should not happen (安全事故 无) is a target, not a placeholder.
+_PLACEHOLDER = re.compile(r"\s*(?:[*＊/／\\＼\-－—–_~·.。…、×]+|无|暂无|待定|待补充|待填写?|略|空|null|n/?a)\s*", re.IGNORECASE)
+_PLACEHOLDER_LIMIT = 8  # longer texts are none: most cells are decided by their length
+_NONE_OK = re.compile("事故|投诉|违规|违纪|违法|差错|纠纷|隐患|失误|损失|污染|问题|事件|风险|不良|缺陷|超支|赔偿|处罚")
+# A target that is only words of degree or direction (有效提升, 显著, 进一步): nothing to check it against.
+# Possessive, longest word first: one pass, no backtracking, and only short texts are tried.
+_VAGUE_WORDS = ("进一步", "有效", "显著", "明显", "大幅度", "大幅", "较大幅度", "较大", "稳步", "逐步", "不断", "持续",
+                "全面", "切实", "有所", "一定程度", "一定", "极大", "得到", "地", "的", "了",
+                "提升", "提高", "改善", "增强", "增加", "加强", "优化", "促进", "改进", "降低", "减少", "下降", "好转",
+                "上升", "增长", "扩大", "完善")  # fmt: skip
+_VAGUE = re.compile("(?:" + "|".join(sorted(_VAGUE_WORDS, key=len, reverse=True)) + ")++")
+_VAGUE_FILLER = re.compile("得到|一定|[地的了]")
+_VAGUE_LIMIT = 16
+_PLAIN_WORDS = frozenset({"有效", "持续", "完善", "全面"})  # states a 定性 target may rightly name (制度健全性：完善)
+_BLANKS = re.compile(r"\s+")
+
+
+def _compact(text: str) -> str:
+    return _BLANKS.sub("", to_halfwidth(text))
+
+
+def _unit_name(text: str) -> str:
+    unit = _compact(text)
+    return _UNIT_SYNONYMS.get(unit, unit)
+
+
+@dataclass(slots=True)
+class _Facts:
+    """What the indicator-quality rules read off one indicator row, worked out once."""
+
+    table: str
+    i: Indicator
+    unit: str  # the target's own unit, else its 计量单位 (national forms keep it in its own column)
+    typed_unit: str  # the unit written in the target itself ("" when none)
+    operator: str  # the target's operator, else its 计算符号
+    rate: bool  # a rate or share by its name: its target is a percentage
+    name_placeholder: bool
+    target_placeholder: bool
+
+
+def _facts(ctx: Context) -> list[_Facts]:
+    if ctx.quality is None:
+        ctx.quality = [_facts_of(table, i) for table in ctx.t.indicator_tables() if not ctx.unread(table)
+                       for i in rows_of(ctx.d, table)]
+    return ctx.quality
+
+
+def _facts_of(table: str, i: Indicator) -> _Facts:
+    t = i.target
+    typed = _UNIT_SYNONYMS.get(t.unit, t.unit)  # parse_target gives it half-width, without blanks
+    unit = typed or (_unit_name(i.measure_unit) if t.number is not None and i.measure_unit else "")
+    return _Facts(table, i, unit, typed, t.operator or (operator_symbol(i.operator) if i.operator else ""),
+                  _RATE.search(i.name) is not None, _is_placeholder(i.name),
+                  _is_placeholder(t.raw) and not (t.raw.strip() == "无" and _NONE_OK.search(i.name) is not None))
+
+
+def _is_placeholder(text: str) -> bool:
+    return 0 < len(text) <= _PLACEHOLDER_LIMIT and _PLACEHOLDER.fullmatch(text) is not None
+
+
+def _placeholder_row(f: _Facts) -> bool:
+    return f.name_placeholder or f.target_placeholder
+
+
+def _where_target(ctx: Context, f: _Facts) -> tuple[str, str]:
+    return ctx.row_cell(f.table, "target", f.i.row)
+
+
+def _unit_column(ctx: Context, table: str) -> str:
+    """“，单位填在“计量单位”中” where the table has that column."""
+    columns = ctx.t.columns[table]
+    return f"，单位填在“{columns['measure_unit']}”中" if "measure_unit" in columns else ""
+
+
+@rule("indicators.unit_missing", "warning", "定量目标值没有计量单位", "“更新教室数”的目标值填了 ≥50，没有写单位（间）。")
+def _unit_missing(r: Rule, ctx: Context) -> Iterator[Finding]:
+    for f in _facts(ctx):
+        i, t = f.i, f.i.target
+        if t.number is None or f.unit or _is_rate(i) or _UNITLESS.search(i.name):
+            continue  # a rate without % is indicators.percent_unit_missing
+        header = ctx.header(f.table, "target")
+        value = f"{f.operator}{_num(t.number)}"
+        units = next((u for words, u in _EXAMPLE_UNITS if any(w in i.level2 or w in i.level1 for w in words)), ("个", "人次"))
+        yield ctx.finding(r, _where_target(ctx, f), header, t.raw,
+                          f"{_indicator(i)}的{header}“{_show(t.raw)}”没有计量单位；请写明单位，如 "
+                          f"{value}{units[0]}、{value}{units[1]}{_unit_column(ctx, f.table)}。")
+
+
+# The units a message suggests, by what the indicator measures.
+_EXAMPLE_UNITS = ((("时效",), ("天", "个工作日")), (("成本",), ("万元", "元")))
+
+
+@rule("indicators.unit_conflict", "error", "目标值中的单位与计量单位不一致",
+      "指标值填了“28.8万元”，计量单位却是 %。")
+def _unit_conflict(r: Rule, ctx: Context) -> Iterator[Finding]:
+    for f in _facts(ctx):
+        i = f.i
+        if not f.typed_unit or not i.measure_unit:
+            continue
+        measure = _unit_name(i.measure_unit)
+        if measure and f.typed_unit != measure:
+            header, unit_header = ctx.header(f.table, "target"), ctx.header(f.table, "measure_unit")
+            yield ctx.finding(r, _where_target(ctx, f), header, i.target.raw,
+                              f"{_indicator(i)}的{header}“{_show(i.target.raw)}”写的单位是 {f.typed_unit}，"
+                              f"而{unit_header}是“{_show(i.measure_unit)}”，两者不一致；请核对后统一，"
+                              f"{header}只填数值，单位填在“{unit_header}”中。")
+
+
+@rule("indicators.rate_not_percent", "warning", "比率、满意度类指标的目标值不是百分数",
+      "“系统运维完成率”的目标值填了“28.8万元”。")
+def _rate_not_percent(r: Rule, ctx: Context) -> Iterator[Finding]:
+    for f in _facts(ctx):
+        i = f.i
+        if not f.rate or i.target.number is None or not f.unit or f.unit in _PERCENT_UNITS:
+            continue
+        if f.unit == "分" and "满意" in i.name:
+            continue  # 满意度测评得分 ≥90分: a score, as some surveys give it
+        header = ctx.header(f.table, "target")
+        yield ctx.finding(r, _where_target(ctx, f), header, i.target.raw,
+                          f"{_indicator(i)}是比率（百分比）类指标，{header}“{_show(i.target.raw)}”的单位却是 {f.unit}；"
+                          f"请写百分数，如 ≥95%；如要写金额或数量，请另设一项指标，并改用相应的名称。")
+
+
+@rule("indicators.percent_over_100", "error", "比率、满意度类指标的目标值超过 100%", "“系统使用满意度”的目标值填了 105%。")
+def _percent_over_100(r: Rule, ctx: Context) -> Iterator[Finding]:
+    hundred = Decimal(100)
+    for f in _facts(ctx):
+        i, t = f.i, f.i.target
+        if t.number is None or t.number <= hundred or f.operator in ("≤", "<") or _GROWTH.search(i.name):
+            continue
+        if (f.unit == "%" and _is_rate(i)) or (not f.unit and f.rate):  # 完成率 120 is 120% (and lacks its %)
+            header = ctx.header(f.table, "target")
+            yield ctx.finding(r, _where_target(ctx, f), header, t.raw,
+                              f"{_indicator(i)}的{header}“{_show(t.raw)}”超过了 100%，比率最多为 100%；请核对，"
+                              "如 ≥95%、100%。")
+
+
+def _cost(i: Indicator) -> bool:
+    return "成本" in i.level2 or "成本" in i.level1
+
+
+@rule("indicators.cost_floor", "warning", "成本指标写成了“≥”（成本应是上限）", "“会议系统运维成本”填了 ≥23.21万元。")
+def _cost_floor(r: Rule, ctx: Context) -> Iterator[Finding]:
+    for f in _facts(ctx):
+        i = f.i
+        if f.operator in ("≥", ">") and _cost(i) and not _FLOOR_OK.search(i.name):
+            header = ctx.header(f.table, "target")
+            fix = f"≤{_num(i.target.number)}{f.unit}" if i.target.number is not None else "≤23.21万元"
+            yield ctx.finding(r, _where_target(ctx, f), header, i.target.raw,
+                              f"{_indicator(i)}是成本指标，{header}“{_show(i.target.raw)}”写成了下限（{f.operator}）；"
+                              f"成本应写上限，如 {fix}。")
+
+
+@rule("indicators.quantity_ceiling", "warning", "完成、覆盖类数量指标写成了“≤”",
+      "“培训覆盖人次”填了 ≤1000人次（应为 ≥）。")
+def _quantity_ceiling(r: Rule, ctx: Context) -> Iterator[Finding]:
+    for f in _facts(ctx):
+        i = f.i
+        if (f.operator in ("≤", "<") and "数量" in i.level2 and _DONE.search(i.name)
+                and not _CEILING_OK.search(i.name)):
+            header = ctx.header(f.table, "target")
+            fix = f"≥{_num(i.target.number)}{f.unit}" if i.target.number is not None else "≥100%"
+            yield ctx.finding(r, _where_target(ctx, f), header, i.target.raw,
+                              f"{_indicator(i)}是要完成（覆盖）的数量，{header}“{_show(i.target.raw)}”却写成了上限"
+                              f"（{f.operator}）；请写下限，如 {fix}。")
+
+
+_QUANTITATIVE, _QUALITATIVE = "定量", "定性"
+
+
+@rule("indicators.value_type_mismatch", "error", "指标值类型与指标值不符（定量写了文字，定性写了数值）",
+      "指标值类型选了“定量”，指标值填了“按月安排”。")
+def _value_type_mismatch(r: Rule, ctx: Context) -> Iterator[Finding]:
+    for f in _facts(ctx):
+        i, t = f.i, f.i.target
+        if "value_type" not in ctx.t.columns[f.table] or not t.raw or f.target_placeholder:
+            continue
+        kind = _compact(i.value_type)
+        header, type_header = ctx.header(f.table, "target"), ctx.header(f.table, "value_type")
+        where = ctx.row_cell(f.table, "value_type", i.row)
+        if kind == _QUANTITATIVE and t.number is None and t.deadline is None and not _DIGIT.search(t.raw):
+            yield ctx.finding(r, where, type_header, i.value_type,
+                              f"{_indicator(i)}的{type_header}为“定量”，{header}“{_show(t.raw)}”却是文字；"
+                              f"定量指标请写数值，如 ≥95%；如确为文字描述，请把{type_header}改为“定性”。")
+        elif kind == _QUALITATIVE and (t.number is not None or _compact(i.measure_unit)):
+            unit = f"、计量单位“{_show(i.measure_unit)}”" if _compact(i.measure_unit) else ""
+            yield ctx.finding(r, where, type_header, i.value_type,
+                              f"{_indicator(i)}的{type_header}为“定性”，却填了{header}“{_show(t.raw)}”{unit}；"
+                              f"有数值和单位的指标请把{type_header}改为“定量”，定性指标的{header}写文字（如 及时），"
+                              "不填计量单位。")
+
+
+@rule("indicators.vague_target", "warning", "目标值只有“有效提升”“显著”一类的词，无法衡量",
+      "“会议保障水平”的目标值填了“有效提升”。")
+def _vague_target(r: Rule, ctx: Context) -> Iterator[Finding]:
+    for f in _facts(ctx):
+        i, t = f.i, f.i.target
+        if t.number is not None or t.deadline is not None or not t.raw or len(t.raw) > 2 * _VAGUE_LIMIT:
+            continue
+        text = _compact(t.raw)
+        if (len(text) <= _VAGUE_LIMIT and text not in _PLAIN_WORDS and _VAGUE.fullmatch(text)
+                and _VAGUE_FILLER.sub("", text)):
+            header = ctx.header(f.table, "target")
+            yield ctx.finding(r, _where_target(ctx, f), header, t.raw,
+                              f"{_indicator(i)}的{header}“{_show(t.raw)}”只说了方向或程度，到年底无法核对是否达到；"
+                              "请写可衡量的目标，如 ≥95%、比上年提高5个百分点，或写明要达到的状态，如 全部达标。")
+
+
+@functools.cache
+def _level_names(template: Template) -> dict[str, str]:
+    """Every 一级 and 二级 name of a template, by the form compared (no spaces, no trailing 指标/目标)."""
+    names = [*template.taxonomy, *(l2 for l2s in template.taxonomy.values() for l2 in l2s)]
+    return {_level_key(n): n for n in names}
+
+
+def _level_key(name: str) -> str:
+    return _squeezed(name).removesuffix("指标").removesuffix("目标")
+
+
+def _squeezed(text: str) -> str:
+    """The text without blanks (full-width spaces too): 系统 运维完成率 is 系统运维完成率."""
+    return "".join(text.split())
+
+
+@rule("indicators.name_like_level", "warning", "三级指标名称照抄了一级或二级名称",
+      "三级指标填了“社会成本指标”，与二级指标同名。")
+def _name_like_level(r: Rule, ctx: Context) -> Iterator[Finding]:
+    names = _level_names(ctx.t)
+    for f in _facts(ctx):
+        i = f.i
+        key = _level_key(i.name) if i.name else ""
+        if not key:
+            continue
+        if key in (_level_key(i.level2), _level_key(i.level1)):
+            level = ctx.header(f.table, "level2" if key == _level_key(i.level2) else "level1")
+            same = f"与{level}同名"
+        elif key in names:
+            same = f"与指标体系中的“{names[key]}”同名"
+        else:
+            continue
+        header = ctx.header(f.table, "name")
+        yield ctx.finding(r, ctx.row_cell(f.table, "name", i.row), header, i.name,
+                          f"{header}“{_show(i.name)}”{same}，没有说明具体衡量什么；请写出指标本身，"
+                          "如 系统运维完成率、会议系统运维成本。")
+
+
+@rule("indicators.duplicate_name", "warning", "同一张指标表中指标名称重复", "“系统运维完成率”在第 18 行和第 21 行各填了一次。")
+def _duplicate_name(r: Rule, ctx: Context) -> Iterator[Finding]:
+    seen: dict[tuple[str, str], Indicator] = {}
+    for f in _facts(ctx):
+        i = f.i
+        if not i.name or f.name_placeholder:
+            continue
+        key = (f.table, _squeezed(i.name))
+        first = seen.setdefault(key, i)
+        if first is not i:
+            header = ctx.header(f.table, "name")
+            sheet, cell = ctx.row_cell(f.table, "name", first.row)
+            yield ctx.finding(r, ctx.row_cell(f.table, "name", i.row), header, i.name,
+                              f"{header}“{_show(i.name)}”与 {sheet}!{cell} 重复；同一指标只填一行，"
+                              "如是不同的指标，请改用能区分的名称。")
+
+
+def _lone_placeholders(ctx: Context) -> list[list[_Facts]]:
+    """For each required 一级 of each table whose rows are all placeholders, those rows."""
+    found: list[list[_Facts]] = []
+    facts = _facts(ctx)
+    if not any(_placeholder_row(f) for f in facts):
+        return found  # the usual case
+    for table in ctx.t.indicator_tables():
+        for level1 in ctx.t.required_level1:
+            rows = [f for f in facts if f.table == table and f.i.level1 == level1]
+            if rows and all(_placeholder_row(f) for f in rows):
+                found.append(rows)
+    return found
+
+
+def _placeholder_cell(ctx: Context, f: _Facts) -> tuple[tuple[str, str], str, str]:
+    """(cell, header, value) of a placeholder row: its name when that is one, else its target."""
+    key = "name" if f.name_placeholder else "target"
+    value = f.i.name if f.name_placeholder else f.i.target.raw
+    return ctx.row_cell(f.table, key, f.i.row), ctx.header(f.table, key), value
+
+
+@rule("indicators.placeholder", "error", "指标名称或目标值只填了占位符（*、/、无、待定、—）",
+      "三级指标和目标值都填了“/”。")
+def _placeholder(r: Rule, ctx: Context) -> Iterator[Finding]:
+    # A required 一级 that has only such rows is indicators.required_level1_placeholder's (it says to fill, not delete).
+    taken = {id(f) for rows in _lone_placeholders(ctx) for f in rows} if _LEVEL1_PLACEHOLDER.applies(ctx.t) else set()
+    for f in _facts(ctx):
+        if not _placeholder_row(f) or id(f) in taken:
+            continue
+        where, header, value = _placeholder_cell(ctx, f)
+        both = f.name_placeholder and f.target_placeholder
+        also = "和目标值" if both else ""
+        what = "指标名称和目标值" if both else "指标名称" if f.name_placeholder else "目标值，如 ≥95%、及时"
+        yield ctx.finding(r, where, header, value,
+                          f"第 {f.i.row} 行指标的{header}{also}只填了“{_show(value)}”，不是实际内容；请填写具体的{what}，"
+                          "没有这项指标就删去这一行。")
+
+
+@rule("indicators.required_level1_placeholder", "error", "必需的一级指标下只有占位行",
+      "“成本指标”下唯一的一行，三级指标填了“/”。")
+def _required_level1_placeholder(r: Rule, ctx: Context) -> Iterator[Finding]:
+    for rows in _lone_placeholders(ctx):
+        f = rows[0]
+        where, header, value = _placeholder_cell(ctx, f)
+        level1, level2s = f.i.level1, "、".join(ctx.t.taxonomy.get(f.i.level1, ()))
+        only = "唯一的一行" if len(rows) == 1 else f"的 {len(rows)} 行都"
+        yield ctx.finding(r, where, header, value,
+                          f"每个项目都要有“{level1}”类指标，而其下{only}只填了占位符（{header}“{_show(value)}”），"
+                          f"等于没有；请填写实际的{level1}（可选{ctx.header(f.table, 'level2')}：{level2s}）及其目标值。")
+
+
+_LEVEL1_PLACEHOLDER = CATALOGUE["indicators.required_level1_placeholder"]
+
+
+@rule("indicators.deadline_outside", "warning", "时效目标的完成时限不在项目起止日期内",
+      "项目 2026-06-30 结束，时效目标写了“2026年8月底前”。")
+def _deadline_outside(r: Rule, ctx: Context) -> Iterator[Finding]:
+    p = ctx.d.project
+    start = p.start_date if ctx.t.has("start_date") else None
+    end = p.end_date if ctx.t.has("end_date") else None
+    if start is None and end is None:
+        return
+    year = ctx.d.identity.year or ctx.t.year
+    for f in _facts(ctx):
+        deadline = f.i.target.deadline
+        due = deadline.by(year) if deadline is not None else None
+        if deadline is None or due is None or not ((start and due < start) or (end and due > end)):
+            continue
+        header = ctx.header(f.table, "target")
+        assumed = "" if deadline.year else "按预算年度，"
+        span = f"{start or '—'} 至 {end or '—'}"
+        yield ctx.finding(r, _where_target(ctx, f), header, f.i.target.raw,
+                          f"{_indicator(f.i)}的{header}“{_show(f.i.target.raw)}”（{assumed}即 {due}）不在项目起止日期"
+                          f"（{span}）内；请把完成时限定在项目期内，或核对起止日期。")
 
 
 @rule("goal.target_mismatch", "error", "年度绩效目标中的数值与指标不一致",
