@@ -52,7 +52,7 @@ from typing import Any
 from . import __version__
 from .collect.outcome import Collected, FileOutcome, Outcome
 from .errors import UserError
-from .form.template import Template, TemplateError, builtin_templates, parse_template
+from .form.template import Template, TemplateError, builtin_templates, parse_template, previous_templates
 from .reading.reader import TemplateRef, as_template
 from .review.decisions import Decision, Package, Verdict
 
@@ -151,7 +151,7 @@ def checker_signature(templates: Iterable[TemplateRef] = ()) -> str:
     digest = hashlib.sha256(__version__.encode())
     for name, code in _code_files(resources.files("xlform"), ""):
         digest.update(name.encode() + b"\0" + code)
-    for t in [*builtin_templates(), *distinct(templates)]:
+    for t in [*previous_templates(), *builtin_templates(), *distinct(templates)]:
         digest.update((t.digest or repr(t)).encode())  # its text: where it was loaded from does not matter
     return digest.hexdigest()[:32]
 
@@ -284,7 +284,7 @@ class Store:
         """The templates given join those recorded (a built-in as this version has it ships with the code);
         the run reads with all of them, the given ones preferred."""
         now = time.strftime("%Y-%m-%dT%H:%M:%S")
-        shipped = {t.digest for t in builtin_templates()}
+        shipped = {t.digest for t in [*previous_templates(), *builtin_templates()]}
         self.conn.executemany("INSERT OR IGNORE INTO templates VALUES (?, ?, ?, ?, ?)",
                               [(t.digest, t.id, t.version, t.text, now) for t in self.given
                                if t.text and t.digest and t.digest not in shipped])

@@ -191,6 +191,21 @@ def builtin_templates() -> list[Template]:
     return [load_template(i) for i in builtin_ids()]
 
 
+_previous: list[Template] = []
+
+
+def previous_templates() -> list[Template]:
+    """The built-ins as earlier versions of xlform shipped them (templates/previous/, named <id>-<version>.yaml):
+    never offered for a new form, but a return issued with one still reads, whether or not its round kept a
+    copy (a new version changes the layout, and a round under way must not break on an upgrade)."""
+    if not _previous:
+        folder = templates_dir() / "previous"
+        _previous.extend(parse_template(p.read_text(encoding="utf-8"), f"内置模板 {p.name[: -len('.yaml')]}（旧版本）",
+                                        templates_dir())
+                         for p in sorted(folder.iterdir(), key=lambda p: p.name) if p.name.endswith(".yaml"))
+    return list(_previous)
+
+
 _cache: dict[str, Template] = {}
 
 

@@ -34,7 +34,15 @@ from ..form.model import (
     set_field_value,
 )
 from ..form.targets import parse_target
-from ..form.template import MAX_YEAR, MIN_YEAR, Template, builtin_templates, load_template, parse_template
+from ..form.template import (
+    MAX_YEAR,
+    MIN_YEAR,
+    Template,
+    builtin_templates,
+    load_template,
+    parse_template,
+    previous_templates,
+)
 from ..form.values import ValueProblem, clean_text
 from ..review import rules
 from ..review.findings import Finding, shown
@@ -101,7 +109,7 @@ class Registry:
         # Every worksheet a reader may look at (the only ones a file is opened for): kept up to date on
         # register, not computed on every read.
         self.sheet_names: set[str] = {META_SHEET}
-        for t in builtin_templates():
+        for t in [*previous_templates(), *builtin_templates()]:  # the current built-ins preferred
             self.register(t)
         for ref in extra or []:
             self.register(as_template(ref))

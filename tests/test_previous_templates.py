@@ -1,0 +1,48 @@
+"""A round issued before an upgrade keeps reading: the built-ins as earlier versions shipped them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.cli_runner import invoke
+from xlform import check, read
+from xlform.form.sample import example_declaration
+from xlform.form.template import builtin_ids, builtin_templates, load_template, previous_templates
+from xlform.issue.distribute import distribute
+from xlform.issue.roster import Department
+from xlform.writing.workbook import write_workbook
+
+
+def test_every_previous_version_is_an_older_version_of_a_builtin() -> None:
+    current = {t.id: t for t in builtin_templates()}
+    previous = previous_templates()
+    assert {t.id for t in previous} == set(builtin_ids())
+    for t in previous:
+        assert int(t.version) < int(current[t.id].version)
+        assert t.digest and t.digest != current[t.id].digest
+        assert t.library is None  # before the library
+
+
+def test_a_return_issued_with_version_1_reads_without_its_rounds_copy(tmp_path: Path) -> None:
+    for old in previous_templates():
+        issued = distribute([Department("区教育局")], tmp_path / old.id, old)
+        blank = issued.folder / issued.issued[0].file
+        for copy in issued.folder.glob("*.yaml"):
+            copy.unlink()  # no --manifest copy: only what xlform ships
+        d = read(blank)
+        assert (d.identity.template_id, d.identity.template_version) == (old.id, old.version)
+        assert not [f for f in check(d) if f.rule.startswith("structure.")]
+    # A new form is always the current version.
+    assert load_template("shanghai-2020").version != "1"
+    run = invoke(["check", str(tmp_path / "shanghai-2020")])
+    assert "模板 shanghai-2020 版本 1" in run.stdout and "Traceback" not in run.output
+
+
+def test_a_filled_version_1_return_reads_its_values(tmp_path: Path) -> None:
+    old = next(t for t in previous_templates() if t.id == "national-2026")
+    d = example_declaration(old)
+    write_workbook(old, tmp_path / "v1.xlsx", d)
+    back = read(tmp_path / "v1.xlsx")
+    assert back.identity.template_version == "1"
+    assert back.project.name == d.project.name and back.extra == d.extra
+    assert [(i.name, i.target.number) for i in back.indicators] == [(i.name, i.target.number) for i in d.indicators]
