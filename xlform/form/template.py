@@ -110,6 +110,7 @@ class Template:
     added_tables: dict[str, AddedTable] = dataclass_field(default_factory=dict)
     bureau_rules: tuple[BureauRule, ...] = ()  # the template's own rules (rules:)
     rule_settings: dict[str, RuleSetting] = dataclass_field(default_factory=dict)  # built-in ones (builtin_rules:)
+    review_grades: bool = False  # the report's 审核 sheet asks for the 88号 grade 优/良/中/差 (review: {grades: true})
     # Sample values (`example:`), typed by kind: a field key → its value; a table key → one {column: value}
     # per row (of a built-in table: laid over the sample's row of that index). `xlform example` and the demo.
     example: dict[str, Any] = dataclass_field(default_factory=dict)
@@ -257,6 +258,7 @@ KEY_HELP = {
     "tables": "新增的行表：键: {label, rows, columns, like, after 或 sheet}",
     "rules": "本局的审核规则：键: {title, check（条件表达式）, when, message, severity, cell}",
     "builtin_rules": "内置规则的设置：规则编号: {enabled: false, severity: warning, 阈值…}",
+    "review": "审核：{grades: true} 时汇总报告的“审核”表多一列评级（优、良、中、差；中 = 退回修改后再审）",
     "example": "xlform example 和 xlform demo 填写的示例值：字段键: 值；行表键: [{列键: 值}, …]"
                "（内置行表按行序补在样例的各行上，新增行表即各行）；值按字段和列的类型校验",
 }
@@ -395,12 +397,22 @@ class _Validator:
             added_tables=added_tables,
             bureau_rules=own_rules,
             rule_settings=settings,
+            review_grades=self.attempt(lambda: self.review(data), False),
         )
         example = self.attempt(lambda: self.example(self.mapping(data, "example", "example", optional=True),
                                                     template), {})
         if self.problems:
             raise TemplateError("\n".join(self.problems), tuple(self.problems))
         return replace(template, example=example)
+
+    def review(self, data: dict[str, Any]) -> bool:
+        """`review: {grades: true}`: the reviewer grades each return (default: no grade)."""
+        review = self.mapping(data, "review", "review", optional=True)
+        self.known_keys(review, ("grades",), "review")
+        grades = review.get("grades", False)
+        if not isinstance(grades, bool):
+            raise self.fail("review.grades", "应为 true 或 false。")
+        return grades
 
     def template_id(self, data: dict[str, Any]) -> str:
         template_id = self.text(data, "id", "id")
