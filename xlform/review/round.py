@@ -106,7 +106,10 @@ def sent_back(decision: Decision | None) -> bool:
 
 def form_state(v: Version, decisions: Decisions, packages: Iterable[Package] = ()) -> FormState:
     """The state of a form whose latest version is `v`."""
-    packed = {(p.form_id, p.item_key) for p in packages}
+    return _state(v, decisions, {(p.form_id, p.item_key) for p in packages})
+
+
+def _state(v: Version, decisions: Decisions, packed: set[tuple[str, str]]) -> FormState:
     decided = decisions.get((v.form_id, v.item_key))
     if sent_back(decided) or (v.form_id, v.item_key) in packed:
         return FormState.RETURNED
@@ -121,11 +124,11 @@ def form_lines(facts: RoundFacts, decisions: Decisions, packages: Iterable[Packa
     """Every form of the round: each latest return with its state, then what is still missing (an unreadable
     file attributed to a department standing in for one of its missing forms), department by department in
     the order the facts list them."""
-    packages = list(packages)
+    packed = {(p.form_id, p.item_key) for p in packages}
     by_department: dict[str, list[FormLine]] = {d.name: [] for d in facts.departments}
     for v in facts.returns:
         by_department.setdefault(v.department, []).append(FormLine(
-            form_state(v, decisions, packages), v.department, v.project, v.form_id, v.item_key, v.errors, v.warnings,
+            _state(v, decisions, packed), v.department, v.project, v.form_id, v.item_key, v.errors, v.warnings,
             v.file, v.received, decision=decisions.get((v.form_id, v.item_key))))
     unread: dict[str, list[UnreadFile]] = {}
     for u in facts.unread:
