@@ -273,6 +273,7 @@ def test_added_table_sheets_are_valid_excel_names_clashing_with_none(tmp_path: P
     r = invoke(["report", tmp_path / "in", "-o", out, "-t", template, "-j", "1"])
     assert r.exit_code in (0, 1), r.output
     names = openpyxl.load_workbook(out).sheetnames
-    added = [n for n in names if n not in ("汇总", "按部门", "指标明细", "构成明细", "问题清单", "未读取文件", "被替代版本")]
+    added = [n for n in names if n not in ("汇总", "按部门", "指标明细", "构成明细", "问题清单", "未读取文件", "被替代版本",
+                                           "审核")]
     assert added == ["构成明细（2）", long.replace("/", "_")[:31]]
     assert sheet(out, added[1])[1][0][2] == "一期"

@@ -105,7 +105,7 @@ def make_report(
                     stored.update(more)
                     lost = _load(store, more)
             returns, unread = _sort_out(disks, collected)
-            review = _Reviewed(decisions, packages, grading, bool(roster or manifest), now)
+            review = _Reviewed(decisions, packages, grading, bool(roster or manifest))
             result = _assemble(returns, unread, expected, issued, output, fmt, review)
             if store is not None:
                 _remember_report(store, signature, result)
@@ -398,7 +398,6 @@ class _Reviewed:
     packages: list[Package]
     grading: set[tuple[str, str]]  # templates (id, version) that ask for the 88号 grade
     expected_known: bool
-    now: str
     facts: RoundFacts = field(default_factory=RoundFacts)
 
 
@@ -410,12 +409,13 @@ def _facts(latest: list[Return], unread: list[Unread], departments: list[Expecte
         tuple(Version(x.outcome.form_id, x.key, x.department, x.outcome.project, x.outcome.errors, x.outcome.warnings,
                       x.name, x.received.isoformat(), tuple(old.key for old in x.replaced)) for x in latest),
         tuple(UnreadFile(u.name, u.reason, u.department, u.form_id) for u in unread if not u.ignored),
-        r.now, r.expected_known)
+        max([x.received.isoformat() for x in latest] + [u.received.isoformat() for u in unread], default=""),
+        r.expected_known)
 
 
 def _assemble(all_returns: list[Return], unread: list[Unread], expected: list[Expected], issued: list[Issued],
               output: Path, fmt: str, reviewed: _Reviewed | None = None) -> ReportResult:
-    reviewed = reviewed or _Reviewed({}, [], set(), bool(expected), datetime.now().isoformat(timespec="seconds"))
+    reviewed = reviewed or _Reviewed({}, [], set(), bool(expected))
     latest, superseded = _latest(all_returns)
     _check_claims(latest, issued)
     departments = _match(latest, expected)

@@ -89,7 +89,8 @@ def status_text(s: Standing) -> list[str]:
     counts = state_counts(s.lines)
     out.append(f"合计 {len(s.lines)} 份：" + ("，".join(f"{state} {n}" for state, n in counts.items()) or "无"))
     known = "" if s.facts.expected_known else "（汇总时未给 --roster 或 --manifest，无法列出未提交的部门）"
-    out.append(f"据 {_when(s.facts.made_at)} 的汇总及之后记录的审核结论{known}；之后收到的文件要再运行 xlform report 才会列入。")
+    newest = f"（其中最新的文件收到于 {_when(s.facts.newest)}）" if s.facts.newest else ""
+    out.append(f"据最近一次汇总{newest}及之后记录的审核结论{known}；之后收到的文件要再运行 xlform report 才会列入。")
     return out
 
 
@@ -107,7 +108,7 @@ def status_json(s: Standing) -> dict[str, Any]:
         "last_decision": decision(s.last.get(line.form_id) if line.form_id else None, line),
     } for line in s.lines]
     counts = state_counts(s.lines)
-    return {"made_at": s.facts.made_at, "expected_known": s.facts.expected_known, "forms": forms,
+    return {"newest_received": s.facts.newest, "expected_known": s.facts.expected_known, "forms": forms,
             "counts": {code: counts.get(state, 0) for state, code in STATE_CODES.items()}, "total": len(s.lines)}
 
 

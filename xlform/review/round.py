@@ -11,7 +11,7 @@ so `status` and `remind` need neither the inbox nor the roster.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from .decisions import Decision, Package, Verdict
@@ -64,11 +64,15 @@ class RoundFacts:
     departments: tuple[Awaited, ...] = ()
     returns: tuple[Version, ...] = ()
     unread: tuple[UnreadFile, ...] = ()
-    made_at: str = ""  # when the report that knew this ran
+    # When the newest file that report saw was received: what its knowledge reaches up to. Not the time the
+    # report ran, so the store holds the same whichever run wrote it (an interrupted one run again, two at once).
+    newest: str = ""
     expected_known: bool = False  # a roster or manifest said who is expected
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # Not dataclasses.asdict: it deep-copies every value (seconds for a round of 10,000 returns).
+        return {"departments": [vars(d) for d in self.departments], "returns": [vars(v) for v in self.returns],
+                "unread": [vars(u) for u in self.unread], "newest": self.newest, "expected_known": self.expected_known}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RoundFacts:
@@ -76,7 +80,7 @@ class RoundFacts:
             tuple(Awaited(**{**d, "form_ids": tuple(d.get("form_ids", ()))}) for d in data.get("departments", ())),
             tuple(Version(**{**v, "earlier": tuple(v.get("earlier", ()))}) for v in data.get("returns", ())),
             tuple(UnreadFile(**u) for u in data.get("unread", ())),
-            str(data.get("made_at", "")), bool(data.get("expected_known", False)))
+            str(data.get("newest", "")), bool(data.get("expected_known", False)))
 
 
 @dataclass(frozen=True)
