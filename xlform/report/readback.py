@@ -14,6 +14,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -158,7 +159,8 @@ def _columns(rows: list[list[Any]], needed: tuple[str, ...], report: Path, sheet
     return at
 
 
-def _cells(values: list[Any]) -> Any:
+def _cells(values: list[Any]) -> Callable[[int | None], str]:
+    """A row's cell by column index, as the text a person sees ("" past the row's end or for no column)."""
     def cell(i: int | None) -> str:
         return clean_text(values[i]) if i is not None and i < len(values) else ""
     return cell
