@@ -405,3 +405,15 @@ def test_reviewer_is_the_workbook_last_author(tmp_path: Path, reported: tuple[Pa
     assert "审核人：王审核" in result.stdout
     with Store(db) as store:
         assert store.decisions()[0].reviewer == "王审核"
+
+
+def test_round_facts_another_version_wrote_are_said_plainly(tmp_path: Path, reported: tuple[Path, Path, Path]) -> None:
+    _, _, db = reported
+    with Store(db) as store:
+        store.set_round({"departments": [{"name": "区教育局", "unknown": 1}]})
+    result = invoke(["status", "--db", db])
+    assert result.exit_code == 2 and "汇总记录无法识别" in result.stderr, result.output
+    fresh = tmp_path / "新.db"
+    Store(fresh).close()
+    result = invoke(["remind", "--db", fresh])
+    assert result.exit_code == 2 and "还没有汇总记录" in result.stderr, result.output

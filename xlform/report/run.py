@@ -111,7 +111,7 @@ def make_report(
                 _remember_report(store, signature, result)
                 store.set_round(review.facts.to_json())
         elif store is not None:  # the same report: who must act may still have changed (decisions since)
-            facts = RoundFacts.from_json(store.round_state() or {})
+            facts = RoundFacts.stored(store.round_state()) or RoundFacts()
             result.to_act = who_must_act(facts, form_lines(facts, decisions, packages))
         result.skipped = len(stored)
     except sqlite3.Error as exc:  # locked by another run too long, disk full, …: the store stays as it was

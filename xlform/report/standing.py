@@ -46,11 +46,9 @@ def standing(db: Path) -> Standing:
         state = store.round_state()
         if state is None:
             raise UserError(f"收件记录库 {db} 中还没有汇总记录；请先运行 xlform report 收件文件夹 -o 报告.xlsx --db {db}。")
-        try:
-            facts = RoundFacts.from_json(state)
-        except (TypeError, ValueError, AttributeError):
-            raise UserError(f"收件记录库 {db} 中的汇总记录无法识别（由其他版本的 xlform 写入）；请重新运行 xlform report。") \
-                from None
+        facts = RoundFacts.stored(state)
+        if facts is None:
+            raise UserError(f"收件记录库 {db} 中的汇总记录无法识别（由其他版本的 xlform 写入）；请重新运行 xlform report。")
         lines = form_lines(facts, store.latest_decisions(), store.packages())
         last = {d.form_id: d for d in store.decisions()}
     return Standing(facts, lines, last)

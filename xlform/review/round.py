@@ -75,6 +75,14 @@ class RoundFacts:
                 "unread": [vars(u) for u in self.unread], "newest": self.newest, "expected_known": self.expected_known}
 
     @classmethod
+    def stored(cls, data: Mapping[str, Any] | None) -> RoundFacts | None:
+        """The facts a store kept, or None when it kept none or another version wrote them in another shape."""
+        try:
+            return cls.from_json(data) if data is not None else None
+        except (TypeError, ValueError, AttributeError):
+            return None
+
+    @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RoundFacts:
         return cls(
             tuple(Awaited(**{**d, "form_ids": tuple(d.get("form_ids", ()))}) for d in data.get("departments", ())),
