@@ -279,6 +279,9 @@ def test_status_text_and_json_and_remind(tmp_path: Path, reported: tuple[Path, P
     assert [(r["部门"], r["联系人"], r["未提交"], r["已退回"]) for r in rows] == [
         ("区教育局", "张三", 2, 0), ("区民政局", "李四", 0, 1)]
     assert "请于 2026-03-10 前" in rows[0]["催报内容"]
+    ws = openpyxl.load_workbook(sheet)["催报"]
+    text_cell = ws.cell(2, [c.value for c in ws[1]].index("催报内容") + 1)
+    assert text_cell.alignment.wrap_text and ws.page_setup.orientation == "landscape"  # printed whole, A4 landscape
     assert invoke(["remind", "--db", db, "--deadline", "3月10日"]).exit_code == 2
     assert invoke(["status", "--db", tmp_path / "没有.db"]).exit_code == 2
 

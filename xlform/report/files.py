@@ -55,6 +55,7 @@ def write_xlsx(tables: list[Table], output: Path, unit: str, heading: Heading | 
             "text": wb.add_format(base),
             # What a reviewer types (审核结论, 审核意见): unlocked on a protected sheet, tinted so it is found.
             "input": wb.add_format({**base, "locked": False, "bg_color": "#FFF2CC", "text_wrap": True}),
+            "wrapped": wb.add_format({**base, "text_wrap": True}),  # a paragraph (催报内容), printed whole
             "money": wb.add_format({**base, "num_format": "#,##0.00"}),
             "int": wb.add_format({**base, "num_format": "0"}),
             "number": wb.add_format({**base, "num_format": "General"}),
@@ -183,7 +184,7 @@ def _cell_writer(ws: Any, kind: str, fmts: dict[str, Any]) -> Callable[[int, int
         return lambda r, c, v: ws.write_datetime(r, c, datetime(v.year, v.month, v.day), fmts["date"])
     if kind == "datetime":
         return lambda r, c, v: ws.write_datetime(r, c, v, fmts["datetime"])
-    fmt = fmts["input"] if kind == "input" else fmts["text"]
+    fmt = fmts[kind] if kind in ("input", "wrapped") else fmts["text"]
     return lambda r, c, v: ws.write_string(r, c, str(v), fmt)  # never write(): "=…" must stay text
 
 

@@ -161,7 +161,7 @@ def reminders_table(chases: list[Chase], deadline: date | None) -> Table:
     columns = [Column("部门", "department", width=18, identifies=True), Column("联系人", "contact", width=10),
                Column("联系电话", "phone", width=14), Column("未提交", "missing", "int", 7),
                Column("无法读取", "unreadable", "int", 8), Column("需修改", "fix", "int", 7),
-               Column("已退回", "returned", "int", 7), Column("催报内容", "text", width=80),
+               Column("已退回", "returned", "int", 7), Column("催报内容", "text", "wrapped", 80),
                Column("截止日期", "deadline", "date", 11)]
     rows = []
     for chase in chases:

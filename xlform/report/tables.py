@@ -135,7 +135,7 @@ def _date(text: str) -> date | None:
 class Column:
     header: str
     key: str  # JSON key
-    kind: str = "text"  # text | money | int | number | date | datetime
+    kind: str = "text"  # text | money | int | number | date | datetime | input (typed in) | wrapped (a paragraph)
     width: int = 12
     total: bool = False  # summed in the totals row
     identifies: bool = False  # says whose row it is (department, project): repeated on every printed page
