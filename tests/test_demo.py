@@ -26,7 +26,7 @@ def test_demo_runs_end_to_end_and_says_where_everything_is(tmp_path: Path) -> No
     # The broken file bears the name 区教育局's second workbook was issued under: sent, not missing.
     assert "共 8 个文件：读取申报表 5 份，其中需修改 2 份；无法读取 1 个（文件损坏 1 个）；未提交部门 1 个。" in result.output
     wb = openpyxl.load_workbook(folder / "汇总报告.xlsx")
-    departments = {r[0]: r[-1] for r in wb["按部门"].iter_rows(min_row=2, values_only=True) if r[0] != "合计"}
+    departments = {r["部门"]: r["状态"] for r in _by_header(wb["按部门"]) if r["部门"] != "合计"}
     assert departments == {"区机关事务管理局": "需修改", "区教育局": "已提交但无法读取 1 份", "区卫生健康委": "已通过",
                            "区民政局": "需修改", "区生态环境局": "已通过", "区文化和旅游局": "未提交"}
     rules = {r["规则"] for r in _by_header(wb["问题清单"])}

@@ -28,7 +28,7 @@ from xlform.review.rules import catalogue
 from xlform.writing.workbook import write_workbook
 
 P = sheet_names()[0]  # the template's project sheet
-SHEETS = ["汇总", "按部门", "指标明细", "构成明细", "问题清单", "修改情况", "未读取文件", "被替代版本"]
+SHEETS = ["汇总", "按部门", "指标明细", "构成明细", "问题清单", "修改情况", "未读取文件", "被替代版本", "审核"]
 DEPARTMENTS = [Department("区教育局", "001", "张三", "64120001", 2), Department("区民政局", "002"),
                Department("区卫生健康委", "003"), Department("区文化和旅游局", "004", "吴婷", "64120006")]
 
@@ -299,13 +299,13 @@ def test_a_folder_given_twice_is_read_once(tmp_path: Path, issued: DistributeRes
 
 # ---- printing: every sheet a meeting document ------------------------------------------------------------
 
-TECHNICAL = {"文件", "表单编号", "模板", "被替代为", "原因代码", "原版本文件"}  # for tracing and scripts: right of the sheet, not printed
+TECHNICAL = {"文件", "表单编号", "模板", "被替代为", "原因代码", "原版本文件", "版本"}  # for tracing and scripts: right of the sheet, not printed
 # Detail a meeting does not need on paper: on the sheet between the printed and the technical columns.
 OFF_PAPER = {"汇总": {"部门编码", "起始日期", "结束日期", "上级财政拨款（元）", "本级财政安排（元）", "下级财政配套（元）",
                     "指标数", "收到时间"}}
 WHOSE_ROW = {"汇总": {"部门", "项目名称"}, "按部门": {"部门"}, "指标明细": {"部门", "项目名称"}, "构成明细": {"部门", "项目名称"},
              "问题清单": {"部门", "项目名称"}, "修改情况": {"部门", "项目名称"}, "未读取文件": {"文件"},
-             "被替代版本": {"部门", "项目名称"}}
+             "被替代版本": {"部门", "项目名称"}, "审核": {"部门", "项目名称"}}
 
 
 def _every_sheet_filled(tmp_path: Path, issued: DistributeResult) -> Path:
@@ -365,7 +365,7 @@ def test_report_csv_keeps_its_columns_in_their_order(tmp_path: Path, issued: Dis
         header = next(csv.reader(fh))
     assert header == ["部门", "部门编码", "项目名称", "项目类别", "起始日期", "结束日期", "项目总预算（元）", "当年预算（元）",
                       "财政拨款（元）", "上级财政拨款（元）", "本级财政安排（元）", "下级财政配套（元）", "其他资金（元）", "指标数",
-                      "错误", "提示", "状态", "文件", "收到时间", "表单编号", "模板", "备注"]
+                      "错误", "提示", "状态", "文件", "收到时间", "表单编号", "模板", "备注", "审核状态"]
 
 
 def test_problem_list_names_each_rule_in_chinese_beside_its_id(tmp_path: Path, issued: DistributeResult) -> None:

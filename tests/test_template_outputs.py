@@ -173,7 +173,8 @@ def test_report_has_added_columns_and_a_sheet_per_added_table(inbox: Path, tmp_p
     out, db = tmp_path / "汇总.xlsx", tmp_path / "收件.db"
     report(inbox, out, "--db", db)
     wb = openpyxl.load_workbook(out)
-    assert wb.sheetnames == ["汇总", "按部门", "指标明细", "构成明细", "资金来源明细", "问题清单", "修改情况", "未读取文件", "被替代版本"]
+    assert wb.sheetnames == ["汇总", "按部门", "指标明细", "构成明细", "资金来源明细", "问题清单", "修改情况", "未读取文件", "被替代版本",
+                             "审核"]
 
     header, rows, ws = sheet(out, "汇总")
     assert header[header.index("项目类别") + 1:][:4] == ["主管部门", "项目属性", "上年预算安排（元）", "受益人数"]
@@ -273,6 +274,7 @@ def test_added_table_sheets_are_valid_excel_names_clashing_with_none(tmp_path: P
     r = invoke(["report", tmp_path / "in", "-o", out, "-t", template, "-j", "1"])
     assert r.exit_code in (0, 1), r.output
     names = openpyxl.load_workbook(out).sheetnames
-    added = [n for n in names if n not in ("汇总", "按部门", "指标明细", "构成明细", "问题清单", "修改情况", "未读取文件", "被替代版本")]
+    added = [n for n in names if n not in ("汇总", "按部门", "指标明细", "构成明细", "问题清单", "修改情况", "未读取文件", "被替代版本",
+                                           "审核")]
     assert added == ["构成明细（2）", long.replace("/", "_")[:31]]
     assert sheet(out, added[1])[1][0][2] == "一期"

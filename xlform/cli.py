@@ -223,6 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
     _feedback_opts(p)
     _extra_templates_opt(p)
 
+    _review_parser(command)
+    _status_parser(command)
+    _remind_parser(command)
+
     p = command("demo", "演示完整流程：名单 → 下发 → 交回（含常见错误）→ 汇总 / the whole job on built-in data", _demo)
     p.add_argument("outdir", nargs="?", type=Path, default=Path("xlform-demo"), metavar="文件夹",
                    help="演示文件夹（默认 xlform-demo）")
@@ -517,6 +521,7 @@ def _report(a: argparse.Namespace) -> int:
          + f"；用时 {result.seconds:.1f} 秒。")
     if a.feedback is not None:
         _write_feedback(a, a.feedback, a.inboxes)
+    _report_to_act(result)
     return result.exit_code
 
 
@@ -535,6 +540,88 @@ def _write_feedback(a: argparse.Namespace, outdir: Path, inboxes: list[Path]) ->
                             inboxes=inboxes)
     for line in result.lines():
         _out(line)
+
+
+
+
+def _report_to_act(result: Any) -> None:
+    """The short list of who must act, at the end of a report (the whole of it: xlform remind)."""
+    from .report.standing import summary_lines
+
+    for line in summary_lines(result.to_act):
+        _out(line)
+
+
+Command = Callable[[str, str, Callable[[argparse.Namespace], int]], argparse.ArgumentParser]
+
+
+def _review_parser(command: Command) -> None:
+    p = command("review", "读回审核结论：汇总报告“审核”表中填写的结论记入记录库；退出码 0 全部记录，1 有被拒绝的，"
+                "2 文件不可用 / read the decisions typed into the report", _review)
+    p.add_argument("report", type=Path, metavar="汇总报告", help="填好审核结论并保存的汇总报告 .xlsx")
+    p.add_argument("--db", type=Path, required=True, metavar="记录库", help="生成该报告时所用的收件记录库")
+
+
+def _review(a: argparse.Namespace) -> int:
+    from .report.readback import read_review
+
+    result = read_review(a.report, a.db)
+    for line in result.lines():
+        _out(line)
+    return result.exit_code
+
+
+def _status_parser(command: Command) -> None:
+    p = command("status", "每份申报表的状态（未提交、待审核、已退回……）/ where each form stands", _status)
+    p.add_argument("--db", type=Path, required=True, metavar="记录库", help="收件记录库（xlform report --db 建立）")
+    p.add_argument("-f", "--format", dest="fmt", type=_choice("text", "json"), default="text", metavar="格式",
+                   help="输出格式：text（默认）或 json")
+
+
+def _status(a: argparse.Namespace) -> int:
+    from .export import dumps_json
+    from .report.standing import standing, status_json, status_text
+
+    s = standing(a.db)
+    if a.fmt == "json":
+        _out(dumps_json(status_json(s)))
+    else:
+        for line in status_text(s):
+            _out(line)
+    return 0
+
+
+def _date(text: str) -> Any:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"日期应写成 2026-03-10 这样（现为“{text}”）") from None
+
+
+def _remind_parser(command: Command) -> None:
+    p = command("remind", "催报：列出要补交、重交的部门，附联系人和可直接发送的提醒文字 / who must act", _remind)
+    p.add_argument("--db", type=Path, required=True, metavar="记录库", help="收件记录库（xlform report --db 建立）")
+    p.add_argument("--deadline", type=_date, metavar="日期", help="截止日期，如 2026-03-10（写进提醒文字）")
+    p.add_argument("-o", "--output", type=Path, metavar="文件", help="另存为可打印的催报表 .xlsx")
+
+
+def _remind(a: argparse.Namespace) -> int:
+    from .report.standing import remind, reminder_text, write_reminders
+
+    _, chases = remind(a.db, a.deadline)
+    if not chases:
+        _out("没有需要催报的部门：各部门的申报表都已交齐，且没有待修改或已退回的。")
+    for chase in chases:
+        _out(reminder_text(chase, a.deadline))
+        _out()
+    if a.output is not None:
+        write_reminders(chases, a.deadline, a.output, a.db)
+        _out(f"催报表：{a.output}（{len(chases)} 个部门）")
+    elif chases:
+        _out(f"共 {len(chases)} 个部门需催报。")
+    return 0
 
 
 def _demo(a: argparse.Namespace) -> int:

@@ -13,7 +13,8 @@ Tables (schema version in `meta`):
 - results: the outcome of reading and checking an item, as compact JSON.
 - returns: every return ever received, by form id, with when it arrived: the
   history a resubmission supersedes but never deletes (whichever templates read it).
-- meta: the schema version, and what each report written was made of (report.py keeps an unchanged one).
+- meta: the schema version, what each report written was made of (report.py keeps an unchanged one), and
+  what the last report knew of the round (`round`: who was expected, latest returns; `status`, `remind`).
 - decisions: every reviewer decision read back from a report's 审核 sheet (`xlform review`), per form
   version, with who and when; a new decision is a new row (the history stays), the same one read twice is not.
 - packages: every return package written back to a department (`xlform feedback`), with its file's sha256.
@@ -363,6 +364,20 @@ class Store:
         with self._writing():
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                               (_path_value(f"report:{output}"), json.dumps(state)))
+
+    def round_state(self) -> dict[str, Any] | None:
+        """What the last report knew of the round (review/round.RoundFacts as JSON): who was expected, with
+        their contacts, the latest returns and the unreadable files; `status` and `remind` read it."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'round'").fetchone()
+        try:
+            state = json.loads(row[0]) if row else None
+        except ValueError:
+            return None
+        return state if isinstance(state, dict) else None
+
+    def set_round(self, state: dict[str, Any]) -> None:
+        with self._writing():
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('round', ?)", (json.dumps(state, ensure_ascii=False),))
 
     def history(self, form_id: str) -> list[HistoryEntry]:
         """Every return of one form, oldest first, in the report's order: the latest is the one it shows."""

@@ -122,6 +122,7 @@ class Template:
     added_tables: dict[str, AddedTable] = dataclass_field(default_factory=dict)
     bureau_rules: tuple[BureauRule, ...] = ()  # the template's own rules (rules:)
     rule_settings: dict[str, RuleSetting] = dataclass_field(default_factory=dict)  # built-in ones (builtin_rules:)
+    review_grades: bool = False  # the report's 审核 sheet asks for the 88号 grade 优/良/中/差 (review: {grades: true})
     # Sample values (`example:`), typed by kind: a field key → its value; a table key → one {column: value}
     # per row (of a built-in table: laid over the sample's row of that index). `xlform example` and the demo.
     example: dict[str, Any] = dataclass_field(default_factory=dict)
@@ -305,6 +306,7 @@ KEY_HELP = {
     "library": "指标库：一个或几个 YAML / CSV 文件（相对本模板；内置的写 内置:模板编号），列 一级、二级、三级、指标解释、"
                "计量单位、方向、参考值、适用、来源；三级目标下拉可选其中的指标，也可自填",
     "library_files": "指标库文件的原样副本（载入模板时自动附上，供下发副本和收件记录库使用）；改指标库请改文件",
+    "review": "审核：{grades: true} 时汇总报告的“审核”表多一列评级（优、良、中、差；中 = 退回修改后再审）",
     "example": "xlform example 和 xlform demo 填写的示例值：字段键: 值；行表键: [{列键: 值}, …]"
                "（内置行表按行序补在样例的各行上，新增行表即各行）；值按字段和列的类型校验",
 }
@@ -448,6 +450,7 @@ class _Validator:
             bureau_rules=own_rules,
             rule_settings=settings,
             library=library,
+            review_grades=self.attempt(lambda: self.review(data), False),
         )
         self.attempt(lambda: self.library_help(template), None)
         example = self.attempt(lambda: self.example(self.mapping(data, "example", "example", optional=True),
@@ -554,6 +557,15 @@ class _Validator:
                     self.note(self.fail(f"columns.{table}.library_help", "要有指标库（library）才能显示指标解释。"))
                 elif "level2" not in cols or "name" not in cols:
                     self.note(self.fail(f"columns.{table}.library_help", "所在的表须有二级和三级两列。"))
+
+    def review(self, data: dict[str, Any]) -> bool:
+        """`review: {grades: true}`: the reviewer grades each return (default: no grade)."""
+        review = self.mapping(data, "review", "review", optional=True)
+        self.known_keys(review, ("grades",), "review")
+        grades = review.get("grades", False)
+        if not isinstance(grades, bool):
+            raise self.fail("review.grades", "应为 true 或 false。")
+        return grades
 
     def template_id(self, data: dict[str, Any]) -> str:
         template_id = self.text(data, "id", "id")

@@ -77,6 +77,10 @@ EXAMPLES = f"""
 #     like: indicators        # 与绩效指标同列，指标规则同样审核
 #     rows: 10
 #     after: indicators
+#
+# 汇总报告的“审核”表要求评级（优、良、中、差；中 = 退回修改后再审，财预〔2015〕88号）：
+# review:
+#   grades: true
 """
 
 

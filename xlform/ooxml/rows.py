@@ -27,7 +27,8 @@ from .xmltext import t_element
 from .ziparchive import Entry, copied, deflated, directory, inflate, write_zip
 
 # The probe row: one value of each column kind, so xlsxwriter puts each column's style on a cell.
-PROBE = {"text": "x", "money": 0, "int": 0, "number": 0, "date": date(2000, 1, 1), "datetime": datetime(2000, 1, 1)}
+PROBE = {"text": "x", "input": "x", "wrapped": "x",
+         "money": 0, "int": 0, "number": 0, "date": date(2000, 1, 1), "datetime": datetime(2000, 1, 1)}
 PROBE_ROW = 2  # 1-based: right under the header row
 
 _EPOCH_DAY = date(1899, 12, 31)  # serial 0
@@ -96,7 +97,7 @@ def _rows_xml(sheet: SheetRows, styles: dict[str, str]) -> Iterator[bytes]:
 def _cell_writer(kind: str, col: str, style: str) -> Callable[[Any, int], str]:
     """A function (value, row number) → the cell's XML, for a column of this kind."""
     text = _text_cell(col, style)
-    if kind == "text":
+    if kind in ("text", "input", "wrapped"):  # input: a reviewer types it (unlocked); wrapped: a paragraph
         return text
     if kind in ("date", "datetime"):
         as_date = kind == "date"

@@ -118,17 +118,20 @@ class Package:
         return self._styles
 
 
-def open_package(path: Path, data: bytes | None = None, sheets: Collection[str] | None = None) -> Package:
+def open_package(path: Path, data: bytes | None = None, sheets: Collection[str] | None = None,
+                 extra: Iterable[str] = ()) -> Package:
     """Sniff and open `path` (or `data` read from it), or raise Unreadable with the reason.
 
     `sheets` names the worksheets the caller will read (None: all). Only those,
     and the parts every reader needs, are decompressed and checked; the rest of
-    the file is never opened, so it can neither hurt nor slow us.
+    the file is never opened, so it can neither hurt nor slow us. `extra` names other XML parts
+    the caller reads (docProps/core.xml), loaded where present and checked like the rest.
     """
     path = Path(path)
     opening = Opening(path, limits.file_bytes(path) if data is None else data, sheets)
     for step in STEPS:
         step(opening)
+    opening.xml.load(n for n in extra if n in opening.by_name)
     return opening.package()
 
 

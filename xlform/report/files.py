@@ -53,6 +53,9 @@ def write_xlsx(tables: list[Table], output: Path, unit: str, heading: Heading | 
             "header": wb.add_format({**base, "bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
                                      "align": "center"}),
             "text": wb.add_format(base),
+            # What a reviewer types (审核结论, 审核意见): unlocked on a protected sheet, tinted so it is found.
+            "input": wb.add_format({**base, "locked": False, "bg_color": "#FFF2CC", "text_wrap": True}),
+            "wrapped": wb.add_format({**base, "text_wrap": True}),  # a paragraph (催报内容), printed whole
             "money": wb.add_format({**base, "num_format": "#,##0.00"}),
             "int": wb.add_format({**base, "num_format": "0"}),
             "number": wb.add_format({**base, "num_format": "General"}),
@@ -83,7 +86,7 @@ def _on_sheet(table: Table) -> Table:
         return table
     status = order.index(table.status_col) if table.status_col is not None else None
     return Table(table.sheet, table.key, [table.columns[i] for i in order], _Picked(table.rows, order), table.totals,
-                 status)
+                 status, table.protected)
 
 
 class _Picked(Sequence[Sequence[Any]]):
@@ -116,7 +119,8 @@ def _write_sheet(wb: Workbook, table: Table, fmts: dict[str, Any], heading: Head
     ws = wb.add_worksheet(table.sheet)
     columns = table.columns
     for c, col in enumerate(columns):
-        ws.set_column(c, c, col.width)
+        # An input column's own style unlocks its empty cells too (they have no cell of their own).
+        ws.set_column(c, c, col.width, fmts["input"] if col.kind == "input" else None, {"hidden": col.hidden})
     ws.set_row(0, 30)
     for c, col in enumerate(columns):
         ws.write_string(0, c, col.header, fmts["header"])
@@ -129,10 +133,24 @@ def _write_sheet(wb: Workbook, table: Table, fmts: dict[str, Any], heading: Head
     ws.autofilter(0, 0, max(last, 1), len(columns) - 1)
     if table.totals and table.rows:
         _totals(ws, table, last + 1, fmts)
+    _inputs(ws, table, last)
     if table.status_col is not None and table.rows:
         for text, style in STATUS_STYLE:
             ws.conditional_format(1, table.status_col, last, table.status_col,
                                   {"type": "text", "criteria": "begins with", "value": text, "format": fmts[style]})
+
+
+def _inputs(ws: Any, table: Table, last: int) -> None:
+    """The dropdowns of input columns, and a protected sheet's protection: a reviewer types only there
+    (filtering and sorting stay allowed: `xlform review` matches rows by their key, not their place)."""
+    for c, col in enumerate(table.columns):
+        if col.choices and last:
+            ws.data_validation(1, c, last, c, {
+                "validate": "list", "source": list(col.choices), "error_type": "stop",
+                "error_title": col.header, "error_message": f"请从下拉列表中选择：{'、'.join(col.choices)}",
+                "input_title": col.header, "input_message": "、".join(col.choices)})
+    if table.protected:
+        ws.protect("", {"autofilter": True, "sort": True, "format_columns": True, "format_rows": True})
 
 
 def _print_setup(ws: Any, table: Table, heading: Heading) -> None:
@@ -166,7 +184,7 @@ def _cell_writer(ws: Any, kind: str, fmts: dict[str, Any]) -> Callable[[int, int
         return lambda r, c, v: ws.write_datetime(r, c, datetime(v.year, v.month, v.day), fmts["date"])
     if kind == "datetime":
         return lambda r, c, v: ws.write_datetime(r, c, v, fmts["datetime"])
-    fmt = fmts["text"]
+    fmt = fmts[kind] if kind in ("input", "wrapped") else fmts["text"]
     return lambda r, c, v: ws.write_string(r, c, str(v), fmt)  # never write(): "=…" must stay text
 
 

@@ -21,6 +21,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -30,17 +31,20 @@ from ..collect.outcome import Collected, FileOutcome, FindingRow, Outcome
 from ..collect.workers import collect_files
 from ..errors import UserError
 from ..fileio import refuse_overwriting_inputs, same_file
+from ..form.template import builtin_templates
 from ..issue.distribute import MANIFEST_NAME, Issued, manifest_templates, read_manifests
 from ..issue.roster import Department, read_roster
 from ..reading import refusals as R
-from ..reading.reader import TemplateRef
+from ..reading.reader import TemplateRef, as_template
 from ..review import rules
+from ..review.decisions import Package
+from ..review.round import Awaited, Decisions, RoundFacts, UnreadFile, Version, form_lines, who_must_act
 from ..review.rules import Declared
 from ..review.status import Status
 from ..store import Receipt, Store, distinct, store_error, store_files
 from .changes import Change, ChangeKind, Labels, compare, findings_fixed
 from .files import write_tables
-from .tables import Expected, Heading, ReportResult, Return, Unread, build_tables
+from .tables import Expected, Heading, ReportResult, Return, Review, Unread, build_tables
 
 FORMATS = ("xlsx", "csv", "json")
 NO_UNIT = "（未填填报单位）"
@@ -90,7 +94,11 @@ def make_report(
         known: list[TemplateRef] = list(store.templates if store is not None else distinct(given))
         read = (jobs or os.cpu_count() or 1, known, progress, now, parallel_from)
         collected, stored = _collect(disks, store, *read)
-        signature = _signature(disks, collected, expected, fmt, store.checker) if store is not None else ""
+        decisions = store.latest_decisions() if store is not None else {}
+        packages = store.packages() if store is not None else []
+        grading = {(t.id, t.version) for t in [*builtin_templates(), *map(as_template, known)] if t.review_grades}
+        signature = _signature(disks, collected, expected, fmt, store.checker, decisions, packages) \
+            if store is not None else ""
         result = _unchanged_report(store, output, signature) if store is not None else None
         if result is None:
             if store is not None:  # results of unchanged files are loaded only when the report is rewritten
@@ -103,9 +111,14 @@ def make_report(
                     stored.update(more)
                     lost = _load(store, more)
             returns, unread = _sort_out(disks, collected)
-            result = _assemble(returns, unread, expected, issued, output, fmt, Labels(known), inboxes)
+            review = _Reviewed(decisions, packages, grading, bool(roster or manifest))
+            result = _assemble(returns, unread, expected, issued, output, fmt, Labels(known), inboxes, review)
             if store is not None:
                 _remember_report(store, signature, result)
+                store.set_round(review.facts.to_json())
+        elif store is not None:  # the same report: who must act may still have changed (decisions since)
+            facts = RoundFacts.stored(store.round_state()) or RoundFacts()
+            result.to_act = who_must_act(facts, form_lines(facts, decisions, packages))
         result.skipped = len(stored)
     except sqlite3.Error as exc:  # locked by another run too long, disk full, …: the store stays as it was
         if db is None:
@@ -446,8 +459,33 @@ def _reused(latest: list[Return], notices: list[str]) -> None:
                        f"另有{others}；各项目都已列入汇总，请核实。")
 
 
+@dataclass
+class _Reviewed:
+    """What the store holds of the reviewers' work, and (once assembled) the round's facts it is kept with."""
+
+    decisions: Decisions
+    packages: list[Package]
+    grading: set[tuple[str, str]]  # templates (id, version) that ask for the 88号 grade
+    expected_known: bool
+    facts: RoundFacts = field(default_factory=RoundFacts)
+
+
+def _facts(latest: list[Return], unread: list[Unread], departments: list[Expected], r: _Reviewed) -> RoundFacts:
+    """The round as review/round.py computes states from: kept in the store for `status` and `remind`."""
+    return RoundFacts(
+        tuple(Awaited(e.department.name, e.department.code, e.department.contact, e.department.phone, e.count,
+                      tuple(sorted(e.form_ids)), e.listed) for e in departments),
+        tuple(Version(x.outcome.form_id, x.key, x.department, x.outcome.project, x.outcome.errors, x.outcome.warnings,
+                      x.name, x.received.isoformat(), tuple(old.key for old in x.replaced)) for x in latest),
+        tuple(UnreadFile(u.name, u.reason, u.department, u.form_id) for u in unread if not u.ignored),
+        max([x.received.isoformat() for x in latest] + [u.received.isoformat() for u in unread], default=""),
+        r.expected_known)
+
+
 def _assemble(all_returns: list[Return], unread: list[Unread], expected: list[Expected], issued: list[Issued],
-              output: Path, fmt: str, labels: Labels, inboxes: list[Path]) -> ReportResult:
+              output: Path, fmt: str, labels: Labels, inboxes: list[Path], reviewed: _Reviewed | None = None
+              ) -> ReportResult:
+    reviewed = reviewed or _Reviewed({}, [], set(), bool(expected))
     latest, superseded = _latest(all_returns)
     _check_claims(latest, issued)
     departments = _match(latest, expected)
@@ -474,7 +512,11 @@ def _assemble(all_returns: list[Return], unread: list[Unread], expected: list[Ex
     # A department whose file could not be read did send it (已提交但无法读取): not missing, though not read.
     result.departments_missing = sum(not e.returns and not e.unread for e in listed)
     result.forms_missing = sum(max(0, (e.count or 0) - len(e.returns) - len(e.unread)) for e in listed)
-    tables = build_tables(latest, superseded, unread, departments, unit)
+    reviewed.facts = _facts(latest, unread, departments, reviewed)
+    lines = form_lines(reviewed.facts, reviewed.decisions, reviewed.packages)
+    result.to_act = who_must_act(reviewed.facts, lines)
+    grading = any((r.outcome.template, r.outcome.version) in reviewed.grading for r in latest)
+    tables = build_tables(latest, superseded, unread, departments, unit, Review(lines, reviewed.decisions, grading))
     heading = Heading(tuple(sorted({r.outcome.year for r in latest if r.outcome.year})))
     result.outputs = write_tables(tables, output, fmt, unit, result, heading)
     return result
@@ -551,10 +593,12 @@ def _report_unit(latest: list[Return]) -> str:
 
 
 def _signature(disks: list[DiskFile], collected: dict[str, list[Collected]], expected: list[Expected], fmt: str,
-               checker: str) -> str:
+               checker: str, decisions: Decisions, packages: list[Package]) -> str:
     """Everything a report is made of: each item's name, content key (which fixes its result under this
-    checker) and received time, the roster or manifest, the format."""
+    checker) and received time, the roster or manifest, the format, the decisions and packages recorded."""
     digest = hashlib.sha256(f"{fmt}\0{checker}\n".encode())
+    digest.update(repr(sorted((k, repr(d)) for k, d in decisions.items())).encode())
+    digest.update(repr([(p.form_id, p.item_key, p.sha256) for p in packages]).encode())
     for d in disks:
         for c in collected.get(d.path, []):
             digest.update(f"{d.name}\0{c.member}\0{c.key}\0{d.mtime_ns}\n".encode())

@@ -21,7 +21,9 @@ from ..form.model import Indicator, Target
 from ..issue.roster import Department
 from ..reading import refusals as R
 from ..reading.refusals import title_of
+from ..review.decisions import GRADES, Decision, Verdict
 from ..review.findings import SEVERITY_LABEL
+from ..review.round import Chase, Decisions, FormLine, counts_text
 from ..review.rules import catalogue, target_change
 from ..review.status import FormState, Status
 from .changes import Change, ChangeKind
@@ -88,6 +90,7 @@ class ReportResult:
     notices: list[str] = field(default_factory=list)  # lines said on the console before the closing line
     reused_report: bool = False
     seconds: float = 0.0
+    to_act: list[Chase] = field(default_factory=list)  # departments that must act (`report` ends with them)
 
     @property
     def exit_code(self) -> int:
@@ -143,13 +146,15 @@ def _date(text: str) -> date | None:
 class Column:
     header: str
     key: str  # JSON key
-    kind: str = "text"  # text | money | int | number | date | datetime
+    kind: str = "text"  # text | money | int | number | date | datetime | input (typed in) | wrapped (a paragraph)
     width: int = 12
     total: bool = False  # summed in the totals row
     identifies: bool = False  # says whose row it is (department, project): repeated on every printed page
     technical: bool = False  # for tracing and scripts (file path, form id, template): right of the sheet, not printed
     beside: str = ""  # on the sheet, right after the column with this key (CSV and JSON keep the table's order)
     printed: bool = True  # False: detail a meeting does not need on paper (on the sheet, left of the technical ones)
+    hidden: bool = False  # on the sheet but hidden (the 审核 sheet's version key: the reader matches on it)
+    choices: tuple[str, ...] = ()  # an input column's dropdown (kind "input")
 
     @property
     def rank(self) -> int:
@@ -167,6 +172,7 @@ class Table:
     rows: Sequence[Sequence[Any]]
     totals: bool = False
     status_col: int | None = None  # coloured 通过 / 需修改 / 未提交
+    protected: bool = False  # the sheet is protected: only its input columns (kind "input") can be typed in
 
     def sheet_order(self) -> list[int]:
         """The columns' order on the worksheet: as read (each `beside` column after its anchor), then those
@@ -212,17 +218,43 @@ _SPLIT_OF_FISCAL = ("fiscal_superior", "fiscal_local", "fiscal_subordinate")
 _DEPARTMENT_MONEY = ("total", "current_year")  # what 按部门 sums per department
 
 
+@dataclass
+class Review:
+    """The round as reviewers left it: each form's line (review/round.py) and the decisions holding."""
+
+    lines: list[FormLine] = field(default_factory=list)
+    decisions: Decisions = field(default_factory=dict)
+    grading: bool = False  # a return's template asks for the 88号 grade (template `review: {grades: true}`)
+
+    def __post_init__(self) -> None:  # looked up once per row of 10,000: indexed once
+        self._states = {(line.form_id, line.item_key): line.state for line in self.lines if line.item_key}
+        self._of: dict[str, list[FormLine]] = {}
+        for line in self.lines:
+            self._of.setdefault(line.department, []).append(line)
+
+    def state(self, r: Return) -> str:
+        return self._states.get((r.outcome.form_id, r.key), "")
+
+    def decision(self, r: Return) -> Decision | None:
+        return self.decisions.get((r.outcome.form_id, r.key))
+
+    def of(self, department: str) -> list[FormLine]:
+        return self._of.get(department, [])
+
+
 def build_tables(latest: list[Return], superseded: list[Return], unread: list[Unread], departments: list[Expected],
-                 unit: str) -> list[Table]:
+                 unit: str, review: Review | None = None) -> list[Table]:
+    review = review or Review()
     tables = [
-        _summary(latest, unit),
-        _by_department(departments, unit),
-        _indicators(latest, unit),
+        _summary(latest, unit, review),
+        _by_department(departments, unit, review),
+        _indicators(latest, unit, review),
         _costs(latest, unit),
         _problems(latest),
         _changes(latest),
         _unread(unread),
         _superseded(superseded),
+        review_table(latest, review),
     ]
     tables[4:4] = _added_tables(latest, unit, tables)  # after the other detail sheets
     if any(r.outcome.carried_from for r in latest):  # only a round carried over from last year has one
@@ -278,7 +310,7 @@ def _values(heads: Heads, parts: Sequence[Added], texts: Sequence[str], money_un
     return heads.row(parts, out)
 
 
-def _summary(latest: list[Return], unit: str) -> Table:
+def _summary(latest: list[Return], unit: str, review: Review) -> Table:
     columns = [
         Column("部门", "department", width=18, identifies=True), Column("部门编码", "code", width=10, printed=False),
         Column(FIELD_HEADINGS["name"], "project", width=32, identifies=True),
@@ -292,6 +324,7 @@ def _summary(latest: list[Return], unit: str) -> Table:
         Column("收到时间", "received", "datetime", 17, printed=False),
         Column("表单编号", "form_id", width=38, technical=True), Column("模板", "template", width=18, technical=True),
         Column("备注", "note", width=36),
+        Column(REVIEW_STATE, "review_state", width=14, beside="status"),
     ]
     heads = _added_heads(columns, unit, (r.outcome.added_fields for r in latest))
     columns += _added_columns(heads, "category")
@@ -307,7 +340,7 @@ def _summary(latest: list[Return], unit: str) -> Table:
             r.department, o.code, o.project, o.category, _date(o.start), _date(o.end),
             *[_money(m, o.money_unit, unit) for m in o.money],
             len(o.indicators), o.errors, o.warnings, o.status, r.name, r.received, o.form_id,
-            f"{o.template} 版本 {o.version}", "；".join(notes),
+            f"{o.template} 版本 {o.version}", "；".join(notes), review.state(r),
             *_values(heads, o.added_fields, o.extra, o.money_unit, unit),
         ])
     return Table("汇总", "returns", columns, rows, totals=True, status_col=columns.index(_col(columns, "status")))
@@ -317,7 +350,7 @@ def _col(columns: list[Column], key: str) -> Column:
     return next(c for c in columns if c.key == key)
 
 
-def _by_department(departments: list[Expected], unit: str) -> Table:
+def _by_department(departments: list[Expected], unit: str, review: Review) -> Table:
     has_list = any(e.listed for e in departments)
     columns = [
         Column("部门", "department", width=20, identifies=True), Column("部门编码", "code", width=10),
@@ -327,6 +360,7 @@ def _by_department(departments: list[Expected], unit: str) -> Table:
         *(Column(f"{FIELD_HEADINGS[k]}（{unit}）", k, "money", 16, True) for k in _DEPARTMENT_MONEY),
         Column("状态", "status", width=16),
         Column("无法读取", "unreadable", "int", 9, True, beside="returned"),  # its files listed in 未读取文件
+        Column(REVIEW_STATE, "review_state", width=28),  # its forms by FormState: "通过 2；已退回 1"
     ]
     rows = []
     for e in departments:
@@ -350,11 +384,12 @@ def _by_department(departments: list[Expected], unit: str) -> Table:
                   else None for i in map(MONEY_KEYS.index, _DEPARTMENT_MONEY)]
         u = e.department
         rows.append([u.name, u.code, u.contact, u.phone, e.count, returned,
-                     sum(r.outcome.status == Status.PASS for r in e.returns), fix, *totals, status, len(e.unread)])
-    return Table("按部门", "departments", columns, rows, totals=True, status_col=len(columns) - 1)
+                     sum(r.outcome.status == Status.PASS for r in e.returns), fix, *totals, status, len(e.unread),
+                     counts_text(review.of(u.name))])
+    return Table("按部门", "departments", columns, rows, totals=True, status_col=columns.index(_col(columns, "status")))
 
 
-def _indicators(latest: list[Return], unit: str) -> Table:
+def _indicators(latest: list[Return], unit: str, review: Review) -> Table:
     columns = [
         *_WHOSE, Column("一级目标", "level1", width=12), Column("二级目标", "level2", width=12),
         Column("三级目标", "name", width=28), Column("库内/自定义", "library", width=8),
@@ -362,15 +397,19 @@ def _indicators(latest: list[Return], unit: str) -> Table:
         Column("符号", "operator", width=6), Column("数值", "number", "number", 10), Column("单位", "unit", width=8),
         Column("备注", "note", width=20), Column("指标值类型", "value_type", width=10),
         Column("指标值设定依据", "value_basis", width=14), *_WHERE,
+        Column(INDICATOR_OPINION, "review_opinion", "input", 30), *_VERSION,
     ]
     heads = _added_heads(columns, unit, (r.outcome.indicator_columns for r in latest))
     columns += _added_columns(heads, "value_basis")
     rows = []
     for r in latest:
         o = r.outcome
+        decided = review.decision(r)
+        opinions = dict(decided.indicator_opinions) if decided is not None else {}
         for i in o.indicators:
             rows.append([r.department, o.project, i.level1, i.level2, i.name, i.library, i.target, i.reference, i.operator,
                          _number(i.number), i.unit, i.note, i.value_type, i.value_basis, r.name, i.row,
+                         opinions.get(i.row, ""), o.form_id, r.key,
                          *_values(heads, o.indicator_columns, i.extra, o.money_unit, unit)])
     return Table("指标明细", "indicators", columns, rows)
 
@@ -434,6 +473,40 @@ def _costs(latest: list[Return], unit: str) -> Table:
                          _money(c.unit_price, mu, unit), c.price_basis, _number(c.quantity), c.quantity_basis, c.note,
                          r.name, c.row, *_values(heads, o.cost_columns, c.extra, mu, unit)])
     return Table("构成明细", "costs", columns, rows)
+
+
+# ---- the reviewer's sheet: decisions typed in, read back by `xlform review` ---------------------
+
+REVIEW_SHEET = "审核"
+REVIEW_STATE = "审核状态"
+INDICATOR_OPINION = "指标审核意见"
+# The headers `xlform review` finds its columns by (never by position: a reviewer may move them).
+VERDICT, GRADE, OPINION, FORM_ID, VERSION = "审核结论", "评级", "审核意见", "表单编号", "版本"
+# Which version a row is (hidden): a decision on a version since superseded is told apart from one on the latest.
+_VERSION = (Column(FORM_ID, "form_id", width=38, technical=True),
+            Column(VERSION, "item_key", width=20, technical=True, hidden=True))
+
+
+def review_table(latest: list[Return], review: Review) -> Table:
+    """审核: one row per latest return, its decision cells filled with the decision holding for that version."""
+    columns = [
+        Column("部门", "department", width=18, identifies=True), Column("项目名称", "project", width=28, identifies=True),
+        Column(REVIEW_STATE, "review_state", width=16), Column("错误数", "errors", "int", 7),
+        Column("提示数", "warnings", "int", 7),
+        Column(VERDICT, "verdict", "input", 12, choices=tuple(Verdict)),
+        *([Column(GRADE, "grade", "input", 8, choices=GRADES)] if review.grading else []),
+        Column(OPINION, "opinion", "input", 48), Column("审核人", "reviewer", width=10),
+        Column("审核时间", "decided_at", width=19), *_VERSION,
+    ]
+    rows = []
+    for r in latest:
+        o = r.outcome
+        d = review.decision(r)
+        rows.append([r.department, o.project, review.state(r), o.errors, o.warnings,
+                     d.verdict if d is not None else "", *([d.grade if d is not None else ""] if review.grading else []),
+                     d.opinion if d is not None else "", d.reviewer if d is not None else "",
+                     d.decided_at.replace("T", " ") if d is not None else "", o.form_id, r.key])
+    return Table(REVIEW_SHEET, "review", columns, rows, protected=True)
 
 
 SHEET_NAME_MAX = 31  # characters Excel allows in a sheet name
