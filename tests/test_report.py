@@ -299,7 +299,8 @@ def test_a_folder_given_twice_is_read_once(tmp_path: Path, issued: DistributeRes
 
 # ---- printing: every sheet a meeting document ------------------------------------------------------------
 
-TECHNICAL = {"文件", "表单编号", "模板", "被替代为", "原因代码", "原版本文件", "版本"}  # for tracing and scripts: right of the sheet, not printed
+# For tracing and scripts: right of the sheet, not printed.
+TECHNICAL = {"文件", "表单编号", "模板", "被替代为", "原因代码", "原版本文件", "版本"}
 # Detail a meeting does not need on paper: on the sheet between the printed and the technical columns.
 OFF_PAPER = {"汇总": {"部门编码", "起始日期", "结束日期", "上级财政拨款（元）", "本级财政安排（元）", "下级财政配套（元）",
                     "指标数", "收到时间"}}
