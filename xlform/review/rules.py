@@ -213,7 +213,19 @@ def check(d: Declaration, template: Template | None = None) -> list[Finding]:
     findings = list(d.source.findings)
     for r in rules_for(template):
         findings.extend(r.run(ctx))
-    return findings
+    return _without_echoes(findings)
+
+
+# A 提示 that only repeats, less precisely, what another indicator rule says at the same cell: a rate typed
+# in 万元 is told once, by the rule that says what to write, not again as "differs from the library".
+_ECHOES = frozenset({"indicators.library_mismatch"})
+
+
+def _without_echoes(findings: list[Finding]) -> list[Finding]:
+    said = {(f.sheet, f.cell) for f in findings if f.rule not in _ECHOES and f.rule.startswith("indicators.")}
+    if not said:
+        return findings
+    return [f for f in findings if f.rule not in _ECHOES or (f.sheet, f.cell) not in said]
 
 
 @functools.cache
