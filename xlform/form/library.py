@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from .values import to_halfwidth
+from .yamltext import load_yaml
 
 MAX_LIBRARY_BYTES = 1024 * 1024  # a library of a few hundred indicators is ~100 KB
 MAX_LIBRARY_INDICATORS = 2000  # one list column per 二级 on the hidden sheet; more is not a library
@@ -122,7 +123,7 @@ def raw_entries(name: str, text: str) -> list[tuple[str, dict[str, Any]]]:
     if name.lower().endswith(".csv"):
         return _csv_entries(text)
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"第 {mark.line + 1} 行" if mark is not None else ""

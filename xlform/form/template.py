@@ -56,6 +56,7 @@ from .model import ROW_TYPES, Indicator, Row
 from .targets import parse_target
 from .template_rules import BureauRule, RuleSetting, bureau_rules, expression_env, rule_settings
 from .values import MAX_YEAR, MIN_YEAR, Coded, ValueProblem, parse_code
+from .yamltext import load_yaml
 
 DEFAULT_TEMPLATE = "shanghai-2020"
 MONEY_UNITS = ("元", "万元")
@@ -254,7 +255,7 @@ def parse_template(text: str, source: str, base: Traversable | None = None) -> T
     """A template from its YAML text. `base` is the folder a library file it names is relative to (None: the
     text must carry its library files, as the copy a round keeps does)."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"第 {mark.line + 1} 行" if mark is not None else ""
