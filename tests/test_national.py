@@ -171,7 +171,7 @@ def test_demo_runs_the_whole_round_on_the_national_template(tmp_path: Path) -> N
     # Every return reads but the one cut short on purpose; only 民政局's indicator mistakes need fixing.
     # The cut-short file is 区教育局's (its issued name): sent, though unreadable, so not missing. The second
     # report (after the feedback loop) reads the unchanged files from the store.
-    assert ("  共 8 个文件：读取申报表 5 份，其中需修改 1 份；无法读取 1 个（文件损坏 1 个）；未提交部门 1 个。"
+    assert ("  重新提交后再汇总，共 8 个文件：读取申报表 5 份，其中需修改 1 份；无法读取 1 个（文件损坏 1 个）；未提交部门 1 个。"
             "1 份旧版本已被重新提交的版本替代；重新提交 1 份（修改情况见报告）；已忽略临时文件 1 个；"
             "6 个文件未变，沿用上次结果。") in lines
     wb = openpyxl.load_workbook(folder / "汇总报告.xlsx")
