@@ -121,6 +121,12 @@ def test_a_round_from_distribution_to_a_corrected_resubmission(tmp_path: Path) -
     r = invoke(["review", decided, "--db", db])
     assert r.exit_code == 0 and "已记录 2 条审核结论；0 条未变" in r.stdout, r.output
     assert _status(db)["区民政局"]["status_code"] == "returned"
+    # 催报: who must act, with the roster's contact, the reviewer's opinion and the deadline.
+    r = invoke(["remind", "--db", db, "--deadline", "2020-03-10"])
+    assert r.exit_code == 0, r.output
+    assert "区民政局（陈敏、64120002）：" in r.stdout and f"已退回修改，审核意见：{OPINION.rstrip('。')}" in r.stdout
+    assert "请于 2020-03-10 前" in r.stdout and "区教育局（王敏、64120001）：" in r.stdout
+    assert "区卫生健康委" not in r.stdout  # passed: nothing to chase
 
     # 退回: a package per department to fix (区民政局 sent back, 区教育局 has errors), a mail each.
     out = tmp_path / "退回修改"
