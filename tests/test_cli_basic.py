@@ -125,3 +125,17 @@ def test_usage_errors_are_one_chinese_line_with_exit_2() -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "no-such-command"], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 2 and "没有这个命令" in proc.stderr
+
+
+def test_output_piped_into_a_reader_that_stops_ends_quietly() -> None:
+    # `xlform status --db … | head -1`: head exits, the next write meets a closed pipe.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        run = subprocess.run([sys.executable, str(ROOT / "cli.py"), "rules"], stdout=write_end, stderr=subprocess.PIPE,
+                             timeout=120)
+    finally:
+        os.close(write_end)
+    stderr = run.stderr.decode("utf-8", errors="replace")
+    assert "内部错误" not in stderr and "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+    assert run.returncode == 141  # as a shell reports a program ended by SIGPIPE

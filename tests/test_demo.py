@@ -24,7 +24,13 @@ def test_demo_runs_end_to_end_and_says_where_everything_is(tmp_path: Path) -> No
     for shown in ("部门名单.csv", "下发", "收件", "汇总报告.xlsx", "收件记录.db"):
         assert str(folder / shown) in result.output
     # The broken file bears the name 区教育局's second workbook was issued under: sent, not missing.
-    assert "共 8 个文件：读取申报表 5 份，其中需修改 2 份；无法读取 1 个（文件损坏 1 个）；未提交部门 1 个。" in result.output
+    # The loop in two summaries: three to fix before the packages went back, two after 卫生健康委's correction.
+    lines = result.stdout.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("  第一次汇总，"))
+    assert lines[first].startswith("  第一次汇总，共 7 个文件：读取申报表 5 份，其中需修改 3 份；")
+    assert lines[first + 1].startswith("  退回修改包：")
+    assert lines[first + 2].startswith(
+        "  重新提交后再汇总，共 8 个文件：读取申报表 5 份，其中需修改 2 份；无法读取 1 个（文件损坏 1 个）；未提交部门 1 个。")
     wb = openpyxl.load_workbook(folder / "汇总报告.xlsx")
     departments = {r["部门"]: r["状态"] for r in _by_header(wb["按部门"]) if r["部门"] != "合计"}
     assert departments == {"区机关事务管理局": "需修改", "区教育局": "已提交但无法读取 1 份", "区卫生健康委": "已通过",

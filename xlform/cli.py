@@ -7,6 +7,8 @@ results — is ours and in Chinese, and a fresh install needs nothing beyond wha
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -667,6 +669,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err(INTERRUPTED)
         return 130
+    except BrokenPipeError:
+        # The reader of the output stopped (`| head`): nothing is wrong, and no one is left to tell. Point stdout
+        # at nothing so the interpreter's last flush does not fail again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports it
     except Exception as exc:  # noqa: BLE001 - the last line of defence before the user
         _err(f"内部错误：{type(exc).__name__}: {exc}。请把这条信息和所用文件发给维护人员。")
         return 3

@@ -84,6 +84,7 @@ class DemoResult:
     seconds: float
     template: Template | None = None  # the round's template when it is not the default
     feedback: FeedbackResult | None = None
+    first: ReportResult | None = None  # the report before the packages went back: the loop shows as two summaries
 
     def lines(self) -> list[str]:
         own = [f"  模板：{self.template.id}（{self.template.title}，版本 {self.template.version}）"] if self.template else []
@@ -95,13 +96,15 @@ class DemoResult:
             f"下发清单 {self.issued.manifest}）",
             f"  交回的申报表：{self.inbox}（含邮件附件 .zip、一次重新提交、一个损坏的文件、一个临时文件；"
             "区文化和旅游局未交）",
+            *([f"  第一次汇总，{self.first.closing_line()}"] if self.first else []),
             *self._feedback_lines(),
+            f"  {'重新提交后再汇总，' if self.first else ''}{self.report.closing_line()}",
             f"  汇总报告：{self.report.outputs[0]}",
             f"  收件记录库：{self.folder / STORE_NAME}",
-            "  " + self.report.closing_line(),
             "下一步：用 Excel 或 WPS 打开汇总报告（汇总、按部门、问题清单……）。用自己的名单时：",
             "  xlform distribute 部门名单.csv -o 下发",
             "  xlform report 收件 -o 汇总报告.xlsx --manifest 下发 --db 收件记录.db",
+            "  xlform review 汇总报告.xlsx --db 收件记录.db    # 在报告的“审核”表里填好审核结论之后",
             "  xlform feedback --db 收件记录.db -o 退回修改 --eml",
         ]
 
@@ -130,12 +133,12 @@ def run_demo(folder: Path, template_ref: str | Path = DEFAULT_TEMPLATE) -> DemoR
     def summarise() -> ReportResult:
         return make_report([inbox], folder / REPORT_NAME, manifest=issued.manifest, db=db, jobs=1, progress=False)
 
-    summarise()
+    first = summarise()
     feedback = write_feedback(db, folder / FEEDBACK_DIR, eml=True, templates=[template])
     _correct(feedback, issued, inbox, template, make)
     report = summarise()
     shown = template if template.id != DEFAULT_TEMPLATE else None
-    return DemoResult(folder, roster, issued, inbox, report, time.perf_counter() - started, shown, feedback)
+    return DemoResult(folder, roster, issued, inbox, report, time.perf_counter() - started, shown, feedback, first)
 
 
 def _correct(feedback: FeedbackResult, issued: DistributeResult, inbox: Path, template: Template,
