@@ -420,3 +420,23 @@ def test_round_facts_another_version_wrote_are_said_plainly(tmp_path: Path, repo
     Store(fresh).close()
     result = invoke(["remind", "--db", fresh])
     assert result.exit_code == 2 and "还没有汇总记录" in result.stderr, result.output
+
+
+def test_a_report_with_decisions_not_read_back_is_not_written_over(tmp_path: Path, issued: DistributeResult,
+                                                                   reported: tuple[Path, Path, Path]) -> None:
+    """The reviewer typed decisions into 汇总.xlsx itself and saved; a report run before `review` would lose them."""
+    inbox, out, db = reported
+    _type(out, out, "审核", {("区民政局", "审核结论"): "退回修改"})  # saved over the report, as Excel does
+    edited = out.read_bytes()
+    fill_issued(issued, _forms(issued)[("区教育局", 1)], inbox / "教育局.xlsx", mtime=T0 + 60)  # more news arrives
+    blocked = invoke(["report", inbox, "-o", out, "--manifest", issued.folder, "--db", db, "--jobs", "1"])
+    assert blocked.exit_code == 2 and "Traceback" not in blocked.output
+    assert "xlform review" in blocked.stderr and "丢失" in blocked.stderr, blocked.output
+    assert out.read_bytes() == edited  # the decisions are still there
+    assert invoke(["review", out, "--db", db]).exit_code == 0
+    again = _report(inbox, out, issued, db)  # read back: the report may be written again, and shows the decision
+    assert "Traceback" not in again.output
+    row = next(r for r in _sheet(out, "审核") if r["部门"] == "区民政局")
+    assert row["审核结论"] == "退回修改"
+    # A report nobody edited is written over as before.
+    assert _report(inbox, out, issued, db).exit_code in (0, 1)

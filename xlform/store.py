@@ -365,6 +365,14 @@ class Store:
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                               (_path_value(f"report:{output}"), json.dumps(state)))
 
+    def reviewed(self, report_sha256: str) -> bool:
+        """Whether `xlform review` has read a report file with these bytes."""
+        return self.conn.execute("SELECT 1 FROM meta WHERE key = ?", (f"reviewed:{report_sha256}",)).fetchone() is not None
+
+    def set_reviewed(self, report_sha256: str, when: str) -> None:
+        with self._writing():
+            self.conn.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (f"reviewed:{report_sha256}", when))
+
     def round_state(self) -> dict[str, Any] | None:
         """What the last report knew of the round (review/round.RoundFacts as JSON): who was expected, with
         their contacts, the latest returns and the unreadable files; `status` and `remind` read it."""

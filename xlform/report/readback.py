@@ -99,6 +99,7 @@ def read_review(report: Path, db: Path, now: str | None = None) -> ReviewRead:
                 out.refused.append(f"表单编号 {form_id}：指标明细中有指标审核意见，但“{REVIEW_SHEET}”表中没有这份申报表的"
                                    f"审核结论；请在“{REVIEW_SHEET}”表中填写审核结论后再运行。")
         out.recorded = store.add_decisions(decisions)
+        store.set_reviewed(source, now)  # the next report may write over this file: its decisions are in
         out.unchanged = len(decisions) - len(out.recorded)
     return out
 

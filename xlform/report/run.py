@@ -91,6 +91,8 @@ def make_report(
     now = datetime.now().isoformat(timespec="seconds")
     store = Store(db, given) if db is not None else None
     try:
+        if store is not None and fmt == "xlsx":
+            _keep_decisions_not_read_back(store, output, db)
         known: list[TemplateRef] = list(store.templates if store is not None else distinct(given))
         read = (jobs or os.cpu_count() or 1, known, progress, now, parallel_from)
         collected, stored = _collect(disks, store, *read)
@@ -640,6 +642,23 @@ def _unchanged_report(store: Store, output: Path, signature: str) -> ReportResul
         setattr(result, name, count)
     result.codes, result.notices = codes, notices
     return result
+
+
+def _keep_decisions_not_read_back(store: Store, output: Path, db: Path | None) -> None:
+    """A report edited since xlform wrote it may hold decisions typed into its 审核 sheet that `xlform review`
+    has not read yet: writing the new report over it would lose them, so the run stops and says what to do."""
+    saved = store.report_state(str(output.resolve()))
+    try:
+        written = saved["files"][0] if saved is not None else None
+        if written is None or not output.is_file() or _file_states([output])[0] == written:
+            return  # never written here, gone, or as xlform wrote it
+        sha = file_hash(str(output))
+    except (OSError, LookupError, TypeError):
+        return
+    if not store.reviewed(sha):
+        raise UserError(f"汇总报告 {output} 在上次生成之后被修改、保存过（可能已在“审核”表中填写了审核结论），还没有用 "
+                        f"xlform review 读回：直接覆盖会丢失这些结论。请先运行 xlform review {output} --db {db}"
+                        "（没有填写结论也可以运行，读回后再汇总即可），或把这份报告改名另存，再重新汇总。")
 
 
 def _remember_report(store: Store, signature: str, result: ReportResult) -> None:
