@@ -56,6 +56,7 @@ from .errors import UserError
 from .form.template import Template, TemplateError, builtin_templates, parse_template, previous_templates
 from .reading.reader import TemplateRef, as_template
 from .review.decisions import Decision, Package, Verdict
+from .review.round import project_chains
 
 SCHEMA_VERSION = 7  # 2: files, contents and results keyed by checker signature; 3: a zip member's time in contents;
 #                    4: a result's payload is an object keyed by field (Outcome.to_json), no longer a list;
@@ -135,6 +136,17 @@ class HistoryEntry:
     status: str
     received_at: str
     first_seen: str
+
+
+def latest_of(history: Iterable[tuple[str, HistoryEntry]]) -> list[tuple[str, HistoryEntry]]:
+    """(form id, latest return) of every form, from (form id, return) pairs oldest first. Versions of one form are
+    those of one form id and department (a blank form copied to several departments is several forms); a workbook
+    copied for a second project keeps a latest return for each project, as the report does (project_chains)."""
+    forms: dict[tuple[str, str], list[HistoryEntry]] = {}
+    for form_id, entry in history:
+        forms.setdefault((form_id, entry.department), []).append(entry)
+    return [(form_id, chain[-1]) for (form_id, _), versions in forms.items()
+            for chain in project_chains(versions, lambda e: e.project)]
 
 
 @dataclass(frozen=True)
@@ -387,15 +399,16 @@ class Store:
         return [HistoryEntry(*row) for row in rows]
 
     def latest_returns(self) -> list[tuple[str, HistoryEntry]]:
-        """(form id, its latest return) of every form, in history order (the one the report shows). Versions of one
-        form are those of one form id and department: a blank form copied to several departments is several forms."""
-        latest: dict[tuple[str, str], HistoryEntry] = {}
-        for form_id, *row in self.conn.execute(
+        """(form id, its latest return) of every form, as the report keeps them (`latest_of`)."""
+        return latest_of(self._returns(self.conn))
+
+    @staticmethod
+    def _returns(conn: sqlite3.Connection) -> Iterator[tuple[str, HistoryEntry]]:
+        """(form id, return) of the whole history, in the report's order."""
+        for form_id, *row in conn.execute(
                 "SELECT form_id, name, item_key, department, project, status, received_at, first_seen FROM returns "
                 "ORDER BY received_at, name"):
-            entry = HistoryEntry(*row)
-            latest[(form_id, entry.department)] = entry
-        return [(form_id, entry) for (form_id, _), entry in latest.items()]
+            yield form_id, HistoryEntry(*row)
 
     def sources(self, item_key: str) -> list[tuple[str, str, str]]:
         """Where an item was read from, whichever templates read it: (path, the file's sha256 then, member in
@@ -592,11 +605,8 @@ def final_returns(path: Path) -> list[FinalReturn]:
         if version < _FIRST_STEPPED:
             raise UserError(f"收件记录库 {path} 的版本太旧（结构版本 {version}），无法带入上年的申报表；"
                             "请先用本版本对上年的收件文件夹运行一次 xlform report --db。")
-        latest: dict[str, tuple[str, str, str]] = {}  # history in the report's order: the last one holds
-        for form_id, key, name, received in conn.execute(
-                "SELECT form_id, item_key, name, received_at FROM returns ORDER BY received_at, name"):
-            latest[form_id] = (key, name, received)
-        keys = {key for key, _, _ in latest.values()}
+        latest = latest_of(Store._returns(conn))
+        keys = {entry.item_key for _, entry in latest}
         outcomes: dict[str, Outcome] = {}
         for key, payload in conn.execute(  # the most recently used signature's result wins
                 "SELECT r.item_key, r.payload FROM results r LEFT JOIN checkers c ON c.signature = r.checker "
@@ -620,8 +630,9 @@ def final_returns(path: Path) -> list[FinalReturn]:
         raise store_error(path, exc) from None
     finally:
         conn.close()
-    return [FinalReturn(form_id, key, name, received, outcomes.get(key), tuple(places.get(key, ())),
-                        verdicts.get((form_id, key), "")) for form_id, (key, name, received) in latest.items()]
+    return [FinalReturn(form_id, e.item_key, e.name, e.received_at, outcomes.get(e.item_key),
+                        tuple(places.get(e.item_key, ())), verdicts.get((form_id, e.item_key), ""))
+            for form_id, e in latest]
 
 
 _READ_ONLY = "收件记录库 {path} 是只读的（或所在文件夹不可写），无法记录本次收件；请换一个可写的位置，或修改权限后重试。"

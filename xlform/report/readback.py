@@ -29,6 +29,7 @@ from ..reading.package import Package, open_package
 from ..reading.parts import parse_tree
 from ..reading.refusals import Unreadable
 from ..review.decisions import GRADES, Decision, Verdict
+from ..review.round import project_chains
 from ..store import HistoryEntry, Store
 from .tables import FORM_ID, GRADE, INDICATOR_OPINION, OPINION, REVIEW_SHEET, VERDICT, VERSION
 
@@ -202,11 +203,13 @@ def _decision(row: _Row, opinions: tuple[tuple[int, str], ...], store: Store, se
 
 
 def _newer(history: list[HistoryEntry], mine: HistoryEntry) -> HistoryEntry | None:
-    """The newest version of the same form (a blank form shared by departments: of the same department)
-    received after `mine`, if any (history is oldest first, in the report's order)."""
-    last = max(i for i, h in enumerate(history) if h.item_key == mine.item_key)  # the same bytes sent again count once
-    later = history[last + 1:]
-    newer = [h for h in later if h.item_key != mine.item_key and h.department == mine.department]
+    """The newest version received after `mine` that supersedes it, if any (history is oldest first, in the
+    report's order): of the same department (a blank form shared by departments) and the same project (a
+    workbook copied for a second project supersedes nothing), as the report chains them (project_chains)."""
+    same = [h for h in history if h.department == mine.department]
+    chain = next(c for c in project_chains(same, lambda h: h.project) if any(h.item_key == mine.item_key for h in c))
+    last = max(i for i, h in enumerate(chain) if h.item_key == mine.item_key)  # the same bytes sent again count once
+    newer = [h for h in chain[last + 1:] if h.item_key != mine.item_key]
     return newer[-1] if newer else None
 
 

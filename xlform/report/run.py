@@ -38,7 +38,7 @@ from ..reading import refusals as R
 from ..reading.reader import TemplateRef, as_template
 from ..review import rules
 from ..review.decisions import Package
-from ..review.round import Awaited, Decisions, RoundFacts, UnreadFile, Version, form_lines, who_must_act
+from ..review.round import Awaited, Decisions, RoundFacts, UnreadFile, Version, form_lines, project_chains, who_must_act
 from ..review.rules import Declared
 from ..review.status import Status
 from ..store import Receipt, Store, distinct, store_error, store_files
@@ -398,17 +398,9 @@ def _latest(returns: list[Return]) -> tuple[list[Return], list[Return]]:
     latest, superseded = [], []
     for versions in forms.values():
         versions.sort(key=_arrival)
-        chains: dict[str, list[Return]] = {}
-        project = ""
-        for r in versions:
-            project = r.outcome.project.strip() or project
-            chains.setdefault(project, []).append(r)
-        if "" in chains and len(chains) > 1:  # unnamed versions before any named one: the first project's
-            unnamed = chains.pop("")
-            first = next(iter(chains))
-            chains[first] = sorted([*unnamed, *chains[first]], key=_arrival)
+        chains = project_chains(versions, lambda r: r.outcome.project)
         newest_of = []
-        for chain in chains.values():
+        for chain in chains:
             newest = chain[-1]
             newest.replaced = chain[:-1]
             for old in chain[:-1]:

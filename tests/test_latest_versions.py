@@ -1,0 +1,78 @@
+"""The latest return of a form is the same everywhere: the report, `feedback`, `review` and `distribute
+--carry-over` all keep each project of a workbook copied for a second project (一表多用), as the report does."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+from openpyxl.utils import get_column_letter
+
+from tests.cli_runner import invoke
+from tests.helpers import fill_issued
+from xlform.form.model import Declaration
+from xlform.form.template import load_template
+from xlform.issue.carry import carry_over
+from xlform.issue.distribute import DistributeResult, distribute
+from xlform.issue.feedback import write_feedback
+from xlform.issue.roster import Department
+from xlform.store import Store, final_returns
+
+DAY = 86400
+DEPARTMENTS = [Department("区教育局", "001"), Department("区卫生健康委", "003")]
+FIRST, SECOND = "社区医院设备维护", "疾控中心信息系统"
+
+
+def _first(d: Declaration) -> None:
+    d.project.name = FIRST
+    d.funding.fiscal_local = Decimal("1000")  # 财政拨款 ≠ 上级 + 本级 + 下级: an error to send back
+
+
+def _second(d: Declaration) -> None:
+    d.project.name = SECOND
+
+
+@pytest.fixture
+def reused(tmp_path: Path) -> tuple[DistributeResult, Path, Path]:
+    """区卫生健康委 fills its one form for a project (with an error), then copies it for a second (clean)."""
+    issued = distribute(DEPARTMENTS, tmp_path / "下发", load_template("shanghai-2020"))
+    form = next(i for i in issued.issued if i.department == "区卫生健康委")
+    inbox, db, now = tmp_path / "收件", tmp_path / "收件.db", time.time()
+    fill_issued(issued, form, inbox / "卫健委_项目一.xlsx", _first, mtime=now - DAY)
+    fill_issued(issued, form, inbox / "卫健委_项目二.xlsx", _second, mtime=now)
+    r = invoke(["report", inbox, "-o", tmp_path / "汇总.xlsx", "--manifest", issued.folder, "--db", db, "--jobs", "1"])
+    assert r.exit_code == 1 and "一表多用" in r.output, r.output
+    return issued, tmp_path / "汇总.xlsx", db
+
+
+def test_feedback_sends_back_the_project_with_errors_of_a_reused_form(tmp_path: Path, reused) -> None:
+    _, _, db = reused
+    with Store(db) as store:
+        assert sorted(e.project for _, e in store.latest_returns()) == sorted([FIRST, SECOND])
+    result = write_feedback(db, tmp_path / "退回")
+    assert [(s.department, s.project) for s in result.sent] == [("区卫生健康委", FIRST)]
+
+
+def test_review_records_a_decision_on_either_project_of_a_reused_form(tmp_path: Path, reused) -> None:
+    _, report, db = reused
+    wb = openpyxl.load_workbook(report)
+    ws = wb["审核"]
+    heads = [c.value for c in ws[1]]
+    for row in range(2, ws.max_row + 1):
+        if ws.cell(row, heads.index("项目名称") + 1).value in (FIRST, SECOND):
+            ws[f"{get_column_letter(heads.index('审核结论') + 1)}{row}"] = "退回修改"
+    wb.save(tmp_path / "审核后.xlsx")
+    r = invoke(["review", tmp_path / "审核后.xlsx", "--db", db])
+    assert r.exit_code == 0 and "已记录 2 条审核结论" in r.stdout, r.output
+    with Store(db) as store:
+        assert sorted(d.project for d in store.decisions()) == sorted([FIRST, SECOND])
+
+
+def test_carry_over_carries_both_projects_of_a_reused_form(reused) -> None:
+    _, _, db = reused
+    assert sorted(f.outcome.project for f in final_returns(db) if f.outcome) == sorted([FIRST, SECOND])
+    carried = carry_over(db, load_template("shanghai-2020"), DEPARTMENTS)
+    assert sorted(c.declaration.project.name for c in carried.by_department["区卫生健康委"]) == sorted([FIRST, SECOND])
