@@ -76,3 +76,21 @@ def test_carry_over_carries_both_projects_of_a_reused_form(reused) -> None:
     assert sorted(f.outcome.project for f in final_returns(db) if f.outcome) == sorted([FIRST, SECOND])
     carried = carry_over(db, load_template("shanghai-2020"), DEPARTMENTS)
     assert sorted(c.declaration.project.name for c in carried.by_department["区卫生健康委"]) == sorted([FIRST, SECOND])
+
+
+def test_a_form_used_twice_does_not_stand_in_for_another_form_not_returned(tmp_path: Path) -> None:
+    """区教育局 was issued two forms, used the first for two projects and never returned the second: the report's
+    count, its 按部门 and `status` all say one form is missing."""
+    issued = distribute([Department("区教育局", "001", projects=2)], tmp_path / "下发", load_template("shanghai-2020"))
+    first = next(i for i in issued.issued if i.project_no == 1)
+    inbox, db, now = tmp_path / "收件", tmp_path / "收件.db", time.time()
+    fill_issued(issued, first, inbox / "项目甲.xlsx", lambda d: setattr(d.project, "name", "项目甲"), mtime=now - DAY)
+    fill_issued(issued, first, inbox / "项目乙.xlsx", lambda d: setattr(d.project, "name", "项目乙"), mtime=now)
+    out = tmp_path / "汇总.xlsx"
+    r = invoke(["report", inbox, "-o", out, "--manifest", issued.folder, "--db", db, "--jobs", "1"])
+    assert r.exit_code == 1 and "共缺 1 份" in r.stdout, r.output
+    ws = openpyxl.load_workbook(out)["按部门"]
+    heads = [c.value for c in ws[1]]
+    assert "缺 1 份" in str(ws.cell(2, heads.index("状态") + 1).value)
+    status = invoke(["status", "--db", db, "--format", "json"])
+    assert '"missing": 1' in status.stdout, status.stdout

@@ -184,7 +184,7 @@ def form_lines(facts: RoundFacts, decisions: Decisions, packages: Iterable[Packa
                 lines.append(FormLine(FormState.MISSING, name, form_id=form_id))
         if d is None or d.count is None:  # nobody said how many: each file that failed is a form not in
             lines += [FormLine(FormState.UNREADABLE, name, form_id=u.form_id, file=u.file, reason=u.reason)
-                      for u in files]
+                      for u in files if not u.form_id or u.form_id not in returned]  # not one of a form read
     for name, files in unread.items():  # a department the report knew nothing else of
         by_department[name] = [FormLine(FormState.UNREADABLE, name, form_id=u.form_id, file=u.file, reason=u.reason)
                                for u in files]
