@@ -64,6 +64,7 @@ SCHEMA_VERSION = 7  # 2: files, contents and results keyed by checker signature;
 #                    6: a result holds what its template adds (fields, columns, tables, with their labels);
 #                    7: decisions and packages (the review loop)
 TEMPLATES_SINCE = 5  # the schema that added the templates table
+DECISIONS_SINCE = 7  # the schema that added decisions and packages
 BUSY_SECONDS = 30.0  # how long a run waits for its turn to write behind another run that makes no progress
 ATTEMPT_SECONDS = 1.0  # one try at the write lock; a run writing batch after batch is waited for as long as it lasts
 KEEP_CHECKERS = 4  # signatures whose results stay (a bureau alternating template sets, an upgrade)
@@ -556,23 +557,32 @@ def _loaded(conn: sqlite3.Connection) -> list[Template]:
     return found
 
 
-def recorded_templates(path: Path) -> list[Template]:
-    """The templates a store recorded, read without writing anything (`xlform check --db`)."""
-    path = Path(path)
+@contextmanager
+def _read_only(path: Path, missing: str, not_store: str) -> Iterator[tuple[sqlite3.Connection, int]]:
+    """A store opened without writing anything, with its schema version: `missing` or `not_store` (messages)
+    when it is not there or not a store, an SQLite failure said in Chinese."""
     if not path.is_file():
-        raise UserError(f"找不到收件记录库 {path}；请检查路径（它由 xlform report --db 建立）。")
+        raise UserError(missing)
     if not _looks_like_sqlite(path) or path.stat().st_size == 0:
-        raise UserError(f"{path} 不是 xlform 的收件记录库（SQLite），请检查路径。")
+        raise UserError(not_store)
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_SECONDS)
     except sqlite3.Error as exc:
         raise store_error(path, exc) from None
     try:
-        return _loaded(conn) if _schema_version(conn, path) >= TEMPLATES_SINCE else []
+        yield conn, _schema_version(conn, path)
     except sqlite3.Error as exc:
         raise store_error(path, exc) from None
     finally:
         conn.close()
+
+
+def recorded_templates(path: Path) -> list[Template]:
+    """The templates a store recorded, read without writing anything (`xlform check --db`)."""
+    path = Path(path)
+    with _read_only(path, f"找不到收件记录库 {path}；请检查路径（它由 xlform report --db 建立）。",
+                    f"{path} 不是 xlform 的收件记录库（SQLite），请检查路径。") as (conn, version):
+        return _loaded(conn) if version >= TEMPLATES_SINCE else []
 
 
 @dataclass(frozen=True)
@@ -592,16 +602,9 @@ def final_returns(path: Path) -> list[FinalReturn]:
     """The final return of every form a store holds, read without writing anything; the store's latest
     decisions with them. Anything that is not a store this version reads is a UserError."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"找不到上年的收件记录库 {path}；请给出上年 xlform report --db 建立的文件。")
-    if not _looks_like_sqlite(path) or path.stat().st_size == 0:
-        raise UserError(f"{path} 不是 xlform 的收件记录库（SQLite）；请给出上年 xlform report --db 建立的文件。")
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_SECONDS)
-    except sqlite3.Error as exc:
-        raise store_error(path, exc) from None
-    try:
-        version = _schema_version(conn, path)
+    last_year = "请给出上年 xlform report --db 建立的文件"
+    with _read_only(path, f"找不到上年的收件记录库 {path}；{last_year}。",
+                    f"{path} 不是 xlform 的收件记录库（SQLite）；{last_year}。") as (conn, version):
         if version < _FIRST_STEPPED:
             raise UserError(f"收件记录库 {path} 的版本太旧（结构版本 {version}），无法带入上年的申报表；"
                             "请先用本版本对上年的收件文件夹运行一次 xlform report --db。")
@@ -623,13 +626,9 @@ def final_returns(path: Path) -> list[FinalReturn]:
             if key in keys:
                 places.setdefault(key, {})[(_path_of(file_path), member)] = None
         verdicts: dict[tuple[str, str], str] = {}
-        if version >= 7:
+        if version >= DECISIONS_SINCE:
             for form_id, key, verdict in conn.execute("SELECT form_id, item_key, verdict FROM decisions ORDER BY id"):
                 verdicts[(form_id, key)] = verdict
-    except sqlite3.Error as exc:
-        raise store_error(path, exc) from None
-    finally:
-        conn.close()
     return [FinalReturn(form_id, e.item_key, e.name, e.received_at, outcomes.get(e.item_key),
                         tuple(places.get(e.item_key, ())), verdicts.get((form_id, e.item_key), ""))
             for form_id, e in latest]
