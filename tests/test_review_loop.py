@@ -420,3 +420,16 @@ def test_round_facts_another_version_wrote_are_said_plainly(tmp_path: Path, repo
     Store(fresh).close()
     result = invoke(["remind", "--db", fresh])
     assert result.exit_code == 2 and "还没有汇总记录" in result.stderr, result.output
+
+
+def test_a_store_an_earlier_version_reported_into_says_to_report_again(reported: tuple[Path, Path, Path]) -> None:
+    """A store whose returns were collected before the review loop (no round facts in it): status and remind
+    say the report must run again with this version, not that no report ever ran."""
+    _, _, db = reported
+    with Store(db) as store, store._writing():
+        store.conn.execute("DELETE FROM meta WHERE key = 'round'")
+    for command in ("status", "remind"):
+        result = invoke([command, "--db", db])
+        assert result.exit_code == 2 and "旧版本" in result.stderr and "还没有汇总记录" not in result.stderr, \
+            result.output
+        assert "xlform report" in result.stderr and "Traceback" not in result.output

@@ -44,6 +44,9 @@ def standing(db: Path) -> Standing:
         raise UserError(f"找不到收件记录库 {db}；请给出 xlform report --db 所用的记录库。")
     with Store(db) as store:
         state = store.round_state()
+        if state is None and store.latest_returns():  # returns collected by a version before status existed
+            raise UserError(f"收件记录库 {db} 中的收件记录是旧版本的 xlform 汇总的，其中没有各表的状态；请用本版本重新运行 "
+                            f"xlform report 收件文件夹 -o 报告.xlsx --db {db}（带上 --roster 或 --manifest）后再查看。")
         if state is None:
             raise UserError(f"收件记录库 {db} 中还没有汇总记录；请先运行 xlform report 收件文件夹 -o 报告.xlsx --db {db}。")
         facts = RoundFacts.stored(state)
