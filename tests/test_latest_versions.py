@@ -94,3 +94,17 @@ def test_a_form_used_twice_does_not_stand_in_for_another_form_not_returned(tmp_p
     assert "缺 1 份" in str(ws.cell(2, heads.index("状态") + 1).value)
     status = invoke(["status", "--db", db, "--format", "json"])
     assert '"missing": 1' in status.stdout, status.stdout
+
+
+def test_a_folder_given_for_the_store_or_the_report_is_said_as_a_folder(tmp_path: Path) -> None:
+    """status, remind, review and feedback name a folder given where the store (or the report) goes, and the
+    stores in it, instead of saying it cannot be found."""
+    folder = tmp_path / "第一轮"
+    folder.mkdir()
+    (folder / "收件记录.db").write_bytes(b"")
+    for args in (["status", "--db", folder], ["remind", "--db", folder], ["feedback", "--db", folder, "-o", tmp_path / "退回"],
+                 ["review", tmp_path / "x.xlsx", "--db", folder]):
+        r = invoke(args)
+        assert r.exit_code == 2 and "是一个文件夹" in r.stderr and "收件记录.db" in r.stderr, (args, r.output)
+    r = invoke(["review", folder, "--db", folder / "收件记录.db"])
+    assert r.exit_code == 2 and "是一个文件夹" in r.stderr and ".xlsx" in r.stderr, r.output

@@ -190,6 +190,20 @@ def _code_files(folder: Traversable, prefix: str) -> list[tuple[str, bytes]]:
     return found
 
 
+def existing_store(path: Path) -> Path:
+    """The store a command reads (status, remind, review, feedback), or a UserError saying why it is not one."""
+    path = Path(path)
+    if path.is_dir():
+        inside = "、".join(p.name for p in sorted(path.glob("*.db"))[:3])
+        hint = f"（这个文件夹中有：{inside}）" if inside else ""
+        raise UserError(f"收件记录库 {path} 是一个文件夹{hint}；请给出 xlform report --db 建立的记录库文件，"
+                        f"例如 {path / (inside.split('、')[0] if inside else '收件记录.db')}。")
+    if not path.is_file():
+        raise UserError(f"找不到收件记录库 {path}；请给出 xlform report --db 所用的记录库"
+                        f"（还没有时先运行 xlform report 收件文件夹 -o 报告.xlsx --db {path}）。")
+    return path
+
+
 def store_files(path: Path) -> list[Path]:
     """The store and the files SQLite keeps beside it: none of them may be written over or read as a return."""
     path = Path(path)

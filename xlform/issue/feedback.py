@@ -41,7 +41,7 @@ from ..review.findings import SEVERITY_LABEL, Finding
 from ..review.result import check_file
 from ..review.rules import rule_title
 from ..review.status import FormState, Status
-from ..store import HistoryEntry, Store, store_files
+from ..store import HistoryEntry, Store, existing_store, store_files
 from ..writing.workbook import FONT, TITLE_FONT, ReviewNotes, write_workbook
 from .distribute import package_name
 from .roster import read_roster, safe_file_part
@@ -151,9 +151,7 @@ def write_feedback(
     now: str | None = None,
 ) -> FeedbackResult:
     """Write every package due from the store at `db` into `outdir`. Raises UserError for a usage mistake."""
-    db, outdir = Path(db), Path(outdir)
-    if not db.is_file():
-        raise UserError(f"找不到收件记录库 {db}；请先运行 xlform report 收件文件夹 -o 报告.xlsx --db {db}。")
+    db, outdir = existing_store(db), Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise UserError(f"{outdir} 是一个文件；请给退回修改包指定一个文件夹（-o 文件夹）。")
     departments = {d.name: d for d in read_roster(roster)} if roster else {}

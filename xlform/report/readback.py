@@ -30,7 +30,7 @@ from ..reading.parts import parse_tree
 from ..reading.refusals import Unreadable
 from ..review.decisions import GRADES, Decision, Verdict
 from ..review.round import project_chains
-from ..store import HistoryEntry, Store
+from ..store import HistoryEntry, Store, existing_store
 from .tables import FORM_ID, GRADE, INDICATOR_OPINION, OPINION, REVIEW_SHEET, VERDICT, VERSION
 
 INDICATOR_SHEET = "指标明细"
@@ -78,9 +78,9 @@ class _Row:
 
 def read_review(report: Path, db: Path, now: str | None = None) -> ReviewRead:
     """Read the decisions of `report` into the store `db`. UserError for a file that is not a usable report."""
-    report, db = Path(report), Path(db)
-    if not db.is_file():
-        raise UserError(f"找不到收件记录库 {db}；请给出 xlform report --db 所用的记录库。")
+    report, db = Path(report), existing_store(db)
+    if report.is_dir():
+        raise UserError(f"{report} 是一个文件夹；请给出填好审核结论并保存的汇总报告 .xlsx 文件。")
     if not report.is_file():
         raise UserError(f"找不到汇总报告 {report}。")
     data, pkg = _open(report)

@@ -19,7 +19,7 @@ from ..fileio import refuse_overwriting_inputs
 from ..review.decisions import Decision
 from ..review.round import Chase, FormLine, RoundFacts, form_lines, state_counts, who_must_act
 from ..review.status import FormState
-from ..store import Store, store_files
+from ..store import Store, existing_store, store_files
 from .tables import Column, Heading, Table
 
 # The JSON name of each state (`status --format json`): a contract, like the Chinese words.
@@ -39,9 +39,7 @@ class Standing:
 
 def standing(db: Path) -> Standing:
     """The round as the store knows it. UserError when there is no store, or no report has run on it."""
-    db = Path(db)
-    if not db.is_file():
-        raise UserError(f"找不到收件记录库 {db}；请给出 xlform report --db 所用的记录库。")
+    db = existing_store(db)
     with Store(db) as store:
         state = store.round_state()
         if state is None and store.latest_returns():  # returns collected by a version before status existed
