@@ -433,3 +433,10 @@ def test_a_store_an_earlier_version_reported_into_says_to_report_again(reported:
         assert result.exit_code == 2 and "旧版本" in result.stderr and "还没有汇总记录" not in result.stderr, \
             result.output
         assert "xlform report" in result.stderr and "Traceback" not in result.output
+
+
+def test_a_report_reviewed_before_anything_was_typed_says_what_to_fill(reported: tuple[Path, Path, Path]) -> None:
+    _, out, db = reported
+    result = invoke(["review", out, "--db", db])
+    assert result.exit_code == 0 and "已记录 0 条审核结论" in result.stdout, result.output
+    assert "还没有填写审核结论" in result.stdout and "审核结论" in result.stdout

@@ -63,6 +63,9 @@ class ReviewRead:
         out += [f"  拒绝：{why}" for why in self.refused[:MAX_SHOWN]]
         if len(self.refused) > MAX_SHOWN:
             out.append(f"  ……另有 {len(self.refused) - MAX_SHOWN} 条被拒绝")
+        if not (self.recorded or self.unchanged or self.refused):
+            out.append(f"  报告的“{REVIEW_SHEET}”表中还没有填写审核结论：请在“{VERDICT}”列选择结论（需要时填写评级和审核意见），"
+                       "保存后再运行 xlform review。")
         return out
 
 
