@@ -204,6 +204,12 @@ def existing_store(path: Path) -> Path:
     return path
 
 
+def recorded_file(recorded: str, store: Path) -> str:
+    """Where a file the store recorded is now: as recorded (an absolute path, or relative to where report ran),
+    else relative to the store's folder (report ran there); "" when neither exists."""
+    return next((p for p in (recorded, str(Path(store).parent / recorded)) if os.path.lexists(p)), "")
+
+
 def store_files(path: Path) -> list[Path]:
     """The store and the files SQLite keeps beside it: none of them may be written over or read as a return."""
     path = Path(path)

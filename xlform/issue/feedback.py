@@ -41,7 +41,7 @@ from ..review.findings import SEVERITY_LABEL, Finding
 from ..review.result import check_file
 from ..review.rules import rule_title
 from ..review.status import FormState, Status
-from ..store import HistoryEntry, Store, existing_store, store_files
+from ..store import HistoryEntry, Store, existing_store, recorded_file, store_files
 from ..writing.workbook import FONT, TITLE_FONT, ReviewNotes, write_workbook
 from .distribute import package_name
 from .roster import read_roster, safe_file_part
@@ -162,7 +162,7 @@ def write_feedback(
         due = _due(store)
         read_back: list[tuple[_Due, Declaration, list[Finding], list[str]]] = []
         for item in due:
-            got = _read_again(store, item, registry, db.parent)
+            got = _read_again(store, item, registry)
             if isinstance(got, str):
                 e = item.entry
                 result.not_sent.append(NotSent(e.department, e.project, item.form_id, e.name, got))
@@ -234,8 +234,7 @@ def _goes_back(entry: HistoryEntry, decision: Decision | None) -> bool:
     return decision.verdict is Verdict.RETURN or decision.grade == RETURN_GRADE
 
 
-def _read_again(store: Store, due: _Due, registry: Registry,
-                beside: Path) -> tuple[Declaration, list[Finding], list[str]] | str:
+def _read_again(store: Store, due: _Due, registry: Registry) -> tuple[Declaration, list[Finding], list[str]] | str:
     """The return as the department submitted it, read and checked again, or why it cannot be. A path the store
     keeps relative (as report was given it) is looked for from here, then from the store's folder."""
     sources = store.sources(due.entry.item_key)
@@ -244,7 +243,7 @@ def _read_again(store: Store, due: _Due, registry: Registry,
     reasons = []
     for recorded, sha, member in sources:
         where = f"{recorded}（压缩包内的 {member}）" if member else recorded
-        path = next((p for p in (recorded, str(beside / recorded)) if os.path.lexists(p)), "")
+        path = recorded_file(recorded, store.path)
         if not path:
             relative = "" if os.path.isabs(recorded) else "（记录的是相对于当时运行 report 的文件夹的路径，请在那里运行）"
             reasons.append(f"交来的文件 {where} 已不在原处（被移走或删除）{relative}；请把它放回收件文件夹，"
