@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -61,14 +62,20 @@ def test_review_records_a_decision_on_either_project_of_a_reused_form(tmp_path: 
     wb = openpyxl.load_workbook(report)
     ws = wb["审核"]
     heads = [c.value for c in ws[1]]
+    verdicts = {FIRST: "退回修改", SECOND: "通过"}
     for row in range(2, ws.max_row + 1):
-        if ws.cell(row, heads.index("项目名称") + 1).value in (FIRST, SECOND):
-            ws[f"{get_column_letter(heads.index('审核结论') + 1)}{row}"] = "退回修改"
+        project = ws.cell(row, heads.index("项目名称") + 1).value
+        if project in verdicts:
+            ws[f"{get_column_letter(heads.index('审核结论') + 1)}{row}"] = verdicts[project]
     wb.save(tmp_path / "审核后.xlsx")
     r = invoke(["review", tmp_path / "审核后.xlsx", "--db", db])
     assert r.exit_code == 0 and "已记录 2 条审核结论" in r.stdout, r.output
     with Store(db) as store:
         assert sorted(d.project for d in store.decisions()) == sorted([FIRST, SECOND])
+    # status shows each project's own decision, not the last one recorded for the form id
+    forms = json.loads(invoke(["status", "--db", db, "--format", "json"]).stdout)["forms"]
+    shown = {f["project"]: (f["status"], f["last_decision"]["verdict"]) for f in forms if f["project"] in verdicts}
+    assert shown == {FIRST: ("已退回", "退回修改"), SECOND: ("通过", "通过")}
 
 
 def test_carry_over_carries_both_projects_of_a_reused_form(reused) -> None:
