@@ -307,3 +307,17 @@ def test_relative_paths_the_store_keeps_are_found_beside_it(round_: Round, tmp_p
     monkeypatch.chdir(elsewhere)
     result = write_feedback(tmp_path / db, Path("退回"))
     assert {s.department for s in result.sent} == {"区教育局"} and not result.not_sent
+
+
+def test_report_with_a_manifest_and_feedback_takes_the_mail_addresses_from_the_roster(round_: Round,
+                                                                                      tmp_path: Path) -> None:
+    """The round is checked against its manifest; the roster given with --feedback only addresses the mails."""
+    out = tmp_path / "退回"
+    r = invoke(["report", round_.inbox, "-o", tmp_path / "汇总2.xlsx", "--manifest", round_.issued.folder,
+                "--db", round_.db, "--feedback", out, "--eml", "--roster", round_.roster])
+    assert r.exit_code == 1 and "只能选一个" not in r.output, r.output
+    mail = email.message_from_bytes((out / "2020_区教育局_退回修改.eml").read_bytes(), policy=email.policy.default)
+    assert mail["To"] == "jyj@example.gov.cn"
+    r = invoke(["report", round_.inbox, "-o", tmp_path / "汇总3.xlsx", "--manifest", round_.issued.folder,
+                "--roster", round_.roster])
+    assert r.exit_code == 2 and "只能选一个" in r.stderr  # without --feedback the two still conflict
