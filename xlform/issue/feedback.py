@@ -36,9 +36,10 @@ from ..form.fields import REVIEW_SHEET
 from ..form.layout import layout_for
 from ..form.model import Declaration
 from ..reading.reader import Registry, TemplateRef
-from ..review.decisions import Decision, Package, Verdict
+from ..review.decisions import Decision, Package
 from ..review.findings import SEVERITY_LABEL, Finding
 from ..review.result import check_file
+from ..review.round import sent_back
 from ..review.rules import rule_title
 from ..review.status import FormState, Status
 from ..store import HistoryEntry, Store, existing_store, recorded_file, store_files
@@ -49,7 +50,6 @@ from .roster import read_roster, safe_file_part
 MARK = "退回修改"  # in every package's name, so a clerk tells it from the workbook first issued
 SUMMARY_STEM = "审核意见"
 INDEX_NAME = "退回清单.csv"
-RETURN_GRADE = "中"  # 财预〔2015〕88号: a target graded 中 goes back and is reviewed again
 XLSX_MIME = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 BEIJING = timezone(timedelta(hours=8))
 HOW_TO_RETURN = ("请按标红单元格的批注逐项修改（本表第一张“审核意见”列出全部问题），保存后把本文件交回；"
@@ -231,7 +231,7 @@ def _due(store: Store) -> list[_Due]:
 def _goes_back(entry: HistoryEntry, decision: Decision | None) -> bool:
     if decision is None:
         return entry.status == Status.FIX
-    return decision.verdict is Verdict.RETURN or decision.grade == RETURN_GRADE
+    return sent_back(decision)  # 退回修改, or graded 中 (财预〔2015〕88号): as status and remind say it
 
 
 def _read_again(store: Store, due: _Due, registry: Registry) -> tuple[Declaration, list[Finding], list[str]] | str:
