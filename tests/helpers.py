@@ -24,7 +24,7 @@ from openpyxl.workbook.workbook import Workbook
 from xlform.form.model import Declaration, Indicator
 from xlform.form.sample import clean_sample_declaration as clean_sample
 from xlform.form.targets import parse_target
-from xlform.form.template import load_template, templates_dir
+from xlform.form.template import Template, load_template, templates_dir
 from xlform.issue.distribute import DistributeResult, Issued
 from xlform.reading.reader import read
 from xlform.writing.workbook import write_workbook
@@ -125,13 +125,17 @@ def fill_blank(blank: Path, out: Path, change: Callable[[Declaration], None] | N
                mtime: float | None = None) -> Path:
     """Fill a distributed workbook as its department would: its identity kept, the clean sample typed in
     (then `change`), saved at `out` (with `mtime` if given)."""
-    identity = read(blank).identity
+    issued = read(blank)
+    identity = issued.identity
     d = clean_sample()
     if change:
         change(d)
     d.identity = identity
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_workbook(load_template(identity.template_id), out, d)
+    # The template the blank was written with (a version 1 blank stays version 1), as the department's copy is.
+    template = issued.source.template if isinstance(issued.source.template, Template) \
+        else load_template(identity.template_id)
+    write_workbook(template, out, d)
     if mtime is not None:
         os.utime(out, (mtime, mtime))
     return out

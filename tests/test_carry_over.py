@@ -251,3 +251,30 @@ def test_returns_mailed_in_a_zip_are_read_again_from_the_zip(tmp_path: Path) -> 
     for item in issued:
         assert "；" not in item.carry_match  # everything carried: the texts came from the zip's member
         assert read(out / item.file).project.overview
+
+
+def test_a_store_that_kept_relative_paths_is_carried_over_from_another_folder(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Last year's report ran in its folder with a relative inbox (the store keeps the paths as given); this
+    year's distribution runs elsewhere: last year's files are found beside the store, as feedback finds them."""
+    year = tmp_path / "2026"
+    roster = tmp_path / "roster.csv"
+    roster.write_text(ROSTER, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert invoke(["distribute", roster, "-o", year / "下发"]).exit_code == 0
+    issued = read_manifest(year / "下发")
+    result = DistributeResult(issued, year / "下发", year / "下发" / "下发清单.csv", 0)
+    for item in issued:
+        fill_issued(result, item, year / "收件" / item.file,
+                    lambda d, item=item: setattr(d.project, "name", PROJECTS[(item.department, item.project_no)]))
+    monkeypatch.chdir(year)
+    r = invoke(["report", "收件", "-o", "汇总.xlsx", "--manifest", "下发", "--db", "收件.db"])
+    assert r.exit_code == 0, r.output
+    elsewhere = tmp_path / "2027"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    r = invoke(["distribute", roster, "-o", "下发", "--year", "2027", "--carry-over", year / "收件.db"])
+    assert r.exit_code == 0, r.output
+    carried = read_manifest(elsewhere / "下发")
+    assert [i.carry_match for i in carried if "已不在原处" in i.carry_match] == []
+    assert all(read(elsewhere / "下发" / i.file).project.overview for i in carried)  # the whole text, not the outline

@@ -21,11 +21,12 @@ from xlform.form.fields import REVIEW_SHEET
 from xlform.form.model import Declaration
 from xlform.form.template import load_template
 from xlform.issue.distribute import DistributeResult, Issued, distribute, package_name
-from xlform.issue.feedback import INDEX_NAME, MARK, RETURN_GRADE, write_feedback
+from xlform.issue.feedback import INDEX_NAME, MARK, write_feedback
 from xlform.issue.roster import read_roster
 from xlform.reading.reader import read
 from xlform.report.run import make_report
 from xlform.review.decisions import Decision, Verdict
+from xlform.review.round import RETURNED_GRADE
 from xlform.review.rules import check, rule_title
 from xlform.store import Store
 from xlform.writing.workbook import FIX_FILL
@@ -287,7 +288,7 @@ def test_a_return_mailed_in_a_zip_is_taken_from_the_zip(round_: Round, tmp_path:
     with Store(round_.db) as store:
         (form_id, entry), = [(f, e) for f, e in store.latest_returns() if e.department == "区民政局"]
         assert entry.name.endswith(".zip/区民政局.xlsx")
-        store.add_decisions([Decision(form_id, entry.item_key, Verdict.PASS, RETURN_GRADE, "目标偏低", (), "审核员",
+        store.add_decisions([Decision(form_id, entry.item_key, Verdict.PASS, RETURNED_GRADE, "目标偏低", (), "审核员",
                                       "2026-03-01T10:00:00", "report", "区民政局", entry.project)])
     out = tmp_path / "退回"
     _feedback(round_, out)
@@ -307,3 +308,17 @@ def test_relative_paths_the_store_keeps_are_found_beside_it(round_: Round, tmp_p
     monkeypatch.chdir(elsewhere)
     result = write_feedback(tmp_path / db, Path("退回"))
     assert {s.department for s in result.sent} == {"区教育局"} and not result.not_sent
+
+
+def test_report_with_a_manifest_and_feedback_takes_the_mail_addresses_from_the_roster(round_: Round,
+                                                                                      tmp_path: Path) -> None:
+    """The round is checked against its manifest; the roster given with --feedback only addresses the mails."""
+    out = tmp_path / "退回"
+    r = invoke(["report", round_.inbox, "-o", tmp_path / "汇总2.xlsx", "--manifest", round_.issued.folder,
+                "--db", round_.db, "--feedback", out, "--eml", "--roster", round_.roster])
+    assert r.exit_code == 1 and "只能选一个" not in r.output, r.output
+    mail = email.message_from_bytes((out / "2020_区教育局_退回修改.eml").read_bytes(), policy=email.policy.default)
+    assert mail["To"] == "jyj@example.gov.cn"
+    r = invoke(["report", round_.inbox, "-o", tmp_path / "汇总3.xlsx", "--manifest", round_.issued.folder,
+                "--roster", round_.roster])
+    assert r.exit_code == 2 and "只能选一个" in r.stderr  # without --feedback the two still conflict

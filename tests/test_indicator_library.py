@@ -444,3 +444,19 @@ def test_library_direction_of_a_rate(write, target: str, fires: bool) -> None:
     d.indicators[1].target = parse_target(target)  # 系统运维质量达标率: ≥ in the library
     found = [f for f in check(read(write(d))) if f.rule == "indicators.library_mismatch"]
     assert bool(found) is fires, found
+
+
+@pytest.mark.parametrize(("target", "quality"), [("≤100%", "indicators.quantity_ceiling"),
+                                                 ("28.8万元", "indicators.rate_not_percent")])
+def test_a_library_indicator_gets_one_warning_for_one_mistake(write, target: str, quality: str) -> None:
+    """What library_mismatch says of a 库内 indicator (its unit, its direction) the general indicator checks do not
+    say again at the same cell; an own indicator still gets theirs."""
+    d = clean_form()
+    d.indicators[0].target = parse_target(target)  # 系统运维完成率, in the library as ≥ … %
+    own = indicator("产出目标", "数量", "本单位设备巡检完成率", target)
+    d.indicators.append(own)
+    got = read(write(d))
+    findings = check(got)
+    at_library = [f.rule for f in findings if f.field and f.value == target and f.message.startswith("指标“系统运维完成率”")]
+    assert at_library == ["indicators.library_mismatch"], [(f.rule, f.message) for f in findings]
+    assert quality in {f.rule for f in findings if f.message.startswith("指标“本单位设备巡检完成率”")}

@@ -46,3 +46,43 @@ def test_a_filled_version_1_return_reads_its_values(tmp_path: Path) -> None:
     assert back.identity.template_version == "1"
     assert back.project.name == d.project.name and back.extra == d.extra
     assert [(i.name, i.target.number) for i in back.indicators] == [(i.name, i.target.number) for i in d.indicators]
+
+
+def test_a_round_issued_with_version_1_goes_through_report_feedback_and_carry_over(tmp_path: Path) -> None:
+    """Returns of a version 1 round: the report reads them as version 1, feedback writes the package in version 1
+    (the department's form, so the corrected return supersedes it), and next year carries them into version 2."""
+    from decimal import Decimal
+
+    from tests.helpers import fill_issued
+    from xlform.issue.feedback import write_feedback
+    from xlform.report.run import make_report
+
+    old = next(t for t in previous_templates() if t.id == "shanghai-2020")
+    departments = [Department("区教育局"), Department("区民政局")]
+    issued = distribute(departments, tmp_path / "下发", old)
+    inbox, db = tmp_path / "收件", tmp_path / "收件.db"
+    for item in issued.issued:
+        def fill(d, item=item):  # type: ignore[no-untyped-def]
+            d.project.name = f"{item.department}项目"
+            if item.department == "区教育局":
+                d.funding.fiscal_local = Decimal("1000")  # an error: sent back
+        returned = fill_issued(issued, item, inbox / item.file, fill)
+        assert read(returned).identity.template_version == "1"
+    make_report([inbox], tmp_path / "汇总.xlsx", manifest=issued.folder, db=db, jobs=1, progress=False)
+    sent = write_feedback(db, tmp_path / "退回").sent
+    assert [s.department for s in sent] == ["区教育局"]
+    back = read(sent[0].path)
+    assert (back.identity.template_version, back.identity.form_id) == ("1", issued.issued[0].form_id)
+    r = invoke(["distribute", "-o", tmp_path / "明年", "--year", "2021", "--carry-over", db,
+                str(_roster(tmp_path, departments))])
+    assert r.exit_code == 0, r.output
+    for item in (tmp_path / "明年").glob("*.xlsx"):
+        d = read(item)
+        assert d.identity.template_version == load_template("shanghai-2020").version
+        assert d.project.name.endswith("项目") and d.project.overview
+
+
+def _roster(tmp_path: Path, departments: list[Department]) -> Path:
+    path = tmp_path / "名单.csv"
+    path.write_text("部门名称\n" + "".join(f"{d.name}\n" for d in departments), encoding="utf-8")
+    return path

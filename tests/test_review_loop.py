@@ -440,3 +440,23 @@ def test_a_report_with_decisions_not_read_back_is_not_written_over(tmp_path: Pat
     assert row["审核结论"] == "退回修改"
     # A report nobody edited is written over as before.
     assert _report(inbox, out, issued, db).exit_code in (0, 1)
+
+
+def test_a_store_an_earlier_version_reported_into_says_to_report_again(reported: tuple[Path, Path, Path]) -> None:
+    """A store whose returns were collected before the review loop (no round facts in it): status and remind
+    say the report must run again with this version, not that no report ever ran."""
+    _, _, db = reported
+    with Store(db) as store, store._writing():
+        store.conn.execute("DELETE FROM meta WHERE key = 'round'")
+    for command in ("status", "remind"):
+        result = invoke([command, "--db", db])
+        assert result.exit_code == 2 and "旧版本" in result.stderr and "还没有汇总记录" not in result.stderr, \
+            result.output
+        assert "xlform report" in result.stderr and "Traceback" not in result.output
+
+
+def test_a_report_reviewed_before_anything_was_typed_says_what_to_fill(reported: tuple[Path, Path, Path]) -> None:
+    _, out, db = reported
+    result = invoke(["review", out, "--db", db])
+    assert result.exit_code == 0 and "已记录 0 条审核结论" in result.stdout, result.output
+    assert "还没有填写审核结论" in result.stdout and "审核结论" in result.stdout

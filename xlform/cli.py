@@ -205,7 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
                 _report)
     p.add_argument("inboxes", nargs="+", type=Path, metavar="收件文件夹", help="收件文件夹（可多个，含子文件夹和 .zip）")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="文件", help="汇总报告文件")
-    p.add_argument("--roster", type=Path, metavar="部门名单", help="部门名单：列出未提交的部门")
+    p.add_argument("--roster", type=Path, metavar="部门名单",
+                   help="部门名单：列出未提交的部门（与 --manifest、--feedback 同用时只取邮箱列作收件人）")
     p.add_argument("--manifest", type=Path, action="append", default=[], metavar="下发清单",
                    help="下发清单（distribute 生成的文件夹或 CSV；可多次，如补发的另一个文件夹）")
     p.add_argument("--db", type=Path, metavar="记录库", help="收件记录库（SQLite），每天重跑只读新文件")
@@ -513,7 +514,9 @@ def _report(a: argparse.Namespace) -> int:
 
     if a.feedback is not None and a.db is None:
         raise UsageError("--feedback 需要同时给出 --db（退回修改包按收件记录库中的版本生成）")
-    result = make_report(a.inboxes, a.output, roster=a.roster, manifest=a.manifest, db=a.db, jobs=a.jobs, fmt=a.fmt,
+    # With --manifest saying who is expected, a roster given with --feedback only addresses the mails (its 邮箱).
+    roster = None if a.manifest and a.feedback is not None else a.roster
+    result = make_report(a.inboxes, a.output, roster=roster, manifest=a.manifest, db=a.db, jobs=a.jobs, fmt=a.fmt,
                          templates=a.templates)
     for line in result.notices:  # 未作修改, 一表多用: said before the totals
         _out(line)

@@ -56,6 +56,7 @@ from .errors import UserError
 from .form.template import Template, TemplateError, builtin_templates, parse_template, previous_templates
 from .reading.reader import TemplateRef, as_template
 from .review.decisions import Decision, Package, Verdict
+from .review.round import project_chains
 
 SCHEMA_VERSION = 7  # 2: files, contents and results keyed by checker signature; 3: a zip member's time in contents;
 #                    4: a result's payload is an object keyed by field (Outcome.to_json), no longer a list;
@@ -63,6 +64,7 @@ SCHEMA_VERSION = 7  # 2: files, contents and results keyed by checker signature;
 #                    6: a result holds what its template adds (fields, columns, tables, with their labels);
 #                    7: decisions and packages (the review loop)
 TEMPLATES_SINCE = 5  # the schema that added the templates table
+DECISIONS_SINCE = 7  # the schema that added decisions and packages
 BUSY_SECONDS = 30.0  # how long a run waits for its turn to write behind another run that makes no progress
 ATTEMPT_SECONDS = 1.0  # one try at the write lock; a run writing batch after batch is waited for as long as it lasts
 KEEP_CHECKERS = 4  # signatures whose results stay (a bureau alternating template sets, an upgrade)
@@ -137,6 +139,17 @@ class HistoryEntry:
     first_seen: str
 
 
+def latest_of(history: Iterable[tuple[str, HistoryEntry]]) -> list[tuple[str, HistoryEntry]]:
+    """(form id, latest return) of every form, from (form id, return) pairs oldest first. Versions of one form are
+    those of one form id and department (a blank form copied to several departments is several forms); a workbook
+    copied for a second project keeps a latest return for each project, as the report does (project_chains)."""
+    forms: dict[tuple[str, str], list[HistoryEntry]] = {}
+    for form_id, entry in history:
+        forms.setdefault((form_id, entry.department), []).append(entry)
+    return [(form_id, chain[-1]) for (form_id, _), versions in forms.items()
+            for chain in project_chains(versions, lambda e: e.project)]
+
+
 @dataclass(frozen=True)
 class Receipt:
     """One readable return a file holds, named and dated as the report shows it."""
@@ -175,6 +188,26 @@ def _code_files(folder: Traversable, prefix: str) -> list[tuple[str, bytes]]:
         elif entry.name.endswith(".py"):
             found.append((prefix + entry.name, entry.read_bytes()))
     return found
+
+
+def existing_store(path: Path) -> Path:
+    """The store a command reads (status, remind, review, feedback), or a UserError saying why it is not one."""
+    path = Path(path)
+    if path.is_dir():
+        inside = "、".join(p.name for p in sorted(path.glob("*.db"))[:3])
+        hint = f"（这个文件夹中有：{inside}）" if inside else ""
+        raise UserError(f"收件记录库 {path} 是一个文件夹{hint}；请给出 xlform report --db 建立的记录库文件，"
+                        f"例如 {path / (inside.split('、')[0] if inside else '收件记录.db')}。")
+    if not path.is_file():
+        raise UserError(f"找不到收件记录库 {path}；请给出 xlform report --db 所用的记录库"
+                        f"（还没有时先运行 xlform report 收件文件夹 -o 报告.xlsx --db {path}）。")
+    return path
+
+
+def recorded_file(recorded: str, store: Path) -> str:
+    """Where a file the store recorded is now: as recorded (an absolute path, or relative to where report ran),
+    else relative to the store's folder (report ran there); "" when neither exists."""
+    return next((p for p in (recorded, str(Path(store).parent / recorded)) if os.path.lexists(p)), "")
 
 
 def store_files(path: Path) -> list[Path]:
@@ -395,15 +428,16 @@ class Store:
         return [HistoryEntry(*row) for row in rows]
 
     def latest_returns(self) -> list[tuple[str, HistoryEntry]]:
-        """(form id, its latest return) of every form, in history order (the one the report shows). Versions of one
-        form are those of one form id and department: a blank form copied to several departments is several forms."""
-        latest: dict[tuple[str, str], HistoryEntry] = {}
-        for form_id, *row in self.conn.execute(
+        """(form id, its latest return) of every form, as the report keeps them (`latest_of`)."""
+        return latest_of(self._returns(self.conn))
+
+    @staticmethod
+    def _returns(conn: sqlite3.Connection) -> Iterator[tuple[str, HistoryEntry]]:
+        """(form id, return) of the whole history, in the report's order."""
+        for form_id, *row in conn.execute(
                 "SELECT form_id, name, item_key, department, project, status, received_at, first_seen FROM returns "
                 "ORDER BY received_at, name"):
-            entry = HistoryEntry(*row)
-            latest[(form_id, entry.department)] = entry
-        return [(form_id, entry) for (form_id, _), entry in latest.items()]
+            yield form_id, HistoryEntry(*row)
 
     def sources(self, item_key: str) -> list[tuple[str, str, str]]:
         """Where an item was read from, whichever templates read it: (path, the file's sha256 then, member in
@@ -551,23 +585,32 @@ def _loaded(conn: sqlite3.Connection) -> list[Template]:
     return found
 
 
-def recorded_templates(path: Path) -> list[Template]:
-    """The templates a store recorded, read without writing anything (`xlform check --db`)."""
-    path = Path(path)
+@contextmanager
+def _read_only(path: Path, missing: str, not_store: str) -> Iterator[tuple[sqlite3.Connection, int]]:
+    """A store opened without writing anything, with its schema version: `missing` or `not_store` (messages)
+    when it is not there or not a store, an SQLite failure said in Chinese."""
     if not path.is_file():
-        raise UserError(f"找不到收件记录库 {path}；请检查路径（它由 xlform report --db 建立）。")
+        raise UserError(missing)
     if not _looks_like_sqlite(path) or path.stat().st_size == 0:
-        raise UserError(f"{path} 不是 xlform 的收件记录库（SQLite），请检查路径。")
+        raise UserError(not_store)
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_SECONDS)
     except sqlite3.Error as exc:
         raise store_error(path, exc) from None
     try:
-        return _loaded(conn) if _schema_version(conn, path) >= TEMPLATES_SINCE else []
+        yield conn, _schema_version(conn, path)
     except sqlite3.Error as exc:
         raise store_error(path, exc) from None
     finally:
         conn.close()
+
+
+def recorded_templates(path: Path) -> list[Template]:
+    """The templates a store recorded, read without writing anything (`xlform check --db`)."""
+    path = Path(path)
+    with _read_only(path, f"找不到收件记录库 {path}；请检查路径（它由 xlform report --db 建立）。",
+                    f"{path} 不是 xlform 的收件记录库（SQLite），请检查路径。") as (conn, version):
+        return _loaded(conn) if version >= TEMPLATES_SINCE else []
 
 
 @dataclass(frozen=True)
@@ -587,24 +630,14 @@ def final_returns(path: Path) -> list[FinalReturn]:
     """The final return of every form a store holds, read without writing anything; the store's latest
     decisions with them. Anything that is not a store this version reads is a UserError."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"找不到上年的收件记录库 {path}；请给出上年 xlform report --db 建立的文件。")
-    if not _looks_like_sqlite(path) or path.stat().st_size == 0:
-        raise UserError(f"{path} 不是 xlform 的收件记录库（SQLite）；请给出上年 xlform report --db 建立的文件。")
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_SECONDS)
-    except sqlite3.Error as exc:
-        raise store_error(path, exc) from None
-    try:
-        version = _schema_version(conn, path)
+    last_year = "请给出上年 xlform report --db 建立的文件"
+    with _read_only(path, f"找不到上年的收件记录库 {path}；{last_year}。",
+                    f"{path} 不是 xlform 的收件记录库（SQLite）；{last_year}。") as (conn, version):
         if version < _FIRST_STEPPED:
             raise UserError(f"收件记录库 {path} 的版本太旧（结构版本 {version}），无法带入上年的申报表；"
                             "请先用本版本对上年的收件文件夹运行一次 xlform report --db。")
-        latest: dict[str, tuple[str, str, str]] = {}  # history in the report's order: the last one holds
-        for form_id, key, name, received in conn.execute(
-                "SELECT form_id, item_key, name, received_at FROM returns ORDER BY received_at, name"):
-            latest[form_id] = (key, name, received)
-        keys = {key for key, _, _ in latest.values()}
+        latest = latest_of(Store._returns(conn))
+        keys = {entry.item_key for _, entry in latest}
         outcomes: dict[str, Outcome] = {}
         for key, payload in conn.execute(  # the most recently used signature's result wins
                 "SELECT r.item_key, r.payload FROM results r LEFT JOIN checkers c ON c.signature = r.checker "
@@ -621,15 +654,12 @@ def final_returns(path: Path) -> list[FinalReturn]:
             if key in keys:
                 places.setdefault(key, {})[(_path_of(file_path), member)] = None
         verdicts: dict[tuple[str, str], str] = {}
-        if version >= 7:
+        if version >= DECISIONS_SINCE:
             for form_id, key, verdict in conn.execute("SELECT form_id, item_key, verdict FROM decisions ORDER BY id"):
                 verdicts[(form_id, key)] = verdict
-    except sqlite3.Error as exc:
-        raise store_error(path, exc) from None
-    finally:
-        conn.close()
-    return [FinalReturn(form_id, key, name, received, outcomes.get(key), tuple(places.get(key, ())),
-                        verdicts.get((form_id, key), "")) for form_id, (key, name, received) in latest.items()]
+    return [FinalReturn(form_id, e.item_key, e.name, e.received_at, outcomes.get(e.item_key),
+                        tuple(places.get(e.item_key, ())), verdicts.get((form_id, e.item_key), ""))
+            for form_id, e in latest]
 
 
 _READ_ONLY = "收件记录库 {path} 是只读的（或所在文件夹不可写），无法记录本次收件；请换一个可写的位置，或修改权限后重试。"

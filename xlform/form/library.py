@@ -116,6 +116,13 @@ def decode_csv(data: bytes) -> str:
     raise LibraryProblem("编码无法识别：请存为 UTF-8 或 GB18030（GBK）编码的 CSV。")
 
 
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML syntax error as a clerk reads it (templates and libraries alike): the line, and the parser's words."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"第 {mark.line + 1} 行" if mark is not None else ""
+    return f"YAML 格式错误{where}（技术信息：{getattr(exc, 'problem', exc)}）"
+
+
 def raw_entries(name: str, text: str) -> list[tuple[str, dict[str, Any]]]:
     """The library's rows as (where, {header: value}) before they are checked: from a CSV or a YAML file."""
     if _CONTROL.search(text):
@@ -125,9 +132,7 @@ def raw_entries(name: str, text: str) -> list[tuple[str, dict[str, Any]]]:
     try:
         data = load_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"第 {mark.line + 1} 行" if mark is not None else ""
-        raise LibraryProblem(f"YAML 格式错误{where}（技术信息：{getattr(exc, 'problem', exc)}）。") from None
+        raise LibraryProblem(f"{yaml_problem(exc)}。") from None
     except (RecursionError, ValueError):
         raise LibraryProblem("嵌套层数过多或含有位数过多的数字，不是有效的指标库。") from None
     return _yaml_entries(data)

@@ -51,6 +51,7 @@ from .library import (
     embedded_block,
     library_indicator,
     raw_entries,
+    yaml_problem,
 )
 from .model import ROW_TYPES, Indicator, Row
 from .targets import parse_target
@@ -257,9 +258,7 @@ def parse_template(text: str, source: str, base: Traversable | None = None) -> T
     try:
         data = load_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"第 {mark.line + 1} 行" if mark is not None else ""
-        raise TemplateError(f"模板 {source}：YAML 格式错误{where}（技术信息：{getattr(exc, 'problem', exc)}）。") from None
+        raise TemplateError(f"模板 {source}：{yaml_problem(exc)}。") from None
     except RecursionError:  # [[[[… fifty thousand deep: the parser recurses per level
         raise TemplateError(f"模板 {source}：嵌套层数过多（列表或键套了上千层），不是有效的模板。") from None
     except ValueError:  # an integer of thousands of digits (Python refuses to convert past 4,300)

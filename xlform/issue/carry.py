@@ -27,7 +27,7 @@ from ..form.template import Template
 from ..reading.reader import Registry, read
 from ..reading.refusals import Unreadable
 from ..review.decisions import Verdict
-from ..store import FinalReturn, final_returns, recorded_templates
+from ..store import FinalReturn, final_returns, recorded_file, recorded_templates
 from .roster import Department
 
 NATURE_FIELD, CONTINUING = "project_nature", "延续"  # 项目属性 where a template has it (national-2026)
@@ -85,7 +85,7 @@ def carry_over(store: Path, template: Template, departments: Iterable[Department
             continue
         best = max(kept, key=lambda f: f.received_at)
         match = f"项目代码 {value}" if how == "code" else f"部门 + 项目名称“{value}”"
-        out.setdefault(dept_name, []).append(_carried(best, dept_name, match, template, registry))
+        out.setdefault(dept_name, []).append(_carried(best, dept_name, match, template, registry, store))
     for carried in out.values():
         carried.sort(key=lambda c: (c.declaration.project.name, c.form_id))
     return CarryOver(out, notes)
@@ -95,10 +95,11 @@ def _project_of(f: FinalReturn) -> str:
     return f.outcome.project if f.outcome is not None else ""
 
 
-def _carried(f: FinalReturn, department: str, match: str, template: Template, registry: Registry) -> Carried:
+def _carried(f: FinalReturn, department: str, match: str, template: Template, registry: Registry,
+             store: Path) -> Carried:
     assert f.outcome is not None
     o = f.outcome
-    last, why = _reread(f, registry)
+    last, why = _reread(f, registry, store)
     if last is not None:
         d = prefill(last, template)
         budget, unit = last.funding.current_year, last.identity.money_unit
@@ -110,14 +111,16 @@ def _carried(f: FinalReturn, department: str, match: str, template: Template, re
     return Carried(f.form_id, department, match, d, budget_text, unit or "元", note, f.received_at)
 
 
-def _reread(f: FinalReturn, registry: Registry) -> tuple[Declaration | None, str]:
-    """Last year's declaration from the file the store recorded, if its bytes are still those collected."""
+def _reread(f: FinalReturn, registry: Registry, store: Path) -> tuple[Declaration | None, str]:
+    """Last year's declaration from the file the store recorded (found as feedback finds it), if its bytes are
+    still those collected."""
     if not f.places:
         return None, "上年的申报表文件没有记录"
     why = ""
-    for path, member in f.places:
-        if not Path(path).is_file():
-            why = f"上年的文件 {path} 已不在原处"
+    for recorded, member in f.places:
+        path = recorded_file(recorded, store)
+        if not path or not Path(path).is_file():
+            why = f"上年的文件 {recorded} 已不在原处"
             continue
         for disk in walk([Path(path)]):
             for item in items_of(disk):

@@ -36,12 +36,13 @@ from ..form.fields import REVIEW_SHEET
 from ..form.layout import layout_for
 from ..form.model import Declaration
 from ..reading.reader import Registry, TemplateRef
-from ..review.decisions import Decision, Package, Verdict
+from ..review.decisions import Decision, Package
 from ..review.findings import SEVERITY_LABEL, Finding
 from ..review.result import check_file
+from ..review.round import sent_back
 from ..review.rules import rule_title
 from ..review.status import FormState, Status
-from ..store import HistoryEntry, Store, store_files
+from ..store import HistoryEntry, Store, existing_store, recorded_file, store_files
 from ..writing.workbook import FONT, TITLE_FONT, ReviewNotes, write_workbook
 from .distribute import package_name
 from .roster import read_roster, safe_file_part
@@ -49,7 +50,6 @@ from .roster import read_roster, safe_file_part
 MARK = "退回修改"  # in every package's name, so a clerk tells it from the workbook first issued
 SUMMARY_STEM = "审核意见"
 INDEX_NAME = "退回清单.csv"
-RETURN_GRADE = "中"  # 财预〔2015〕88号: a target graded 中 goes back and is reviewed again
 XLSX_MIME = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 BEIJING = timezone(timedelta(hours=8))
 HOW_TO_RETURN = ("请按标红单元格的批注逐项修改（本表第一张“审核意见”列出全部问题），保存后把本文件交回；"
@@ -151,9 +151,7 @@ def write_feedback(
     now: str | None = None,
 ) -> FeedbackResult:
     """Write every package due from the store at `db` into `outdir`. Raises UserError for a usage mistake."""
-    db, outdir = Path(db), Path(outdir)
-    if not db.is_file():
-        raise UserError(f"找不到收件记录库 {db}；请先运行 xlform report 收件文件夹 -o 报告.xlsx --db {db}。")
+    db, outdir = existing_store(db), Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise UserError(f"{outdir} 是一个文件；请给退回修改包指定一个文件夹（-o 文件夹）。")
     departments = {d.name: d for d in read_roster(roster)} if roster else {}
@@ -164,7 +162,7 @@ def write_feedback(
         due = _due(store)
         read_back: list[tuple[_Due, Declaration, list[Finding], list[str]]] = []
         for item in due:
-            got = _read_again(store, item, registry, db.parent)
+            got = _read_again(store, item, registry)
             if isinstance(got, str):
                 e = item.entry
                 result.not_sent.append(NotSent(e.department, e.project, item.form_id, e.name, got))
@@ -233,11 +231,10 @@ def _due(store: Store) -> list[_Due]:
 def _goes_back(entry: HistoryEntry, decision: Decision | None) -> bool:
     if decision is None:
         return entry.status == Status.FIX
-    return decision.verdict is Verdict.RETURN or decision.grade == RETURN_GRADE
+    return sent_back(decision)  # 退回修改, or graded 中 (财预〔2015〕88号): as status and remind say it
 
 
-def _read_again(store: Store, due: _Due, registry: Registry,
-                beside: Path) -> tuple[Declaration, list[Finding], list[str]] | str:
+def _read_again(store: Store, due: _Due, registry: Registry) -> tuple[Declaration, list[Finding], list[str]] | str:
     """The return as the department submitted it, read and checked again, or why it cannot be. A path the store
     keeps relative (as report was given it) is looked for from here, then from the store's folder."""
     sources = store.sources(due.entry.item_key)
@@ -246,7 +243,7 @@ def _read_again(store: Store, due: _Due, registry: Registry,
     reasons = []
     for recorded, sha, member in sources:
         where = f"{recorded}（压缩包内的 {member}）" if member else recorded
-        path = next((p for p in (recorded, str(beside / recorded)) if os.path.lexists(p)), "")
+        path = recorded_file(recorded, store.path)
         if not path:
             relative = "" if os.path.isabs(recorded) else "（记录的是相对于当时运行 report 的文件夹的路径，请在那里运行）"
             reasons.append(f"交来的文件 {where} 已不在原处（被移走或删除）{relative}；请把它放回收件文件夹，"

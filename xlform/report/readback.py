@@ -29,7 +29,8 @@ from ..reading.package import Package, open_package
 from ..reading.parts import parse_tree
 from ..reading.refusals import Unreadable
 from ..review.decisions import GRADES, Decision, Verdict
-from ..store import HistoryEntry, Store
+from ..review.round import project_chains
+from ..store import HistoryEntry, Store, existing_store
 from .tables import FORM_ID, GRADE, INDICATOR_OPINION, OPINION, REVIEW_SHEET, VERDICT, VERSION
 
 INDICATOR_SHEET = "指标明细"
@@ -62,6 +63,9 @@ class ReviewRead:
         out += [f"  拒绝：{why}" for why in self.refused[:MAX_SHOWN]]
         if len(self.refused) > MAX_SHOWN:
             out.append(f"  ……另有 {len(self.refused) - MAX_SHOWN} 条被拒绝")
+        if not (self.recorded or self.unchanged or self.refused):
+            out.append(f"  报告的“{REVIEW_SHEET}”表中还没有填写审核结论：请在“{VERDICT}”列选择结论（需要时填写评级和审核意见），"
+                       "保存后再运行 xlform review。")
         return out
 
 
@@ -77,9 +81,9 @@ class _Row:
 
 def read_review(report: Path, db: Path, now: str | None = None) -> ReviewRead:
     """Read the decisions of `report` into the store `db`. UserError for a file that is not a usable report."""
-    report, db = Path(report), Path(db)
-    if not db.is_file():
-        raise UserError(f"找不到收件记录库 {db}；请给出 xlform report --db 所用的记录库。")
+    report, db = Path(report), existing_store(db)
+    if report.is_dir():
+        raise UserError(f"{report} 是一个文件夹；请给出填好审核结论并保存的汇总报告 .xlsx 文件。")
     if not report.is_file():
         raise UserError(f"找不到汇总报告 {report}。")
     data, pkg = _open(report)
@@ -203,11 +207,13 @@ def _decision(row: _Row, opinions: tuple[tuple[int, str], ...], store: Store, se
 
 
 def _newer(history: list[HistoryEntry], mine: HistoryEntry) -> HistoryEntry | None:
-    """The newest version of the same form (a blank form shared by departments: of the same department)
-    received after `mine`, if any (history is oldest first, in the report's order)."""
-    last = max(i for i, h in enumerate(history) if h.item_key == mine.item_key)  # the same bytes sent again count once
-    later = history[last + 1:]
-    newer = [h for h in later if h.item_key != mine.item_key and h.department == mine.department]
+    """The newest version received after `mine` that supersedes it, if any (history is oldest first, in the
+    report's order): of the same department (a blank form shared by departments) and the same project (a
+    workbook copied for a second project supersedes nothing), as the report chains them (project_chains)."""
+    same = [h for h in history if h.department == mine.department]
+    chain = next(c for c in project_chains(same, lambda h: h.project) if any(h.item_key == mine.item_key for h in c))
+    last = max(i for i, h in enumerate(chain) if h.item_key == mine.item_key)  # the same bytes sent again count once
+    newer = [h for h in chain[last + 1:] if h.item_key != mine.item_key]
     return newer[-1] if newer else None
 
 

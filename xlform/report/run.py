@@ -38,9 +38,9 @@ from ..reading import refusals as R
 from ..reading.reader import TemplateRef, as_template
 from ..review import rules
 from ..review.decisions import Package
-from ..review.round import Awaited, Decisions, RoundFacts, UnreadFile, Version, form_lines, who_must_act
+from ..review.round import Awaited, Decisions, RoundFacts, UnreadFile, Version, form_lines, project_chains, who_must_act
 from ..review.rules import Declared
-from ..review.status import Status
+from ..review.status import FormState, Status
 from ..store import Receipt, Store, distinct, store_error, store_files
 from .changes import Change, ChangeKind, Labels, compare, findings_fixed
 from .files import write_tables
@@ -400,17 +400,9 @@ def _latest(returns: list[Return]) -> tuple[list[Return], list[Return]]:
     latest, superseded = [], []
     for versions in forms.values():
         versions.sort(key=_arrival)
-        chains: dict[str, list[Return]] = {}
-        project = ""
-        for r in versions:
-            project = r.outcome.project.strip() or project
-            chains.setdefault(project, []).append(r)
-        if "" in chains and len(chains) > 1:  # unnamed versions before any named one: the first project's
-            unnamed = chains.pop("")
-            first = next(iter(chains))
-            chains[first] = sorted([*unnamed, *chains[first]], key=_arrival)
+        chains = project_chains(versions, lambda r: r.outcome.project)
         newest_of = []
-        for chain in chains.values():
+        for chain in chains:
             newest = chain[-1]
             newest.replaced = chain[:-1]
             for old in chain[:-1]:
@@ -513,9 +505,11 @@ def _assemble(all_returns: list[Return], unread: list[Unread], expected: list[Ex
     result.resubmitted, result.unchanged, result.notices = resubmitted, unchanged, notices
     # A department whose file could not be read did send it (已提交但无法读取): not missing, though not read.
     result.departments_missing = sum(not e.returns and not e.unread for e in listed)
-    result.forms_missing = sum(max(0, (e.count or 0) - len(e.returns) - len(e.unread)) for e in listed)
     reviewed.facts = _facts(latest, unread, departments, reviewed)
     lines = form_lines(reviewed.facts, reviewed.decisions, reviewed.packages)
+    # Missing forms as form_lines finds them (by form id: a form used for two projects is not another form).
+    on_list = {e.department.name for e in listed}
+    result.forms_missing = sum(line.state is FormState.MISSING and line.department in on_list for line in lines)
     result.to_act = who_must_act(reviewed.facts, lines)
     grading = any((r.outcome.template, r.outcome.version) in reviewed.grading for r in latest)
     tables = build_tables(latest, superseded, unread, departments, unit, Review(lines, reviewed.decisions, grading))

@@ -19,7 +19,7 @@ from ..fileio import refuse_overwriting_inputs
 from ..review.decisions import Decision
 from ..review.round import Chase, FormLine, RoundFacts, form_lines, state_counts, who_must_act
 from ..review.status import FormState
-from ..store import Store, store_files
+from ..store import Store, existing_store, store_files
 from .tables import Column, Heading, Table
 
 # The JSON name of each state (`status --format json`): a contract, like the Chinese words.
@@ -34,23 +34,33 @@ STATE_CODES: dict[FormState, str] = {
 class Standing:
     facts: RoundFacts
     lines: list[FormLine]
-    last: dict[str, Decision]  # form id → its last decision (any version)
+    last: dict[tuple[str, str], Decision]  # (form id, project) → its last decision (any version of that project)
+
+    def last_of(self, line: FormLine) -> Decision | None:
+        """The last decision on the line's form: on its project (a form used for two projects has one each), else
+        on any version of the form (one decided before the project was named)."""
+        if not line.form_id:
+            return None
+        return self.last.get((line.form_id, line.project)) or self.last.get((line.form_id, ""))
 
 
 def standing(db: Path) -> Standing:
     """The round as the store knows it. UserError when there is no store, or no report has run on it."""
-    db = Path(db)
-    if not db.is_file():
-        raise UserError(f"找不到收件记录库 {db}；请给出 xlform report --db 所用的记录库。")
+    db = existing_store(db)
     with Store(db) as store:
         state = store.round_state()
+        if state is None and store.latest_returns():  # returns collected by a version before status existed
+            raise UserError(f"收件记录库 {db} 中的收件记录是旧版本的 xlform 汇总的，其中没有各表的状态；请用本版本重新运行 "
+                            f"xlform report 收件文件夹 -o 报告.xlsx --db {db}（带上 --roster 或 --manifest）后再查看。")
         if state is None:
             raise UserError(f"收件记录库 {db} 中还没有汇总记录；请先运行 xlform report 收件文件夹 -o 报告.xlsx --db {db}。")
         facts = RoundFacts.stored(state)
         if facts is None:
             raise UserError(f"收件记录库 {db} 中的汇总记录无法识别（由其他版本的 xlform 写入）；请重新运行 xlform report。")
         lines = form_lines(facts, store.latest_decisions(), store.packages())
-        last = {d.form_id: d for d in store.decisions()}
+        last: dict[tuple[str, str], Decision] = {}
+        for d in store.decisions():  # oldest first: the last one of each stays
+            last[(d.form_id, d.project)] = last[(d.form_id, "")] = d
     return Standing(facts, lines, last)
 
 
@@ -80,7 +90,7 @@ def status_text(s: Standing) -> list[str]:
     heads = ["部门", "项目", "表单编号", "状态", "错误", "提示", "最近审核"]
     rows = [[line.department, line.project or ("（" + line.file + "）" if line.file else ""), line.form_id,
              line.state, str(line.errors) if line.item_key else "", str(line.warnings) if line.item_key else "",
-             _decided(s.last.get(line.form_id)) if line.form_id else ""] for line in s.lines]
+             _decided(s.last_of(line))] for line in s.lines]
     widths = [max([_width(h), *(_width(r[i]) for r in rows)]) for i, h in enumerate(heads)]
     out = ["  ".join(_pad(h, w) for h, w in zip(heads, widths, strict=True)).rstrip()]
     out += ["  ".join(_pad(v, w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
@@ -103,7 +113,7 @@ def status_json(s: Standing) -> dict[str, Any]:
         "department": line.department, "project": line.project, "form_id": line.form_id,
         "status": str(line.state), "status_code": STATE_CODES[line.state], "errors": line.errors,
         "warnings": line.warnings, "file": line.file, "received": line.received, "reason": line.reason,
-        "last_decision": decision(s.last.get(line.form_id) if line.form_id else None, line),
+        "last_decision": decision(s.last_of(line), line),
     } for line in s.lines]
     counts = state_counts(s.lines)
     return {"newest_received": s.facts.newest, "expected_known": s.facts.expected_known, "forms": forms,

@@ -364,15 +364,14 @@ def _by_department(departments: list[Expected], unit: str, review: Review) -> Ta
     ]
     rows = []
     for e in departments:
+        u = e.department
         returned = len(e.returns)
-        # Unreadable files stand for forms not read otherwise: not one whose form a readable return is of, nor
-        # more than the forms still missing (a .xls sent first, then the .xlsx).
-        read = {r.outcome.form_id for r in e.returns}
-        unreadable = sum(not u.form_id or u.form_id not in read for u in e.unread)
-        if e.count is not None:
-            unreadable = min(unreadable, max(0, e.count - returned))
+        # Unreadable and missing forms as review/round.form_lines finds them (the same in status and remind): an
+        # unreadable file stands for a form not read otherwise, a form used for two projects is still one form.
+        lines = review.of(u.name)
+        unreadable = sum(line.state is FormState.UNREADABLE for line in lines)
+        missing = sum(line.state is FormState.MISSING for line in lines)
         fix = sum(r.outcome.status == Status.FIX for r in e.returns)
-        missing = max(0, (e.count or 0) - returned - unreadable)
         if returned == 0:  # a file came but could not be read: it did send something
             status: str = FormState.UNREADABLE if e.unread else Status.MISSING
         else:
@@ -382,10 +381,9 @@ def _by_department(departments: list[Expected], unit: str, review: Review) -> Ta
             status = "；".join(parts) or Status.ALL_PASSED
         totals = [sum(_money(r.outcome.money[i], r.outcome.money_unit, unit) or 0.0 for r in e.returns) if e.returns
                   else None for i in map(MONEY_KEYS.index, _DEPARTMENT_MONEY)]
-        u = e.department
         rows.append([u.name, u.code, u.contact, u.phone, e.count, returned,
                      sum(r.outcome.status == Status.PASS for r in e.returns), fix, *totals, status, len(e.unread),
-                     counts_text(review.of(u.name))])
+                     counts_text(lines)])
     return Table("按部门", "departments", columns, rows, totals=True, status_col=columns.index(_col(columns, "status")))
 
 

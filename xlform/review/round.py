@@ -10,9 +10,9 @@ so `status` and `remind` need neither the inbox nor the roster.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .decisions import Decision, Package, Verdict
 from .status import FormState
@@ -21,6 +21,25 @@ from .status import FormState
 RETURNED_GRADE = "中"
 # What a department must do something about (`xlform remind`, the end of `report`), most urgent first.
 TO_ACT = (FormState.MISSING, FormState.UNREADABLE, FormState.FIX, FormState.RETURNED)
+
+V = TypeVar("V")
+
+
+def project_chains(versions: Sequence[V], project: Callable[[V], str]) -> list[list[V]]:
+    """One form's versions (oldest first) as the chains in which each supersedes the one before: the report,
+    feedback, review and carry-over all take a form's latest return(s) from these. A workbook copied for another
+    project starts a chain of its own (neither replaces the other); a version with no project name yet continues
+    the chain before it, and unnamed versions before any named one belong to the first project."""
+    chains: dict[str, list[V]] = {}
+    current = ""
+    for v in versions:
+        current = project(v).strip() or current
+        chains.setdefault(current, []).append(v)
+    if "" in chains and len(chains) > 1:  # all of them came before the first named version: still oldest first
+        unnamed = chains.pop("")
+        first = next(iter(chains))
+        chains[first] = [*unnamed, *chains[first]]
+    return list(chains.values())
 
 
 @dataclass(frozen=True)
@@ -165,7 +184,7 @@ def form_lines(facts: RoundFacts, decisions: Decisions, packages: Iterable[Packa
                 lines.append(FormLine(FormState.MISSING, name, form_id=form_id))
         if d is None or d.count is None:  # nobody said how many: each file that failed is a form not in
             lines += [FormLine(FormState.UNREADABLE, name, form_id=u.form_id, file=u.file, reason=u.reason)
-                      for u in files]
+                      for u in files if not u.form_id or u.form_id not in returned]  # not one of a form read
     for name, files in unread.items():  # a department the report knew nothing else of
         by_department[name] = [FormLine(FormState.UNREADABLE, name, form_id=u.form_id, file=u.file, reason=u.reason)
                                for u in files]

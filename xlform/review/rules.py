@@ -213,19 +213,7 @@ def check(d: Declaration, template: Template | None = None) -> list[Finding]:
     findings = list(d.source.findings)
     for r in rules_for(template):
         findings.extend(r.run(ctx))
-    return _without_echoes(findings)
-
-
-# A 提示 that only repeats, less precisely, what another indicator rule says at the same cell: a rate typed
-# in 万元 is told once, by the rule that says what to write, not again as "differs from the library".
-_ECHOES = frozenset({"indicators.library_mismatch"})
-
-
-def _without_echoes(findings: list[Finding]) -> list[Finding]:
-    said = {(f.sheet, f.cell) for f in findings if f.rule not in _ECHOES and f.rule.startswith("indicators.")}
-    if not said:
-        return findings
-    return [f for f in findings if f.rule not in _ECHOES or (f.sheet, f.cell) not in said]
+    return findings
 
 
 @functools.cache
@@ -761,6 +749,8 @@ def _rate_not_percent(r: Rule, ctx: Context) -> Iterator[Finding]:
             continue
         if f.unit == "分" and "满意" in i.name:
             continue  # 满意度测评得分 ≥90分: a score, as some surveys give it
+        if _against_library(ctx, i)[0]:
+            continue  # library_mismatch names the library's unit
         header = ctx.header(f.table, "target")
         yield ctx.finding(r, _where_target(ctx, f), header, i.target.raw,
                           f"{_indicator(i)}是比率（百分比）类指标，{header}“{_show(i.target.raw)}”的单位却是 {f.unit}；"
@@ -789,7 +779,7 @@ def _cost(i: Indicator) -> bool:
 def _cost_floor(r: Rule, ctx: Context) -> Iterator[Finding]:
     for f in _facts(ctx):
         i = f.i
-        if f.operator in ("≥", ">") and _cost(i) and not _FLOOR_OK.search(i.name):
+        if f.operator in ("≥", ">") and _cost(i) and not _FLOOR_OK.search(i.name) and not _against_library(ctx, i)[1]:
             header = ctx.header(f.table, "target")
             fix = f"≤{_num(i.target.number)}{f.unit}" if i.target.number is not None else "≤23.21万元"
             yield ctx.finding(r, _where_target(ctx, f), header, i.target.raw,
@@ -803,7 +793,7 @@ def _quantity_ceiling(r: Rule, ctx: Context) -> Iterator[Finding]:
     for f in _facts(ctx):
         i = f.i
         if (f.operator in ("≤", "<") and "数量" in i.level2 and _DONE.search(i.name)
-                and not _CEILING_OK.search(i.name)):
+                and not _CEILING_OK.search(i.name) and not _against_library(ctx, i)[1]):  # else library_mismatch
             header = ctx.header(f.table, "target")
             fix = f"≥{_num(i.target.number)}{f.unit}" if i.target.number is not None else "≥100%"
             yield ctx.finding(r, _where_target(ctx, f), header, i.target.raw,
@@ -1291,6 +1281,17 @@ __all__ = ["CATALOGUE", "RULES", "Declared", "Rule", "catalogue", "check", "decl
 
 
 # ---- the indicator library (指标库, form/library.py) ---------------------------------------------------
+def _against_library(ctx: Context, i: Indicator) -> tuple[bool, bool]:
+    """(unit, direction): whether a 库内 indicator's unit and direction differ from its library entry's. Said by
+    library_mismatch; the general indicator checks leave these to it (one warning at a cell for one mistake)."""
+    entry = ctx.t.library.find(i.level2, i.name) if ctx.t.library is not None else None
+    if entry is None:
+        return False, False
+    unit = i.measure_unit or i.target.unit
+    return (bool(entry.unit and unit and not same_unit(unit, entry.unit)),
+            not same_direction(entry.direction, i.target.operator, i.target.number, unit))
+
+
 @rule("indicators.library_mismatch", "warning", "库内指标的计量单位或方向与指标库不同",
       "指标库中“培训人数”计量单位为人次、方向为 ≥，表上写了“≤50人”。")
 def _library_mismatch(r: Rule, ctx: Context) -> Iterator[Finding]:
@@ -1301,14 +1302,15 @@ def _library_mismatch(r: Rule, ctx: Context) -> Iterator[Finding]:
         entry = library.find(i.level2, i.name)
         if entry is None:
             continue  # the department's own indicator: nothing to compare with
-        unit = i.measure_unit or i.target.unit
+        unit_differs, direction_differs = _against_library(ctx, i)
         differs = []
-        if entry.unit and unit and not same_unit(unit, entry.unit):
-            differs.append(f"计量单位“{_show(unit)}”与指标库的“{entry.unit}”不同")
-        if not same_direction(entry.direction, i.target.operator, i.target.number, unit):
+        if unit_differs:
+            differs.append(f"计量单位“{_show(i.measure_unit or i.target.unit)}”与指标库的“{entry.unit}”不同")
+        if direction_differs:
             differs.append(f"方向 {i.target.operator} 与指标库的 {entry.direction} 不同")
         if not differs:
             continue
+        unit = i.measure_unit or i.target.unit
         only_unit = len(differs) == 1 and unit == i.measure_unit and "measure_unit" in ctx.t.columns[table]
         column = "measure_unit" if only_unit else "target"
         header, value = ctx.header(table, column), i.measure_unit if only_unit else i.target.raw
