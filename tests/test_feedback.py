@@ -17,7 +17,7 @@ import pytest
 
 from tests.cli_runner import invoke
 from tests.helpers import fill_issued
-from xlform.form.fields import REVIEW_SHEET
+from xlform.form.fields import FEEDBACK_SHEET
 from xlform.form.model import Declaration
 from xlform.form.template import load_template
 from xlform.issue.distribute import DistributeResult, Issued, distribute, package_name
@@ -105,7 +105,7 @@ def test_package_is_the_return_rewritten_with_its_findings_marked(round_: Round,
     package = _package(out, "区教育局")
     assert package.name == f"2020_区教育局_{original.project.name}_退回修改.xlsx"
     wb = openpyxl.load_workbook(package)
-    assert wb.sheetnames[0] == REVIEW_SHEET and wb.active.title == REVIEW_SHEET
+    assert wb.sheetnames[0] == FEEDBACK_SHEET and wb.active.title == FEEDBACK_SHEET
     for f in findings:
         cell = wb[f.sheet][f.cell]
         assert cell.fill.fgColor.rgb == FIX_FILL_RGB, f.where
@@ -116,7 +116,7 @@ def test_package_is_the_return_rewritten_with_its_findings_marked(round_: Round,
     assert project.data_validations.dataValidation  # the template's validations, whatever program they used
     untouched = wb[findings[0].sheet]["C4"]
     assert untouched.fill.fgColor.rgb != FIX_FILL_RGB
-    review = [[c for c in row if c is not None] for row in wb[REVIEW_SHEET].iter_rows(values_only=True)]
+    review = [[c for c in row if c is not None] for row in wb[FEEDBACK_SHEET].iter_rows(values_only=True)]
     flat = [str(c) for row in review for c in row]
     for f in findings:
         assert rule_title(f.rule) in flat and f.where in flat and f.message in flat
@@ -127,7 +127,7 @@ def test_package_is_the_return_rewritten_with_its_findings_marked(round_: Round,
     assert [(f.rule, f.where) for f in check(again)] == [(f.rule, f.where) for f in check(original)]
     # The one sent back by decision carries the reviewer's opinion, its indicator's opinion at that row.
     health = openpyxl.load_workbook(_package(out, "区卫生健康委"))
-    texts = [str(c) for row in health[REVIEW_SHEET].iter_rows(values_only=True) for c in row if c is not None]
+    texts = [str(c) for row in health[FEEDBACK_SHEET].iter_rows(values_only=True) for c in row if c is not None]
     assert "退回修改" in texts and "成本测算依据不足，请补充" in texts and "目标值应量化" in texts
     assert not list(out.glob("*区民政局*"))  # clean and not sent back: nothing for it
 
@@ -294,7 +294,7 @@ def test_a_return_mailed_in_a_zip_is_taken_from_the_zip(round_: Round, tmp_path:
     _feedback(round_, out)
     package = _package(out, "区民政局")  # graded 中: back for another review, though 通过
     assert read(package).identity.form_id == form_id == round_.item("区民政局").form_id
-    texts = [c for row in openpyxl.load_workbook(package)[REVIEW_SHEET].iter_rows(values_only=True) for c in row]
+    texts = [c for row in openpyxl.load_workbook(package)[FEEDBACK_SHEET].iter_rows(values_only=True) for c in row]
     assert "通过（中）" in texts and "目标偏低" in texts
 
 

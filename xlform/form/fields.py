@@ -174,4 +174,4 @@ META_SHEET = "_meta"
 LISTS_SHEET = "_lists"
 CHECK_SHEET = "校验"
 HELP_SHEET = "填表说明"
-REVIEW_SHEET = "审核意见"  # first sheet of a workbook sent back to fix (issue/feedback.py); never read as input
+FEEDBACK_SHEET = "审核意见"  # first sheet of a workbook sent back to fix (issue/feedback.py); never read as input

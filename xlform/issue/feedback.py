@@ -32,7 +32,7 @@ from ..errors import UserError
 from ..export import csv_safe, template_of
 from ..fileio import refuse_overwriting_inputs, write_bytes_atomic
 from ..form import paper
-from ..form.fields import REVIEW_SHEET
+from ..form.fields import FEEDBACK_SHEET
 from ..form.layout import layout_for
 from ..form.model import Declaration
 from ..reading.reader import Registry, TemplateRef
@@ -371,7 +371,7 @@ def _summary(year: str, department: str, forms: list[Sent], created: datetime) -
                            "valign": "vcenter"})
     head = wb.add_format({**base, "bold": True, "bg_color": "#EDEDED", "align": "center"})
     cell = wb.add_format(base)
-    ws = wb.add_worksheet(REVIEW_SHEET)
+    ws = wb.add_worksheet(FEEDBACK_SHEET)
     for col, width in enumerate(SUMMARY_WIDTHS):
         ws.set_column(col, col, width)
     last = len(SUMMARY_HEADS) - 1

@@ -26,7 +26,7 @@ from .. import __version__
 from ..errors import UserError
 from ..fileio import write_bytes_atomic
 from ..form import paper
-from ..form.fields import CHECK_SHEET, HELP_SHEET, LISTS_SHEET, META_SHEET, REVIEW_SHEET, TICK, Kind
+from ..form.fields import CHECK_SHEET, FEEDBACK_SHEET, HELP_SHEET, LISTS_SHEET, META_SHEET, TICK, Kind
 from ..form.kinds import KINDS, Cell, Validating
 from ..form.layout import (
     FIRST_FIELD_ROW,
@@ -216,7 +216,7 @@ class _WorkbookWriter:
     # ---- the whole workbook ------------------------------------------------
     def build(self) -> bytes:
         sheets = self.t.sheets
-        review = self.wb.add_worksheet(REVIEW_SHEET) if self.notes else None
+        review = self.wb.add_worksheet(FEEDBACK_SHEET) if self.notes else None
         help_ws = self.wb.add_worksheet(HELP_SHEET)
         project = self.wb.add_worksheet(sheets["project"])
         goals = self.wb.add_worksheet(sheets["goals"])
