@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from ..form.fields import TABLES, Column, Field, Kind
 from ..form.layout import field_per_line, layout_for
-from ..form.library import same_direction, same_unit
+from ..form.library import Library, LibraryIndicator, same_direction, same_unit
 from ..form.model import Declaration, DeclarationValues, Indicator, field_value, row_value, rows_of
 from ..form.paper import counted_length
 from ..form.targets import GoalTarget, extract_goal_targets, operator_symbol, parse_target, same_subject
@@ -670,22 +670,26 @@ class _Facts:
     rate: bool  # a rate or share by its name: its target is a percentage
     name_placeholder: bool
     target_placeholder: bool
+    # (unit, direction) of a 库内 indicator differing from its library entry: said by library_mismatch, which the
+    # general checks leave them to (one warning at a cell for one mistake)
+    against_library: tuple[bool, bool] = (False, False)
 
 
 def _facts(ctx: Context) -> list[_Facts]:
     if ctx.quality is None:
-        ctx.quality = [_facts_of(table, i) for table in ctx.t.indicator_tables() if not ctx.unread(table)
-                       for i in rows_of(ctx.d, table)]
+        ctx.quality = [_facts_of(table, i, ctx.t.library) for table in ctx.t.indicator_tables()
+                       if not ctx.unread(table) for i in rows_of(ctx.d, table)]
     return ctx.quality
 
 
-def _facts_of(table: str, i: Indicator) -> _Facts:
+def _facts_of(table: str, i: Indicator, library: Library | None) -> _Facts:
     t = i.target
     typed = _UNIT_SYNONYMS.get(t.unit, t.unit)  # parse_target gives it half-width, without blanks
     unit = typed or (_unit_name(i.measure_unit) if t.number is not None and i.measure_unit else "")
     return _Facts(table, i, unit, typed, t.operator or (operator_symbol(i.operator) if i.operator else ""),
                   _RATE.search(i.name) is not None, _is_placeholder(i.name),
-                  _is_placeholder(t.raw) and not (t.raw.strip() == "无" and _NONE_OK.search(i.name) is not None))
+                  _is_placeholder(t.raw) and not (t.raw.strip() == "无" and _NONE_OK.search(i.name) is not None),
+                  _library_differs(library.find(i.level2, i.name) if library is not None else None, i))
 
 
 def _is_placeholder(text: str) -> bool:
@@ -749,7 +753,7 @@ def _rate_not_percent(r: Rule, ctx: Context) -> Iterator[Finding]:
             continue
         if f.unit == "分" and "满意" in i.name:
             continue  # 满意度测评得分 ≥90分: a score, as some surveys give it
-        if _against_library(ctx, i)[0]:
+        if f.against_library[0]:
             continue  # library_mismatch names the library's unit
         header = ctx.header(f.table, "target")
         yield ctx.finding(r, _where_target(ctx, f), header, i.target.raw,
@@ -779,7 +783,7 @@ def _cost(i: Indicator) -> bool:
 def _cost_floor(r: Rule, ctx: Context) -> Iterator[Finding]:
     for f in _facts(ctx):
         i = f.i
-        if f.operator in ("≥", ">") and _cost(i) and not _FLOOR_OK.search(i.name) and not _against_library(ctx, i)[1]:
+        if f.operator in ("≥", ">") and _cost(i) and not _FLOOR_OK.search(i.name) and not f.against_library[1]:
             header = ctx.header(f.table, "target")
             fix = f"≤{_num(i.target.number)}{f.unit}" if i.target.number is not None else "≤23.21万元"
             yield ctx.finding(r, _where_target(ctx, f), header, i.target.raw,
@@ -793,7 +797,7 @@ def _quantity_ceiling(r: Rule, ctx: Context) -> Iterator[Finding]:
     for f in _facts(ctx):
         i = f.i
         if (f.operator in ("≤", "<") and "数量" in i.level2 and _DONE.search(i.name)
-                and not _CEILING_OK.search(i.name) and not _against_library(ctx, i)[1]):  # else library_mismatch
+                and not _CEILING_OK.search(i.name) and not f.against_library[1]):  # else library_mismatch
             header = ctx.header(f.table, "target")
             fix = f"≥{_num(i.target.number)}{f.unit}" if i.target.number is not None else "≥100%"
             yield ctx.finding(r, _where_target(ctx, f), header, i.target.raw,
@@ -1281,10 +1285,8 @@ __all__ = ["CATALOGUE", "RULES", "Declared", "Rule", "catalogue", "check", "decl
 
 
 # ---- the indicator library (指标库, form/library.py) ---------------------------------------------------
-def _against_library(ctx: Context, i: Indicator) -> tuple[bool, bool]:
-    """(unit, direction): whether a 库内 indicator's unit and direction differ from its library entry's. Said by
-    library_mismatch; the general indicator checks leave these to it (one warning at a cell for one mistake)."""
-    entry = ctx.t.library.find(i.level2, i.name) if ctx.t.library is not None else None
+def _library_differs(entry: LibraryIndicator | None, i: Indicator) -> tuple[bool, bool]:
+    """(unit, direction): whether a 库内 indicator's unit and direction differ from its library entry's."""
     if entry is None:
         return False, False
     unit = i.measure_unit or i.target.unit
@@ -1302,7 +1304,7 @@ def _library_mismatch(r: Rule, ctx: Context) -> Iterator[Finding]:
         entry = library.find(i.level2, i.name)
         if entry is None:
             continue  # the department's own indicator: nothing to compare with
-        unit_differs, direction_differs = _against_library(ctx, i)
+        unit_differs, direction_differs = _library_differs(entry, i)
         differs = []
         if unit_differs:
             differs.append(f"计量单位“{_show(i.measure_unit or i.target.unit)}”与指标库的“{entry.unit}”不同")
