@@ -42,6 +42,20 @@ def test_xlsx_with_a_title_row_numbers_and_aliases(tmp_path: Path) -> None:
     assert [(d.name, d.code, d.projects) for d in read_roster(path)] == [("区教育局", "101", 3), ("区民政局", "", 1)]
 
 
+def test_xlsx_with_a_number_no_date_could_be_in_a_date_cell(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """A roster kept in Excel, with a date column and a value typed into it by mistake: read, and quietly."""
+    path = tmp_path / "名单.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    ws = wb.add_worksheet()
+    day = wb.add_format({"num_format": "yyyy-mm-dd"})
+    ws.write_row(0, 0, ["部门名称", "部门编码", "联系电话"])
+    ws.write_row(1, 0, ["区教育局", "001"])
+    ws.write_number(1, 2, -1e30, day)
+    wb.close()
+    assert [(d.name, d.phone[:2]) for d in read_roster(path)] == [("区教育局", "-1")]
+    assert "panicked" not in capfd.readouterr().err
+
+
 def test_tab_separated_and_trailing_blank_lines(tmp_path: Path) -> None:
     path = _csv(tmp_path, "部门名称\t项目数\n区教育局\t1\n\n\t\n")
     assert [d.name for d in read_roster(path)] == ["区教育局"]

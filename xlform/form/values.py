@@ -174,7 +174,8 @@ def parse_money(value: object) -> Decimal | None:
 
 
 _EXCEL_EPOCH = date(1899, 12, 30)  # serial 0 once the fictitious 1900-02-29 is accounted for
-_MAX_SERIAL = 2958465  # 9999-12-31
+MAX_SERIAL = 2958465  # 9999-12-31
+SERIAL_1904 = 1462  # a serial of the 1904 date system (Excel for Mac) + this = the same day's 1900 serial
 # A time part after the date (text pasted from a system export) is accepted and dropped.
 _TIME_PART = r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
 _DATE_PATTERNS = tuple(
@@ -193,11 +194,14 @@ _SPACED_SEPARATOR = re.compile(r"(?<!\s)\s*+([-/.年月日:])\s*+")
 
 def _from_serial(serial: float) -> date:
     day = math.floor(serial)  # the fraction is a time of day
-    if not 1 <= day <= _MAX_SERIAL or day == 60:  # 60 is Excel's non-existent 1900-02-29
+    if not 1 <= day <= MAX_SERIAL or day == 60:  # 60 is Excel's non-existent 1900-02-29
         raise ValueProblem(_NOT_A_DATE)
-    if day < 60:
-        return _EXCEL_EPOCH + timedelta(days=day + 1)
-    return _EXCEL_EPOCH + timedelta(days=day)
+    return serial_date(day)
+
+
+def serial_date(day: int) -> date:
+    """The day of a whole serial number (1900 date system, 1 ≤ day ≤ MAX_SERIAL)."""
+    return _EXCEL_EPOCH + timedelta(days=day + 1 if day < 60 else day)
 
 
 def parse_date(value: object) -> date | None:

@@ -1,10 +1,9 @@
-"""The bounds of each worksheet: how far its values reach, and values no date could be.
+"""The bounds of each worksheet: how far its values reach.
 
 python-calamine allocates the whole rectangle from A1 to the last value of a sheet: one value in
 XFD1048576 is a 17-billion-cell grid and aborts the process. So every sheet part is bounded first,
 by a few quick searches for the usual spelling of our sheets, else by an exact scan that places cells
-as calamine does. A huge number is not refused but found, so that the reader can read its sheet
-without calamine's date conversion (which panics on it).
+as calamine does.
 """
 
 from __future__ import annotations
@@ -122,21 +121,3 @@ def _col_number(letters: bytes) -> int:
     for ch in letters:
         n = n * 26 + ch - 64
     return n
-
-
-# A cell value of 11+ integer digits or with an exponent: as a date serial it is past any calendar
-# (calamine's date conversion panics on such a value in a date-styled cell, printing a Rust panic).
-# The literal "<v>" start lets the engine skip ahead (a third of a millisecond a return with a leading group);
-# a prefixed <x:v> is rare, and checked by the slower pattern only where the part has one.
-# White space after <v> is rare too (no program writes it) and makes the pattern twice as slow: a few
-# C-speed finds decide whether the part needs the pattern that allows it.
-_HUGE_VALUE = re.compile(rb"<v>[-+]?(?:\d{11}|\d*\.?\d+[eE])")
-_HUGE_SPACED_VALUE = re.compile(rb"<(?:\w+:)?v>\s*[-+]?(?:\d{11}|\d*\.?\d+[eE])")
-_SPACED = (b"<v> ", b"<v>\n", b"<v>\r", b"<v>\t", b":v>")
-
-
-def huge_value(body: bytes) -> bool:
-    """Whether a sheet part holds a number no date could be."""
-    if _HUGE_VALUE.search(body) is not None:
-        return True
-    return any(s in body for s in _SPACED) and _HUGE_SPACED_VALUE.search(body) is not None

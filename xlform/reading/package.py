@@ -17,7 +17,8 @@ is parsed; each lives in a module of its own:
    python-calamine allocates the whole rectangle from A1 to the last value;
 6. calamine only ever sees a fresh zip of exactly the parts checked here (Package.calamine_zip), so
    a zip that Python's and Rust's zip readers would read differently cannot
-   slip an unchecked part past us.
+   slip an unchecked part past us; and never styles.xml, so it converts no value to a date and no
+   value can make it fail (styles.py answers where a cell's format matters).
 """
 
 from __future__ import annotations
@@ -28,15 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..ooxml.ziparchive import Member, crc32, stored_zip
-from . import bounds, container, limits, parts, sniff, workbook_xml
-from .parts import XmlParts, parse_tree
-from .refusals import Unreadable
+from . import bounds, container, limits, parts, sniff, styles, workbook_xml
+from .parts import XmlParts
+from .styles import Shown
 from .workbook_xml import SheetRef
 
-NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-
 _PROTECTION = re.compile(rb"<(?:\w+:)?sheetProtection\b[^>]*>")
-_CELL_STYLE = re.compile(rb"(<(?:\w+:)?c\b[^>]*?)\s+s\s*=\s*[\"'][^\"']*[\"']")
 
 
 @dataclass
@@ -49,7 +47,7 @@ class Package:
     external_links: bool
     parts: dict[str, bytes] = field(default_factory=dict, repr=False)  # every XML part, checked
     crcs: dict[str, int] = field(default_factory=dict, repr=False)  # their CRC-32s, verified
-    _styles: dict[int, bool] | None = field(default=None, repr=False)
+    date1904: bool = False  # the workbook counts dates from 1904-01-01 (Excel for Mac)
 
     def sheet(self, name: str) -> SheetRef | None:
         return next((s for s in self.sheets if s.name == name), None)
@@ -58,29 +56,31 @@ class Package:
         """A checked XML part (KeyError when the file has none by that name)."""
         return self.parts[part]
 
-    def calamine_zip(self, unstyled: str | None = None) -> bytes:
+    def calamine_zip(self) -> bytes:
         """The checked XML parts as a fresh, uncompressed zip: all python-calamine ever parses.
 
-        The defined names are cut out of its workbook.xml: they are read here, and calamine
-        would parse them again for nothing (a fifth of its work when it opens a return).
-        `unstyled` names a sheet part whose cells lose their styles: calamine then hands back a
-        date cell as its serial number instead of converting it (it panics on a serial no calendar
-        holds, -1E+30 typed into a date cell), and the reader converts the serial itself."""
-        parts, crcs = self.parts, self.crcs
-        if unstyled in parts:
-            body = _CELL_STYLE.sub(rb"\1", parts[unstyled])
-            parts, crcs = {**parts, unstyled: body}, {**crcs, unstyled: crc32(body)}
+        Without styles.xml: calamine then converts no number to a date (it fails on a serial no
+        calendar holds, -1E+30 typed into a date cell, printing a Rust panic), and the reader asks
+        styles.py where a cell's format matters. The defined names are cut out of its workbook.xml: they
+        are read here, and calamine would parse them again for nothing (a fifth of its work when it opens
+        a return). Each worksheet starts with an empty list of merged cells: python-calamine reads a
+        sheet's merged cells (which nothing here uses) by parsing the whole sheet a second time up to the
+        first <mergeCells>, so this halves its work on every sheet."""
+        parts = {n: b for n, b in self.parts.items() if not n.lower().endswith("styles.xml")}
+        crcs = self.crcs
+        for ref in self.sheets:
+            body = parts.get(ref.part)
+            cut = _without_merged_cells(body) if body is not None else None
+            if cut is not None:
+                parts[ref.part] = cut
+                crcs = {**crcs, ref.part: crc32(cut)}
         book = parts.get("xl/workbook.xml", b"")
         start, end = book.find(b"<definedNames>"), book.find(b"</definedNames>")
         if 0 < start < end:
             book = book[:start] + book[end + len(b"</definedNames>") :]
-            parts = {**parts, "xl/workbook.xml": book}
+            parts["xl/workbook.xml"] = book
             crcs = {**crcs, "xl/workbook.xml": crc32(book)}
         return stored_zip(parts, crcs)
-
-    def has_huge_value(self, part: str) -> bool:
-        """Whether a sheet holds a number no date could be (read such a sheet with calamine_zip(unstyled=part))."""
-        return bounds.huge_value(self.parts.get(part, b""))
 
     def sheet_protected(self, name: str) -> bool:
         ref = self.sheet(name)
@@ -92,30 +92,33 @@ class Package:
         tag = _PROTECTION.search(body, max(0, at - 64)) if at >= 0 else None
         return bool(tag and re.search(rb'\bsheet="(1|true)"', tag.group(0)))
 
+    def shown(self, sheet: str, address: str) -> Shown:
+        """How the number format of the cell at `address` shows a number (percent, date, …)."""
+        ref = self.sheet(sheet)
+        index = styles.style_of(self.parts[ref.part], address) if ref is not None and ref.part in self.parts else None
+        if index is None:
+            return Shown.NUMBER
+        return styles.cell_styles(self.parts.get("xl/styles.xml", b"")).of(index)
+
     def is_percent_cell(self, sheet: str, address: str) -> bool:
         """Whether the cell at `address` carries a percent number format (for 1.0 shown as 100%)."""
-        ref = self.sheet(sheet)
-        if ref is None or ref.part not in self.parts:
-            return False
-        m = re.search(rb'<c r="' + address.encode() + rb'"[^>]*?\ss="(\d+)"', self.parts[ref.part])
-        return m is not None and self._percent_styles().get(int(m.group(1)), False)
+        return self.shown(sheet, address) is Shown.PERCENT
 
-    def _percent_styles(self) -> dict[int, bool]:
-        if self._styles is None:
-            self._styles = {}
-            try:
-                root = parse_tree(self.parts, "xl/styles.xml")
-            except Unreadable:  # without styles a number is just not shown as a percent
-                return self._styles
-            custom = {
-                _int(n.get("numFmtId")): "%" in (n.get("formatCode") or "")
-                for n in root.iter(f"{NS_MAIN}numFmt")
-            }
-            xfs = root.find(f"{NS_MAIN}cellXfs")
-            for i, xf in enumerate(xfs if xfs is not None else []):
-                fmt = _int(xf.get("numFmtId"))
-                self._styles[i] = fmt in (9, 10) or custom.get(fmt, False)
-        return self._styles
+
+_NO_MERGED_CELLS = b"<mergeCells></mergeCells>"
+
+
+def _without_merged_cells(body: bytes) -> bytes | None:
+    """The sheet with an empty <mergeCells> first in it; None where its start is spelled otherwise than
+    every writer spells it (an XML declaration at most, then `<worksheet` with double-quoted attributes)."""
+    at = body.find(b"<worksheet")
+    end = body.find(b">", at)
+    head, root = body[:at], body[at:end]
+    if at < 0 or end < 0 or head.count(b"<") > (1 if head.startswith(b"<?xml") and head.rstrip().endswith(b"?>") else 0):
+        return None
+    if root.count(b'"') % 2 or b"'" in root or b"<" in root[1:]:
+        return None  # a ">" inside an attribute value: not the end of the tag
+    return body[: end + 1] + _NO_MERGED_CELLS + body[end + 1 :]
 
 
 def open_package(path: Path, data: bytes | None = None, sheets: Collection[str] | None = None,
@@ -147,6 +150,7 @@ class Opening:
     sheets: list[SheetRef] = field(default_factory=list)
     defined: dict[str, str] = field(default_factory=dict)
     locked: bool = False
+    date1904: bool = False
     targets: dict[str | None, str] = field(default_factory=dict)
 
     @property
@@ -165,6 +169,7 @@ class Opening:
             external_links=any(n.startswith("xl/externalLinks/") for n in names),
             parts=self.xml.parts,
             crcs=self.xml.crcs,
+            date1904=self.date1904,
         )
 
 
@@ -185,9 +190,3 @@ def _has_macros(names: Iterable[str], loaded: dict[str, bytes]) -> bool:
     return (any(n.lower().endswith("vbaproject.bin") for n in names)
             or b"vbaproject" in loaded.get("xl/_rels/workbook.xml.rels", b"").lower())
 
-
-def _int(text: str | None) -> int:
-    try:
-        return int(text or "0")
-    except ValueError:
-        return -1

@@ -43,13 +43,16 @@ from ..form.template import (
     parse_template,
     previous_templates,
 )
-from ..form.values import ValueProblem, clean_text
+from ..form.values import SERIAL_1904, ValueProblem, clean_text
 from ..review import rules
 from ..review.findings import Finding, shown
 from ..review.rules import Declared
 from . import refusals as R
 from .package import Package, open_package
 from .refusals import Unreadable
+from .styles import Shown, as_shown
+
+_NUMBERS = (int, float)  # what calamine hands back for a number (bool is a class of its own)
 
 _REF = re.compile(r"^=?(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?$")
 _PUNCT = re.compile(r"[\s:：*＊]+")
@@ -177,34 +180,14 @@ class _Reader:
 
     def grid(self, sheet: str) -> list[list[Any]]:
         if sheet not in self.grids:
-            ref = self.pkg.sheet(sheet)
-            if ref is not None and self.pkg.has_huge_value(ref.part):
-                self.grids[sheet] = self._grid_unstyled(sheet, None)
-                return self.grids[sheet]
             try:
-                rows = self.book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-            except BaseException as exc:  # a calamine failure: a damaged sheet, or a value it cannot convert
+                rows: list[list[Any]] = self.book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+            except BaseException as exc:  # a calamine failure: a damaged sheet
                 if not _calamine_failed(exc):
                     raise
-                rows = self._grid_unstyled(sheet, exc)
+                raise Unreadable(R.SHEET_DAMAGED, sheet=sheet, detail=_short(exc)) from None
             self.grids[sheet] = rows
         return self.grids[sheet]
-
-    def _grid_unstyled(self, sheet: str, first: BaseException | None) -> list[list[Any]]:
-        """Once more without cell styles: a date cell holding a number no calendar has (-1E+30) makes
-        calamine fail on the whole sheet; unstyled, it is a number, and the reader's date check gives a
-        finding at that cell. Only a sheet that fails this way too is damaged."""
-        ref = self.pkg.sheet(sheet)
-        try:
-            if ref is None:
-                raise first or KeyError(sheet)
-            book = CalamineWorkbook.from_filelike(io.BytesIO(self.pkg.calamine_zip(unstyled=ref.part)))
-            rows: list[list[Any]] = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-            return rows
-        except BaseException as exc:
-            if not _calamine_failed(exc):
-                raise
-            raise Unreadable(R.SHEET_DAMAGED, sheet=sheet, detail=_short(first or exc)) from None
 
     # ---- identity -----------------------------------------------------------
     def read(self) -> Declaration:
@@ -319,12 +302,19 @@ class _Reader:
                 continue
             d.source.cells[spot.key] = (spot.sheet, spot.address)
             raw = cells[spot.col] if spot.col < len(cells) else ""
-            value = clean_text(raw) if spot.text else self.convert(spot.kind, raw, spot.sheet, spot.address, label)
+            if spot.text and raw.__class__ not in _NUMBERS:
+                value = clean_text(raw)
+            else:
+                value = self.convert(spot.kind, raw, spot.sheet, spot.address, label)
             set_field_value(d, spot.group, spot.key, value)
 
     def convert(self, kind: Kind, raw: Any, sheet: str, address: str, label: str) -> Any:
         """One raw cell value → model value; a value of the wrong kind becomes a finding and None."""
         try:
+            if kind in TEXT_KINDS:
+                return clean_text(self.as_shown(raw, sheet, address))
+            if kind is Kind.DATE and self.pkg.date1904 and raw.__class__ in _NUMBERS:
+                raw += SERIAL_1904  # read as the same day's serial in the 1900 system
             if kind is Kind.TARGET:
                 number = isinstance(raw, (int, float)) and not isinstance(raw, bool)
                 if number and self.pkg.is_percent_cell(sheet, address):
@@ -336,6 +326,15 @@ class _Reader:
             self.add(rules.CATALOGUE[KINDS[kind].rule], sheet, address, label, raw,
                      f"“{label}”填了“{shown(raw)}”，{exc}。")
             return None if kind is not Kind.TICK else False
+
+    def as_shown(self, raw: Any, sheet: str, address: str) -> Any:
+        """A number in a cell formatted as a date is that date (as Excel shows it, and as a clerk typed it)."""
+        if raw.__class__ not in _NUMBERS:
+            return raw
+        shown = self.pkg.shown(sheet, address)
+        if shown is Shown.DATE and self.pkg.date1904:
+            raw += SERIAL_1904
+        return as_shown(raw, shown) if shown is Shown.DATE or shown is Shown.DURATION else raw
 
     # ---- row tables ---------------------------------------------------------
     def read_table(self, d: Declaration, template: Template, pos: TablePos) -> list[Any]:
@@ -377,7 +376,7 @@ class _Reader:
                 if (raw == "" and c.builtin) or c.computed:
                     continue  # the dataclass default is the empty value; a computed column is not data
                 convert = c.convert
-                if convert is None:  # a target: a number in a percent cell is a percentage
+                if convert is None or (c.text and raw.__class__ in _NUMBERS):  # the cell's format matters
                     value = self.convert(c.kind, raw, ref.sheet, f"{c.letter}{r + 1}", c.header)
                 else:
                     try:  # the address of a cell is built only for a finding
@@ -418,7 +417,7 @@ class _TableColumn:
     letter: str
     builtin: bool  # an attribute of the row type; False: kept in the row's `extra`
     computed: bool  # a formula the writer draws (the library's help): not data
-    # raw cell value → model value, raising ValueProblem (None: a target, which also asks the cell's format)
+    # raw cell value → model value, raising ValueProblem (None: a target or a date, read by _Reader.convert)
     convert: Callable[[Any], Any] | None = None
 
 
@@ -440,7 +439,8 @@ def _table_plan(template: Template, table: str, text: str) -> _TablePlan | None:
     for c in pos.columns:
         col = ref.col + (c.col - pos.first_col)
         kind = c.column.kind
-        convert = clean_text if kind in TEXT_KINDS else (None if kind is Kind.TARGET else KINDS[kind].convert)
+        # None: read by _Reader.convert, which also asks the cell's format (a target, a date) or the date system
+        convert = clean_text if kind in TEXT_KINDS else (None if kind in (Kind.TARGET, Kind.DATE) else KINDS[kind].convert)
         columns.append(_TableColumn(c.column.key, kind, kind in TEXT_KINDS, c.header, col, xl_col_to_name(col),
                                     c.column.builtin, c.column.computed, convert))
     return _TablePlan(ref, tuple(columns))

@@ -1,5 +1,5 @@
 """What workbook.xml and its relationships say: the sheets (name, part, visibility), the
-workbook-level defined names and whether the structure is locked.
+workbook-level defined names, whether the structure is locked and the date system (1900 or 1904).
 
 Read by regular expressions over the checked parts (parts.py), never by a parser that could expand
 a declared entity; calamine parses the same parts strictly afterwards.
@@ -29,7 +29,7 @@ class SheetRef:
 
 
 def read_workbook_xml(o: Opening) -> None:
-    """workbook.xml and its relationships: the sheets, defined names, structure protection."""
+    """workbook.xml and its relationships: the sheets, defined names, structure protection, date system."""
     body, rels = o.xml.parts.get("xl/workbook.xml", b""), o.xml.parts.get("xl/_rels/workbook.xml.rels", b"")
     key = (body, rels)
     found = _SEEN.get(key) if len(body) + len(rels) <= _SEEN_BYTES else None
@@ -39,20 +39,21 @@ def read_workbook_xml(o: Opening) -> None:
             if len(_SEEN) >= _SEEN_MAX:
                 _SEEN.pop(next(iter(_SEEN)))
             _SEEN[key] = found
-    sheets, defined, o.locked, targets = found
+    sheets, defined, o.locked, targets, o.date1904 = found
     o.sheets, o.defined, o.targets = list(sheets), dict(defined), dict(targets)  # copies: callers may edit them
 
 
 # The returns of a round share their workbook.xml byte for byte (the department is stamped elsewhere): what
 # it says is a function of its bytes, so it is read once per distinct part. Small parts only, a few dozen.
-_SEEN: dict[tuple[bytes, bytes], tuple[list[SheetRef], dict[str, str], bool, dict[str | None, str]]] = {}
+_Workbook = tuple[list[SheetRef], dict[str, str], bool, dict[str | None, str], bool]
+_SEEN: dict[tuple[bytes, bytes], _Workbook] = {}
 _SEEN_BYTES = 256 * 1024
 _SEEN_MAX = 32
 
 
 # The few elements the reader needs from workbook.xml and its .rels, in any namespace prefix. The prefix
 # is possessive (++): trying it on each of the ~60 <definedName tags then costs no backtracking.
-_ELEMENT = re.compile(rb"<(?:[\w.-]++:)?(sheet|workbookProtection|Relationship)\b([^>]*?)/?>")
+_ELEMENT = re.compile(rb"<(?:[\w.-]++:)?(sheet|workbookProtection|workbookPr|Relationship)\b([^>]*?)/?>")
 # Defined names are most of workbook.xml. Excel, WPS, LibreOffice and xlsxwriter all write them like this:
 _USUAL_DEFINED = re.compile(r'<definedName name="([^"&<]*)"( localSheetId="\d+")?>([^<&]*)</definedName>')
 # … and this reads any other spelling (prefixes, attribute order, entities).
@@ -91,7 +92,7 @@ def _xml_text(raw: bytes) -> str:
 _USUAL_REL = re.compile(rb'<Relationship Id="([^"&<]*)" Type="[^"&<]*" Target="([^"&<]*)"(?: TargetMode="\w+")?/>')
 
 
-def _workbook(parts: dict[str, bytes]) -> tuple[list[SheetRef], dict[str, str], bool, dict[str | None, str]]:
+def _workbook(parts: dict[str, bytes]) -> _Workbook:
     rels = parts.get("xl/_rels/workbook.xml.rels", b"")
     usual_rels = _USUAL_REL.findall(rels)
     if len(usual_rels) == rels.count(b"Relationship") - rels.count(b"Relationships"):  # no other spelling
@@ -100,7 +101,7 @@ def _workbook(parts: dict[str, bytes]) -> tuple[list[SheetRef], dict[str, str], 
         relations = [(_attr(raw, "Id"), _attr(raw, "Target") or "")
                      for tag, raw in _elements(parts, "xl/_rels/workbook.xml.rels") if tag == b"Relationship"]
     targets = {rid: _part_name(target) for rid, target in relations}
-    sheets, locked = [], False
+    sheets, locked, date1904 = [], False, False
     for tag, raw in _elements(parts, "xl/workbook.xml"):
         if tag == b"sheet":
             usual = _USUAL_SHEET_ATTRS.fullmatch(raw)
@@ -111,7 +112,9 @@ def _workbook(parts: dict[str, bytes]) -> tuple[list[SheetRef], dict[str, str], 
             sheets.append(SheetRef(name, targets.get(rid, ""), state or "visible"))
         elif tag == b"workbookProtection":
             locked = _attr(raw, "lockStructure") in ("1", "true")
-    return sheets, _defined_names(parts["xl/workbook.xml"]), locked, targets
+        elif tag == b"workbookPr":  # Excel for Mac's 1904 date system: serial 0 is 1904-01-01
+            date1904 = _attr(raw, "date1904") in ("1", "true")
+    return sheets, _defined_names(parts["xl/workbook.xml"]), locked, targets, date1904
 
 
 # A <sheet> element's attributes as every writer we know orders them.
