@@ -17,8 +17,8 @@ from xlform.form.model import Declaration
 from xlform.form.template import Template, parse_template, templates_dir
 from xlform.issue.distribute import distribute
 from xlform.issue.roster import Department
-from xlform.reading.package import Unreadable
 from xlform.reading.reader import Registry, read
+from xlform.reading.refusals import Unreadable
 from xlform.writing.workbook import write_workbook
 
 BUILTIN = templates_dir().joinpath("shanghai-2020.yaml").read_text(encoding="utf-8")

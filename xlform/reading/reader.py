@@ -363,28 +363,31 @@ class _Reader:
         # Rows past the sheet's last row are empty: a name stretched to row 1,048,576 (or 10^12) costs nothing.
         last_row = min(ref.last_row, len(grid) - 1)
         first, width = ref.col, len(columns)
+        sheet = ref.sheet
         for r in range(ref.row, last_row + 1):
             values = grid[r][first : first + width]
             if values.count("") == len(values):
                 continue  # empty rows between filled ones are normal (calamine gives "" for an empty cell)
-            values += [""] * (width - len(values))
+            if len(values) < width:
+                values += [""] * (width - len(values))
             found_before = len(self.findings)
             filled = False
             own: dict[str, Any] = {}  # the row type's attributes
             added: dict[str, Any] = {}  # columns the template adds
-            for c, raw in zip(columns, values, strict=True):
-                if (raw == "" and c.builtin) or c.computed:
-                    continue  # the dataclass default is the empty value; a computed column is not data
-                convert = c.convert
-                if convert is None or (c.text and raw.__class__ in _NUMBERS):  # the cell's format matters
-                    value = self.convert(c.kind, raw, ref.sheet, f"{c.letter}{r + 1}", c.header)
+            for i, key, builtin, convert, text, c in plan.cells:
+                raw = values[i]
+                if builtin and raw == "":
+                    continue  # the dataclass default is the empty value
+                if convert is None or (text and raw.__class__ in _NUMBERS):  # the cell's format matters
+                    value = self.convert(c.kind, raw, sheet, f"{c.letter}{r + 1}", c.header)
                 else:
                     try:  # the address of a cell is built only for a finding
                         value = convert(raw)
                     except ValueProblem:
-                        value = self.convert(c.kind, raw, ref.sheet, f"{c.letter}{r + 1}", c.header)
-                (own if c.builtin else added)[c.key] = value
-                filled = filled or (value not in ("", None, False) and getattr(value, "raw", True) != "")
+                        value = self.convert(c.kind, raw, sheet, f"{c.letter}{r + 1}", c.header)
+                (own if builtin else added)[key] = value
+                if not filled:
+                    filled = value not in ("", None, False) and getattr(value, "raw", True) != ""
             if not filled and len(self.findings) == found_before:
                 continue  # only blanks typed in (a value that could not be read keeps its row)
             item = row_type(values=added, row=r + 1) if plain else row_type(row=r + 1, extra=added, **own)
@@ -425,6 +428,9 @@ class _TableColumn:
 class _TablePlan:
     ref: Ref  # the table's rows, below its header row
     columns: tuple[_TableColumn, ...]
+    # The columns that hold data (a computed column does not), unpacked for the loop over every cell:
+    # (index in the row, key, builtin, convert, text, the column)
+    cells: tuple[tuple[int, str, bool, Callable[[Any], Any] | None, bool, _TableColumn], ...] = ()
 
 
 @functools.lru_cache(maxsize=256)
@@ -443,7 +449,8 @@ def _table_plan(template: Template, table: str, text: str) -> _TablePlan | None:
         convert = clean_text if kind in TEXT_KINDS else (None if kind in (Kind.TARGET, Kind.DATE) else KINDS[kind].convert)
         columns.append(_TableColumn(c.column.key, kind, kind in TEXT_KINDS, c.header, col, xl_col_to_name(col),
                                     c.column.builtin, c.column.computed, convert))
-    return _TablePlan(ref, tuple(columns))
+    cells = tuple((i, c.key, c.builtin, c.convert, c.text, c) for i, c in enumerate(columns) if not c.computed)
+    return _TablePlan(ref, tuple(columns), cells)
 
 
 
