@@ -10,6 +10,7 @@ text: no pattern has two unbounded parts that can trade characters (tests/timing
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -148,6 +149,22 @@ def parse_target(raw: str | int | float | Decimal | date | None) -> Target:
     text = clean_text(raw)  # a date cell (6/30 typed in Excel) becomes 2026-06-30
     if not text:
         return Target(raw="")
+    if len(text) > _SHORT:
+        return _parse(text)
+    t = _parse_short(text)  # a fresh Target each time: the reader completes a national form's (operator, unit)
+    return Target(t.raw, t.operator, t.number, t.unit, t.qualitative, t.deadline)
+
+
+# The same few dozen targets (100%, ≥98%, 及时) recur in every return of a round: parsed once each.
+_SHORT = 40
+
+
+@functools.lru_cache(maxsize=2048)
+def _parse_short(text: str) -> Target:
+    return _parse(text)
+
+
+def _parse(text: str) -> Target:
     half = to_halfwidth(text).strip()
     m = _TARGET_HEAD.match(half)
     # A digit after the number ("1-2次", "2026-06-30") means it is no simple target.
