@@ -374,11 +374,11 @@ class _Reader:
             filled = False
             own: dict[str, Any] = {}  # the row type's attributes
             added: dict[str, Any] = {}  # columns the template adds
-            for i, key, builtin, convert, text, c in plan.cells:
+            for i, key, builtin, convert, is_text, c in plan.cells:
                 raw = values[i]
                 if builtin and raw == "":
                     continue  # the dataclass default is the empty value
-                if convert is None or (text and raw.__class__ in _NUMBERS):  # the cell's format matters
+                if convert is None or (is_text and raw.__class__ in _NUMBERS):  # the cell's format matters
                     value = self.convert(c.kind, raw, sheet, f"{c.letter}{r + 1}", c.header)
                 else:
                     try:  # the address of a cell is built only for a finding
