@@ -170,8 +170,11 @@ def xlform_read_check(path: Path) -> None:
 def run_cli(args: list[str], cwd: Path) -> tuple[float, int, int]:
     """(seconds, exit code, peak MiB): the peak of the summed RSS of the command and its worker processes,
     sampled every 20 ms (ru_maxrss would report this script's own size, inherited across fork)."""
+    # As an installed xlform runs: its bytecode cached (PYTHONDONTWRITEBYTECODE, set on some machines, would
+    # make every command compile all its modules again, a third of a second of each run).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), *args], cwd=cwd,
+    proc = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), *args], cwd=cwd, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = [0]
 
