@@ -417,3 +417,16 @@ def test_summary_printed_by_libreoffice_shows_whose_row_on_every_page(tmp_path: 
         assert "表单编号" not in page and "shanghai-2020" not in page, page  # technical columns are not printed
         assert "上级财政拨款" not in page and "收到时间" not in page, page  # nor detail left off paper
     assert sum(len(re.findall(r"区测试\d{3}局", p)) for p in summary) == len(departments)
+
+
+def test_a_report_hands_the_garbage_collector_back_as_it_found_it(tmp_path: Path) -> None:
+    """make_report keeps its results out of the collector's full passes while it runs (gc.freeze), and only then."""
+    import gc
+
+    from xlform.writing.workbook import write_workbook
+
+    (tmp_path / "in").mkdir()
+    write_workbook(load_template("shanghai-2020"), tmp_path / "in" / "a.xlsx", clean_sample())
+    assert gc.get_freeze_count() == 0
+    result = make_report([tmp_path / "in"], tmp_path / "r.xlsx", jobs=1)
+    assert result.returns == 1 and gc.get_freeze_count() == 0

@@ -112,3 +112,30 @@ def test_any_text_is_well_formed_and_reads_back_as_itself(tmp_path_factory: pyte
         ElementTree.fromstring(zf.read("xl/worksheets/sheet1.xml"))  # well-formed XML, whatever was typed
     grid = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("表").to_python(skip_empty_area=False)
     assert [row[0] for row in grid[1:]] == texts
+
+
+def test_sheets_written_side_by_side_are_the_sheets_written_one_by_one(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large report's sheets are written in forked processes (Linux): part for part the same bytes."""
+    from xlform.ooxml import rows as ooxml_rows
+
+    monkeypatch.setattr(ooxml_rows, "PARALLEL_ROWS", N)  # this report counts as large
+    pools = []
+
+    class Counted(ooxml_rows.ProcessPoolExecutor):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pools.append(kwargs["max_workers"])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(ooxml_rows, "ProcessPoolExecutor", Counted)
+    tables = [Table("明细", "detail", COLUMNS, _rows(), totals=True, status_col=6),
+              Table("又一张", "more", COLUMNS, _rows()[:N // 2], totals=True)]
+    parts = {}
+    for jobs in (1, 2):
+        path = tmp_path / f"{jobs}.xlsx"
+        write_xlsx(tables, path, "元", jobs=jobs)
+        with zipfile.ZipFile(path) as z:
+            parts[jobs] = {n: z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/")}
+    assert pools == [2]  # jobs=2 wrote in two processes, jobs=1 in this one
+    assert len(parts[1]) == 2 and parts[1] == parts[2]
+    assert b"\xe7\xac\xac4499\xe8\xa1\x8c" in parts[2]["xl/worksheets/sheet1.xml"]  # 第4499行: the rows are there

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -44,18 +47,51 @@ class SheetRows:
     rows: Sequence[Sequence[Any]]
 
 
-def fill_rows(path: Path, sheets: dict[str, SheetRows]) -> None:
+def fill_rows(path: Path, sheets: dict[str, SheetRows], jobs: int = 1) -> None:
     """Rewrite the workbook at `path` with each named worksheet part's probe row replaced by its rows
-    (styled as the probe row's cells are); every other part is copied as it is."""
+    (styled as the probe row's cells are); every other part is copied as it is. With `jobs` > 1 and rows
+    enough, the sheets are written side by side in forked processes (Linux)."""
     data = path.read_bytes()
-    entries: list[Entry] = []
-    for member in directory(data, 10_000):
-        sheet = sheets.get(member.name)
-        entries.append(copied(data, member) if sheet is None else deflated(member.name, _filled(inflate(data, member), sheet)))
-    missing = set(sheets) - {e.name for e in entries}
+    members = directory(data, 10_000)
+    missing = set(sheets) - {m.name for m in members}
     if missing:
         raise ValueError(f"no worksheet part {sorted(missing)} in {path}")
-    path.write_bytes(write_zip(entries))
+    frames = {m.name: inflate(data, m) for m in members if m.name in sheets}
+    written = _written(frames, sheets, jobs)
+    path.write_bytes(write_zip(written[m.name] if m.name in sheets else copied(data, m) for m in members))
+
+
+# Below this many rows in all a report is written in one process: a fork costs more than it saves.
+PARALLEL_ROWS = 20_000
+# The sheets a forked writer renders: set just before the fork, so a child has them without a copy.
+_TO_WRITE: tuple[dict[str, bytes], dict[str, SheetRows]] | None = None
+
+
+def _written(frames: dict[str, bytes], sheets: dict[str, SheetRows], jobs: int) -> dict[str, Entry]:
+    """Each sheet's part, rows in place and compressed. The sheets of a report are independent, and its
+    writing was otherwise the one long step of `xlform report` left in a single process."""
+    global _TO_WRITE
+    names = sorted(sheets, key=lambda n: -len(sheets[n].rows))  # the longest first: none is left for last
+    if jobs < 2 or len(sheets) < 2 or sum(len(s.rows) for s in sheets.values()) < PARALLEL_ROWS \
+            or not sys.platform.startswith("linux"):  # elsewhere a worker would start a fresh interpreter
+        return {n: _sheet_entry(n, frames[n], sheets[n]) for n in names}
+    _TO_WRITE = (frames, sheets)
+    try:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=get_context("fork")) as pool:
+            futures = {n: pool.submit(_forked_entry, n) for n in names}
+            return {n: f.result() for n, f in futures.items()}
+    finally:
+        _TO_WRITE = None
+
+
+def _forked_entry(name: str) -> Entry:
+    assert _TO_WRITE is not None, "set before the fork"
+    frames, sheets = _TO_WRITE
+    return _sheet_entry(name, frames[name], sheets[name])
+
+
+def _sheet_entry(name: str, frame: bytes, sheet: SheetRows) -> Entry:
+    return deflated(name, _filled(frame, sheet))
 
 
 _PROBE = re.compile(rb'<row r="%d"[ >]' % PROBE_ROW)

@@ -26,10 +26,10 @@ from .tables import Heading, ReportResult, Table
 
 
 def write_tables(tables: list[Table], output: Path, fmt: str, unit: str, result: ReportResult,
-                 heading: Heading | None = None) -> list[Path]:
+                 heading: Heading | None = None, jobs: int = 1) -> list[Path]:
     try:
         if fmt == "xlsx":
-            write_xlsx(tables, output, unit, heading)
+            write_xlsx(tables, output, unit, heading, jobs)
             return [output]
         if fmt == "json":
             write_json(tables, output, unit, result)
@@ -41,7 +41,7 @@ def write_tables(tables: list[Table], output: Path, fmt: str, unit: str, result:
         raise UserError(f"无法写入 {output}：{os_reason(exc)}") from None
 
 
-def write_xlsx(tables: list[Table], output: Path, unit: str, heading: Heading | None = None) -> None:
+def write_xlsx(tables: list[Table], output: Path, unit: str, heading: Heading | None = None, jobs: int = 1) -> None:
     heading = heading or Heading()
     with atomic_path(output) as tmp:
         wb = Workbook(str(tmp), {
@@ -76,7 +76,7 @@ def write_xlsx(tables: list[Table], output: Path, unit: str, heading: Heading | 
             if table.rows:  # xlsxwriter names worksheet parts by their order
                 rows[f"xl/worksheets/sheet{number}.xml"] = SheetRows([c.kind for c in table.columns], table.rows)
         wb.close()
-        fill_rows(tmp, rows)
+        fill_rows(tmp, rows, jobs)
 
 
 def _on_sheet(table: Table) -> Table:

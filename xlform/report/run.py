@@ -13,6 +13,7 @@ input file is a row of 汇总, 被替代版本 or 未读取文件.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import re
@@ -68,6 +69,7 @@ def make_report(
 ) -> ReportResult:
     """Collect, check and report. Raises UserError for a usage mistake; a bad return never raises."""
     started = time.perf_counter()
+    frozen_before = gc.get_freeze_count()
     if fmt not in FORMATS:
         raise UserError(f"报告格式应为 {'、'.join(FORMATS)} 之一。")
     # Several manifests are one round that grew (a 补发 to new departments): their issued lists merged.
@@ -114,7 +116,7 @@ def make_report(
                     lost = _load(store, more)
             returns, unread = _sort_out(disks, collected)
             review = _Reviewed(decisions, packages, grading, bool(roster or manifest))
-            result = _assemble(returns, unread, expected, issued, output, fmt, Labels(known), inboxes, review)
+            result = _assemble(returns, unread, expected, issued, output, fmt, Labels(known), inboxes, review, read[0])
             if store is not None:
                 _remember_report(store, signature, result)
                 store.set_round(review.facts.to_json())
@@ -129,6 +131,8 @@ def make_report(
     finally:
         if store is not None:
             store.close()
+        if not frozen_before:  # see _keep: the caller's own frozen objects, if any, stay so
+            gc.unfreeze()
     result.seconds = time.perf_counter() - started
     return result
 
@@ -318,17 +322,26 @@ def _collect(disks: list[DiskFile], store: Store | None, jobs: int, templates: l
             store.touch([(d.path, d.size, d.mtime_ns, reuse[d.path]) for d in touched],
                         [r for d in touched for r in _receipts(d, out[d.path])], now)
 
+    _keep()  # before the workers are forked: they need not scan what they inherit either
     with _progress_bar(len(todo), progress) as advance:
         def done(batch: list[FileOutcome]) -> None:
             if store is not None:
                 store.save(batch, [r for fo in batch for r in _receipts(fo.disk, fo.items)], now)
             for fo in batch:
                 out[fo.disk.path] = fo.items
+            _keep()
             advance(len(batch))
 
         collect_files(todo, jobs=jobs, templates=templates, on_done=done, parallel_from=parallel_from,
                       counted=sum(len(items) for items in stored.values()))  # one run budget, kept results too
     return out, stored
+
+
+def _keep() -> None:
+    """What a report holds to its end (the results of 10,000 returns: millions of objects, none in a cycle)
+    is taken out of the garbage collector's full passes as it arrives: each pass would scan all of it again,
+    a sixth of a 10,000-return report. Young objects are collected as ever; make_report hands all back."""
+    gc.freeze()
 
 
 def _load(store: Store, stored: dict[str, list[Collected]]) -> set[str]:
@@ -477,8 +490,8 @@ def _facts(latest: list[Return], unread: list[Unread], departments: list[Expecte
 
 
 def _assemble(all_returns: list[Return], unread: list[Unread], expected: list[Expected], issued: list[Issued],
-              output: Path, fmt: str, labels: Labels, inboxes: list[Path], reviewed: _Reviewed | None = None
-              ) -> ReportResult:
+              output: Path, fmt: str, labels: Labels, inboxes: list[Path], reviewed: _Reviewed | None = None,
+              jobs: int = 1) -> ReportResult:
     reviewed = reviewed or _Reviewed({}, [], set(), bool(expected))
     latest, superseded = _latest(all_returns)
     _check_claims(latest, issued)
@@ -513,8 +526,9 @@ def _assemble(all_returns: list[Return], unread: list[Unread], expected: list[Ex
     result.to_act = who_must_act(reviewed.facts, lines)
     grading = any((r.outcome.template, r.outcome.version) in reviewed.grading for r in latest)
     tables = build_tables(latest, superseded, unread, departments, unit, Review(lines, reviewed.decisions, grading))
+    _keep()  # the tables' rows, kept until they are written
     heading = Heading(tuple(sorted({r.outcome.year for r in latest if r.outcome.year})))
-    result.outputs = write_tables(tables, output, fmt, unit, result, heading)
+    result.outputs = write_tables(tables, output, fmt, unit, result, heading, jobs)
     return result
 
 
