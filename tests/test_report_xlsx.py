@@ -117,17 +117,20 @@ def test_any_text_is_well_formed_and_reads_back_as_itself(tmp_path_factory: pyte
 def test_sheets_written_side_by_side_are_the_sheets_written_one_by_one(tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """A large report's sheets are written in forked processes (Linux): part for part the same bytes."""
+    import concurrent.futures
+    from concurrent.futures.process import ProcessPoolExecutor
+
     from xlform.ooxml import rows as ooxml_rows
 
     monkeypatch.setattr(ooxml_rows, "PARALLEL_ROWS", N)  # this report counts as large
     pools = []
 
-    class Counted(ooxml_rows.ProcessPoolExecutor):
+    class Counted(ProcessPoolExecutor):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             pools.append(kwargs["max_workers"])
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(ooxml_rows, "ProcessPoolExecutor", Counted)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Counted)
     tables = [Table("明细", "detail", COLUMNS, _rows(), totals=True, status_col=6),
               Table("又一张", "more", COLUMNS, _rows()[:N // 2], totals=True)]
     parts = {}

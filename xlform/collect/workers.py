@@ -9,11 +9,10 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..reading import refusals as R
 from ..reading.reader import Registry, TemplateRef
@@ -36,6 +35,9 @@ from .inbox import (
     shown_name,
 )
 from .outcome import Collected, FileOutcome, Outcome, check_item, item_key
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 # Seconds a worker may spend on one workbook. A return takes milliseconds and the largest file the
 # limits let through about a second; past this the reader is stuck (a parser caught in a loop), and
@@ -316,6 +318,9 @@ class _OneWorker:
 
     def run(self, fn: Callable[[Any], Any], arg: Any) -> tuple[Any, Reason | None]:
         """(fn(arg), None) from the worker, or (None, why it failed) when the worker died on it."""
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
         if self.pool is None:
             self.pool = ProcessPoolExecutor(max_workers=1, mp_context=_pool_context(), initializer=_init_worker,
                                             initargs=self.init)
@@ -375,6 +380,9 @@ def _in_pool(work: Callable[[list[DiskFile]], Any], chunks: list[list[DiskFile]]
     each chunk and its result to `on_done` as it finishes. When a worker dies the pool is broken: returns
     the chunks it had in hand (to be read one file at a time) and those not yet handed to it (for a fresh
     pool); ([], []) when all were read."""
+    from concurrent.futures import ProcessPoolExecutor  # multiprocessing: imported only where a pool starts
+    from concurrent.futures.process import BrokenProcessPool
+
     queue = list(reversed(chunks))
     running: dict[Future[Any], list[DiskFile]] = {}
 

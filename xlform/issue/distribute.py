@@ -14,6 +14,7 @@ anywhere else, stamping falls back to building each workbook in full.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import shutil
 import time
@@ -23,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 from ..collect.inbox import TEMPLATE_COPY_PREFIX, TEMPLATE_COPY_SUFFIX, is_template_copy
 from ..errors import UserError
@@ -32,7 +32,6 @@ from ..fileio import atomic_path, os_reason, write_bytes_atomic
 from ..form.model import Declaration, Identity
 from ..form.template import Template, TemplateError, load_template
 from ..ooxml.ziparchive import copied, deflated, directory, write_zip
-from ..writing.workbook import write_workbook
 from .carry import Carried, CarryOver, carry_over
 from .roster import Department, decode_csv, department_name_problem, read_roster, safe_file_part
 
@@ -221,6 +220,7 @@ def _carried_workbook(template: Template, item: Issued, c: Carried) -> bytes:
                         issued_at=item.issued_at, carried_from=c.form_id, last_budget=c.last_budget,
                         last_money_unit=c.last_money_unit)
     out = io.BytesIO()
+    from ..writing.workbook import write_workbook  # the writer (xlsxwriter) only where a form is written
     write_workbook(template, out, replace(c.declaration, identity=identity), year=item.year)
     return out.getvalue()
 
@@ -298,6 +298,7 @@ class Stamper:
         base = io.BytesIO()
         identity = Identity(form_id=self.tokens["form_id"], department=self.tokens["department"],
                             department_code=self.tokens["code"], issued_at=issued_at)
+        from ..writing.workbook import write_workbook  # the writer (xlsxwriter) only where a form is written
         write_workbook(template, base, Declaration(identity=identity), year=year)
         data = base.getvalue()
         self.members = [copied(data, m) for m in directory(data, max_members=10_000)]  # still compressed
@@ -325,12 +326,13 @@ class Stamper:
             identity = Identity(form_id=form_id, department=department, department_code=code,
                                 issued_at=self.issued_at)
             out = io.BytesIO()
+            from ..writing.workbook import write_workbook  # the writer (xlsxwriter) only where a form is written
             write_workbook(self.template, out, Declaration(identity=identity), year=self.year)
             return out.getvalue()
         assert self.sst is not None
-        sst = (self.sst.replace(self.tokens["form_id"], escape(form_id))
-               .replace(self.tokens["department"], escape(department))
-               .replace(self.tokens["code"], escape(code)))
+        sst = (self.sst.replace(self.tokens["form_id"], html.escape(form_id, quote=False))
+               .replace(self.tokens["department"], html.escape(department, quote=False))
+               .replace(self.tokens["code"], html.escape(code, quote=False)))
         body = sst.encode("utf-8")
         old = self.members[self.sst_index]
         members = list(self.members)

@@ -17,15 +17,12 @@ import math
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from xlsxwriter.utility import xl_col_to_name
-
+from .cellref import column_letters
 from .xmltext import t_element
 from .ziparchive import Entry, copied, deflated, directory, inflate, write_zip
 
@@ -75,6 +72,9 @@ def _written(frames: dict[str, bytes], sheets: dict[str, SheetRows], jobs: int) 
     if jobs < 2 or len(sheets) < 2 or sum(len(s.rows) for s in sheets.values()) < PARALLEL_ROWS \
             or not sys.platform.startswith("linux"):  # elsewhere a worker would start a fresh interpreter
         return {n: _sheet_entry(n, frames[n], sheets[n]) for n in names}
+    from concurrent.futures import ProcessPoolExecutor  # multiprocessing: imported only where it is used
+    from multiprocessing import get_context
+
     _TO_WRITE = (frames, sheets)
     try:
         with ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=get_context("fork")) as pool:
@@ -109,7 +109,7 @@ def _filled(body: bytes, sheet: SheetRows) -> Iterator[bytes]:
 
     def dimension(m: re.Match[bytes]) -> bytes:  # the used range now reaches the last row
         bottom = max(last_row, int(m.group(1) or 1))
-        return b'<dimension ref="A1:%s%d"/>' % (xl_col_to_name(len(sheet.kinds) - 1).encode(), bottom)
+        return b'<dimension ref="A1:%s%d"/>' % (column_letters(len(sheet.kinds) - 1).encode(), bottom)
 
     yield _DIMENSION.sub(dimension, body[:start], count=1)
     yield from _rows_xml(sheet, styles)
@@ -117,7 +117,7 @@ def _filled(body: bytes, sheet: SheetRows) -> Iterator[bytes]:
 
 
 def _rows_xml(sheet: SheetRows, styles: dict[str, str]) -> Iterator[bytes]:
-    cells = [_cell_writer(kind, xl_col_to_name(c), styles.get(xl_col_to_name(c), ""))
+    cells = [_cell_writer(kind, column_letters(c), styles.get(column_letters(c), ""))
              for c, kind in enumerate(sheet.kinds)]
     out: list[str] = []
     for n, row in enumerate(sheet.rows, start=PROBE_ROW):

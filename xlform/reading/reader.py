@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from python_calamine import CalamineWorkbook
-from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from ..form.fields import META_SHEET, Kind
 from ..form.kinds import KINDS, TEXT_KINDS
@@ -44,6 +43,7 @@ from ..form.template import (
     previous_templates,
 )
 from ..form.values import SERIAL_1904, ValueProblem, clean_text
+from ..ooxml.cellref import cell_name, column_index, column_letters
 from ..review import rules
 from ..review.findings import Finding, shown
 from ..review.rules import Declared
@@ -73,20 +73,13 @@ def parse_ref(text: str) -> Ref | None:
     if not m:
         return None
     sheet = (m.group(1) or "").replace("''", "'") or (m.group(2) or "")
-    row, col = int(m.group(4)) - 1, _col_index(m.group(3))
+    row, col = int(m.group(4)) - 1, column_index(m.group(3))
     last_row = int(m.group(6)) - 1 if m.group(6) else row
-    last_col = _col_index(m.group(5)) if m.group(5) else col
+    last_col = column_index(m.group(5)) if m.group(5) else col
     if row < 0 or last_row < 0:  # "$C$0": no such row
         return None
     # Corners in either order, as Excel reads "B20:A5" (it writes them top-left first; a hand edit may not).
     return Ref(sheet, min(row, last_row), min(col, last_col), max(row, last_row), max(col, last_col))
-
-
-def _col_index(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n - 1
 
 
 # What names a template for a reader: a built-in id, a YAML path, or a template already loaded
@@ -447,7 +440,7 @@ def _table_plan(template: Template, table: str, text: str) -> _TablePlan | None:
         kind = c.column.kind
         # None: read by _Reader.convert, which also asks the cell's format (a target, a date) or the date system
         convert = clean_text if kind in TEXT_KINDS else (None if kind in (Kind.TARGET, Kind.DATE) else KINDS[kind].convert)
-        columns.append(_TableColumn(c.column.key, kind, kind in TEXT_KINDS, c.header, col, xl_col_to_name(col),
+        columns.append(_TableColumn(c.column.key, kind, kind in TEXT_KINDS, c.header, col, column_letters(col),
                                     c.column.builtin, c.column.computed, convert))
     cells = tuple((i, c.key, c.builtin, c.convert, c.text, c) for i, c in enumerate(columns) if not c.computed)
     return _TablePlan(ref, tuple(columns), cells)
@@ -502,7 +495,7 @@ def _labels_of(template: Template, table: str) -> frozenset[str]:
 @functools.lru_cache(maxsize=4096)
 def _address(row: int, col: int) -> str:
     """"B7" for 0-based (6, 1): the same few hundred cells in every return."""
-    return xl_rowcol_to_cell(row, col)
+    return cell_name(row, col)
 
 
 def _mark_library(d: Declaration, template: Template) -> None:

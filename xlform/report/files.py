@@ -11,18 +11,19 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, overload
-
-from xlsxwriter.utility import xl_rowcol_to_cell
-from xlsxwriter.workbook import Workbook
+from typing import TYPE_CHECKING, Any, overload
 
 from ..errors import UserError
 from ..export import csv_safe
 from ..fileio import atomic_path, os_reason
+from ..ooxml.cellref import cell_name
 from ..ooxml.rows import PROBE, PROBE_ROW, SheetRows, fill_rows
 from ..ooxml.ziparchive import TooLarge
 from ..review.status import STATUS_STYLE
 from .tables import Heading, ReportResult, Table
+
+if TYPE_CHECKING:
+    from xlsxwriter.workbook import Workbook
 
 
 def write_tables(tables: list[Table], output: Path, fmt: str, unit: str, result: ReportResult,
@@ -44,6 +45,8 @@ def write_tables(tables: list[Table], output: Path, fmt: str, unit: str, result:
 def write_xlsx(tables: list[Table], output: Path, unit: str, heading: Heading | None = None, jobs: int = 1) -> None:
     heading = heading or Heading()
     with atomic_path(output) as tmp:
+        from xlsxwriter.workbook import Workbook  # imported where a report is written, not by every command
+
         wb = Workbook(str(tmp), {
             "constant_memory": True,  # rows go to disk as written: memory stays flat for 10,000 returns
             "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
@@ -199,7 +202,7 @@ def _totals(ws: Any, table: Table, row: int, fmts: dict[str, Any]) -> None:
             continue
         values = [v for v in (r[c] for r in table.rows) if isinstance(v, (int, float)) and math.isfinite(v)]
         total = round(sum(values), 6)  # 万元 after conversion can carry more than two decimals
-        first, last = xl_rowcol_to_cell(1, c), xl_rowcol_to_cell(row - 1, c)
+        first, last = cell_name(1, c), cell_name(row - 1, c)
         style = fmts["total"] if col.kind == "money" else fmts["total_int"]
         ws.write_formula(row, c, f"=SUBTOTAL(109,{first}:{last})", style, total)
 

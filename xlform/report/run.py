@@ -243,6 +243,9 @@ def _from_department(d: Department) -> Expected:
 @contextmanager
 def _progress_bar(total: int, enabled: bool | None) -> Iterator[Callable[[int], None]]:
     """A rich progress bar on stderr, shown only on a terminal (never in logs or tests)."""
+    if total == 0:  # nothing to read (an unchanged inbox): not even rich is loaded
+        yield lambda n: None
+        return
     from rich.console import Console
 
     console = Console(stderr=True)

@@ -24,6 +24,7 @@ from ..form.targets import GoalTarget, extract_goal_targets, operator_symbol, pa
 from ..form.template import DEFAULT_TEMPLATE, Template, TemplateError, load_template
 from ..form.template_rules import BureauRule
 from ..form.values import CENT, to_halfwidth
+from ..ooxml.cellref import column_letters
 from ..writing.livechecks import builtin_condition, cost_row_message
 from .findings import SEVERITY_LABEL, Finding, Severity, shown
 
@@ -78,14 +79,14 @@ class Context:
         if key in self.d.source.cells:
             return self.d.source.cells[key]
         pos = self.layout.fields[key]
-        return pos.sheet, f"{_col(pos.col)}{pos.row + 1}"
+        return pos.sheet, f"{column_letters(pos.col)}{pos.row + 1}"
 
     def row_cell(self, table: str, column: str, row: int) -> tuple[str, str]:
         """The cell of `column` in a table row (row is 1-based; 0 = not read, use the table's first row)."""
         pos = self.layout.tables[table]
         sheet, letters = self.d.source.columns.get(table, (pos.sheet, {}))
         col_pos = pos.col_of(column)
-        letter = letters.get(column) or (_col(col_pos) if col_pos is not None else "A")
+        letter = letters.get(column) or (column_letters(col_pos) if col_pos is not None else "A")
         return sheet, f"{letter}{row or pos.first_row + 1}"
 
     def header(self, table: str, column: str) -> str:
@@ -120,15 +121,6 @@ class Context:
 
     def finding(self, rule: Rule, where: tuple[str, str], field: str, value: object, message: str) -> Finding:
         return Finding(rule.id, rule.severity, where[0], where[1], field, _show(value), message)
-
-
-def _col(index: int) -> str:
-    name = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        name = chr(65 + rem) + name
-    return name
 
 
 # 一、 （一） 1. : the numbering of the form's labels, dropped where a label is named in a sentence.
