@@ -66,28 +66,38 @@ _TO_WRITE: tuple[dict[str, bytes], dict[str, SheetRows]] | None = None
 
 def _written(frames: dict[str, bytes], sheets: dict[str, SheetRows], jobs: int) -> dict[str, Entry]:
     """Each sheet's part, rows in place and compressed. The sheets of a report are independent, and its
-    writing was otherwise the one long step of `xlform report` left in a single process."""
+    writing was otherwise the one long step of `xlform report` left in a single process: with `jobs` > 1
+    they are shared out by rows between this process and jobs - 1 forked ones (each fork counts the
+    parent's memory again in its own resident size, so no more of them than cores beside this one)."""
     global _TO_WRITE
-    names = sorted(sheets, key=lambda n: -len(sheets[n].rows))  # the longest first: none is left for last
     if jobs < 2 or len(sheets) < 2 or sum(len(s.rows) for s in sheets.values()) < PARALLEL_ROWS \
             or not sys.platform.startswith("linux"):  # elsewhere a worker would start a fresh interpreter
-        return {n: _sheet_entry(n, frames[n], sheets[n]) for n in names}
+        return {n: _sheet_entry(n, frames[n], sheets[n]) for n in sheets}
     from concurrent.futures import ProcessPoolExecutor  # multiprocessing: imported only where it is used
     from multiprocessing import get_context
 
+    lanes: list[list[str]] = [[] for _ in range(min(jobs, len(sheets)))]  # lane 0: this process
+    load = [0] * len(lanes)
+    for name in sorted(sheets, key=lambda n: -len(sheets[n].rows)):  # the longest first, to the lightest lane
+        lane = load.index(min(load))
+        lanes[lane].append(name)
+        load[lane] += len(sheets[name].rows)
     _TO_WRITE = (frames, sheets)
     try:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=get_context("fork")) as pool:
-            futures = {n: pool.submit(_forked_entry, n) for n in names}
-            return {n: f.result() for n, f in futures.items()}
+        with ProcessPoolExecutor(max_workers=len(lanes) - 1, mp_context=get_context("fork")) as pool:
+            forked = [pool.submit(_forked_entries, names) for names in lanes[1:]]
+            written = {n: _sheet_entry(n, frames[n], sheets[n]) for n in lanes[0]}
+            for future in forked:
+                written.update(future.result())
+            return written
     finally:
         _TO_WRITE = None
 
 
-def _forked_entry(name: str) -> Entry:
+def _forked_entries(names: list[str]) -> dict[str, Entry]:
     assert _TO_WRITE is not None, "set before the fork"
     frames, sheets = _TO_WRITE
-    return _sheet_entry(name, frames[name], sheets[name])
+    return {n: _sheet_entry(n, frames[n], sheets[n]) for n in names}
 
 
 def _sheet_entry(name: str, frame: bytes, sheet: SheetRows) -> Entry:
