@@ -154,3 +154,36 @@ def test_dates_of_a_1904_workbook_are_the_days_typed(edit: Callable[..., Path]) 
     assert (project.start_date, project.end_date) == (date(2026, 1, 1), date(2026, 12, 31))
     assert project.leader == "2026-06-30"
     assert not [f for f in r.findings if f.rule == "kind.date"]
+
+
+@pytest.mark.parametrize("field", ["f_total", "f_fiscal_local"])
+def test_a_date_pasted_into_an_amount_is_no_amount(edit: Callable[..., Path], field: str) -> None:
+    """Pasted with its format, a date is the number 46082 in a date-formatted cell: a finding, never 46,082 元."""
+    path = edit("shanghai-2020", _typed_as_date(field, datetime(2026, 3, 1), "yyyy-mm-dd"))
+    r = check_file(path)
+    assert r.declaration is not None
+    wb = openpyxl.load_workbook(path)
+    _, cell = _cell_of(wb, field)
+    found = [f for f in r.findings if f.rule == "kind.money" and f.cell == cell]
+    assert found and "2026-03-01" in found[0].message, [(f.rule, f.cell, f.message) for f in r.findings][:5]
+    assert getattr(r.declaration.funding, field[2:]) is None
+
+
+def test_a_date_pasted_into_a_cost_amount_is_no_amount(edit: Callable[..., Path]) -> None:
+    from xlform.form.layout import layout_for
+    from xlform.ooxml.cellref import cell_name
+
+    pos = layout_for(load_template("shanghai-2020")).tables["costs"]
+    col = pos.col_of("amount")
+    assert col is not None
+    cell = cell_name(pos.first_row, col)  # the first cost row, filled in the sample
+
+    def paste(wb: openpyxl.Workbook) -> None:
+        wb[pos.sheet][cell] = datetime(2026, 3, 1)
+        wb[pos.sheet][cell].number_format = "yyyy/m/d"
+
+    r = check_file(edit("shanghai-2020", paste))
+    assert r.declaration is not None
+    found = [f for f in r.findings if f.rule == "kind.money" and f.cell == cell]
+    assert found and "2026-03-01" in found[0].message
+    assert r.declaration.costs[0].amount is None

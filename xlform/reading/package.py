@@ -100,6 +100,13 @@ class Package:
             return Shown.NUMBER
         return styles.cell_styles(self.parts.get("xl/styles.xml", b"")).of(index)
 
+    def date_cells(self, sheet: str) -> frozenset[str]:
+        """The cells of a sheet whose number format shows a date (styles.date_cells)."""
+        ref = self.sheet(sheet)
+        if ref is None or ref.part not in self.parts:
+            return frozenset()
+        return styles.date_cells(self.parts[ref.part], styles.cell_styles(self.parts.get("xl/styles.xml", b"")))
+
     def is_percent_cell(self, sheet: str, address: str) -> bool:
         """Whether the cell at `address` carries a percent number format (for 1.0 shown as 100%)."""
         return self.shown(sheet, address) is Shown.PERCENT

@@ -163,6 +163,7 @@ class _Reader:
         self.registry = registry
         self.findings: list[Finding] = []
         self.grids: dict[str, list[list[Any]]] = {}
+        self.dated: dict[str, frozenset[str]] = {}  # per sheet: the cells formatted as dates
         try:
             # Only the parts package.py has checked (and bounded) ever reach calamine.
             self.book = CalamineWorkbook.from_filelike(io.BytesIO(pkg.calamine_zip()))
@@ -308,6 +309,8 @@ class _Reader:
                 return clean_text(self.as_shown(raw, sheet, address))
             if kind is Kind.DATE and self.pkg.date1904 and raw.__class__ in _NUMBERS:
                 raw += SERIAL_1904  # read as the same day's serial in the 1900 system
+            elif kind is not Kind.DATE and raw.__class__ in _NUMBERS and address in self.date_cells(sheet):
+                raw = self.as_shown(raw, sheet, address)  # a date pasted into an amount: a date, not 46082 元
             if kind is Kind.TARGET:
                 number = isinstance(raw, (int, float)) and not isinstance(raw, bool)
                 if number and self.pkg.is_percent_cell(sheet, address):
@@ -319,6 +322,11 @@ class _Reader:
             self.add(rules.CATALOGUE[KINDS[kind].rule], sheet, address, label, raw,
                      f"“{label}”填了“{shown(raw)}”，{exc}。")
             return None if kind is not Kind.TICK else False
+
+    def date_cells(self, sheet: str) -> frozenset[str]:
+        if sheet not in self.dated:
+            self.dated[sheet] = self.pkg.date_cells(sheet)
+        return self.dated[sheet]
 
     def as_shown(self, raw: Any, sheet: str, address: str) -> Any:
         """A number in a cell formatted as a date is that date (as Excel shows it, and as a clerk typed it)."""
@@ -357,6 +365,7 @@ class _Reader:
         last_row = min(ref.last_row, len(grid) - 1)
         first, width = ref.col, len(columns)
         sheet = ref.sheet
+        dated = self.date_cells(sheet)  # almost always none: a table's cells are numbers and text
         for r in range(ref.row, last_row + 1):
             values = grid[r][first : first + width]
             if values.count("") == len(values):
@@ -371,7 +380,9 @@ class _Reader:
                 raw = values[i]
                 if builtin and raw == "":
                     continue  # the dataclass default is the empty value
-                if convert is None or (is_text and raw.__class__ in _NUMBERS):  # the cell's format matters
+                number = raw.__class__ in _NUMBERS
+                if convert is None or (number and (is_text or (dated and f"{c.letter}{r + 1}" in dated))):
+                    # the cell's format matters: a target, a date, a number shown as a date
                     value = self.convert(c.kind, raw, sheet, f"{c.letter}{r + 1}", c.header)
                 else:
                     try:  # the address of a cell is built only for a finding

@@ -8,6 +8,7 @@ places where the format matters ask here instead: a number in a 目标值 cell f
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -76,6 +77,27 @@ class CellStyles:
 
     def of(self, index: int) -> Shown:
         return self.shown[index] if 0 <= index < len(self.shown) else Shown.NUMBER
+
+    @functools.cached_property
+    def dated(self) -> tuple[int, ...]:
+        """The styles that show a number as a date, a time or a duration."""
+        return tuple(i for i, s in enumerate(self.shown) if s in (Shown.DATE, Shown.DURATION))
+
+
+def date_cells(sheet: bytes, styles: CellStyles) -> frozenset[str]:
+    """The cells of a sheet part whose format shows a date (B7, …): a number pasted there with its format
+    is a date, never an amount. One C-speed find per date style answers for most sheets, and each cell
+    found is named from the `<c r="…"` its attribute belongs to."""
+    found = set()
+    for index in styles.dated:
+        needle = b' s="%d"' % index
+        at = sheet.find(needle)
+        while at >= 0:
+            start = sheet.rfind(b'<c r="', 0, at)
+            if start >= 0 and sheet.find(b">", start, at) < 0:  # the attribute of that very tag
+                found.add(sheet[start + 6 : sheet.find(b'"', start + 6)].decode("ascii", "replace"))
+            at = sheet.find(needle, at + len(needle))
+    return frozenset(found)
 
 
 def cell_styles(body: bytes) -> CellStyles:
