@@ -67,26 +67,28 @@ class Package:
         sheet's merged cells (which nothing here uses) by parsing the whole sheet a second time up to the
         first <mergeCells>, so this halves its work on every sheet."""
         parts = {n: b for n, b in self.parts.items() if not n.lower().endswith("styles.xml")}
-        crcs = self.crcs
+        changed: dict[str, bytes] = {}
         for ref in self.sheets:
             body = parts.get(ref.part)
             cut = _without_merged_cells(body) if body is not None else None
             if cut is not None:
-                parts[ref.part] = cut
-                crcs = {**crcs, ref.part: crc32(cut)}
+                changed[ref.part] = cut
         book = parts.get("xl/workbook.xml", b"")
         start, end = book.find(b"<definedNames>"), book.find(b"</definedNames>")
         if 0 < start < end:
-            book = book[:start] + book[end + len(b"</definedNames>") :]
-            parts["xl/workbook.xml"] = book
-            crcs = {**crcs, "xl/workbook.xml": crc32(book)}
-        return stored_zip(parts, crcs)
+            changed["xl/workbook.xml"] = book[:start] + book[end + len(b"</definedNames>") :]
+        parts.update(changed)
+        return stored_zip(parts, {**self.crcs, **{n: crc32(b) for n, b in changed.items()}})
+
+    def sheet_part(self, name: str) -> bytes | None:
+        """The checked XML of a worksheet, by its name (None: no such sheet, or one not opened)."""
+        ref = self.sheet(name)
+        return self.parts.get(ref.part) if ref is not None else None
 
     def sheet_protected(self, name: str) -> bool:
-        ref = self.sheet(name)
-        if ref is None or ref.part not in self.parts:
+        body = self.sheet_part(name)
+        if body is None:
             return False
-        body = self.parts[ref.part]
         # find() first: a C-speed jump to the one tag, where a regex would try every "<" of the sheet.
         at = body.find(b"sheetProtection")
         tag = _PROTECTION.search(body, max(0, at - 64)) if at >= 0 else None
@@ -94,18 +96,17 @@ class Package:
 
     def shown(self, sheet: str, address: str) -> Shown:
         """How the number format of the cell at `address` shows a number (percent, date, …)."""
-        ref = self.sheet(sheet)
-        index = styles.style_of(self.parts[ref.part], address) if ref is not None and ref.part in self.parts else None
-        if index is None:
-            return Shown.NUMBER
-        return styles.cell_styles(self.parts.get("xl/styles.xml", b"")).of(index)
+        body = self.sheet_part(sheet)
+        index = styles.style_of(body, address) if body is not None else None
+        return self._cell_styles().of(index) if index is not None else Shown.NUMBER
 
     def date_cells(self, sheet: str) -> frozenset[str]:
         """The cells of a sheet whose number format shows a date (styles.date_cells)."""
-        ref = self.sheet(sheet)
-        if ref is None or ref.part not in self.parts:
-            return frozenset()
-        return styles.date_cells(self.parts[ref.part], styles.cell_styles(self.parts.get("xl/styles.xml", b"")))
+        body = self.sheet_part(sheet)
+        return styles.date_cells(body, self._cell_styles()) if body is not None else frozenset()
+
+    def _cell_styles(self) -> styles.CellStyles:
+        return styles.cell_styles(self.parts.get("xl/styles.xml", b""))
 
     def is_percent_cell(self, sheet: str, address: str) -> bool:
         """Whether the cell at `address` carries a percent number format (for 1.0 shown as 100%)."""

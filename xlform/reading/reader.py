@@ -309,7 +309,7 @@ class _Reader:
                 return clean_text(self.as_shown(raw, sheet, address))
             if kind is Kind.DATE and self.pkg.date1904 and raw.__class__ in _NUMBERS:
                 raw += SERIAL_1904  # read as the same day's serial in the 1900 system
-            elif kind is not Kind.DATE and raw.__class__ in _NUMBERS and address in self.date_cells(sheet):
+            elif kind is not Kind.DATE:
                 raw = self.as_shown(raw, sheet, address)  # a date pasted into an amount: a date, not 46082 元
             if kind is Kind.TARGET:
                 number = isinstance(raw, (int, float)) and not isinstance(raw, bool)
@@ -330,7 +330,7 @@ class _Reader:
 
     def as_shown(self, raw: Any, sheet: str, address: str) -> Any:
         """A number in a cell formatted as a date is that date (as Excel shows it, and as a clerk typed it)."""
-        if raw.__class__ not in _NUMBERS:
+        if raw.__class__ not in _NUMBERS or address not in self.date_cells(sheet):
             return raw
         shown = self.pkg.shown(sheet, address)
         if shown is Shown.DATE and self.pkg.date1904:
