@@ -127,22 +127,26 @@ def _filled(body: bytes, sheet: SheetRows) -> Iterator[bytes]:
 
 
 def _rows_xml(sheet: SheetRows, styles: dict[str, str]) -> Iterator[bytes]:
-    cells = [_cell_writer(kind, column_letters(c), styles.get(column_letters(c), ""))
+    texts: dict[str, str] = {}  # one sheet's short texts as XML: its departments, levels, states … repeat
+    cells = [_cell_writer(kind, column_letters(c), styles.get(column_letters(c), ""), texts)
              for c, kind in enumerate(sheet.kinds)]
     out: list[str] = []
+    add = out.append
     for n, row in enumerate(sheet.rows, start=PROBE_ROW):
-        out.append(f'<row r="{n}">')
-        out.extend(cell(v, n) for cell, v in zip(cells, row, strict=False) if v is not None and v != "")
-        out.append("</row>")
+        add(f'<row r="{n}">')
+        for cell, v in zip(cells, row, strict=False):
+            if v is not None and v != "":
+                add(cell(v, n))
+        add("</row>")
         if n % _ROWS_PER_CHUNK == 0:
             yield "".join(out).encode()
             out.clear()
     yield "".join(out).encode()
 
 
-def _cell_writer(kind: str, col: str, style: str) -> Callable[[Any, int], str]:
+def _cell_writer(kind: str, col: str, style: str, texts: dict[str, str]) -> Callable[[Any, int], str]:
     """A function (value, row number) → the cell's XML, for a column of this kind."""
-    text = _text_cell(col, style)
+    text = _text_cell(col, style, texts)
     if kind in ("text", "input", "wrapped"):  # input: a reviewer types it (unlocked); wrapped: a paragraph
         return text
     if kind in ("date", "datetime"):
@@ -161,9 +165,21 @@ def _cell_writer(kind: str, col: str, style: str) -> Callable[[Any, int], str]:
     return number
 
 
-def _text_cell(col: str, style: str) -> Callable[[Any, int], str]:
+# Texts up to this long are escaped once per sheet (`texts`), up to this many of them: memory stays small.
+_KEPT_TEXT, _KEPT_TEXTS = 100, 20_000
+
+
+def _text_cell(col: str, style: str, texts: dict[str, str]) -> Callable[[Any, int], str]:
     def cell(v: Any, n: int) -> str:
-        return f'<c r="{col}{n}"{style} t="inlineStr"><is>{t_element(v if isinstance(v, str) else str(v))}</is></c>'
+        if isinstance(v, str):
+            xml = texts.get(v)
+            if xml is None:
+                xml = f"<is>{t_element(v)}</is>"
+                if len(v) <= _KEPT_TEXT and len(texts) < _KEPT_TEXTS:
+                    texts[v] = xml
+        else:
+            xml = f"<is>{t_element(str(v))}</is>"
+        return f'<c r="{col}{n}"{style} t="inlineStr">{xml}</c>'
     return cell
 
 

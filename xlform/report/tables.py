@@ -122,6 +122,8 @@ def _money(text: str, unit: str, to: str) -> float | None:
     if not text:
         return None
     try:
+        if (unit or "元") == to:  # the usual case: no scaling (a third of building the tables)
+            return float(Decimal(text))
         value = Decimal(text) * TO_YUAN.get(unit or "元", Decimal(1)) / TO_YUAN[to]
     except (InvalidOperation, KeyError):
         return None
