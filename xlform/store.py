@@ -37,6 +37,7 @@ another program's database, a damaged file, a newer schema or a read-only store 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -53,7 +54,14 @@ from typing import Any
 from . import __version__
 from .collect.outcome import Collected, FileOutcome, Outcome
 from .errors import UserError
-from .form.template import Template, TemplateError, builtin_templates, parse_template, previous_templates
+from .form.template import (
+    Template,
+    TemplateError,
+    builtin_templates,
+    parse_template,
+    previous_templates,
+    templates_dir,
+)
 from .reading.reader import TemplateRef, as_template
 from .review.decisions import Decision, Package, Verdict
 from .review.round import project_chains
@@ -160,12 +168,12 @@ class Receipt:
 
 
 def checker_signature(templates: Iterable[TemplateRef] = ()) -> str:
-    """What results depend on: this package's code and every template the reader may use, in the order
-    it prefers them (the same template given twice counts once, where it was given last)."""
-    digest = hashlib.sha256(__version__.encode())
-    for name, code in _code_files(resources.files("xlform"), ""):
-        digest.update(name.encode() + b"\0" + code)
-    for t in [*previous_templates(), *builtin_templates(), *distinct(templates)]:
+    """What results depend on: this package's code, the built-in templates as shipped (current, earlier
+    versions, their indicator libraries: the files themselves, so an unchanged inbox is answered without
+    parsing one) and every template given, in the order the reader prefers them (the same template given
+    twice counts once, where it was given last)."""
+    digest = _shipped().copy()
+    for t in distinct(templates):
         digest.update((t.digest or repr(t)).encode())  # its text: where it was loaded from does not matter
     return digest.hexdigest()[:32]
 
@@ -179,13 +187,21 @@ def distinct(templates: Iterable[TemplateRef]) -> list[Template]:
     return list(by_digest.values())
 
 
-def _code_files(folder: Traversable, prefix: str) -> list[tuple[str, bytes]]:
-    """Every .py file of the package, its subpackages included, by relative name in a stable order."""
+@functools.cache  # the files of this installation: read once a process
+def _shipped() -> Any:
+    digest = hashlib.sha256(__version__.encode())
+    for name, code in [*_code_files(resources.files("xlform"), "", ".py"), *_code_files(templates_dir(), "", ".yaml")]:
+        digest.update(name.encode() + b"\0" + code)
+    return digest
+
+
+def _code_files(folder: Traversable, prefix: str, suffix: str) -> list[tuple[str, bytes]]:
+    """Every file of a folder with this suffix, its subfolders included, by relative name in a stable order."""
     found: list[tuple[str, bytes]] = []
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
         if entry.is_dir() and entry.name != "__pycache__":
-            found += _code_files(entry, f"{prefix}{entry.name}/")
-        elif entry.name.endswith(".py"):
+            found += _code_files(entry, f"{prefix}{entry.name}/", suffix)
+        elif entry.name.endswith(suffix):
             found.append((prefix + entry.name, entry.read_bytes()))
     return found
 
@@ -318,10 +334,11 @@ class Store:
         """The templates given join those recorded (a built-in as this version has it ships with the code);
         the run reads with all of them, the given ones preferred."""
         now = time.strftime("%Y-%m-%dT%H:%M:%S")
-        shipped = {t.digest for t in [*previous_templates(), *builtin_templates()]}
-        self.conn.executemany("INSERT OR IGNORE INTO templates VALUES (?, ?, ?, ?, ?)",
-                              [(t.digest, t.id, t.version, t.text, now) for t in self.given
-                               if t.text and t.digest and t.digest not in shipped])
+        given = [t for t in self.given if t.text and t.digest]
+        if given:  # the built-ins parsed only then
+            shipped = {t.digest for t in [*previous_templates(), *builtin_templates()]}
+            self.conn.executemany("INSERT OR IGNORE INTO templates VALUES (?, ?, ?, ?, ?)",
+                                  [(t.digest, t.id, t.version, t.text, now) for t in given if t.digest not in shipped])
         self.templates = distinct([*_loaded(self.conn), *self.given])
         self.checker = checker_signature(self.templates)
 

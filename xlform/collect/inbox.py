@@ -281,6 +281,8 @@ def walk(inboxes: Iterable[Path]) -> list[DiskFile]:
             found.append(walker.given(str(inbox)))
         else:
             raise UserError(f"找不到收件文件夹：{shown_name(str(inbox))}")
+    if len(inboxes) == 1:  # one folder walked visits each folder once: nothing to weed out
+        return found
     seen: set[str] = set()  # a folder given twice, or inside another one given, is still read once
     unique = []
     for d in found:

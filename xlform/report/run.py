@@ -100,7 +100,6 @@ def make_report(
         collected, stored = _collect(disks, store, *read)
         decisions = store.latest_decisions() if store is not None else {}
         packages = store.packages() if store is not None else []
-        grading = {(t.id, t.version) for t in [*builtin_templates(), *map(as_template, known)] if t.review_grades}
         signature = _signature(disks, collected, expected, fmt, store.checker, decisions, packages) \
             if store is not None else ""
         result = _unchanged_report(store, output, signature) if store is not None else None
@@ -115,6 +114,7 @@ def make_report(
                     stored.update(more)
                     lost = _load(store, more)
             returns, unread = _sort_out(disks, collected)
+            grading = {(t.id, t.version) for t in [*builtin_templates(), *map(as_template, known)] if t.review_grades}
             review = _Reviewed(decisions, packages, grading, bool(roster or manifest))
             result = _assemble(returns, unread, expected, issued, output, fmt, Labels(known), inboxes, review, read[0])
             if store is not None:
