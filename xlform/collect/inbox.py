@@ -19,7 +19,6 @@ import io
 import os
 import posixpath
 import stat
-import sys
 import time
 import zipfile
 import zlib
@@ -31,11 +30,11 @@ from pathlib import Path, PurePath
 from typing import Any, BinaryIO
 
 from ..errors import UserError
+from ..forking import FORK
 from ..reading import refusals as R
 from ..reading.limits import MAX_FILE_BYTES, MAX_RATIO, RATIO_FLOOR
 from ..reading.refusals import Reason
 
-_FORK = sys.platform.startswith("linux")  # workers forked (Linux) or spawned
 # Zip inboxes: a real one holds up to a few thousand ~30 KB returns. The member and unzipped limits hold for
 # one zip on disk with every zip inside it together: they add up across levels.
 MAX_ZIP_BYTES = 1024 * 1024 * 1024
@@ -662,4 +661,4 @@ def _pool_context() -> Any:
     thread, which only draws the bar (a worker never prints, so never waits on the lock it may hold)."""
     import multiprocessing
 
-    return multiprocessing.get_context("fork" if _FORK else "spawn")
+    return multiprocessing.get_context("fork" if FORK else "spawn")

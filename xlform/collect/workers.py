@@ -14,13 +14,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..forking import FORK
 from ..reading import refusals as R
 from ..reading.reader import Registry, TemplateRef
 from ..reading.refusals import Reason
 from ..review.result import FileResult, check_file
 from . import inbox
 from .inbox import (
-    _FORK,
     Budget,
     DiskFile,
     Item,
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 FILE_TIMEOUT = 60.0
 
 # Fewer files than this are read in this process (see collect_files).
-PARALLEL_FROM = 1 if _FORK else 64
+PARALLEL_FROM = 1 if FORK else 64
 
 T = TypeVar("T")
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from ..forking import FORK
 from .cellref import column_letters
 from .xmltext import t_element
 from .ziparchive import Entry, copied, deflated, directory, inflate, write_zip
@@ -71,7 +71,7 @@ def _written(frames: dict[str, bytes], sheets: dict[str, SheetRows], jobs: int) 
     parent's memory again in its own resident size, so no more of them than cores beside this one)."""
     global _TO_WRITE
     if jobs < 2 or len(sheets) < 2 or sum(len(s.rows) for s in sheets.values()) < PARALLEL_ROWS \
-            or not sys.platform.startswith("linux"):  # elsewhere a worker would start a fresh interpreter
+            or not FORK:  # elsewhere a worker would start a fresh interpreter
         return {n: _sheet_entry(n, frames[n], sheets[n]) for n in sheets}
     from concurrent.futures import ProcessPoolExecutor  # multiprocessing: imported only where it is used
     from multiprocessing import get_context
