@@ -75,6 +75,33 @@ def test_second_run_skips_unchanged_files_and_catches_changes(tmp_path: Path, is
     assert fourth.skipped == 4 and not fourth.reused_report and out.exists()
 
 
+def _acting(chases: list) -> list:
+    return [(c.department.name, [(line.state, line.form_id, line.item_key, line.errors, line.file) for line in c.lines])
+            for c in chases]
+
+
+def test_unchanged_report_says_who_must_act_as_the_round_stands(tmp_path: Path, issued: DistributeResult) -> None:
+    from xlform.review.round import RoundFacts, form_lines, who_must_act
+
+    inbox, db, out = tmp_path / "in", tmp_path / "s.db", tmp_path / "r.xlsx"
+    fill(issued, 0, inbox / "0.xlsx", "项目0", time.time() - DAY)
+    first = make_report([inbox], out, db=db, manifest=issued.folder, jobs=1)
+    again = make_report([inbox], out, db=db, manifest=issued.folder, jobs=1)
+    assert again.reused_report and _acting(again.to_act) == _acting(first.to_act)
+    assert {"区民政局", "区卫生健康委"} <= {c.department.name for c in first.to_act}  # their forms are missing
+
+    # Another report on the same store (another inbox) changes the round's facts: the unchanged report's
+    # list is then worked out from them, as `xlform status` would.
+    fill(issued, 1, tmp_path / "other" / "1.xlsx", "项目1", time.time() - DAY)
+    make_report([tmp_path / "other"], tmp_path / "o.xlsx", db=db, manifest=issued.folder, jobs=1)
+    third = make_report([inbox], out, db=db, manifest=issued.folder, jobs=1)
+    with Store(db) as store:
+        facts = RoundFacts.stored(store.round_state())
+        assert facts is not None
+        expected = who_must_act(facts, form_lines(facts, store.latest_decisions(), store.packages()))
+    assert third.reused_report and _acting(third.to_act) == _acting(expected) != _acting(first.to_act)
+
+
 def test_resubmission_supersedes_and_history_stays(tmp_path: Path, issued: DistributeResult) -> None:
     inbox, db, out = tmp_path / "in", tmp_path / "s.db", tmp_path / "r.xlsx"
     now = time.time()

@@ -373,6 +373,10 @@ class Store:
         return {_path_of(path): KnownFile(size, mtime, sha) for path, size, mtime, sha in self.conn.execute(
             "SELECT path, size, mtime_ns, sha256 FROM files WHERE checker = ?", (self.checker,))}
 
+    def known_count(self) -> int:
+        """How many files this signature has results for (an index count: no rows read)."""
+        return int(self.conn.execute("SELECT count(*) FROM files WHERE checker = ?", (self.checker,)).fetchone()[0])
+
     def contents(self) -> dict[str, list[tuple[str, str, str]]]:
         """file sha256 → [(member, item key, member's time)] of every file whose items all have results."""
         out: dict[str, list[tuple[str, str, str]]] = {}
@@ -433,9 +437,19 @@ class Store:
             return None
         return state if isinstance(state, dict) else None
 
-    def set_round(self, state: dict[str, Any]) -> None:
+    def set_round(self, state: dict[str, Any]) -> str:
+        """Keep the round's facts; returns their digest (round_digest), kept beside them in the same transaction."""
+        text = json.dumps(state, ensure_ascii=False)
+        digest = hashlib.sha256(text.encode()).hexdigest()
         with self._writing():
-            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('round', ?)", (json.dumps(state, ensure_ascii=False),))
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('round', ?)", (text,))
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('round_digest', ?)", (digest,))
+        return digest
+
+    def round_digest(self) -> str:
+        """Which facts set_round kept last ("" when none): whoever remembered them needs not read them again."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'round_digest'").fetchone()
+        return str(row[0]) if row else ""
 
     def history(self, form_id: str) -> list[HistoryEntry]:
         """Every return of one form, oldest first, in the report's order: the latest is the one it shows."""

@@ -39,7 +39,18 @@ from ..reading import refusals as R
 from ..reading.reader import TemplateRef, as_template
 from ..review import rules
 from ..review.decisions import Package
-from ..review.round import Awaited, Decisions, RoundFacts, UnreadFile, Version, form_lines, project_chains, who_must_act
+from ..review.round import (
+    Awaited,
+    Decisions,
+    RoundFacts,
+    UnreadFile,
+    Version,
+    chases_from_json,
+    chases_json,
+    form_lines,
+    project_chains,
+    who_must_act,
+)
 from ..review.rules import Declared
 from ..review.status import FormState, Status
 from ..store import Receipt, Store, distinct, store_error, store_files
@@ -97,33 +108,32 @@ def make_report(
             _keep_decisions_not_read_back(store, output, db)
         known: list[TemplateRef] = list(store.templates if store is not None else distinct(given))
         read = (jobs or os.cpu_count() or 1, known, progress, now, parallel_from)
-        collected, stored = _collect(disks, store, *read)
         decisions = store.latest_decisions() if store is not None else {}
         packages = store.packages() if store is not None else []
-        signature = _signature(disks, collected, expected, fmt, store.checker, decisions, packages) \
-            if store is not None else ""
-        result = _unchanged_report(store, output, signature) if store is not None else None
+        # An inbox listed as the report last written saw it (same files, sizes, times) is that report: the
+        # store trusts a known file's size and time as it does when it skips reading one.
+        signature = _signature(disks, expected, fmt, store.checker, decisions, packages) if store is not None else ""
+        result = _unchanged_report(store, output, signature, decisions, packages) if store is not None else None
         if result is None:
+            collected, stored, saved = _collect(disks, store, *read)
             if store is not None:  # results of unchanged files are loaded only when the report is rewritten
                 lost = _load(store, stored)
                 while lost:  # another run cleared them out meanwhile: read those files again
                     for path in lost:
                         del stored[path]
-                    again, more = _collect([d for d in disks if d.path in lost], store, *read)
+                    again, more, also = _collect([d for d in disks if d.path in lost], store, *read)
                     collected.update(again)
                     stored.update(more)
+                    saved |= also
                     lost = _load(store, more)
             returns, unread = _sort_out(disks, collected)
             grading = {(t.id, t.version) for t in [*builtin_templates(), *map(as_template, known)] if t.review_grades}
             review = _Reviewed(decisions, packages, grading, bool(roster or manifest))
             result = _assemble(returns, unread, expected, issued, output, fmt, Labels(known), inboxes, review, read[0])
+            result.skipped = len(stored)
             if store is not None:
-                _remember_report(store, signature, result)
-                store.set_round(review.facts.to_json())
-        elif store is not None:  # the same report: who must act may still have changed (decisions since)
-            facts = RoundFacts.stored(store.round_state()) or RoundFacts()
-            result.to_act = who_must_act(facts, form_lines(facts, decisions, packages))
-        result.skipped = len(stored)
+                facts = store.set_round(review.facts.to_json())
+                _remember_report(store, signature, result, len(stored) + len(saved - set(stored)), facts)
     except sqlite3.Error as exc:  # locked by another run too long, disk full, …: the store stays as it was
         if db is None:
             raise
@@ -273,13 +283,15 @@ def _progress_bar(total: int, enabled: bool | None) -> Iterator[Callable[[int], 
 
 
 def _collect(disks: list[DiskFile], store: Store | None, jobs: int, templates: list[TemplateRef], progress: bool | None,
-             now: str, parallel_from: int | None) -> tuple[dict[str, list[Collected]], dict[str, list[Collected]]]:
+             now: str, parallel_from: int | None) -> tuple[dict[str, list[Collected]], dict[str, list[Collected]], set[str]]:
     """path → its items with results. With a store, files it knows come back as items whose outcome may
-    still be None (also in the second dict), so an unchanged inbox costs a stat per file and a few queries.
+    still be None (also in the second dict), so a known file costs a stat and a few queries; the third
+    value: the paths of the files read now whose results the store keeps (skipped when they come again).
     Each file read is saved with the returns it holds in one transaction, and so is each known file under
     a new name or time: a file the store knows has its returns in the history, whenever a run stops."""
     out: dict[str, list[Collected]] = {}
     stored: dict[str, list[Collected]] = {}
+    saved: set[str] = set()
     todo: list[DiskFile] = []
     reuse: dict[str, str] = {}  # path → sha256 of content the store knows
     if store is None:
@@ -330,6 +342,7 @@ def _collect(disks: list[DiskFile], store: Store | None, jobs: int, templates: l
         def done(batch: list[FileOutcome]) -> None:
             if store is not None:
                 store.save(batch, [r for fo in batch for r in _receipts(fo.disk, fo.items)], now)
+                saved.update(fo.disk.path for fo in batch if fo.sha256)  # as store.save keeps them
             for fo in batch:
                 out[fo.disk.path] = fo.items
             _keep()
@@ -337,7 +350,7 @@ def _collect(disks: list[DiskFile], store: Store | None, jobs: int, templates: l
 
         collect_files(todo, jobs=jobs, templates=templates, on_done=done, parallel_from=parallel_from,
                       counted=sum(len(items) for items in stored.values()))  # one run budget, kept results too
-    return out, stored
+    return out, stored, saved
 
 
 def _keep() -> None:
@@ -605,16 +618,16 @@ def _report_unit(latest: list[Return]) -> str:
 # ---- not rewriting an unchanged report -----------------------------------------------
 
 
-def _signature(disks: list[DiskFile], collected: dict[str, list[Collected]], expected: list[Expected], fmt: str,
-               checker: str, decisions: Decisions, packages: list[Package]) -> str:
-    """Everything a report is made of: each item's name, content key (which fixes its result under this
-    checker) and received time, the roster or manifest, the format, the decisions and packages recorded."""
+def _signature(disks: list[DiskFile], expected: list[Expected], fmt: str, checker: str, decisions: Decisions,
+               packages: list[Package]) -> str:
+    """Everything a report is made of: each file's path, name, size and time (or why it is only listed), the
+    checker (code and templates: what a file's result depends on), the roster or manifest, the format, the
+    decisions and packages recorded."""
     digest = hashlib.sha256(f"{fmt}\0{checker}\n".encode())
     digest.update(repr(sorted((k, repr(d)) for k, d in decisions.items())).encode())
     digest.update(repr([(p.form_id, p.item_key, p.sha256) for p in packages]).encode())
     for d in disks:
-        for c in collected.get(d.path, []):
-            digest.update(f"{d.name}\0{c.member}\0{c.key}\0{d.mtime_ns}\n".encode())
+        digest.update(repr((d.path, d.name, d.size, d.mtime_ns, d.code)).encode())
     for e in expected:
         u = e.department
         digest.update(repr((u.name, u.code, u.contact, u.phone, e.count, sorted(e.form_ids))).encode())
@@ -634,8 +647,10 @@ def _file_states(paths: list[Path]) -> list[list[object]]:
     return states
 
 
-def _unchanged_report(store: Store, output: Path, signature: str) -> ReportResult | None:
-    """The report of an unchanged inbox is the same report: keep it, if nobody touched its files since."""
+def _unchanged_report(store: Store, output: Path, signature: str, decisions: Decisions,
+                      packages: list[Package]) -> ReportResult | None:
+    """The report of an unchanged inbox is the same report: keep it, if nobody touched its files since. Who
+    must act is as that report found, unless another report has changed the round's facts in the store since."""
     saved = store.report_state(str(output.resolve()))
     try:
         if saved is None or saved["signature"] != signature:
@@ -646,12 +661,23 @@ def _unchanged_report(store: Store, output: Path, signature: str) -> ReportResul
         counts = {name: int(saved["counts"][name]) for name in _COUNTS}
         codes = {str(code): int(n) for code, n in saved["codes"].items()}
         notices = [str(line) for line in saved["notices"]]
+        kept = int(saved["kept"])
+        if store.known_count() < kept:  # the store lost this code's results since (cleared, or replaced)
+            return None
     except (OSError, LookupError, TypeError, ValueError, AttributeError):  # gone, or a state some other version wrote
         return None
     result = ReportResult(outputs=[output.with_name(p.name) for p in paths], reused_report=True)  # as the user wrote it
     for name, count in counts.items():
         setattr(result, name, count)
-    result.codes, result.notices = codes, notices
+    result.codes, result.notices, result.skipped = codes, notices, kept
+    try:
+        if saved["round"] == store.round_digest():
+            result.to_act = chases_from_json(saved["to_act"], decisions)
+            return result
+    except (LookupError, TypeError, ValueError, AttributeError):  # a state some other version wrote
+        pass
+    facts = RoundFacts.stored(store.round_state()) or RoundFacts()
+    result.to_act = who_must_act(facts, form_lines(facts, decisions, packages))
     return result
 
 
@@ -672,8 +698,10 @@ def _keep_decisions_not_read_back(store: Store, output: Path, db: Path | None) -
                         "（没有填写结论也可以运行，读回后再汇总即可），或把这份报告改名另存，再重新汇总。")
 
 
-def _remember_report(store: Store, signature: str, result: ReportResult) -> None:
+def _remember_report(store: Store, signature: str, result: ReportResult, kept: int, facts: str) -> None:
+    """What the report was made of and said; `kept`: the files the store now holds results of (an unchanged
+    inbox run again skips them all); `facts`: the digest of the round's facts it kept (Store.set_round)."""
     state = {"signature": signature, "files": _file_states(result.outputs),
              "counts": {name: getattr(result, name) for name in _COUNTS}, "codes": result.codes,
-             "notices": result.notices}
+             "notices": result.notices, "kept": kept, "round": facts, "to_act": chases_json(result.to_act)}
     store.set_report_state(str(result.outputs[0].resolve()), state)

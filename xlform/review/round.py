@@ -214,6 +214,27 @@ class Chase:
     lines: list[FormLine] = field(default_factory=list)
 
 
+def chases_json(chases: list[Chase]) -> list[Any]:
+    """Who must act, in JSON (a report kept unchanged says it again without working out the round): each
+    department, and its lines without their decisions (chases_from_json looks them up again)."""
+    return [[vars(c.department), [[line.state.value, line.department, line.project, line.form_id, line.item_key,
+                                   line.errors, line.warnings, line.file, line.received, line.reason,
+                                   line.decision is not None] for line in c.lines]] for c in chases]
+
+
+def chases_from_json(data: Any, decisions: Decisions) -> list[Chase]:
+    """chases_json read back, with the decisions as recorded now; ValueError, TypeError… for another shape."""
+    chases = []
+    for department, lines in data:
+        chase = Chase(Awaited(**{**department, "form_ids": tuple(department.get("form_ids", ()))}))
+        for state, *values, decided in lines:
+            line = FormLine(FormState(state), *values)
+            line.decision = decisions.get((line.form_id, line.item_key)) if decided else None
+            chase.lines.append(line)
+        chases.append(chase)
+    return chases
+
+
 def who_must_act(facts: RoundFacts, lines: Iterable[FormLine]) -> list[Chase]:
     """Departments with a form missing, unreadable, to fix or sent back, in the facts' order."""
     awaited = {d.name: d for d in facts.departments}
