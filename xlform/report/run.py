@@ -627,7 +627,7 @@ def _signature(disks: list[DiskFile], expected: list[Expected], fmt: str, checke
     digest.update(repr(sorted((k, repr(d)) for k, d in decisions.items())).encode())
     digest.update(repr([(p.form_id, p.item_key, p.sha256) for p in packages]).encode())
     for d in disks:
-        digest.update(repr((d.path, d.name, d.size, d.mtime_ns, d.code)).encode())
+        digest.update(repr((d.path, d.name, d.size, d.mtime_ns, d.reason, d.code)).encode())
     for e in expected:
         u = e.department
         digest.update(repr((u.name, u.code, u.contact, u.phone, e.count, sorted(e.form_ids))).encode())
