@@ -101,6 +101,39 @@ def test_unchanged_report_says_who_must_act_as_the_round_stands(tmp_path: Path, 
         expected = who_must_act(facts, form_lines(facts, store.latest_decisions(), store.packages()))
     assert third.reused_report and _acting(third.to_act) == _acting(expected) != _acting(first.to_act)
 
+    # The facts as any version may have written them (no digest kept beside them): read from the text itself.
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'round'", (json.dumps({"departments": [], "returns": []}),))
+    fourth = make_report([inbox], out, db=db, manifest=issued.folder, jobs=1)
+    assert fourth.reused_report and fourth.to_act == []
+
+
+def test_a_file_that_could_not_be_opened_is_tried_again(tmp_path: Path, issued: DistributeResult,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """No permission yet, a sync client's placeholder, gone while listed: once it opens, the report has it,
+    though the inbox lists the same files with the same sizes and times."""
+    import errno
+
+    import xlform.collect.inbox as inbox_module
+
+    inbox, db, out = tmp_path / "in", tmp_path / "s.db", tmp_path / "r.xlsx"
+    for n in range(2):
+        fill(issued, n, inbox / f"{n}.xlsx", f"项目{n}", time.time() - DAY)
+    opened = inbox_module.open_regular
+
+    def refused(path: str):  # type: ignore[no-untyped-def]
+        if path.endswith("1.xlsx"):
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return opened(path)
+
+    monkeypatch.setattr(inbox_module, "open_regular", refused)
+    first = make_report([inbox], out, db=db, jobs=1)
+    assert (first.returns, first.unreadable) == (1, 1)
+    monkeypatch.undo()
+    again = make_report([inbox], out, db=db, jobs=1)
+    assert (again.returns, again.unreadable, again.reused_report, again.skipped) == (2, 0, False, 1)
+    assert make_report([inbox], out, db=db, jobs=1).reused_report  # now every file is one the store keeps
+
 
 def test_resubmission_supersedes_and_history_stays(tmp_path: Path, issued: DistributeResult) -> None:
     inbox, db, out = tmp_path / "in", tmp_path / "s.db", tmp_path / "r.xlsx"

@@ -115,6 +115,13 @@ def _forget_results(conn: sqlite3.Connection) -> None:
     """5 → 6: results before 6 lack what the template adds; every file is read again (history stays)."""
     for table in _PER_CHECKER:
         conn.execute(f"DELETE FROM {table}")
+    _results_cleared(conn)
+
+
+def _results_cleared(conn: sqlite3.Connection) -> None:
+    """Results were cleared out: a report kept as made of them is no longer known to be (Store.checker_epoch)."""
+    conn.execute("INSERT INTO meta VALUES ('results_epoch', '1') ON CONFLICT(key) DO UPDATE SET "
+                 "value = CAST(value AS INTEGER) + 1")
 
 
 # Each schema from 4 on is reached from the one before by its own step, in one transaction with the rest of
@@ -278,6 +285,8 @@ class Store:
                     self.conn.execute(f"DROP TABLE IF EXISTS {table}")
             for statement in _SCHEMA:
                 self.conn.execute(statement)
+            if version < _FIRST_STEPPED:
+                _results_cleared(self.conn)
             if version >= _FIRST_STEPPED:
                 for step in range(version + 1, SCHEMA_VERSION + 1):
                     _STEPS[step](self.conn)
@@ -358,6 +367,8 @@ class Store:
             for table in _PER_CHECKER:
                 self.conn.execute(f"DELETE FROM {table} WHERE checker = ?", (sig,))
             self.conn.execute("DELETE FROM checkers WHERE signature = ?", (sig,))
+        if old:
+            _results_cleared(self.conn)
 
     def close(self) -> None:
         self.conn.close()
@@ -373,9 +384,12 @@ class Store:
         return {_path_of(path): KnownFile(size, mtime, sha) for path, size, mtime, sha in self.conn.execute(
             "SELECT path, size, mtime_ns, sha256 FROM files WHERE checker = ?", (self.checker,))}
 
-    def known_count(self) -> int:
-        """How many files this signature has results for (an index count: no rows read)."""
-        return int(self.conn.execute("SELECT count(*) FROM files WHERE checker = ?", (self.checker,)).fetchone()[0])
+    def checker_epoch(self) -> list[int | None]:
+        """Which life of this signature's results the store is in: other numbers once results were cleared out
+        (an upgrade, old signatures cleared) or this signature's row was made again."""
+        cleared = self.conn.execute("SELECT value FROM meta WHERE key = 'results_epoch'").fetchone()
+        row = self.conn.execute("SELECT rowid FROM checkers WHERE signature = ?", (self.checker,)).fetchone()
+        return [int(cleared[0]) if cleared else 0, int(row[0]) if row else None]
 
     def contents(self) -> dict[str, list[tuple[str, str, str]]]:
         """file sha256 → [(member, item key, member's time)] of every file whose items all have results."""
@@ -438,18 +452,17 @@ class Store:
         return state if isinstance(state, dict) else None
 
     def set_round(self, state: dict[str, Any]) -> str:
-        """Keep the round's facts; returns their digest (round_digest), kept beside them in the same transaction."""
+        """Keep the round's facts; returns the digest round_digest will give for them."""
         text = json.dumps(state, ensure_ascii=False)
-        digest = hashlib.sha256(text.encode()).hexdigest()
         with self._writing():
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('round', ?)", (text,))
-            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('round_digest', ?)", (digest,))
-        return digest
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def round_digest(self) -> str:
-        """Which facts set_round kept last ("" when none): whoever remembered them needs not read them again."""
-        row = self.conn.execute("SELECT value FROM meta WHERE key = 'round_digest'").fetchone()
-        return str(row[0]) if row else ""
+        """Which facts are kept now ("" when none), from the text itself (whichever version wrote it): whoever
+        remembered the digest needs not read them again. A few ms for 10,000 returns."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'round'").fetchone()
+        return hashlib.sha256(str(row[0]).encode()).hexdigest() if row else ""
 
     def history(self, form_id: str) -> list[HistoryEntry]:
         """Every return of one form, oldest first, in the report's order: the latest is the one it shows."""

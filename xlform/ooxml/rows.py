@@ -171,14 +171,14 @@ _KEPT_TEXT, _KEPT_TEXTS = 100, 20_000
 
 def _text_cell(col: str, style: str, texts: dict[str, str]) -> Callable[[Any, int], str]:
     def cell(v: Any, n: int) -> str:
-        if isinstance(v, str):
+        if type(v) is str:  # a subclass (an enum) may show otherwise than its value: not kept
             xml = texts.get(v)
             if xml is None:
                 xml = f"<is>{t_element(v)}</is>"
                 if len(v) <= _KEPT_TEXT and len(texts) < _KEPT_TEXTS:
                     texts[v] = xml
         else:
-            xml = f"<is>{t_element(str(v))}</is>"
+            xml = f"<is>{t_element(v if isinstance(v, str) else str(v))}</is>"
         return f'<c r="{col}{n}"{style} t="inlineStr">{xml}</c>'
     return cell
 

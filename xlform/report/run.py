@@ -133,7 +133,9 @@ def make_report(
             result.skipped = len(stored)
             if store is not None:
                 facts = store.set_round(review.facts.to_json())
-                _remember_report(store, signature, result, len(stored) + len(saved - set(stored)), facts)
+                retry = _read_each_time(disks, collected, {*stored, *saved})
+                _remember_report(store, "" if retry else signature, result, len(stored) + len(saved - set(stored)),
+                                 facts)  # with files to try again, the same listing is not the same report
     except sqlite3.Error as exc:  # locked by another run too long, disk full, …: the store stays as it was
         if db is None:
             raise
@@ -662,7 +664,7 @@ def _unchanged_report(store: Store, output: Path, signature: str, decisions: Dec
         codes = {str(code): int(n) for code, n in saved["codes"].items()}
         notices = [str(line) for line in saved["notices"]]
         kept = int(saved["kept"])
-        if store.known_count() < kept:  # the store lost this code's results since (cleared, or replaced)
+        if saved["epoch"] != store.checker_epoch():  # this code's results were cleared out since (kept is not)
             return None
     except (OSError, LookupError, TypeError, ValueError, AttributeError):  # gone, or a state some other version wrote
         return None
@@ -698,10 +700,22 @@ def _keep_decisions_not_read_back(store: Store, output: Path, db: Path | None) -
                         "（没有填写结论也可以运行，读回后再汇总即可），或把这份报告改名另存，再重新汇总。")
 
 
+# Refusals a file's size alone decides (the size is in the signature); any other file read and not kept by the
+# store (one that could not be opened: no permission, a sync placeholder, gone meanwhile) is tried again each run.
+_BY_SIZE = frozenset({R.TOO_LARGE.code, R.ZIP_TOO_LARGE.code})
+
+
+def _read_each_time(disks: list[DiskFile], collected: dict[str, list[Collected]], kept: set[str]) -> bool:
+    """Whether a file of the inbox is one the store keeps no result of, for a reason that may pass."""
+    return any(c.outcome.error_code not in _BY_SIZE for d in disks
+               if d.path not in kept and not is_junk(d.name) and not d.reason for c in collected.get(d.path, []))
+
+
 def _remember_report(store: Store, signature: str, result: ReportResult, kept: int, facts: str) -> None:
     """What the report was made of and said; `kept`: the files the store now holds results of (an unchanged
     inbox run again skips them all); `facts`: the digest of the round's facts it kept (Store.set_round)."""
     state = {"signature": signature, "files": _file_states(result.outputs),
              "counts": {name: getattr(result, name) for name in _COUNTS}, "codes": result.codes,
-             "notices": result.notices, "kept": kept, "round": facts, "to_act": chases_json(result.to_act)}
+             "notices": result.notices, "kept": kept, "epoch": store.checker_epoch(), "round": facts,
+             "to_act": chases_json(result.to_act)}
     store.set_report_state(str(result.outputs[0].resolve()), state)
