@@ -111,6 +111,8 @@ def store_tables(db: Path) -> dict[str, list[tuple[Any, ...]]]:
                     state = json.loads(values["value"])
                     values = {"key": "report:" + Path(values["key"][7:]).name, "value": (state["signature"],
                               json.dumps(state["counts"], sort_keys=True))}
+                elif name == "meta" and values["key"].startswith("to_act:"):  # who must act, by output name
+                    values = {"key": "to_act:" + Path(values["key"][7:]).name, "value": values["value"]}
                 rows.append(tuple(v for c, v in values.items() if c not in VOLATILE_COLUMNS))
             out[name] = sorted(rows, key=repr)
     return out

@@ -428,10 +428,22 @@ class Store:
             return None
         return state if isinstance(state, dict) else None
 
-    def set_report_state(self, output: str, state: dict[str, Any]) -> None:
+    def set_report_state(self, output: str, state: dict[str, Any], to_act: list[Any]) -> None:
+        """The state, and who must act as that report found (kept apart: thousands of lines, read only when
+        the report is kept unchanged)."""
         with self._writing():
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                               (_path_value(f"report:{output}"), json.dumps(state)))
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                              (_path_value(f"to_act:{output}"), json.dumps(to_act, ensure_ascii=False)))
+
+    def report_to_act(self, output: str) -> Any:
+        """What set_report_state kept of who must act (None when nothing, or nothing readable)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (_path_value(f"to_act:{output}"),)).fetchone()
+        try:
+            return json.loads(row[0]) if row else None
+        except ValueError:
+            return None
 
     def reviewed(self, report_sha256: str) -> bool:
         """Whether `xlform review` has read a report file with these bytes."""

@@ -674,7 +674,7 @@ def _unchanged_report(store: Store, output: Path, signature: str, decisions: Dec
     result.codes, result.notices, result.skipped = codes, notices, kept
     try:
         if saved["round"] == store.round_digest():
-            result.to_act = chases_from_json(saved["to_act"], decisions)
+            result.to_act = chases_from_json(store.report_to_act(str(output.resolve())), decisions)
             return result
     except (LookupError, TypeError, ValueError, AttributeError):  # a state some other version wrote
         pass
@@ -716,6 +716,5 @@ def _remember_report(store: Store, signature: str, result: ReportResult, kept: i
     inbox run again skips them all); `facts`: the digest of the round's facts it kept (Store.set_round)."""
     state = {"signature": signature, "files": _file_states(result.outputs),
              "counts": {name: getattr(result, name) for name in _COUNTS}, "codes": result.codes,
-             "notices": result.notices, "kept": kept, "epoch": store.checker_epoch(), "round": facts,
-             "to_act": chases_json(result.to_act)}
-    store.set_report_state(str(result.outputs[0].resolve()), state)
+             "notices": result.notices, "kept": kept, "epoch": store.checker_epoch(), "round": facts}
+    store.set_report_state(str(result.outputs[0].resolve()), state, chases_json(result.to_act))
