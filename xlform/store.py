@@ -387,9 +387,9 @@ class Store:
     def checker_epoch(self) -> list[int | None]:
         """Which life of this signature's results the store is in: other numbers once results were cleared out
         (an upgrade, old signatures cleared) or this signature's row was made again."""
-        cleared = self.conn.execute("SELECT value FROM meta WHERE key = 'results_epoch'").fetchone()
+        cleared = self._meta("results_epoch")
         row = self.conn.execute("SELECT rowid FROM checkers WHERE signature = ?", (self.checker,)).fetchone()
-        return [int(cleared[0]) if cleared else 0, int(row[0]) if row else None]
+        return [int(cleared or 0), int(row[0]) if row else None]
 
     def contents(self) -> dict[str, list[tuple[str, str, str]]]:
         """file sha256 → [(member, item key, member's time)] of every file whose items all have results."""
@@ -421,11 +421,7 @@ class Store:
 
     def report_state(self, output: str) -> dict[str, Any] | None:
         """What the last report written to `output` was made of, its files' sizes and mtimes, its counts."""
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (_path_value(f"report:{output}"),)).fetchone()
-        try:
-            state = json.loads(row[0]) if row else None
-        except ValueError:
-            return None
+        state = self._meta_json(_path_value(f"report:{output}"))
         return state if isinstance(state, dict) else None
 
     def set_report_state(self, output: str, state: dict[str, Any], to_act: list[Any]) -> None:
@@ -439,11 +435,7 @@ class Store:
 
     def report_to_act(self, output: str) -> Any:
         """What set_report_state kept of who must act (None when nothing, or nothing readable)."""
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (_path_value(f"to_act:{output}"),)).fetchone()
-        try:
-            return json.loads(row[0]) if row else None
-        except ValueError:
-            return None
+        return self._meta_json(_path_value(f"to_act:{output}"))
 
     def reviewed(self, report_sha256: str) -> bool:
         """Whether `xlform review` has read a report file with these bytes."""
@@ -456,11 +448,7 @@ class Store:
     def round_state(self) -> dict[str, Any] | None:
         """What the last report knew of the round (review/round.RoundFacts as JSON): who was expected, with
         their contacts, the latest returns and the unreadable files; `status` and `remind` read it."""
-        row = self.conn.execute("SELECT value FROM meta WHERE key = 'round'").fetchone()
-        try:
-            state = json.loads(row[0]) if row else None
-        except ValueError:
-            return None
+        state = self._meta_json("round")
         return state if isinstance(state, dict) else None
 
     def set_round(self, state: dict[str, Any]) -> str:
@@ -473,8 +461,21 @@ class Store:
     def round_digest(self) -> str:
         """Which facts are kept now ("" when none), from the text itself (whichever version wrote it): whoever
         remembered the digest needs not read them again. A few ms for 10,000 returns."""
-        row = self.conn.execute("SELECT value FROM meta WHERE key = 'round'").fetchone()
-        return hashlib.sha256(str(row[0]).encode()).hexdigest() if row else ""
+        text = self._meta("round")
+        return hashlib.sha256(str(text).encode()).hexdigest() if text is not None else ""
+
+    def _meta(self, key: str | bytes) -> Any:
+        """A value kept in meta, None when there is none."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _meta_json(self, key: str | bytes) -> Any:
+        """A JSON value kept in meta, None when there is none or it does not parse (another program wrote it)."""
+        text = self._meta(key)
+        try:
+            return json.loads(text) if text is not None else None
+        except (ValueError, TypeError):
+            return None
 
     def history(self, form_id: str) -> list[HistoryEntry]:
         """Every return of one form, oldest first, in the report's order: the latest is the one it shows."""

@@ -219,9 +219,16 @@ def _carried_workbook(template: Template, item: Issued, c: Carried) -> bytes:
     identity = Identity(form_id=item.form_id, department=item.department, department_code=item.code,
                         issued_at=item.issued_at, carried_from=c.form_id, last_budget=c.last_budget,
                         last_money_unit=c.last_money_unit)
+    return _workbook_bytes(template, replace(c.declaration, identity=identity), item.year)
+
+
+def _workbook_bytes(template: Template, declaration: Declaration, year: int | None) -> bytes:
+    """One workbook written in memory. The writer (xlsxwriter) is imported here, where a form is written:
+    reading a manifest or a round's copy of its template never loads it."""
+    from ..writing.workbook import write_workbook
+
     out = io.BytesIO()
-    from ..writing.workbook import write_workbook  # the writer (xlsxwriter) only where a form is written
-    write_workbook(template, out, replace(c.declaration, identity=identity), year=item.year)
+    write_workbook(template, out, declaration, year=year)
     return out.getvalue()
 
 
@@ -295,19 +302,16 @@ class Stamper:
         self.template, self.year, self.issued_at = template, year, issued_at
         tag = uuid.uuid4().hex
         self.tokens = {key: f"XLFORM{key.upper()}{tag}" for key in ("form_id", "department", "code")}
-        base = io.BytesIO()
         identity = Identity(form_id=self.tokens["form_id"], department=self.tokens["department"],
                             department_code=self.tokens["code"], issued_at=issued_at)
-        from ..writing.workbook import write_workbook  # the writer (xlsxwriter) only where a form is written
-        write_workbook(template, base, Declaration(identity=identity), year=year)
-        data = base.getvalue()
+        data = _workbook_bytes(template, Declaration(identity=identity), year)
         self.members = [copied(data, m) for m in directory(data, max_members=10_000)]  # still compressed
         self.sst: str | None = None
         self.sst_index = -1
         for i, m in enumerate(self.members):
             if m.name == SHARED_STRINGS:
                 self.sst_index = i
-                with zipfile.ZipFile(base) as zf:
+                with zipfile.ZipFile(io.BytesIO(data)) as zf:
                     self.sst = zf.read(SHARED_STRINGS).decode("utf-8")
         self.fast = self._placeholders_only_in_sst(data)
 
@@ -325,10 +329,7 @@ class Stamper:
         if not self.fast:
             identity = Identity(form_id=form_id, department=department, department_code=code,
                                 issued_at=self.issued_at)
-            out = io.BytesIO()
-            from ..writing.workbook import write_workbook  # the writer (xlsxwriter) only where a form is written
-            write_workbook(self.template, out, Declaration(identity=identity), year=self.year)
-            return out.getvalue()
+            return _workbook_bytes(self.template, Declaration(identity=identity), self.year)
         assert self.sst is not None
         sst = (self.sst.replace(self.tokens["form_id"], html.escape(form_id, quote=False))
                .replace(self.tokens["department"], html.escape(department, quote=False))

@@ -133,9 +133,9 @@ def make_report(
             result.skipped = len(stored)
             if store is not None:
                 facts = store.set_round(review.facts.to_json())
-                retry = _read_each_time(disks, collected, {*stored, *saved})
-                _remember_report(store, "" if retry else signature, result, len(stored) + len(saved - set(stored)),
-                                 facts)  # with files to try again, the same listing is not the same report
+                kept = {*stored, *saved}  # the files whose results the store now holds
+                retry = _read_each_time(disks, collected, kept)  # then the same listing is not the same report
+                _remember_report(store, "" if retry else signature, result, len(kept), facts)
     except sqlite3.Error as exc:  # locked by another run too long, disk full, …: the store stays as it was
         if db is None:
             raise
