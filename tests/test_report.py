@@ -22,8 +22,8 @@ from xlform.form.template import load_template
 from xlform.issue.distribute import DistributeResult, Issued, distribute
 from xlform.issue.roster import Department
 from xlform.reading.reader import read
+from xlform.report.result import REPORT_TITLE
 from xlform.report.run import make_report
-from xlform.report.tables import REPORT_TITLE
 from xlform.review.rules import catalogue
 from xlform.writing.workbook import write_workbook
 

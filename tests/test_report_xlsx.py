@@ -19,7 +19,7 @@ from python_calamine import CalamineWorkbook
 
 from tests.lo import require_soffice, resave
 from xlform.report.files import write_xlsx
-from xlform.report.tables import Column, Table
+from xlform.report.result import Column, Table
 
 # What a clerk can type, and what xlsxwriter alone would have written as raw XML (the first).
 INJECTION = '<r><t>a</t></r></is></c><c r="ZZ9"><f>HYPERLINK("http://x","y")</f><v>1</v></c><c t="inlineStr"><is><r><t>b</t></r>'

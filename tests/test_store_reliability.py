@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import yaml
 
-import xlform.report.run
+import xlform.report.build
 import xlform.store
 from tests.cli_runner import CliResult, invoke
 from tests.conftest import ROOT
@@ -150,7 +150,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def interrupt_at(monkeypatch: pytest.MonkeyPatch, name: str, nth: int, when: str) -> None:
     """Ctrl-C at the nth call of a step of the run (`when` = before it starts, or after it returned)."""
-    owner: Any = xlform.report.run if name == "write_tables" else Store
+    owner: Any = xlform.report.build if name == "write_tables" else Store
     real = getattr(owner, name)
     calls = itertools.count(1)
 

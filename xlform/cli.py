@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
-from .errors import UserError
+from .errors import TemplateError, UserError
 from .form.fields import FIELDS, TABLES
-from .form.template import DEFAULT_TEMPLATE, TemplateError, builtin_ids
+from .form.shipped import DEFAULT_TEMPLATE, builtin_ids
 from .form.values import MAX_YEAR, MIN_YEAR
 
 if TYPE_CHECKING:
@@ -451,7 +451,7 @@ def _template_copy(a: argparse.Namespace) -> int:
 
 
 def _template_check(a: argparse.Namespace) -> int:
-    from .form.template import TemplateError, load_template
+    from .form.template import load_template
     from .review.rules import CATALOGUE
 
     try:
@@ -584,11 +584,12 @@ def _status_parser(command: Command) -> None:
 
 
 def _status(a: argparse.Namespace) -> int:
-    from .export import dumps_json
     from .report.standing import standing, status_json, status_text
 
     s = standing(a.db)
     if a.fmt == "json":
+        from .export import dumps_json
+
         _out(dumps_json(status_json(s)))
     else:
         for line in status_text(s):

@@ -44,12 +44,14 @@ from .form.model import (
     set_row_value,
 )
 from .form.sample import clean_sample_declaration, example_declaration, sample_declaration, with_example
+from .form.shipped import DEFAULT_TEMPLATE
 from .form.targets import parse_target
-from .form.template import DEFAULT_TEMPLATE, Template, load_template
+from .form.template import Template, load_template
 from .issue.distribute import DistributeResult, Issued, distribute
 from .issue.feedback import FeedbackResult, write_feedback
 from .reading.reader import read
-from .report.run import ReportResult, make_report
+from .report.result import ReportResult
+from .report.run import make_report
 from .writing.workbook import write_workbook
 
 MARKER = ".xlform-demo"

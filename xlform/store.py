@@ -49,22 +49,18 @@ from dataclasses import dataclass
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .collect.outcome import Collected, FileOutcome, Outcome
-from .errors import UserError
-from .form.template import (
-    Template,
-    TemplateError,
-    builtin_templates,
-    parse_template,
-    previous_templates,
-    templates_dir,
-)
-from .reading.reader import TemplateRef, as_template
+from .errors import TemplateError, UserError
+from .form.shipped import templates_dir
 from .review.decisions import Decision, Package, Verdict
 from .review.round import project_chains
+
+if TYPE_CHECKING:  # at run time these are imported where results or templates are handled (see _outcome)
+    from .collect.outcome import Collected, FileOutcome, Outcome
+    from .form.template import Template
+    from .reading.reader import TemplateRef
 
 SCHEMA_VERSION = 7  # 2: files, contents and results keyed by checker signature; 3: a zip member's time in contents;
 #                    4: a result's payload is an object keyed by field (Outcome.to_json), no longer a list;
@@ -187,8 +183,13 @@ def checker_signature(templates: Iterable[TemplateRef] = ()) -> str:
 
 def distinct(templates: Iterable[TemplateRef]) -> list[Template]:
     """Templates loaded, each digest once, at its last place: a Registry built from them prefers the same ones."""
+    refs = list(templates)
+    if not refs:
+        return []
+    from .reading.reader import as_template
+
     by_digest: dict[str, Template] = {}
-    for t in map(as_template, templates):
+    for t in map(as_template, refs):
         by_digest.pop(t.digest or str(id(t)), None)
         by_digest[t.digest or str(id(t))] = t
     return list(by_digest.values())
@@ -345,6 +346,8 @@ class Store:
         now = time.strftime("%Y-%m-%dT%H:%M:%S")
         given = [t for t in self.given if t.text and t.digest]
         if given:  # the built-ins parsed only then
+            from .form.template import builtin_templates, previous_templates
+
             shipped = {t.digest for t in [*previous_templates(), *builtin_templates()]}
             self.conn.executemany("INSERT OR IGNORE INTO templates VALUES (?, ?, ?, ?, ?)",
                                   [(t.digest, t.id, t.version, t.text, now) for t in given if t.digest not in shipped])
@@ -416,7 +419,7 @@ class Store:
         for key, payload in self.conn.execute("SELECT item_key, payload FROM results WHERE checker = ?",
                                               (self.checker,)):
             if key in wanted:
-                found[key] = Outcome.from_json(json.loads(payload))
+                found[key] = _outcome(payload)
         return found
 
     def report_state(self, output: str) -> dict[str, Any] | None:
@@ -627,12 +630,22 @@ def _schema_version(conn: sqlite3.Connection, path: Path) -> int:
     return version
 
 
+def _outcome(payload: str) -> Outcome:
+    """A stored result. The module that makes results (and with it the reader) is imported here, on first
+    use: a run that only asks what the store knows (an unchanged report, status, remind) never loads it."""
+    from .collect.outcome import Outcome
+
+    return Outcome.from_json(json.loads(payload))
+
+
 def _loaded(conn: sqlite3.Connection) -> list[Template]:
     """The recorded templates, oldest first. One this version cannot load (a hand-edited row) is left out:
     it could read nothing."""
     found = []
     for digest, tid, version, text in conn.execute(
             "SELECT digest, id, version, text FROM templates ORDER BY first_seen, rowid"):
+        from .form.template import parse_template
+
         try:
             t = parse_template(text, f"收件记录库中的模板 {tid} 版本 {version}")
         except TemplateError:
@@ -701,7 +714,7 @@ def final_returns(path: Path) -> list[FinalReturn]:
                 "ORDER BY c.last_used"):
             if key in keys:
                 try:
-                    outcomes[key] = Outcome.from_json(json.loads(payload))
+                    outcomes[key] = _outcome(payload)
                 except (ValueError, TypeError, KeyError):
                     continue  # a result this version cannot take: the file is read again instead
         places: dict[str, dict[tuple[str, str], None]] = {}

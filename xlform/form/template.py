@@ -13,13 +13,13 @@ import hashlib
 import re
 from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
-from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ..errors import TemplateError
 from ..fileio import FileTooLarge, read_limited
 from .fields import (
     ADDABLE_KINDS,
@@ -54,12 +54,12 @@ from .library import (
     yaml_problem,
 )
 from .model import ROW_TYPES, Indicator, Row
+from .shipped import builtin_ids, templates_dir
 from .targets import parse_target
 from .template_rules import BureauRule, RuleSetting, bureau_rules, expression_env, rule_settings
 from .values import MAX_YEAR, MIN_YEAR, Coded, ValueProblem, parse_code
 from .yamltext import load_yaml
 
-DEFAULT_TEMPLATE = "shanghai-2020"
 MONEY_UNITS = ("元", "万元")
 MAX_TEMPLATE_BYTES = 1024 * 1024  # a template is a few KB; a bigger file is not one
 INDICATOR_STYLES = ("shanghai", "mof")
@@ -69,14 +69,6 @@ MAX_ROWS = 500
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # a key a template adds: it becomes part of a defined name
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
-
-
-class TemplateError(Exception):
-    """A template that cannot be used; the message (one line per problem) is for the person who edited it."""
-
-    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.problems = problems or (message,)
 
 
 @dataclass(frozen=True)
@@ -176,18 +168,6 @@ class Template:
 @functools.cache
 def _fields_by_key(template: Template) -> dict[str, Field]:
     return {f.key: f for f in template.fields}
-
-
-def templates_dir() -> Traversable:
-    """Where the built-in templates live: package data when installed, ../templates in a checkout."""
-    try:
-        return resources.files("xlform.templates")
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[2] / "templates"  # xlform/form/template.py → templates/
-
-
-def builtin_ids() -> list[str]:
-    return sorted(p.name[: -len(".yaml")] for p in templates_dir().iterdir() if p.name.endswith(".yaml"))
 
 
 def builtin_templates() -> list[Template]:

@@ -21,7 +21,6 @@ from python_calamine import CalamineWorkbook
 from ..errors import UserError
 from ..fileio import FileTooLarge, read_limited
 from ..form.values import clean_text
-from ..reading.package import open_package
 from ..reading.refusals import Unreadable
 
 MAX_PROJECTS = 100  # per department; more is almost certainly a typo (e.g. 1000 for 10)
@@ -112,6 +111,8 @@ def _csv_rows(path: Path) -> list[list[Any]]:
 
 
 def _xlsx_rows(path: Path) -> list[list[Any]]:
+    from ..reading.package import open_package  # here: a CSV roster (and an unchanged report) needs no reader
+
     try:
         # The same safe open as a return: bounded, bombs and far cells refused before calamine sees the file.
         pkg = open_package(path)

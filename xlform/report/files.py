@@ -20,7 +20,7 @@ from ..ooxml.cellref import cell_name
 from ..ooxml.rows import PROBE, PROBE_ROW, SheetRows, fill_rows
 from ..ooxml.ziparchive import TooLarge
 from ..review.status import STATUS_STYLE
-from .tables import Heading, ReportResult, Table
+from .result import Heading, ReportResult, Table
 
 if TYPE_CHECKING:
     from xlsxwriter.workbook import Workbook

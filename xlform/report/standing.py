@@ -20,7 +20,7 @@ from ..review.decisions import Decision
 from ..review.round import Chase, FormLine, RoundFacts, form_lines, state_counts, who_must_act
 from ..review.status import FormState
 from ..store import Store, existing_store, store_files
-from .tables import Column, Heading, Table
+from .result import Column, Heading, Table
 
 # The JSON name of each state (`status --format json`): a contract, like the Chinese words.
 STATE_CODES: dict[FormState, str] = {

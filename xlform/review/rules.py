@@ -15,13 +15,15 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
+from ..errors import TemplateError
 from ..form.fields import TABLES, Column, Field, Kind
 from ..form.layout import field_per_line, layout_for
 from ..form.library import Library, LibraryIndicator, same_direction, same_unit
 from ..form.model import Declaration, DeclarationValues, Indicator, field_value, row_value, rows_of
 from ..form.paper import counted_length
+from ..form.shipped import DEFAULT_TEMPLATE
 from ..form.targets import GoalTarget, extract_goal_targets, operator_symbol, parse_target, same_subject
-from ..form.template import DEFAULT_TEMPLATE, Template, TemplateError, load_template
+from ..form.template import Template, load_template
 from ..form.template_rules import BureauRule
 from ..form.values import CENT, to_halfwidth
 from ..ooxml.cellref import column_letters
