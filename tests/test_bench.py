@@ -23,7 +23,8 @@ def test_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     for key in ("calamine_ms", "openpyxl_ms", "pandas_ms", "xlform_ms", "xlform_over_calamine", "report_s",
                 "report_db_second_s", "distribute_per_s", "report_peak_mib", "pandas_calamine_ms", "report_1job_s",
-                "parallel_efficiency", "check_ms_per_file", "check_json_ms_per_file", "report_small_ms_per_file"):
+                "parallel_efficiency", "check_ms_per_file", "check_json_ms_per_file", "report_small_ms_per_file",
+                "xlform_over_calamine_best_passes"):
         assert result[key] is not None and result[key] > 0, key
     assert result["rounds"] == 2
     assert "xlform read + check" in proc.stdout
