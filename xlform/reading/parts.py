@@ -76,8 +76,24 @@ def _prolog(body: bytes) -> bytes:
     return body
 
 
-# A count / uniqueCount attribute of a million or more (literal "ount" first: a fast scan).
+# A count / uniqueCount attribute of a million or more.
 _HUGE_COUNT = re.compile(rb"""ount\s*=\s*["']\s*\d{7}""")
+_FIND_TRIES = 64  # places a pattern is tried at one by one before the regex engine scans the rest itself
+
+
+def occurs(body: bytes, literal: bytes, pattern: re.Pattern[bytes]) -> bool:
+    """Whether `pattern`, which starts with `literal`, matches anywhere in `body`. bytes.find jumps from one
+    `literal` to the next four to five times as fast as the regex engine scans for it, and a part holds few of
+    them; past _FIND_TRIES of them (a file made to hold millions) the engine's own scan takes over."""
+    at = 0
+    for _ in range(_FIND_TRIES):
+        at = body.find(literal, at)
+        if at < 0:
+            return False
+        if pattern.match(body, at):
+            return True
+        at += 1
+    return pattern.search(body, at) is not None
 
 
 class XmlParts:
@@ -106,7 +122,7 @@ class XmlParts:
             raise Unreadable(R.UTF16)
         if _DTD.search(_prolog(body)):
             raise Unreadable(R.XML_ENTITIES)
-        if _HUGE_COUNT.search(body):
+        if occurs(body, b"ount", _HUGE_COUNT):
             # calamine reserves memory for a declared count (sst uniqueCount="2147483648" asked for
             # 51 GB and aborted the process); a return has a few hundred of anything.
             raise Unreadable(R.HUGE_COUNT, part=info.name)
