@@ -11,7 +11,8 @@ Generates N varied filled returns, then times:
   4. `xlform report` end to end on a folder of --report-n returns, with the default jobs and with one
      (parallel efficiency = 1-job time ÷ (jobs × n-job time)), then again with --db twice
      (the second --db run is the skip path: nothing changed)
-  5. `xlform check` (text and --format json) and `xlform report` on the N generated returns: per file
+  5. `xlform check` (text and --format json), `xlform export` (JSON and CSV) and `xlform report` on the N
+     generated returns: per file
      (--rounds runs of each in turn, the best counts)
   6. `xlform distribute` of N workbooks
 It prints ms per file, the ratios, returns per second and peak memory, as a table and one JSON line.
@@ -270,6 +271,8 @@ def bench(work: Path, n: int, report_n: int, jobs: int, skip_pandas: bool, round
     # The commands on the same n files, per file: check should cost no more than report, JSON little more. Each
     # runs `rounds` times in turn with the others and the best counts (one run of each was off by 15% either way).
     commands = (("check", ["check", str(returns)]), ("check_json", ["check", str(returns), "--format", "json"]),
+                ("export", ["export", str(returns), "-o", str(work / "export.json")]),
+                ("export_csv", ["export", str(returns), "-f", "csv", "-o", str(work / "export.csv")]),
                 ("report_small", ["report", str(returns), "-o", str(work / "small.xlsx"), "--jobs", str(jobs)]))
     for _ in range(rounds):
         for name, args in commands:
@@ -317,6 +320,8 @@ def print_table(r: dict) -> None:
          f"parallel efficiency {r['parallel_efficiency']:.2f} with {r['jobs']} jobs"),
         (f"xlform check, {r['n']} files", f"{r['check_ms_per_file']:.2f} ms/file",
          f"--format json {r['check_json_ms_per_file']:.2f} ms/file; report {r['report_small_ms_per_file']:.2f} ms/file"),
+        (f"xlform export, {r['n']} files", f"{r['export_ms_per_file']:.2f} ms/file",
+         f"-f csv {r['export_csv_ms_per_file']:.2f} ms/file"),
         ("xlform report --db, first run", f"{r['report_db_first_s']:.1f} s", f"peak {r['report_db_first_peak_mib']} MiB"),
         ("xlform report --db, unchanged", f"{r['report_db_second_s']:.2f} s", ""),
         (f"xlform distribute, {r['n']} workbooks", f"{r['distribute_s']:.1f} s", f"{r['distribute_per_s']:.0f} workbooks/s"),

@@ -24,10 +24,11 @@ def test_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     for key in ("calamine_ms", "openpyxl_ms", "pandas_ms", "xlform_ms", "xlform_over_calamine", "report_s",
                 "report_db_second_s", "distribute_per_s", "report_peak_mib", "pandas_calamine_ms", "report_1job_s",
                 "parallel_efficiency", "check_ms_per_file", "check_json_ms_per_file", "report_small_ms_per_file",
-                "xlform_over_calamine_best_passes"):
+                "xlform_over_calamine_best_passes", "export_ms_per_file", "export_csv_ms_per_file"):
         assert result[key] is not None and result[key] > 0, key
     assert result["rounds"] == 2
-    assert "xlform read + check" in proc.stdout
+    assert "xlform read + check" in proc.stdout and "xlform export" in proc.stdout
+    assert (tmp_path / "export.json").exists() and (tmp_path / "export.csv").exists()
     assert len(list((tmp_path / "inbox").glob("*.xlsx"))) == 12
     assert (tmp_path / "report.xlsx").exists() and (tmp_path / "report_db.xlsx").exists()
     assert len(list((tmp_path / "issued").rglob("*.xlsx"))) == 6
