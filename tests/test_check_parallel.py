@@ -7,9 +7,9 @@ from pathlib import Path
 
 from tests.cli_runner import invoke
 from tests.helpers import filled
-from xlform.export import dumps_json
+from xlform.export import declaration_dict, dumps_json
 from xlform.form.template import load_template
-from xlform.review.result import FileResult, check_file, json_list, result_json, shown_json
+from xlform.review.result import FileResult, check_file, json_list, result_json, shown_export, shown_json
 from xlform.writing.workbook import write_workbook
 
 
@@ -49,3 +49,16 @@ def test_export_with_two_jobs_exports_what_one_exports(tmp_path: Path) -> None:
     one = invoke(["export", str(inbox), "--jobs", "1"])
     two = invoke(["export", str(inbox), "--jobs", "2"])
     assert one.stdout == two.stdout and len(json.loads(two.stdout)) == 9
+
+
+def test_export_json_made_in_the_workers_is_the_json_of_the_declarations(tmp_path: Path) -> None:
+    """Each file's JSON is made where it was read; the whole is the text dumps_json writes of every declaration."""
+    inbox = _inbox(tmp_path)
+    out = tmp_path / "导出.json"
+    result = invoke(["export", str(inbox), "-o", str(out), "--jobs", "2"])
+    assert result.exit_code == 2 and "无法读取" in result.stderr and "old.xls" in result.stderr  # listed, not dropped
+    expected = [declaration_dict(r.declaration) for r in map(check_file, sorted(inbox.glob("*.xlsx")))
+                if r.declaration is not None]
+    assert out.read_text(encoding="utf-8") == dumps_json(expected) + "\n"
+    assert len(expected) == 9 and {d["project"]["name"] for d in expected} >= {"项目1", "项目2"}
+    assert shown_export(FileResult("坏.xlsx", error="坏", code="x")).error == "坏"  # said on stderr, not exported

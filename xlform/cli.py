@@ -353,9 +353,10 @@ def _check(a: argparse.Namespace) -> int:
 
 
 def _export(a: argparse.Namespace) -> int:
-    from .collect.workers import check_paths
-    from .export import declaration_dict, dumps_json, table_dicts, to_csv
+    from .collect.workers import check_paths, checked_paths
+    from .export import dumps_json, table_dicts, to_csv
     from .fileio import refuse_overwriting_inputs, write_bytes_atomic
+    from .review.result import json_list, shown_export
 
     if a.output:
         refuse_overwriting_inputs([(a.output, "导出文件")], [(f, "文件夹" if f.is_dir() else "申报表") for f in a.files]
@@ -363,23 +364,29 @@ def _export(a: argparse.Namespace) -> int:
     templates = _extra_templates(a.templates)
     if a.table:
         _known_table(a.table, templates)
-    declarations = []
     failed = 0
-    for r in check_paths(a.files, templates, jobs=a.jobs):  # read in workers: a bad file costs only itself
-        if r.declaration is None:
-            _err(f"无法读取 {r.file}：{r.error}")
-            failed += 1
-            continue
-        declarations.append(r.declaration)
-    if a.fmt == "json":
-        items = table_dicts(declarations, a.table) if a.table else [declaration_dict(d) for d in declarations]
-        text = dumps_json(items) + "\n"
-    else:
-        text = to_csv(declarations, a.table)
+    if a.fmt == "json" and not a.table:  # each file's JSON made in the worker that read it: only text comes back
+        shown = checked_paths(a.files, shown_export, templates, jobs=a.jobs)
+        for s in shown:
+            if not s.readable:
+                _err(f"无法读取 {s.file}：{s.error}")
+        failed = sum(not s.readable for s in shown)
+        exported = len(shown) - failed
+        text = json_list([s for s in shown if s.readable]) + "\n"
+    else:  # a table's columns, or the CSV's, are those of every template among the files: made here
+        declarations = []
+        for r in check_paths(a.files, templates, jobs=a.jobs):  # read in workers: a bad file costs only itself
+            if r.declaration is None:
+                _err(f"无法读取 {r.file}：{r.error}")
+                failed += 1
+                continue
+            declarations.append(r.declaration)
+        exported = len(declarations)
+        text = dumps_json(table_dicts(declarations, a.table)) + "\n" if a.fmt == "json" else to_csv(declarations, a.table)
     if a.output:
         # A BOM so Excel opens the CSV as UTF-8 rather than GBK.
         write_bytes_atomic(a.output, (("\ufeff" if a.fmt == "csv" else "") + text).encode("utf-8"))
-        _err(f"已导出 {len(declarations)} 份到 {a.output}")
+        _err(f"已导出 {exported} 份到 {a.output}")
     else:
         sys.stdout.write(text)
     return 2 if failed else 0

@@ -80,6 +80,17 @@ def dumps_json(items: Any) -> str:
     return json.dumps(items, ensure_ascii=False, indent=2)
 
 
+def dumps_json_item(obj: Any) -> str:
+    """An object as dumps_json writes it as an item of a list: every line two spaces in (JSON text has no raw
+    newline inside a string). Made in the worker that read a file, so only this text comes back."""
+    return "  " + dumps_json(obj).replace("\n", "\n  ")
+
+
+def json_items_list(items: Sequence[str]) -> str:
+    """Items made by dumps_json_item as one list: the same text as dumps_json of their objects."""
+    return "[\n" + ",\n".join(items) + "\n]" if items else "[]"
+
+
 # The short heading of each form field in flat exports and in the report (the template's labels are the form's own
 # wording, numbered and bureau-specific; these stay the same for every template so scripts can rely on them).
 FIELD_HEADINGS: dict[str, str] = {

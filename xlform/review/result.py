@@ -6,11 +6,11 @@ silently dropped. Its JSON shape (`result_json`) is a contract.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..export import declaration_dict, dumps_json_item, json_items_list
 from ..form.model import Declaration
 from ..reading import refusals as R
 from ..reading.reader import Registry, read
@@ -102,6 +102,7 @@ class Shown:
     warnings: int
     code: str
     text: str  # result_text, or the result's JSON object (result_json, indented as inside the list)
+    error: str = ""  # why the file could not be read ("" when it was)
 
     @property
     def ok(self) -> bool:
@@ -113,14 +114,18 @@ def shown_text(r: FileResult) -> Shown:
 
 
 def shown_json(r: FileResult) -> Shown:
-    # The object as json.dumps(list, indent=2) writes an item of the list: every line two spaces in.
-    text = json.dumps(result_json(r), ensure_ascii=False, indent=2).replace("\n", "\n  ")
-    return Shown(r.file, r.readable, r.errors, r.warnings, r.code, "  " + text)
+    return Shown(r.file, r.readable, r.errors, r.warnings, r.code, dumps_json_item(result_json(r)))
+
+
+def shown_export(r: FileResult) -> Shown:
+    """What `xlform export` writes of one file (JSON): its declaration_dict as an item of the list."""
+    text = dumps_json_item(declaration_dict(r.declaration)) if r.declaration is not None else ""
+    return Shown(r.file, r.readable, r.errors, r.warnings, r.code, text, r.error)
 
 
 def json_list(items: list[Shown]) -> str:
-    """The items made by shown_json, as one JSON list: the same text as json.dumps of their objects, indent=2."""
-    return "[\n" + ",\n".join(s.text for s in items) + "\n]" if items else "[]"
+    """The items made by shown_json or shown_export, as one JSON list: the same text as dumps_json of their objects."""
+    return json_items_list([s.text for s in items])
 
 
 def result_text(r: FileResult) -> str:
