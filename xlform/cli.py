@@ -22,7 +22,7 @@ from .form.shipped import DEFAULT_TEMPLATE, builtin_ids
 from .form.values import MAX_YEAR, MIN_YEAR
 
 if TYPE_CHECKING:
-    from .reading.reader import TemplateRef
+    from .form.template import TemplateRef
 
 WORKBOOK_SUFFIX = ".xlsx"
 

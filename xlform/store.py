@@ -59,8 +59,7 @@ from .review.round import project_chains
 
 if TYPE_CHECKING:  # at run time these are imported where results or templates are handled (see _outcome)
     from .collect.outcome import Collected, FileOutcome, Outcome
-    from .form.template import Template
-    from .reading.reader import TemplateRef
+    from .form.template import Template, TemplateRef
 
 SCHEMA_VERSION = 7  # 2: files, contents and results keyed by checker signature; 3: a zip member's time in contents;
 #                    4: a result's payload is an object keyed by field (Outcome.to_json), no longer a list;
@@ -186,7 +185,7 @@ def distinct(templates: Iterable[TemplateRef]) -> list[Template]:
     refs = list(templates)
     if not refs:
         return []
-    from .reading.reader import as_template
+    from .form.template import as_template
 
     by_digest: dict[str, Template] = {}
     for t in map(as_template, refs):
@@ -644,7 +643,7 @@ def _loaded(conn: sqlite3.Connection) -> list[Template]:
     found = []
     for digest, tid, version, text in conn.execute(
             "SELECT digest, id, version, text FROM templates ORDER BY first_seen, rowid"):
-        from .form.template import parse_template
+        from .form.template import parse_template  # on the first recorded template: a store without any never loads it
 
         try:
             t = parse_template(text, f"收件记录库中的模板 {tid} 版本 {version}")

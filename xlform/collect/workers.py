@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..forking import FORK
+from ..form.template import TemplateRef
 from ..reading import refusals as R
-from ..reading.reader import Registry, TemplateRef
+from ..reading.reader import Registry
 from ..reading.refusals import Reason
 from ..review.result import FileResult, check_file
 from . import inbox

@@ -224,6 +224,15 @@ def load_template(ref: str | Path) -> Template:
         return _cache[key]
 
 
+# What names a template for a reader: a built-in id, a YAML path, or a template already loaded
+# (the copy a round kept beside its manifest, or one the store recorded).
+TemplateRef = str | Path | Template
+
+
+def as_template(ref: TemplateRef) -> Template:
+    return ref if isinstance(ref, Template) else load_template(ref)
+
+
 BUILTIN_LIBRARY = "内置:"  # `library: 内置:shanghai-2020` names a library shipped with xlform (templates/library/)
 
 

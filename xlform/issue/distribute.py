@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..collect.inbox import TEMPLATE_COPY_PREFIX, TEMPLATE_COPY_SUFFIX, is_template_copy
 from ..errors import UserError
@@ -32,8 +33,10 @@ from ..fileio import atomic_path, os_reason, write_bytes_atomic
 from ..form.model import Declaration, Identity
 from ..form.template import Template, TemplateError, load_template
 from ..ooxml.ziparchive import copied, deflated, directory, write_zip
-from .carry import Carried, CarryOver, carry_over
 from .roster import Department, decode_csv, department_name_problem, read_roster, safe_file_part
+
+if TYPE_CHECKING:
+    from .carry import Carried, CarryOver
 
 MANIFEST_NAME = "下发清单.csv"
 FILE_STEM = "绩效目标申报表"
@@ -209,6 +212,8 @@ def distribute(
 
 
 def _carry_over(store: Path | None, template: Template, departments: list[Department]) -> CarryOver:
+    from .carry import CarryOver, carry_over  # last year's store, and the reader it needs: only for --carry-over
+
     if store is None:
         return CarryOver({}, [])
     return carry_over(Path(store), template, departments)

@@ -35,7 +35,8 @@ from ..form import paper
 from ..form.fields import FEEDBACK_SHEET
 from ..form.layout import layout_for
 from ..form.model import Declaration
-from ..reading.reader import Registry, TemplateRef
+from ..form.template import TemplateRef
+from ..reading.reader import Registry
 from ..review.decisions import Decision, Package
 from ..review.findings import SEVERITY_LABEL, Finding
 from ..review.result import check_file

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from python_calamine import CalamineWorkbook
-
 from ..errors import UserError
 from ..fileio import FileTooLarge, read_limited
 from ..form.values import clean_text
@@ -111,6 +109,8 @@ def _csv_rows(path: Path) -> list[list[Any]]:
 
 
 def _xlsx_rows(path: Path) -> list[list[Any]]:
+    from python_calamine import CalamineWorkbook
+
     from ..reading.package import open_package  # here: a CSV roster (and an unchanged report) needs no reader
 
     try:

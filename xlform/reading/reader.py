@@ -37,8 +37,9 @@ from ..form.template import (
     MAX_YEAR,
     MIN_YEAR,
     Template,
+    TemplateRef,
+    as_template,
     builtin_templates,
-    load_template,
     parse_template,
     previous_templates,
 )
@@ -80,15 +81,6 @@ def parse_ref(text: str) -> Ref | None:
         return None
     # Corners in either order, as Excel reads "B20:A5" (it writes them top-left first; a hand edit may not).
     return Ref(sheet, min(row, last_row), min(col, last_col), max(row, last_row), max(col, last_col))
-
-
-# What names a template for a reader: a built-in id, a YAML path, or a template already loaded
-# (the copy a round kept beside its manifest, or one the store recorded).
-TemplateRef = str | Path | Template
-
-
-def as_template(ref: TemplateRef) -> Template:
-    return ref if isinstance(ref, Template) else load_template(ref)
 
 
 class Registry:

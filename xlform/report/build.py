@@ -1,7 +1,9 @@
 """A report built anew: what is new collected (in parallel processes; with a store, unchanged files are
 skipped and their results loaded), the latest return of each form kept, each resubmission compared with the
 version before it (changes.py), returns and unreadable files matched to whom they were expected from, and
-the tables built (tables.py) and written (files.py).
+the tables built (tables.py) and written (files.py): 汇总, 按部门 (+ chart), 指标明细, 构成明细, 问题清单, 修改情况,
+未读取文件, 被替代版本 — as an xlsx workbook (xlsxwriter, constant memory, user text only through write_string),
+as CSV files or as one JSON document.
 
 run.py decides whether a report must be built at all, and imports this module only then: it brings in the
 reader, the rules and the writer, which an unchanged inbox does not need.
@@ -22,11 +24,10 @@ from ..collect import inbox as collect
 from ..collect.inbox import DiskFile, file_hash, is_junk, shown_name
 from ..collect.outcome import Collected, FileOutcome, FindingRow, Outcome
 from ..collect.workers import collect_files
-from ..form.template import builtin_templates
+from ..form.template import TemplateRef, as_template, builtin_templates
 from ..issue.distribute import Issued
 from ..issue.roster import Department
 from ..reading import refusals as R
-from ..reading.reader import TemplateRef, as_template
 from ..review import rules
 from ..review.decisions import Package
 from ..review.round import Awaited, Decisions, RoundFacts, UnreadFile, Version, form_lines, project_chains, who_must_act

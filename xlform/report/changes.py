@@ -16,8 +16,8 @@ from enum import StrEnum
 
 from ..collect.outcome import Outcome
 from ..form.fields import FIELDS
-from ..form.template import Template
-from ..reading.reader import Registry, TemplateRef
+from ..form.template import Template, TemplateRef
+from ..reading.reader import Registry
 from ..reading.refusals import Unreadable
 from ..review.rules import CATALOGUE
 

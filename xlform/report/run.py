@@ -1,15 +1,8 @@
 """The summary report run: every return collected, checked and laid out for the bureau.
 
 `make_report` guards its inputs and outputs, walks the inboxes and, with a store, answers an inbox
-listed exactly as the last report saw it with that report (kept, not rewritten). Otherwise build.py
-collects what is new (in parallel processes; with a store, unchanged files are skipped), keeps the
-latest return of each form, compares each resubmission with the version before it (changes.py),
-matches returns and unreadable files to the roster or manifests, and writes the tables
-(built in tables.py, written by files.py):
-汇总, 按部门 (+ chart), 指标明细, 构成明细, 问题清单, 修改情况, 未读取文件, 被替代版本 —
-as an xlsx workbook (xlsxwriter, constant memory, user text only through
-write_string), as CSV files or as one JSON document. Nothing is dropped: every
-input file is a row of 汇总, 被替代版本 or 未读取文件.
+listed exactly as the last report saw it with that report (kept, not rewritten); otherwise build.py
+builds the report. Nothing is dropped: every input file is a row of 汇总, 被替代版本 or 未读取文件.
 
 This module imports only what answering an unchanged inbox needs (a third of a second less for every
 such run): build.py, and what reads rosters and manifests, are imported where they are used.
@@ -43,9 +36,9 @@ from ..store import Store, distinct, store_error, store_files
 from .result import Expected, ReportResult
 
 if TYPE_CHECKING:
+    from ..form.template import TemplateRef
     from ..issue.distribute import Issued
     from ..issue.roster import Department
-    from ..reading.reader import TemplateRef
 
 FORMATS = ("xlsx", "csv", "json")
 
