@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import unicodedata
 from pathlib import Path
 
 import openpyxl
@@ -126,10 +127,19 @@ def test_an_unchanged_inbox_is_answered_without_loading_the_reader(tmp_path: Pat
         code, said, loaded = _loaded(command)
         assert code == 0 and "区卫生健康委" in said, (command, said)
         assert sorted(loaded & {*_BUILDING, *_PARSING}) == [], command
+        if command[0] == "status":  # its columns line up in a terminal, wide (CJK) characters counted twice
+            tokens = ["表单编号", *(i.form_id for i in issued.issued[:2])]
+            lines = [line for line in said.splitlines() if any(t in line for t in tokens)]
+            starts = {_columns(line[: line.index(next(t for t in tokens if t in line))]) for line in lines}
+            assert len(lines) == 3 and len(starts) == 1, said
     fill(issued, 1, inbox / "1.xlsx", "改过的项目", time.time())  # a changed file: the report is built again
     code, said, loaded = _loaded(args)
     assert code == 1 and "内容未变" not in said and "xlform.report.build" in loaded, said
     assert summary_names(out) == ["项目0", "改过的项目"]
+
+
+def _columns(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def test_help_and_usage_errors_load_no_template_parser() -> None:

@@ -68,11 +68,10 @@ def standing(db: Path) -> Standing:
 
 
 def _width(text: str) -> int:
+    """Columns a text takes in a terminal: two for each wide (CJK) character."""
+    if text.isascii():  # form ids, counts, dates: most cells
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _pad(text: str, width: int) -> str:
-    return text + " " * max(0, width - _width(text))
 
 
 def _when(iso: str) -> str:
@@ -91,9 +90,12 @@ def status_text(s: Standing) -> list[str]:
     rows = [[line.department, line.project or ("（" + line.file + "）" if line.file else ""), line.form_id,
              line.state, str(line.errors) if line.item_key else "", str(line.warnings) if line.item_key else "",
              _decided(s.last_of(line))] for line in s.lines]
-    widths = [max([_width(h), *(_width(r[i]) for r in rows)]) for i, h in enumerate(heads)]
-    out = ["  ".join(_pad(h, w) for h, w in zip(heads, widths, strict=True)).rstrip()]
-    out += ["  ".join(_pad(v, w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    measured: dict[str, int] = {}  # departments and states recur thousands of times: each text measured once
+    for text in (*heads, *(v for r in rows for v in r)):
+        if text not in measured:
+            measured[text] = _width(text)
+    widths = [max(measured[r[i]] for r in [heads, *rows]) for i in range(len(heads))]
+    out = ["  ".join(v + " " * (w - measured[v]) for v, w in zip(r, widths, strict=True)).rstrip() for r in [heads, *rows]]
     counts = state_counts(s.lines)
     out.append(f"合计 {len(s.lines)} 份：" + ("，".join(f"{state} {n}" for state, n in counts.items()) or "无"))
     known = "" if s.facts.expected_known else "（汇总时未给 --roster 或 --manifest，无法列出未提交的部门）"
