@@ -356,7 +356,7 @@ def _export(a: argparse.Namespace) -> int:
     from .collect.workers import check_paths, checked_paths
     from .export import dumps_json, table_dicts, to_csv
     from .fileio import refuse_overwriting_inputs, write_bytes_atomic
-    from .review.result import json_list, shown_export
+    from .review.result import FileResult, Shown, json_list, shown_export
 
     if a.output:
         refuse_overwriting_inputs([(a.output, "导出文件")], [(f, "文件夹" if f.is_dir() else "申报表") for f in a.files]
@@ -364,24 +364,20 @@ def _export(a: argparse.Namespace) -> int:
     templates = _extra_templates(a.templates)
     if a.table:
         _known_table(a.table, templates)
-    failed = 0
-    if a.fmt == "json" and not a.table:  # each file's JSON made in the worker that read it: only text comes back
-        shown = checked_paths(a.files, shown_export, templates, jobs=a.jobs)
-        for s in shown:
-            if not s.readable:
-                _err(f"无法读取 {s.file}：{s.error}")
-        failed = sum(not s.readable for s in shown)
-        exported = len(shown) - failed
-        text = json_list([s for s in shown if s.readable]) + "\n"
-    else:  # a table's columns, or the CSV's, are those of every template among the files: made here
-        declarations = []
-        for r in check_paths(a.files, templates, jobs=a.jobs):  # read in workers: a bad file costs only itself
-            if r.declaration is None:
-                _err(f"无法读取 {r.file}：{r.error}")
-                failed += 1
-                continue
-            declarations.append(r.declaration)
-        exported = len(declarations)
+    # Plain JSON: each file's object made in the worker that read it (only text comes back). A table's columns, or
+    # the CSV's, are those of every template among the files: those are made here, from the declarations.
+    in_workers = a.fmt == "json" and not a.table
+    results: Sequence[Shown | FileResult] = (checked_paths(a.files, shown_export, templates, jobs=a.jobs) if in_workers
+                                             else check_paths(a.files, templates, jobs=a.jobs))
+    for r in results:  # read in workers: a bad file costs only itself
+        if not r.readable:
+            _err(f"无法读取 {r.file}：{r.error}")
+    failed = sum(not r.readable for r in results)
+    exported = len(results) - failed
+    if in_workers:
+        text = json_list([r for r in results if isinstance(r, Shown) and r.readable]) + "\n"
+    else:
+        declarations = [r.declaration for r in results if isinstance(r, FileResult) and r.declaration is not None]
         text = dumps_json(table_dicts(declarations, a.table)) + "\n" if a.fmt == "json" else to_csv(declarations, a.table)
     if a.output:
         # A BOM so Excel opens the CSV as UTF-8 rather than GBK.

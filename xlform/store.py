@@ -287,7 +287,7 @@ class Store:
                 self.conn.execute(statement)
             if version < _FIRST_STEPPED:
                 _results_cleared(self.conn)
-            if version >= _FIRST_STEPPED:
+            else:
                 for step in range(version + 1, SCHEMA_VERSION + 1):
                     _STEPS[step](self.conn)
             self.conn.execute("DELETE FROM meta WHERE key = 'checker'")  # schema 1 kept a single signature here

@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..collect.inbox import DiskFile, file_hash, walk
 from ..errors import UserError
@@ -85,15 +85,16 @@ def make_report(
     now = datetime.now().isoformat(timespec="seconds")
     store = Store(db, given) if db is not None else None
     try:
+        saved = store.report_state(str(output.resolve())) if store is not None else None  # the last report here
         if store is not None and fmt == "xlsx":
-            _keep_decisions_not_read_back(store, output, db)
+            _keep_decisions_not_read_back(store, saved, output, db)
         known: list[TemplateRef] = list(store.templates if store is not None else distinct(given))
         decisions = store.latest_decisions() if store is not None else {}
         packages = store.packages() if store is not None else []
         # An inbox listed as the report last written saw it (same files, sizes, times) is that report: the
         # store trusts a known file's size and time as it does when it skips reading one.
         signature = _signature(disks, expected, fmt, store.checker, decisions, packages) if store is not None else ""
-        result = _unchanged_report(store, output, signature, decisions, packages) if store is not None else None
+        result = _unchanged_report(store, saved, output, signature, decisions, packages) if store is not None else None
         if result is None:
             from .build import ReadWith, build_report  # the reader, the rules and the writer: loaded only now
 
@@ -229,11 +230,11 @@ def _file_states(paths: list[Path]) -> list[list[object]]:
     return states
 
 
-def _unchanged_report(store: Store, output: Path, signature: str, decisions: Decisions,
+def _unchanged_report(store: Store, saved: dict[str, Any] | None, output: Path, signature: str, decisions: Decisions,
                       packages: list[Package]) -> ReportResult | None:
-    """The report of an unchanged inbox is the same report: keep it, if nobody touched its files since. Who
-    must act is as that report found, unless another report has changed the round's facts in the store since."""
-    saved = store.report_state(str(output.resolve()))
+    """The report of an unchanged inbox is the same report: keep it, if nobody touched its files since (`saved`:
+    what the store kept of the last report written to `output`). Who must act is as that report found, unless
+    another report has changed the round's facts in the store since."""
     try:
         if saved is None or saved["signature"] != signature:
             return None
@@ -263,10 +264,9 @@ def _unchanged_report(store: Store, output: Path, signature: str, decisions: Dec
     return result
 
 
-def _keep_decisions_not_read_back(store: Store, output: Path, db: Path | None) -> None:
+def _keep_decisions_not_read_back(store: Store, saved: dict[str, Any] | None, output: Path, db: Path | None) -> None:
     """A report edited since xlform wrote it may hold decisions typed into its 审核 sheet that `xlform review`
     has not read yet: writing the new report over it would lose them, so the run stops and says what to do."""
-    saved = store.report_state(str(output.resolve()))
     try:
         written = saved["files"][0] if saved is not None else None
         if written is None or not output.is_file() or _file_states([output])[0] == written:
