@@ -336,6 +336,42 @@ def test_a_far_cell_spelled_unusually(tmp_path: Path) -> None:
     assert_refused(path, R.SHEET_TOO_FAR, corpus.GOALS, "第 1048576 行")
 
 
+_FAR_ROW = b'<row r="1048576"><c r="A1048576"><v>1</v></c></row>'
+
+
+@pytest.mark.parametrize("where", ["prefixed", "mentioned"])
+def test_a_far_cell_when_sheet_data_is_spelled_otherwise(tmp_path: Path, where: str) -> None:
+    # <x:sheetData> or the word in a comment: the whole part is bounded (and calamine gets it whole).
+    def edit(b: bytes) -> bytes:
+        b = b.replace(b"</sheetData>", _FAR_ROW + b"</sheetData>")
+        if where == "prefixed":
+            b = b.replace(b"<worksheet ", b'<worksheet xmlns:x="http://schemas.openxmlformats.org/'
+                          b'spreadsheetml/2006/main" ')
+            return b.replace(b"<sheetData>", b"<x:sheetData>").replace(b"</sheetData>", b"</x:sheetData>")
+        return b.replace(b"<sheetData>", b"<!-- sheetData --><sheetData>")
+    path = tmp_path / f"{where}.xlsx"
+    path.write_bytes(corpus.edited({corpus.GOALS_PART: edit}))
+    assert_refused(path, R.SHEET_TOO_FAR, corpus.GOALS, "第 1048576 行")
+
+
+@pytest.mark.parametrize("after", [
+    b'<extLst><ext uri="x">' + _FAR_ROW + b'<c r="XFD1"><v>9</v></c></ext></extLst>',
+    b"<sheetData>" + _FAR_ROW + b"</sheetData>",  # calamine reads the first sheetData only
+], ids=["extension", "second-sheet-data"])
+def test_a_far_cell_after_the_cells_is_never_given_to_calamine(tmp_path: Path, after: bytes) -> None:
+    # After </sheetData> a cell is nothing calamine reads, and it is not even given those bytes: the file
+    # is read as it is, its values those of the plain return.
+    path = tmp_path / "after.xlsx"
+    path.write_bytes(corpus.edited({corpus.GOALS_PART: lambda b: b.replace(b"</sheetData>", b"</sheetData>" + after, 1)}))
+    (tmp_path / "plain.xlsx").write_bytes(corpus.valid_return())
+    plain = check_file(tmp_path / "plain.xlsx")
+    r = _read_fine(path)
+    assert r.declaration.indicators == plain.declaration.indicators
+    from xlform.reading.package import open_package
+    sheet = zipfile.ZipFile(io.BytesIO(open_package(path).calamine_zip())).read(corpus.GOALS_PART)
+    assert b"1048576" not in sheet and sheet.endswith(b"</sheetData></worksheet>")
+
+
 def _with_name(name: str, ref: str) -> bytes:
     def edit(book: bytes) -> bytes:
         return re.sub(rb'(<definedName name="%s">)[^<]*' % name.encode(), lambda m: m.group(1) + ref.encode(), book)

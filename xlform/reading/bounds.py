@@ -23,16 +23,21 @@ if TYPE_CHECKING:
 
 def bound_sheets(o: Opening) -> None:
     """Each worksheet's extent: calamine allocates the whole rectangle from A1 to the last value."""
-    _check_sheets(o.xml.parts, o.sheets)
+    o.given = _check_sheets(o.xml.parts, o.sheets)
 
 
-def _check_sheets(parts: dict[str, bytes], sheets: list[SheetRef]) -> None:
-    """Bound every worksheet calamine could be asked for (any part with <sheetData), named or not."""
+def _check_sheets(parts: dict[str, bytes], sheets: list[SheetRef]) -> dict[str, bytes]:
+    """Bound every worksheet calamine could be asked for (any part with <sheetData), named or not, as
+    calamine is given it (given_to_calamine); the sheets given otherwise than as they are come back."""
     shown = {s.part: s.name for s in sheets}
-    for part, body in parts.items():
-        if b"sheetData" not in body:
+    given: dict[str, bytes] = {}
+    for part, whole in parts.items():
+        if b"sheetData" not in whole:
             continue
         where = f"工作表“{shown[part]}”" if part in shown else f"部件 {part}"
+        body = given_to_calamine(whole) if part in shown else whole
+        if body is not whole:
+            given[part] = body
         if clearly_within_limits(body):
             continue  # one search answers for every sheet of ours
         if body.count(b"<") > MAX_SHEET_TAGS:  # bounds the time sheet_extent may take
@@ -41,6 +46,32 @@ def _check_sheets(parts: dict[str, bytes], sheets: list[SheetRef]) -> None:
         if rows > MAX_SHEET_ROWS or cols > MAX_SHEET_COLS:
             last = f"第 {rows} 行" if rows > MAX_SHEET_ROWS else f"第 {cols} 列"
             raise Unreadable(R.SHEET_TOO_FAR, where=where, last=last, rows=MAX_SHEET_ROWS, cols=MAX_SHEET_COLS)
+    return given
+
+
+_NO_MERGED_CELLS = b"<mergeCells></mergeCells>"
+
+
+def given_to_calamine(body: bytes) -> bytes:
+    """A worksheet as calamine is given it (the bounds are checked on exactly these bytes): its root tag, an
+    empty <mergeCells>, and its cells, `<sheetData>…</sheetData>`. Half the bytes of a return's sheets are
+    formats and validations around the cells, which calamine does not need; and python-calamine reads a
+    sheet's merged cells (which nothing here uses) by parsing it a second time up to the first <mergeCells>,
+    so one right at the start halves its work. Where the cells are spelled otherwise than every writer
+    spells them (once, no prefix), everything after the root tag; where the start is (an XML declaration at
+    most, then `<worksheet` with double-quoted attributes), the part as it is."""
+    at = body.find(b"<worksheet")
+    end = body.find(b">", at)
+    head, root = body[:at], body[at:end]
+    if at < 0 or end < 0 or head.count(b"<") > (1 if head.startswith(b"<?xml") and head.rstrip().endswith(b"?>") else 0):
+        return body
+    if root.count(b'"') % 2 or b"'" in root or b"<" in root[1:]:
+        return body  # a ">" inside an attribute value: not the end of the tag
+    cells = body.find(b"<sheetData>", end)
+    close = body.find(b"sheetData", cells + 2) if cells > 0 else -1
+    if close < 0 or body.find(b"sheetData") != cells + 1 or not body.startswith(b"</sheetData>", close - 2):
+        return body[: end + 1] + _NO_MERGED_CELLS + body[end + 1 :]
+    return body[: end + 1] + _NO_MERGED_CELLS + body[cells : close + len(b"sheetData>")] + b"</worksheet>"
 
 
 _TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(\s[^>]*?)?(/?)>")

@@ -48,6 +48,7 @@ class Package:
     parts: dict[str, bytes] = field(default_factory=dict, repr=False)  # every XML part, checked
     crcs: dict[str, int] = field(default_factory=dict, repr=False)  # their CRC-32s, verified
     date1904: bool = False  # the workbook counts dates from 1904-01-01 (Excel for Mac)
+    given: dict[str, bytes] = field(default_factory=dict, repr=False)  # worksheets as calamine gets them (bounds.py)
 
     def sheet(self, name: str) -> SheetRef | None:
         return next((s for s in self.sheets if s.name == name), None)
@@ -63,16 +64,10 @@ class Package:
         calendar holds, -1E+30 typed into a date cell, printing a Rust panic), and the reader asks
         styles.py where a cell's format matters. The defined names are cut out of its workbook.xml: they
         are read here, and calamine would parse them again for nothing (a fifth of its work when it opens
-        a return). Each worksheet starts with an empty list of merged cells: python-calamine reads a
-        sheet's merged cells (which nothing here uses) by parsing the whole sheet a second time up to the
-        first <mergeCells>, so this halves its work on every sheet."""
+        a return). Each worksheet exactly as the bounds were checked on it: its cells after an empty list of
+        merged cells, without the formats and validations around them (bounds.given_to_calamine)."""
         parts = {n: b for n, b in self.parts.items() if not n.lower().endswith("styles.xml")}
-        changed: dict[str, bytes] = {}
-        for ref in self.sheets:
-            body = parts.get(ref.part)
-            cut = _without_merged_cells(body) if body is not None else None
-            if cut is not None:
-                changed[ref.part] = cut
+        changed = dict(self.given)
         book = parts.get("xl/workbook.xml", b"")
         start, end = book.find(b"<definedNames>"), book.find(b"</definedNames>")
         if 0 < start < end:
@@ -113,22 +108,6 @@ class Package:
         return self.shown(sheet, address) is Shown.PERCENT
 
 
-_NO_MERGED_CELLS = b"<mergeCells></mergeCells>"
-
-
-def _without_merged_cells(body: bytes) -> bytes | None:
-    """The sheet with an empty <mergeCells> first in it; None where its start is spelled otherwise than
-    every writer spells it (an XML declaration at most, then `<worksheet` with double-quoted attributes)."""
-    at = body.find(b"<worksheet")
-    end = body.find(b">", at)
-    head, root = body[:at], body[at:end]
-    if at < 0 or end < 0 or head.count(b"<") > (1 if head.startswith(b"<?xml") and head.rstrip().endswith(b"?>") else 0):
-        return None
-    if root.count(b'"') % 2 or b"'" in root or b"<" in root[1:]:
-        return None  # a ">" inside an attribute value: not the end of the tag
-    return body[: end + 1] + _NO_MERGED_CELLS + body[end + 1 :]
-
-
 def open_package(path: Path, data: bytes | None = None, sheets: Collection[str] | None = None,
                  extra: Iterable[str] = ()) -> Package:
     """Sniff and open `path` (or `data` read from it), or raise Unreadable with the reason.
@@ -160,6 +139,7 @@ class Opening:
     locked: bool = False
     date1904: bool = False
     targets: dict[str | None, str] = field(default_factory=dict)
+    given: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def xml(self) -> XmlParts:
@@ -178,6 +158,7 @@ class Opening:
             parts=self.xml.parts,
             crcs=self.xml.crcs,
             date1904=self.date1904,
+            given=self.given,
         )
 
 
