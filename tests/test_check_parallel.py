@@ -62,3 +62,25 @@ def test_export_json_made_in_the_workers_is_the_json_of_the_declarations(tmp_pat
     assert out.read_text(encoding="utf-8") == dumps_json(expected) + "\n"
     assert len(expected) == 9 and {d["project"]["name"] for d in expected} >= {"项目1", "项目2"}
     assert shown_export(FileResult("坏.xlsx", error="坏", code="x")).error == "坏"  # said on stderr, not exported
+
+
+def test_a_file_outcome_crosses_processes_whole(tmp_path: Path) -> None:
+    # What a report's worker sends back: its rows pickle as (class, values), and come back the same rows.
+    import hashlib
+    import pickle
+
+    from xlform.collect.inbox import _Walk
+    from xlform.collect.outcome import CostRow, FindingRow, IndicatorRow
+    from xlform.collect.workers import collect_file
+
+    inbox = _inbox(tmp_path)
+    walk = _Walk([inbox])
+    for path in sorted(inbox.iterdir()):
+        sent = collect_file(walk.given(str(path)))
+        back = pickle.loads(pickle.dumps([sent], protocol=pickle.HIGHEST_PROTOCOL))[0]
+        assert back == sent
+        for c in (c for c in back.items if c.outcome.readable):
+            rows = [*c.outcome.indicators, *c.outcome.costs, *c.outcome.findings]
+            assert rows and all(type(r) in (IndicatorRow, CostRow, FindingRow) for r in rows)
+            # the key names the bytes read: the file's own digest, taken once
+            assert c.key.split("|")[0] == hashlib.sha256(path.read_bytes()).hexdigest() == sent.sha256

@@ -123,6 +123,7 @@ class Item:
     ignored: bool = False  # OS junk (Thumbs.db, ~$ lock files): listed, never counted as a problem
     modified: str = ""  # a zip member's own time (ISO), which orders two versions mailed in one zip
     code: str = ""  # the reason's code (reading/refusals.py)
+    sha256: str = ""  # of `data`, where reading it hashed it already ("": not yet)
 
     @classmethod
     def refused(cls, name: str, why: Reason, member: str = "") -> Item:
@@ -500,7 +501,7 @@ class Source:
         elif size > MAX_FILE_BYTES:
             yield Item.refused(name, R.TOO_LARGE(mb=size / 1048576))
         else:
-            yield Item(name, data=data)
+            yield Item(name, data=data, sha256=digest)
 
     def _zip(self, fh: io.FileIO) -> Iterator[Item]:
         name, size, digest = self.disk.name, os.fstat(fh.fileno()).st_size, ""
