@@ -383,8 +383,8 @@ def _fiscal_parts(r: Rule, ctx: Context) -> Iterator[Finding]:
     parts = (f.fiscal_superior, f.fiscal_local, f.fiscal_subordinate)
     if f.fiscal is None and all(p is None for p in parts):
         return
-    total = sum((_n(p) for p in parts), Decimal(0))
-    if not ctx.holds("fiscal_parts"):
+    if not ctx.holds("fiscal_parts"):  # the sum is worked out for the message only: most returns hold
+        total = sum((_n(p) for p in parts), Decimal(0))
         label = ctx.label("fiscal")
         parts_named = "、".join(ctx.term(key) for key in ("fiscal_superior", "fiscal_local", "fiscal_subordinate"))
         yield ctx.finding(r, ctx.cell("fiscal"), label, f.fiscal,
@@ -397,8 +397,8 @@ def _current_year_sum(r: Rule, ctx: Context) -> Iterator[Finding]:
     f = ctx.d.funding
     if f.current_year is None and f.fiscal is None and f.other is None:
         return
-    total = _n(f.fiscal) + _n(f.other)
     if not ctx.holds("current_year_sum"):
+        total = _n(f.fiscal) + _n(f.other)
         label = ctx.label("current_year")
         yield ctx.finding(r, ctx.cell("current_year"), label, f.current_year,
                           f"“{label}”{_is(f.current_year)}，但{ctx.term('fiscal')}与{ctx.term('other')}之和为 "
@@ -466,8 +466,8 @@ def _activities_total(r: Rule, ctx: Context) -> Iterator[Finding]:
     amounts = [a for a in ctx.d.activities if a.amount is not None]
     if not amounts or ctx.d.funding.current_year is None:
         return
-    total = sum((a.amount for a in amounts if a.amount is not None), Decimal(0))
     if not ctx.holds("activities_sum"):
+        total = sum((a.amount for a in amounts if a.amount is not None), Decimal(0))
         header = ctx.header("activities", "amount")
         yield ctx.finding(r, ctx.row_cell("activities", "amount", amounts[-1].row), header, total,
                           f"“{ctx.label('activities')}”各项{header}合计 {_money(total)}，与{ctx.term('current_year')} "
@@ -1044,8 +1044,8 @@ def _cost_total(r: Rule, ctx: Context) -> Iterator[Finding]:
     current = ctx.d.funding.current_year
     if current is None or (current == 0 and not ctx.d.costs) or ctx.unread("costs"):
         return
-    total = sum((_n(c.amount) for c in ctx.d.costs), Decimal(0))
     if not ctx.holds("cost_total"):
+        total = sum((_n(c.amount) for c in ctx.d.costs), Decimal(0))
         header, costs, budget = ctx.header("costs", "amount"), ctx.label("costs"), ctx.term("current_year")
         last = ctx.d.costs[-1].row if ctx.d.costs else 0
         what = f"未填写{costs}" if not ctx.d.costs else f"{costs}{header}合计 {_money(total)}"
