@@ -7,6 +7,7 @@ import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
+from decimal import Decimal
 from operator import attrgetter
 from typing import Any, ClassVar, Self
 
@@ -221,7 +222,11 @@ _ADDED_LISTS = ("added_fields", "indicator_columns", "cost_columns")
 
 
 def _s(value: Any) -> str:
-    return "" if value is None else (value.isoformat() if hasattr(value, "isoformat") else f"{value}")
+    if value is None:
+        return ""
+    if value.__class__ is Decimal or value.__class__ is str:  # most of a return's values: no lookup
+        return str(value)
+    return value.isoformat() if hasattr(value, "isoformat") else f"{value}"
 
 
 def outcome_of(result: FileResult) -> Outcome:
@@ -294,9 +299,15 @@ def _texts_of(d: Declaration, template: Template | None) -> tuple[dict[str, str]
     for table, builtin, added in tables:
         items = getattr(d, table)
         if items:
-            rows[table] = TableTexts([*builtin, *added], [
-                [*(_text(getattr(i, k)) for k in builtin), *(plain_text(i.extra.get(k)) for k in added), i.row]
-                for i in items])
+            texts_of = attrgetter(*builtin) if len(builtin) > 1 else None
+            table_rows = []
+            for i in items:
+                row = [_text(v) for v in texts_of(i)] if texts_of is not None else [_text(getattr(i, k)) for k in builtin]
+                if added:
+                    row += [plain_text(i.extra.get(k)) for k in added]
+                row.append(i.row)
+                table_rows.append(row)
+            rows[table] = TableTexts([*builtin, *added], table_rows)
     return texts, rows
 
 
