@@ -30,7 +30,7 @@ from pathlib import Path, PurePath
 from typing import Any, BinaryIO
 
 from ..errors import UserError
-from ..forking import FORK
+from ..forking import FORK, sent_as_values
 from ..reading import refusals as R
 from ..reading.limits import MAX_FILE_BYTES, MAX_RATIO, RATIO_FLOOR
 from ..reading.refusals import Reason
@@ -90,6 +90,7 @@ def _shown_part(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
+@sent_as_values
 @dataclass(frozen=True, slots=True)
 class DiskFile:
     path: str  # as the OS needs it

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from operator import attrgetter
 from typing import Any, ClassVar, Self
 
 from ..export import Added, added_columns, added_fields, added_tables, plain_text, template_of
+from ..forking import sent_as_values
 from ..form.fields import FIELDS, MONEY_KEYS, TABLE_COLUMNS
 from ..form.library import in_library_text
 from ..form.model import Declaration, Indicator, row_value, rows_of
@@ -30,21 +31,16 @@ class _Row:
 
     __slots__ = ()
     _names: ClassVar[tuple[str, ...]]
-    _values: ClassVar[Callable[[Any], tuple[Any, ...]]]  # its values in field order (an attrgetter)
 
     def to_json(self) -> list[Any]:
         return [getattr(self, n) for n in self._names]
-
-    def __reduce__(self) -> tuple[type[Self], tuple[Any, ...]]:
-        # Between processes as (class, values): a slots dataclass pickles through Python-level
-        # __getstate__/__setstate__ that look its fields up each time, about twice as slow both ways.
-        return type(self), type(self)._values(self)
 
     @classmethod
     def from_json(cls, values: list[Any]) -> Self:
         return cls(*values)
 
 
+@sent_as_values
 @dataclass(slots=True)
 class IndicatorRow(_Row):
     level1: str
@@ -64,6 +60,7 @@ class IndicatorRow(_Row):
     reference: str = ""  # the library's 参考值 of a 库内 indicator
 
 
+@sent_as_values
 @dataclass(slots=True)
 class CostRow(_Row):
     project: str
@@ -79,6 +76,7 @@ class CostRow(_Row):
     extra: list[str] = field(default_factory=list)  # the columns the template adds (Outcome.cost_columns)
 
 
+@sent_as_values
 @dataclass(slots=True)
 class FindingRow(_Row):
     severity: str
@@ -92,7 +90,6 @@ class FindingRow(_Row):
 
 for _cls in (IndicatorRow, CostRow, FindingRow):
     _cls._names = tuple(f.name for f in fields(_cls))
-    _cls._values = attrgetter(*_cls._names)
 
 
 @dataclass(slots=True)
@@ -134,6 +131,7 @@ def _added_json(a: Added) -> list[str]:
     return [a.key, a.header, a.kind]
 
 
+@sent_as_values
 @dataclass(slots=True)
 class Outcome:
     """Read + check result of one item: plain strings and numbers only (cheap to pickle and to store).
@@ -356,6 +354,7 @@ def item_key(item: Item) -> str:
     return f"{digest}|{_suffix(item.name)}|{item.reason}"
 
 
+@sent_as_values
 @dataclass(slots=True)
 class Collected:
     """One item of a file on disk, with its result."""
@@ -366,6 +365,7 @@ class Collected:
     modified: str = ""  # Item.modified
 
 
+@sent_as_values
 @dataclass(slots=True)
 class FileOutcome:
     disk: DiskFile
