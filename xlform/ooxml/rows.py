@@ -132,16 +132,23 @@ def _filled(body: bytes, sheet: SheetRows) -> Iterator[bytes]:
 
 
 def _rows_xml(sheet: SheetRows, styles: dict[str, str]) -> Iterator[bytes]:
-    texts: dict[str, str] = {}  # one sheet's short texts as XML: its departments, levels, states … repeat
-    cells = [_cell_writer(kind, column_letters(c), styles.get(column_letters(c), ""), texts)
-             for c, kind in enumerate(sheet.kinds)]
+    kept = _Kept()  # one sheet's short texts as XML: its departments, levels, states … repeat
+    columns = []
+    for c, kind in enumerate(sheet.kinds):
+        letters = column_letters(c)
+        style = styles.get(letters, "")
+        texts: dict[str, str] = {}  # this column's kept texts: the cell's XML after its row number
+        columns.append((f'<c r="{letters}', texts, _cell_writer(kind, letters, style, _text_cell(style, texts, kept))))
     out: list[str] = []
     add = out.append
     for n, row in enumerate(sheet.rows, start=PROBE_ROW):
-        add(f'<row r="{n}">')
-        for cell, v in zip(cells, row, strict=False):
-            if v is not None and v != "":
-                add(cell(v, n))
+        number = str(n)
+        add(f'<row r="{number}">')
+        for (head, texts, write), v in zip(columns, row, strict=False):
+            if v is None or v == "":
+                continue
+            after = texts.get(v) if v.__class__ is str else None
+            add(head + number + after if after is not None else write(v, number))  # a kept text: no call
         add("</row>")
         if n % _ROWS_PER_CHUNK == 0:
             yield "".join(out).encode()
@@ -149,42 +156,58 @@ def _rows_xml(sheet: SheetRows, styles: dict[str, str]) -> Iterator[bytes]:
     yield "".join(out).encode()
 
 
-def _cell_writer(kind: str, col: str, style: str, texts: dict[str, str]) -> Callable[[Any, int], str]:
-    """A function (value, row number) → the cell's XML, for a column of this kind."""
-    text = _text_cell(col, style, texts)
+def _cell_writer(kind: str, col: str, style: str, text: Callable[[Any, str], str]) -> Callable[[Any, str], str]:
+    """A function (value, row number) → the cell's XML, for a column of this kind (`text`: as a text)."""
     if kind in ("text", "input", "wrapped"):  # input: a reviewer types it (unlocked); wrapped: a paragraph
-        return text
+        return lambda v, n: f'<c r="{col}{n}{text(v, n)}'
     if kind in ("date", "datetime"):
         as_date = kind == "date"
 
-        def when(v: Any, n: int) -> str:
+        def when(v: Any, n: str) -> str:
             serial = _serial(v, as_date)
             if serial is None:  # before 1900, or not a date at all: kept as text
-                return text(v.isoformat() if isinstance(v, date) else str(v), n)
+                return f'<c r="{col}{n}{text(v.isoformat() if isinstance(v, date) else str(v), n)}'
             return f'<c r="{col}{n}"{style}><v>{serial}</v></c>'
         return when
 
-    def number(v: Any, n: int) -> str:
+    def number(v: Any, n: str) -> str:
         value = _number(v)
-        return text(str(v), n) if value is None else f'<c r="{col}{n}"{style}><v>{value}</v></c>'
+        return f'<c r="{col}{n}{text(str(v), n)}' if value is None else f'<c r="{col}{n}"{style}><v>{value}</v></c>'
     return number
 
 
-# Texts up to this long are escaped once per sheet (`texts`), up to this many of them: memory stays small.
+# Texts up to this long are escaped once per sheet (kept), up to this many of them: memory stays small.
 _KEPT_TEXT, _KEPT_TEXTS = 100, 20_000
 
 
-def _text_cell(col: str, style: str, texts: dict[str, str]) -> Callable[[Any, int], str]:
-    def cell(v: Any, n: int) -> str:
-        if type(v) is str:  # a subclass (an enum) may show otherwise than its value: not kept
-            xml = texts.get(v)
-            if xml is None:
-                xml = f"<is>{t_element(v)}</is>"
-                if len(v) <= _KEPT_TEXT and len(texts) < _KEPT_TEXTS:
-                    texts[v] = xml
-        else:
-            xml = f"<is>{t_element(v if isinstance(v, str) else str(v))}</is>"
-        return f'<c r="{col}{n}"{style} t="inlineStr">{xml}</c>'
+class _Kept:
+    """The texts a sheet keeps, all its columns together. When there are _KEPT_TEXTS of them all are let go
+    and keeping starts again: what recurs (a department, a level) is soon kept again, and so is what a return
+    repeats on each of its rows (its file, its form id), which a sheet of 10,000 returns has 30,000 of."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.columns: list[dict[str, str]] = []
+
+    def keep(self, texts: dict[str, str], v: str, after: str) -> None:
+        if self.count >= _KEPT_TEXTS:
+            for column in self.columns:
+                column.clear()
+            self.count = 0
+        texts[v] = after
+        self.count += 1
+
+
+def _text_cell(style: str, texts: dict[str, str], kept: _Kept) -> Callable[[Any, str], str]:
+    """A function (value, row number) → a text cell's XML after `<c r="B7` (its style, its text); a short text is
+    kept in the column's `texts`, which the row loop looks in first."""
+    kept.columns.append(texts)
+
+    def cell(v: Any, n: str) -> str:
+        after = f'"{style} t="inlineStr"><is>{t_element(v if isinstance(v, str) else str(v))}</is></c>'
+        if type(v) is str and len(v) <= _KEPT_TEXT:  # a subclass (an enum) may show otherwise than its value
+            kept.keep(texts, v, after)
+        return after
     return cell
 
 
