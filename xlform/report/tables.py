@@ -62,17 +62,17 @@ def _money(text: str, unit: str, to: str) -> float | None:
         return None
     try:
         if (unit or "元") == to:  # the usual case: no scaling (a third of building the tables)
-            return float(Decimal(text))
+            return float(text)  # correctly rounded from the decimal text, as float(Decimal(text)) is
         value = Decimal(text) * TO_YUAN.get(unit or "元", Decimal(1)) / TO_YUAN[to]
-    except (InvalidOperation, KeyError):
+    except (InvalidOperation, KeyError, ValueError):
         return None
     return float(value)
 
 
 def _number(text: str) -> float | None:
     try:
-        return float(Decimal(text)) if text else None
-    except InvalidOperation:
+        return float(text) if text else None
+    except ValueError:
         return None
 
 
