@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.cli_runner import invoke
 from tests.helpers import filled
-from xlform.export import declaration_dict, dumps_json
+from xlform.export import declaration_dict, dumps_json, table_dicts, to_csv
 from xlform.form.template import load_template
 from xlform.review.result import FileResult, check_file, json_list, result_json, shown_export, shown_json
 from xlform.writing.workbook import write_workbook
@@ -49,6 +49,14 @@ def test_export_with_two_jobs_exports_what_one_exports(tmp_path: Path) -> None:
     one = invoke(["export", str(inbox), "--jobs", "1"])
     two = invoke(["export", str(inbox), "--jobs", "2"])
     assert one.stdout == two.stdout and len(json.loads(two.stdout)) == 9
+    # Flat exports: each file's rows made in its worker, the columns of all joined here.
+    declarations = [r.declaration for r in map(check_file, sorted(inbox.glob("*.xlsx"))) if r.declaration is not None]
+    for how, expected in ((["-f", "csv"], to_csv(declarations)),
+                          (["-f", "csv", "--table", "indicators"], to_csv(declarations, "indicators")),
+                          (["--table", "costs"], dumps_json(table_dicts(declarations, "costs")) + "\n")):
+        one, two = (invoke(["export", str(inbox), *how, "--jobs", jobs]) for jobs in ("1", "2"))
+        assert one.exit_code == two.exit_code == 2 and one.stdout == two.stdout == expected, how
+    assert len(to_csv(declarations, "indicators").splitlines()) == 1 + sum(len(d.indicators) for d in declarations)
 
 
 def test_export_json_made_in_the_workers_is_the_json_of_the_declarations(tmp_path: Path) -> None:

@@ -353,10 +353,12 @@ def _check(a: argparse.Namespace) -> int:
 
 
 def _export(a: argparse.Namespace) -> int:
-    from .collect.workers import check_paths, checked_paths
-    from .export import dumps_json, table_dicts, to_csv
+    import functools
+
+    from .collect.workers import checked_paths
+    from .export import dumps_json, flat_csv, flat_dicts
     from .fileio import refuse_overwriting_inputs, write_bytes_atomic
-    from .review.result import FileResult, Shown, json_list, shown_export
+    from .review.result import json_list, shown_export, shown_flat
 
     if a.output:
         refuse_overwriting_inputs([(a.output, "导出文件")], [(f, "文件夹" if f.is_dir() else "申报表") for f in a.files]
@@ -364,21 +366,23 @@ def _export(a: argparse.Namespace) -> int:
     templates = _extra_templates(a.templates)
     if a.table:
         _known_table(a.table, templates)
-    # Plain JSON: each file's object made in the worker that read it (only text comes back). A table's columns, or
-    # the CSV's, are those of every template among the files: those are made here, from the declarations.
-    in_workers = a.fmt == "json" and not a.table
-    results: Sequence[Shown | FileResult] = (checked_paths(a.files, shown_export, templates, jobs=a.jobs) if in_workers
-                                             else check_paths(a.files, templates, jobs=a.jobs))
+    # Each file's object (plain JSON), or its rows (CSV, --table), made in the worker that read it: only that comes
+    # back. The rows' columns are those of every template among the files, joined here.
+    flat = a.fmt == "csv" or bool(a.table)
+    render = functools.partial(shown_flat, table=a.table, for_csv=a.fmt == "csv") if flat else shown_export
+    results = checked_paths(a.files, render, templates, jobs=a.jobs)
     for r in results:  # read in workers: a bad file costs only itself
         if not r.readable:
             _err(f"无法读取 {r.file}：{r.error}")
     failed = sum(not r.readable for r in results)
     exported = len(results) - failed
-    if in_workers:
-        text = json_list([r for r in results if isinstance(r, Shown) and r.readable]) + "\n"
+    flats = [r.flat for r in results if r.flat is not None]
+    if not flat:
+        text = json_list([r for r in results if r.readable]) + "\n"
+    elif a.fmt == "json":
+        text = dumps_json(flat_dicts(flats, a.table)) + "\n"
     else:
-        declarations = [r.declaration for r in results if isinstance(r, FileResult) and r.declaration is not None]
-        text = dumps_json(table_dicts(declarations, a.table)) + "\n" if a.fmt == "json" else to_csv(declarations, a.table)
+        text = flat_csv(flats, a.table)
     if a.output:
         # A BOM so Excel opens the CSV as UTF-8 rather than GBK.
         write_bytes_atomic(a.output, (("\ufeff" if a.fmt == "csv" else "") + text).encode("utf-8"))

@@ -12,7 +12,7 @@ import functools
 import io
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -51,6 +51,8 @@ def plain_text(value: Any) -> str:
 
 
 def _jsonable(value: Any) -> Any:
+    if value is None or value.__class__ in _AS_IS:  # most of a declaration's values
+        return value
     if isinstance(value, Decimal):
         return f"{value:f}"
     if isinstance(value, date):
@@ -58,12 +60,16 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Coded):
         return {"code": value.code, "name": value.name}
     if is_dataclass(value) and not isinstance(value, type):
-        return _jsonable(asdict(value))  # asdict leaves a Coded inside as {"code", "name"} too
+        # field by field (dataclasses.asdict deep-copies every value first: two thirds of exporting a return)
+        return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     return value
+
+
+_AS_IS = frozenset({str, int, float, bool})
 
 
 def declaration_dict(d: Declaration) -> dict[str, Any]:
@@ -234,82 +240,87 @@ def unique(name: str, taken: set[str], sep: str = "") -> str:
     return out
 
 
-def _project_heads(declarations: Sequence[Declaration]) -> Heads:
-    heads = Heads({h for h, _ in PROJECT_COLUMNS})
-    for d in declarations:
-        heads.add(added_fields(template_of(d)))
-    return heads
-
-
-def project_row(d: Declaration, heads: Heads | None = None) -> list[Any]:
-    row = [getpath(d, p) for _, p in PROJECT_COLUMNS]
-    if heads is not None:
-        parts = added_fields(template_of(d))
-        row += heads.row(parts, [d.extra.get(p.key) for p in parts])
-    return row
-
-
 # A table the template adds has the sheet row as its one built-in column; its own columns follow.
 _ADDED_TABLE_BASE = (("行", "row"),)
-
-
-def _table_columns(declarations: Sequence[Declaration], table: str) -> tuple[tuple[tuple[str, str], ...], Heads]:
-    """A table's flat columns: the built-in ones (never changed: scripts rely on them), then what templates add."""
-    base = TABLE_EXPORT_COLUMNS.get(table, _ADDED_TABLE_BASE)
-    heads = Heads({h for h, _ in (*TABLE_KEY_COLUMNS, *base)})
-    for d in declarations:
-        heads.add(added_columns(template_of(d), table))
-    return base, heads
 
 
 def _cell(value: Any) -> Any:
     return value.raw if isinstance(value, Target) else value  # 目标值 of a table declared like 绩效指标
 
 
-def table_rows(d: Declaration, table: str, columns: tuple[tuple[tuple[str, str], ...], Heads] | None = None,
-               ) -> Iterable[list[Any]]:
-    base, heads = columns or _table_columns([d], table)
-    keys = [getpath(d, p) for _, p in TABLE_KEY_COLUMNS]
-    parts = added_columns(template_of(d), table)
-    for item in rows_of(d, table):
-        yield (keys + [getpath(item, p) for _, p in base]
-               + heads.row(parts, [_cell(row_value(item, p.key)) for p in parts]))
+def _base_columns(table: str | None) -> tuple[tuple[str, str], ...]:
+    """A flat export's built-in columns (never changed: scripts rely on them); what templates add follows them."""
+    if table is None:
+        return PROJECT_COLUMNS
+    return (*TABLE_KEY_COLUMNS, *TABLE_EXPORT_COLUMNS.get(table, _ADDED_TABLE_BASE))
 
 
-def table_dicts(declarations: Iterable[Declaration], table: str) -> list[dict[str, Any]]:
-    """One row table as JSON-ready objects, one per row, keyed like the CSV headers (`export --table` in JSON)."""
-    declarations = list(declarations)
-    columns = _table_columns(declarations, table)
-    headers = _table_headers(columns)
-    return [_jsonable(dict(zip(headers, row, strict=True))) for d in declarations
-            for row in table_rows(d, table, columns)]
+@dataclass
+class FlatRows:
+    """One declaration in a flat export (the per-project CSV, or one row table), made where it was read so only
+    this crosses back from a worker: each row's values in the built-in columns, and apart the columns its
+    template adds (`parts`) with each row's values in them, which `_joined` puts in the columns of all files."""
+
+    parts: tuple[Added, ...]
+    rows: list[tuple[list[Any], list[Any]]]
 
 
-def _table_headers(columns: tuple[tuple[tuple[str, str], ...], Heads]) -> list[str]:
-    base, heads = columns
-    return [h for h, _ in TABLE_KEY_COLUMNS] + [h for h, _ in base] + heads.headers
+def flat_rows(d: Declaration, table: str | None, for_csv: bool) -> FlatRows:
+    """The rows of `table` (None: the one per-project row), each value as the CSV writes it (csv_safe) or as
+    JSON does (for_csv False)."""
+    show = csv_safe if for_csv else _jsonable
+    template = template_of(d)
+    if table is None:
+        parts = added_fields(template)
+        return FlatRows(parts, [([show(getpath(d, p)) for _, p in PROJECT_COLUMNS],
+                                 [show(d.extra.get(p.key)) for p in parts])])
+    keys = [show(getpath(d, p)) for _, p in TABLE_KEY_COLUMNS]
+    base = TABLE_EXPORT_COLUMNS.get(table, _ADDED_TABLE_BASE)
+    parts = added_columns(template, table)
+    return FlatRows(parts, [(keys + [show(getpath(item, p)) for _, p in base],
+                             [show(_cell(row_value(item, p.key))) for p in parts]) for item in rows_of(d, table)])
+
+
+def _joined(flats: Sequence[FlatRows], table: str | None) -> tuple[list[str], list[list[Any]]]:
+    """The headers (the built-in ones, then what any file's template adds) and every row in those columns;
+    None where a file's template lacks an added column."""
+    base = _base_columns(table)
+    heads = Heads({h for h, _ in base})
+    for flat in flats:
+        heads.add(flat.parts)
+    rows = [values + heads.row(flat.parts, added) for flat in flats for values, added in flat.rows]
+    return [h for h, _ in base] + heads.headers, rows
+
+
+def flat_csv(flats: Sequence[FlatRows], table: str | None = None) -> str:
+    """UTF-8 CSV text (the caller adds a BOM for Excel) of rows made by flat_rows(…, for_csv=True)."""
+    headers, rows = _joined(flats, table)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(headers)
+    writer.writerows([["" if v is None else v for v in row] for row in rows])
+    return out.getvalue()
+
+
+def flat_dicts(flats: Sequence[FlatRows], table: str) -> list[dict[str, Any]]:
+    """One row table as JSON-ready objects keyed like the CSV headers, of rows made by flat_rows(…, for_csv=False)."""
+    headers, rows = _joined(flats, table)
+    return [dict(zip(headers, row, strict=True)) for row in rows]
 
 
 def table_headers(table: str | None, declarations: Sequence[Declaration] = ()) -> list[str]:
     """The flat export's headers: the built-in ones, then what the declarations' templates add."""
-    if table is None:
-        return [h for h, _ in PROJECT_COLUMNS] + _project_heads(declarations).headers
-    return _table_headers(_table_columns(declarations, table))
+    return _joined([flat_rows(d, table, for_csv=True) for d in declarations], table)[0]
 
 
 def to_csv(declarations: Iterable[Declaration], table: str | None = None) -> str:
     """UTF-8 CSV text (the caller adds a BOM for Excel); formula-looking text is neutralised."""
-    declarations = list(declarations)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(table_headers(table, declarations))
-    heads = _project_heads(declarations)
-    columns = _table_columns(declarations, table) if table is not None else None
-    for d in declarations:
-        rows = [project_row(d, heads)] if table is None else table_rows(d, table, columns)
-        for row in rows:
-            writer.writerow([csv_safe(v) for v in row])
-    return out.getvalue()
+    return flat_csv([flat_rows(d, table, for_csv=True) for d in declarations], table)
+
+
+def table_dicts(declarations: Iterable[Declaration], table: str) -> list[dict[str, Any]]:
+    """One row table as JSON-ready objects, one per row, keyed like the CSV headers (`export --table` in JSON)."""
+    return flat_dicts([flat_rows(d, table, for_csv=False) for d in declarations], table)
 
 
 def known_tables(templates: Iterable[Template]) -> dict[str, str]:

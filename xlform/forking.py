@@ -19,10 +19,12 @@ def sent_as_values(cls: T) -> T:
     """A slots dataclass pickled as (its class, its field values), rebuilt by its __init__: pickle otherwise goes
     through the Python-level __getstate__/__setstate__ slots dataclasses get, which look up the fields again for
     every object; a report's workers send back tens of thousands of them (a third cheaper both ways)."""
-    names = [f.name for f in dataclasses.fields(cls)]
+    fields = dataclasses.fields(cls)
+    names = [f.name for f in fields]
     values = attrgetter(*names)
-    if len(names) < 2:  # attrgetter of one name gives the value itself, not a tuple
-        raise TypeError(f"{cls.__name__}: sent_as_values needs two fields or more")
+    # __init__ takes the values in field order; attrgetter of one name gives the value itself, not a tuple
+    if len(names) < 2 or not all(f.init for f in fields):
+        raise TypeError(f"{cls.__name__}: sent_as_values needs two fields or more, all of them __init__'s")
 
     def __reduce__(self: Any) -> tuple[type, tuple[Any, ...]]:
         return cls, values(self)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..export import declaration_dict, dumps_json_item, json_items_list
+from ..export import FlatRows, declaration_dict, dumps_json_item, flat_rows, json_items_list
 from ..form.model import Declaration
 from ..reading import refusals as R
 from ..reading.reader import Registry, read
@@ -103,6 +103,7 @@ class Shown:
     code: str
     text: str  # result_text, or the result's JSON object (result_json, indented as inside the list)
     error: str = ""  # why the file could not be read ("" when it was)
+    flat: FlatRows | None = None  # its rows in a flat export (shown_flat)
 
     @property
     def ok(self) -> bool:
@@ -121,6 +122,13 @@ def shown_export(r: FileResult) -> Shown:
     """What `xlform export` writes of one file (JSON): its declaration_dict as an item of the list."""
     text = dumps_json_item(declaration_dict(r.declaration)) if r.declaration is not None else ""
     return Shown(r.file, r.readable, r.errors, r.warnings, r.code, text, r.error)
+
+
+def shown_flat(r: FileResult, table: str | None, for_csv: bool) -> Shown:
+    """What `xlform export` needs of one file for a flat export (CSV, or one row table with --table): its rows
+    (export.flat_rows), made in the worker that read it; the columns of all files are joined at the end."""
+    flat = flat_rows(r.declaration, table, for_csv) if r.declaration is not None else None
+    return Shown(r.file, r.readable, r.errors, r.warnings, r.code, "", r.error, flat)
 
 
 def json_list(items: list[Shown]) -> str:
