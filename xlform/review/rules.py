@@ -698,6 +698,16 @@ def _where_target(ctx: Context, f: _Facts) -> tuple[str, str]:
     return ctx.row_cell(f.table, "target", f.i.row)
 
 
+def _target_words(ctx: Context, f: _Facts) -> tuple[str, str]:
+    """How a message names an indicator's 目标值: its column's header, and the target as typed."""
+    return ctx.header(f.table, "target"), _show(f.i.target.raw)
+
+
+def _at_target(r: Rule, ctx: Context, f: _Facts, message: str) -> Finding:
+    """A finding at an indicator's 目标值 cell, under its column's header."""
+    return ctx.finding(r, _where_target(ctx, f), ctx.header(f.table, "target"), f.i.target.raw, message)
+
+
 def _unit_column(ctx: Context, table: str) -> str:
     """“，单位填在“计量单位”中” where the table has that column."""
     columns = ctx.t.columns[table]
@@ -710,12 +720,11 @@ def _unit_missing(r: Rule, ctx: Context) -> Iterator[Finding]:
         i, t = f.i, f.i.target
         if t.number is None or f.unit or _is_rate(i) or _UNITLESS.search(i.name):
             continue  # a rate without % is indicators.percent_unit_missing
-        header = ctx.header(f.table, "target")
         value = f"{f.operator}{_num(t.number)}"
         units = next((u for words, u in _EXAMPLE_UNITS if any(w in i.level2 or w in i.level1 for w in words)), ("个", "人次"))
-        yield ctx.finding(r, _where_target(ctx, f), header, t.raw,
-                          f"{_indicator(i)}的{header}“{_show(t.raw)}”没有计量单位；请写明单位，如 "
-                          f"{value}{units[0]}、{value}{units[1]}{_unit_column(ctx, f.table)}。")
+        header, typed = _target_words(ctx, f)
+        yield _at_target(r, ctx, f, f"{_indicator(i)}的{header}“{typed}”没有计量单位；请写明单位，如 "
+                         f"{value}{units[0]}、{value}{units[1]}{_unit_column(ctx, f.table)}。")
 
 
 # The units a message suggests, by what the indicator measures.
@@ -731,11 +740,11 @@ def _unit_conflict(r: Rule, ctx: Context) -> Iterator[Finding]:
             continue
         measure = _unit_name(i.measure_unit)
         if measure and f.typed_unit != measure:
-            header, unit_header = ctx.header(f.table, "target"), ctx.header(f.table, "measure_unit")
-            yield ctx.finding(r, _where_target(ctx, f), header, i.target.raw,
-                              f"{_indicator(i)}的{header}“{_show(i.target.raw)}”写的单位是 {f.typed_unit}，"
-                              f"而{unit_header}是“{_show(i.measure_unit)}”，两者不一致；请核对后统一，"
-                              f"{header}只填数值，单位填在“{unit_header}”中。")
+            unit_header = ctx.header(f.table, "measure_unit")
+            header, typed = _target_words(ctx, f)
+            yield _at_target(r, ctx, f, f"{_indicator(i)}的{header}“{typed}”写的单位是 {f.typed_unit}，"
+                             f"而{unit_header}是“{_show(i.measure_unit)}”，两者不一致；请核对后统一，"
+                             f"{header}只填数值，单位填在“{unit_header}”中。")
 
 
 @rule("indicators.rate_not_percent", "warning", "比率、满意度类指标的目标值不是百分数",
@@ -749,10 +758,9 @@ def _rate_not_percent(r: Rule, ctx: Context) -> Iterator[Finding]:
             continue  # 满意度测评得分 ≥90分: a score, as some surveys give it
         if f.against_library[0]:
             continue  # library_mismatch names the library's unit
-        header = ctx.header(f.table, "target")
-        yield ctx.finding(r, _where_target(ctx, f), header, i.target.raw,
-                          f"{_indicator(i)}是比率（百分比）类指标，{header}“{_show(i.target.raw)}”的单位却是 {f.unit}；"
-                          f"请写百分数，如 ≥95%；如要写金额或数量，请另设一项指标，并改用相应的名称。")
+        header, typed = _target_words(ctx, f)
+        yield _at_target(r, ctx, f, f"{_indicator(i)}是比率（百分比）类指标，{header}“{typed}”的单位"
+                         f"却是 {f.unit}；请写百分数，如 ≥95%；如要写金额或数量，请另设一项指标，并改用相应的名称。")
 
 
 @rule("indicators.percent_over_100", "error", "比率、满意度类指标的目标值超过 100%", "“系统使用满意度”的目标值填了 105%。")
@@ -763,10 +771,9 @@ def _percent_over_100(r: Rule, ctx: Context) -> Iterator[Finding]:
         if t.number is None or t.number <= hundred or f.operator in ("≤", "<") or _GROWTH.search(i.name):
             continue
         if (f.unit == "%" and _is_rate(i)) or (not f.unit and f.rate):  # 完成率 120 is 120% (and lacks its %)
-            header = ctx.header(f.table, "target")
-            yield ctx.finding(r, _where_target(ctx, f), header, t.raw,
-                              f"{_indicator(i)}的{header}“{_show(t.raw)}”超过了 100%，比率最多为 100%；请核对，"
-                              "如 ≥95%、100%。")
+            header, typed = _target_words(ctx, f)
+            yield _at_target(r, ctx, f, f"{_indicator(i)}的{header}“{typed}”超过了 100%，"
+                             "比率最多为 100%；请核对，如 ≥95%、100%。")
 
 
 def _cost(i: Indicator) -> bool:
@@ -778,11 +785,10 @@ def _cost_floor(r: Rule, ctx: Context) -> Iterator[Finding]:
     for f in _facts(ctx):
         i = f.i
         if f.operator in ("≥", ">") and _cost(i) and not _FLOOR_OK.search(i.name) and not f.against_library[1]:
-            header = ctx.header(f.table, "target")
             fix = f"≤{_num(i.target.number)}{f.unit}" if i.target.number is not None else "≤23.21万元"
-            yield ctx.finding(r, _where_target(ctx, f), header, i.target.raw,
-                              f"{_indicator(i)}是成本指标，{header}“{_show(i.target.raw)}”写成了下限（{f.operator}）；"
-                              f"成本应写上限，如 {fix}。")
+            header, typed = _target_words(ctx, f)
+            yield _at_target(r, ctx, f, f"{_indicator(i)}是成本指标，{header}“{typed}”写成了下限"
+                             f"（{f.operator}）；成本应写上限，如 {fix}。")
 
 
 @rule("indicators.quantity_ceiling", "warning", "完成、覆盖类数量指标写成了“≤”",
@@ -792,11 +798,10 @@ def _quantity_ceiling(r: Rule, ctx: Context) -> Iterator[Finding]:
         i = f.i
         if (f.operator in ("≤", "<") and "数量" in i.level2 and _DONE.search(i.name)
                 and not _CEILING_OK.search(i.name) and not f.against_library[1]):  # else library_mismatch
-            header = ctx.header(f.table, "target")
             fix = f"≥{_num(i.target.number)}{f.unit}" if i.target.number is not None else "≥100%"
-            yield ctx.finding(r, _where_target(ctx, f), header, i.target.raw,
-                              f"{_indicator(i)}是要完成（覆盖）的数量，{header}“{_show(i.target.raw)}”却写成了上限"
-                              f"（{f.operator}）；请写下限，如 {fix}。")
+            header, typed = _target_words(ctx, f)
+            yield _at_target(r, ctx, f, f"{_indicator(i)}是要完成（覆盖）的数量，{header}“{typed}”"
+                             f"却写成了上限（{f.operator}）；请写下限，如 {fix}。")
 
 
 _QUANTITATIVE, _QUALITATIVE = "定量", "定性"
@@ -834,10 +839,9 @@ def _vague_target(r: Rule, ctx: Context) -> Iterator[Finding]:
         text = _compact(t.raw)
         if (len(text) <= _VAGUE_LIMIT and text not in _PLAIN_WORDS and _VAGUE.fullmatch(text)
                 and _VAGUE_FILLER.sub("", text)):
-            header = ctx.header(f.table, "target")
-            yield ctx.finding(r, _where_target(ctx, f), header, t.raw,
-                              f"{_indicator(i)}的{header}“{_show(t.raw)}”只说了方向或程度，到年底无法核对是否达到；"
-                              "请写可衡量的目标，如 ≥95%、比上年提高5个百分点，或写明要达到的状态，如 全部达标。")
+            header, typed = _target_words(ctx, f)
+            yield _at_target(r, ctx, f, f"{_indicator(i)}的{header}“{typed}”只说了方向或程度，"
+                             "到年底无法核对是否达到；请写可衡量的目标，如 ≥95%、比上年提高5个百分点，或写明要达到的状态，如 全部达标。")
 
 
 @functools.cache
@@ -963,12 +967,11 @@ def _deadline_outside(r: Rule, ctx: Context) -> Iterator[Finding]:
         due = deadline.by(year) if deadline is not None else None
         if deadline is None or due is None or not ((start and due < start) or (end and due > end)):
             continue
-        header = ctx.header(f.table, "target")
         assumed = "" if deadline.year else "按预算年度，"
         span = f"{start or '—'} 至 {end or '—'}"
-        yield ctx.finding(r, _where_target(ctx, f), header, f.i.target.raw,
-                          f"{_indicator(f.i)}的{header}“{_show(f.i.target.raw)}”（{assumed}即 {due}）不在项目起止日期"
-                          f"（{span}）内；请把完成时限定在项目期内，或核对起止日期。")
+        header, typed = _target_words(ctx, f)
+        yield _at_target(r, ctx, f, f"{_indicator(f.i)}的{header}“{typed}”（{assumed}即 {due}）"
+                         f"不在项目起止日期（{span}）内；请把完成时限定在项目期内，或核对起止日期。")
 
 
 @rule("goal.target_mismatch", "error", "年度绩效目标中的数值与指标不一致",
