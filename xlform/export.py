@@ -248,11 +248,14 @@ def _cell(value: Any) -> Any:
     return value.raw if isinstance(value, Target) else value  # 目标值 of a table declared like 绩效指标
 
 
+def _row_columns(table: str) -> tuple[tuple[str, str], ...]:
+    """A row table's own built-in columns, after TABLE_KEY_COLUMNS (whose return a row is)."""
+    return TABLE_EXPORT_COLUMNS.get(table, _ADDED_TABLE_BASE)
+
+
 def _base_columns(table: str | None) -> tuple[tuple[str, str], ...]:
     """A flat export's built-in columns (never changed: scripts rely on them); what templates add follows them."""
-    if table is None:
-        return PROJECT_COLUMNS
-    return (*TABLE_KEY_COLUMNS, *TABLE_EXPORT_COLUMNS.get(table, _ADDED_TABLE_BASE))
+    return PROJECT_COLUMNS if table is None else (*TABLE_KEY_COLUMNS, *_row_columns(table))
 
 
 @dataclass
@@ -275,7 +278,7 @@ def flat_rows(d: Declaration, table: str | None, for_csv: bool) -> FlatRows:
         return FlatRows(parts, [([show(getpath(d, p)) for _, p in PROJECT_COLUMNS],
                                  [show(d.extra.get(p.key)) for p in parts])])
     keys = [show(getpath(d, p)) for _, p in TABLE_KEY_COLUMNS]
-    base = TABLE_EXPORT_COLUMNS.get(table, _ADDED_TABLE_BASE)
+    base = _row_columns(table)
     parts = added_columns(template, table)
     return FlatRows(parts, [(keys + [show(getpath(item, p)) for _, p in base],
                              [show(_cell(row_value(item, p.key))) for p in parts]) for item in rows_of(d, table)])
@@ -306,11 +309,6 @@ def flat_dicts(flats: Sequence[FlatRows], table: str) -> list[dict[str, Any]]:
     """One row table as JSON-ready objects keyed like the CSV headers, of rows made by flat_rows(…, for_csv=False)."""
     headers, rows = _joined(flats, table)
     return [dict(zip(headers, row, strict=True)) for row in rows]
-
-
-def table_headers(table: str | None, declarations: Sequence[Declaration] = ()) -> list[str]:
-    """The flat export's headers: the built-in ones, then what the declarations' templates add."""
-    return _joined([flat_rows(d, table, for_csv=True) for d in declarations], table)[0]
 
 
 def to_csv(declarations: Iterable[Declaration], table: str | None = None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from operator import attrgetter
@@ -294,13 +294,12 @@ def _texts_of(d: Declaration, template: Template | None) -> tuple[dict[str, str]
             if text:
                 texts[key] = text
     rows: dict[str, TableTexts] = {}
-    for table, builtin, added in tables:
+    for table, builtin, added, values_of in tables:
         items = getattr(d, table)
         if items:
-            texts_of = attrgetter(*builtin) if len(builtin) > 1 else None
             table_rows = []
             for i in items:
-                row = [_text(v) for v in texts_of(i)] if texts_of is not None else [_text(getattr(i, k)) for k in builtin]
+                row = [_text(v) for v in values_of(i)]
                 if added:
                     row += [plain_text(i.extra.get(k)) for k in added]
                 row.append(i.row)
@@ -313,12 +312,22 @@ def _text(value: Any) -> str:
     return value if type(value) is str else plain_text(value)
 
 
-_Parts = tuple[tuple[tuple[str, tuple[str, ...]], ...], tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]]
+_TextTable = tuple[str, tuple[str, ...], tuple[str, ...], Callable[[Any], tuple[Any, ...]]]
+_Parts = tuple[tuple[tuple[str, tuple[str, ...]], ...], tuple[_TextTable, ...]]
+
+
+def _values_of(keys: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """An item's values of these attributes, as a tuple (attrgetter gives one name's value bare)."""
+    if len(keys) == 1:
+        one = attrgetter(keys[0])
+        return lambda item: (one(item),)
+    return attrgetter(*keys) if keys else lambda item: ()
 
 
 @functools.cache  # by template (they hash by identity), as export.added_fields
 def _text_parts(template: Template | None) -> _Parts:
-    """The fields _texts_of takes, by their dataclass (group), and each text table's built-in and added columns."""
+    """The fields _texts_of takes, by their dataclass (group), and each text table's built-in and added columns
+    (with a getter of an item's built-in values)."""
     groups: dict[str, list[str]] = {}
     for f in template.fields if template is not None else FIELDS:
         if f.builtin and f.key not in HELD_FIELDS:  # the others are held as project, money…, or in `extra`
@@ -326,8 +335,8 @@ def _text_parts(template: Template | None) -> _Parts:
     tables = []
     for table in TEXT_TABLES:
         keys = list(template.column_defs.get(table, {})) if template is not None else list(TABLE_COLUMNS[table])
-        tables.append((table, tuple(k for k in keys if k in TABLE_COLUMNS[table]),
-                       tuple(k for k in keys if k not in TABLE_COLUMNS[table])))
+        builtin = tuple(k for k in keys if k in TABLE_COLUMNS[table])
+        tables.append((table, builtin, tuple(k for k in keys if k not in TABLE_COLUMNS[table]), _values_of(builtin)))
     return tuple((g, tuple(keys)) for g, keys in groups.items()), tuple(tables)
 
 

@@ -156,23 +156,23 @@ def _rows_xml(sheet: SheetRows, styles: dict[str, str]) -> Iterator[bytes]:
     yield "".join(out).encode()
 
 
-def _cell_writer(kind: str, col: str, style: str, text: Callable[[Any, str], str]) -> Callable[[Any, str], str]:
+def _cell_writer(kind: str, col: str, style: str, text: Callable[[Any], str]) -> Callable[[Any, str], str]:
     """A function (value, row number) → the cell's XML, for a column of this kind (`text`: as a text)."""
     if kind in ("text", "input", "wrapped"):  # input: a reviewer types it (unlocked); wrapped: a paragraph
-        return lambda v, n: f'<c r="{col}{n}{text(v, n)}'
+        return lambda v, n: f'<c r="{col}{n}{text(v)}'
     if kind in ("date", "datetime"):
         as_date = kind == "date"
 
         def when(v: Any, n: str) -> str:
             serial = _serial(v, as_date)
             if serial is None:  # before 1900, or not a date at all: kept as text
-                return f'<c r="{col}{n}{text(v.isoformat() if isinstance(v, date) else str(v), n)}'
+                return f'<c r="{col}{n}{text(v.isoformat() if isinstance(v, date) else str(v))}'
             return f'<c r="{col}{n}"{style}><v>{serial}</v></c>'
         return when
 
     def number(v: Any, n: str) -> str:
         value = _number(v)
-        return f'<c r="{col}{n}{text(str(v), n)}' if value is None else f'<c r="{col}{n}"{style}><v>{value}</v></c>'
+        return f'<c r="{col}{n}{text(str(v))}' if value is None else f'<c r="{col}{n}"{style}><v>{value}</v></c>'
     return number
 
 
@@ -198,12 +198,12 @@ class _Kept:
         self.count += 1
 
 
-def _text_cell(style: str, texts: dict[str, str], kept: _Kept) -> Callable[[Any, str], str]:
-    """A function (value, row number) → a text cell's XML after `<c r="B7` (its style, its text); a short text is
+def _text_cell(style: str, texts: dict[str, str], kept: _Kept) -> Callable[[Any], str]:
+    """A function value → a text cell's XML after `<c r="B7` (its style, its text); a short text is
     kept in the column's `texts`, which the row loop looks in first."""
     kept.columns.append(texts)
 
-    def cell(v: Any, n: str) -> str:
+    def cell(v: Any) -> str:
         after = f'"{style} t="inlineStr"><is>{t_element(v if isinstance(v, str) else str(v))}</is></c>'
         if type(v) is str and len(v) <= _KEPT_TEXT:  # a subclass (an enum) may show otherwise than its value
             kept.keep(texts, v, after)
