@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from ..ooxml.ziparchive import Member, crc32, stored_zip
@@ -51,7 +52,15 @@ class Package:
     given: dict[str, bytes] = field(default_factory=dict, repr=False)  # worksheets as calamine gets them (bounds.py)
 
     def sheet(self, name: str) -> SheetRef | None:
-        return next((s for s in self.sheets if s.name == name), None)
+        return self._by_name.get(name)
+
+    @cached_property
+    def _by_name(self) -> dict[str, SheetRef]:
+        """The sheets by name, the first of a name winning (asked for a few dozen times a return)."""
+        found: dict[str, SheetRef] = {}
+        for s in self.sheets:
+            found.setdefault(s.name, s)
+        return found
 
     def read_part(self, part: str) -> bytes:
         """A checked XML part (KeyError when the file has none by that name)."""
@@ -80,6 +89,14 @@ class Package:
         ref = self.sheet(name)
         return self.parts.get(ref.part) if ref is not None else None
 
+    def sheet_cells(self, name: str) -> bytes | None:
+        """The bytes of a worksheet that hold its cells: as calamine is given it (only `<sheetData>`, half the
+        part), else the whole part. A cell's style is looked up here: no cell stands outside sheetData."""
+        ref = self.sheet(name)
+        if ref is None:
+            return None
+        return self.given.get(ref.part) or self.parts.get(ref.part)
+
     def sheet_protected(self, name: str) -> bool:
         body = self.sheet_part(name)
         if body is None:
@@ -91,13 +108,13 @@ class Package:
 
     def shown(self, sheet: str, address: str) -> Shown:
         """How the number format of the cell at `address` shows a number (percent, date, …)."""
-        body = self.sheet_part(sheet)
+        body = self.sheet_cells(sheet)
         index = styles.style_of(body, address) if body is not None else None
         return self._cell_styles().of(index) if index is not None else Shown.NUMBER
 
     def date_cells(self, sheet: str) -> frozenset[str]:
         """The cells of a sheet whose number format shows a date (styles.date_cells)."""
-        body = self.sheet_part(sheet)
+        body = self.sheet_cells(sheet)
         return styles.date_cells(body, self._cell_styles()) if body is not None else frozenset()
 
     def _cell_styles(self) -> styles.CellStyles:
