@@ -283,10 +283,12 @@ def _indicators(latest: list[Return], unit: str, review: Review) -> Table:
         decided = review.decision(r)
         opinions = dict(decided.indicator_opinions) if decided is not None else {}
         for i in o.indicators:
-            rows.append([r.department, o.project, i.level1, i.level2, i.name, i.library, i.target, i.reference, i.operator,
-                         _number(i.number), i.unit, i.note, i.value_type, i.value_basis, r.name, i.row,
-                         opinions.get(i.row, ""), o.form_id, r.key,
-                         *_values(heads, o.indicator_columns, i.extra, o.money_unit, unit)])
+            row = [r.department, o.project, i.level1, i.level2, i.name, i.library, i.target, i.reference, i.operator,
+                   _number(i.number), i.unit, i.note, i.value_type, i.value_basis, r.name, i.row,
+                   opinions.get(i.row, ""), o.form_id, r.key]
+            if heads.columns:  # a column a template adds (most reports have none: 80,000 rows at 10,000 returns)
+                row += _values(heads, o.indicator_columns, i.extra, o.money_unit, unit)
+            rows.append(row)
     return Table("指标明细", "indicators", columns, rows)
 
 
@@ -345,9 +347,12 @@ def _costs(latest: list[Return], unit: str) -> Table:
         o = r.outcome
         mu = o.money_unit
         for c in o.costs:
-            rows.append([r.department, o.project, c.project, c.content, c.detail, _money(c.amount, mu, unit),
-                         _money(c.unit_price, mu, unit), c.price_basis, _number(c.quantity), c.quantity_basis, c.note,
-                         r.name, c.row, *_values(heads, o.cost_columns, c.extra, mu, unit)])
+            row = [r.department, o.project, c.project, c.content, c.detail, _money(c.amount, mu, unit),
+                   _money(c.unit_price, mu, unit), c.price_basis, _number(c.quantity), c.quantity_basis, c.note,
+                   r.name, c.row]
+            if heads.columns:  # as in _indicators
+                row += _values(heads, o.cost_columns, c.extra, mu, unit)
+            rows.append(row)
     return Table("构成明细", "costs", columns, rows)
 
 
