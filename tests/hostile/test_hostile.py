@@ -580,3 +580,26 @@ def test_a_huge_declared_count_is_refused_before_calamine_reserves_memory(tmp_pa
     parts[sheet] = parts[sheet].replace(b"<sheetData>", harmless + b'<cols count="1234567"/><sheetData>', 1)
     path.write_bytes(corpus.rezip(parts))
     assert_refused(path, R.HUGE_COUNT)
+
+
+@pytest.mark.parametrize("sheet_data", ["plain", "prefixed"])
+def test_a_huge_count_after_the_cells_is_refused_where_calamine_would_be_given_it(tmp_path: Path, sheet_data: str) -> None:
+    # After </sheetData> calamine is given nothing of a sheet spelled as every writer spells it, so a count
+    # there cannot reach it and the file reads as the plain return; where the cells are spelled otherwise,
+    # calamine gets the whole part and the same count is refused.
+    def edit(b: bytes) -> bytes:
+        b = b.replace(b"</sheetData>", b'</sheetData><mergeCells count="2147483648"></mergeCells>', 1)
+        if sheet_data == "prefixed":
+            b = b.replace(b"<worksheet ", b'<worksheet xmlns:x="http://schemas.openxmlformats.org/'
+                          b'spreadsheetml/2006/main" ', 1)
+            b = b.replace(b"<sheetData>", b"<x:sheetData>").replace(b"</sheetData>", b"</x:sheetData>")
+        return b
+    path = tmp_path / f"{sheet_data}.xlsx"
+    path.write_bytes(corpus.edited({corpus.GOALS_PART: edit}))
+    if sheet_data == "prefixed":
+        assert_refused(path, R.HUGE_COUNT, corpus.GOALS_PART)
+        return
+    (tmp_path / "plain.xlsx").write_bytes(corpus.valid_return())
+    assert _read_fine(path).declaration.indicators == check_file(tmp_path / "plain.xlsx").declaration.indicators
+    from xlform.reading.package import open_package
+    assert b"2147483648" not in zipfile.ZipFile(io.BytesIO(open_package(path).calamine_zip())).read(corpus.GOALS_PART)

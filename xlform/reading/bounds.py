@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from . import refusals as R
 from .limits import MAX_SHEET_COLS, MAX_SHEET_ROWS, MAX_SHEET_TAGS
-from .parts import literal_scan, occurs
+from .parts import literal_scan, occurs, refuse_huge_count
 from .refusals import Unreadable
 from .workbook_xml import SheetRef
 
@@ -23,19 +23,24 @@ if TYPE_CHECKING:
 
 def bound_sheets(o: Opening) -> None:
     """Each worksheet's extent: calamine allocates the whole rectangle from A1 to the last value."""
-    o.given = _check_sheets(o.xml.parts, o.sheets)
+    o.given = _check_sheets(o.xml.parts, o.sheets, o.xml.counts_unchecked)
+    o.xml.counts_unchecked.clear()
 
 
-def _check_sheets(parts: dict[str, bytes], sheets: list[SheetRef]) -> dict[str, bytes]:
+def _check_sheets(parts: dict[str, bytes], sheets: list[SheetRef], uncounted: list[str]) -> dict[str, bytes]:
     """Bound every worksheet calamine could be asked for (any part with <sheetData), named or not, as
-    calamine is given it (given_to_calamine); the sheets given otherwise than as they are come back."""
+    calamine is given it (given_to_calamine); the sheets given otherwise than as they are come back.
+    First the declared counts of the sheets `uncounted`, in what of them calamine is given outside the cells."""
     shown = {s.part: s.name for s in sheets}
+    views = {part: _calamine_view(whole) if part in shown else (whole, len(whole))
+             for part, whole in parts.items() if b"sheetData" in whole}
+    for part in uncounted:
+        whole = parts[part]
+        refuse_huge_count(whole[: views[part][1]] if part in views else whole, part)
     given: dict[str, bytes] = {}
-    for part, whole in parts.items():
-        if b"sheetData" not in whole:
-            continue
+    for part, (body, _) in views.items():
+        whole = parts[part]
         where = f"工作表“{shown[part]}”" if part in shown else f"部件 {part}"
-        body = given_to_calamine(whole) if part in shown else whole
         if body is not whole:
             given[part] = body
         if clearly_within_limits(body):
@@ -60,18 +65,27 @@ def given_to_calamine(body: bytes) -> bytes:
     so one right at the start halves its work. Where the cells are spelled otherwise than every writer
     spells them (once, no prefix), everything after the root tag; where the start is (an XML declaration at
     most, then `<worksheet` with double-quoted attributes), the part as it is."""
+    return _calamine_view(body)[0]
+
+
+def _calamine_view(body: bytes) -> tuple[bytes, int]:
+    """(the sheet as calamine is given it, how many of the part's first bytes to look for a declared count in).
+
+    A count calamine acts on stands outside the cells (no element inside sheetData has one): when calamine
+    is given only the cells, the bytes before them (which it is not given either, but a huge count there
+    is a made file: refused all the same); else the whole part. The count scan then skips 90% of a sheet."""
     at = body.find(b"<worksheet")
     end = body.find(b">", at)
     head, root = body[:at], body[at:end]
     if at < 0 or end < 0 or head.count(b"<") > (1 if head.startswith(b"<?xml") and head.rstrip().endswith(b"?>") else 0):
-        return body
+        return body, len(body)
     if root.count(b'"') % 2 or b"'" in root or b"<" in root[1:]:
-        return body  # a ">" inside an attribute value: not the end of the tag
+        return body, len(body)  # a ">" inside an attribute value: not the end of the tag
     cells = body.find(b"<sheetData>", end)
     close = body.find(b"sheetData", cells + 2) if cells > 0 else -1
     if close < 0 or body.find(b"sheetData") != cells + 1 or not body.startswith(b"</sheetData>", close - 2):
-        return body[: end + 1] + _NO_MERGED_CELLS + body[end + 1 :]
-    return body[: end + 1] + _NO_MERGED_CELLS + body[cells : close + len(b"sheetData>")] + b"</worksheet>"
+        return body[: end + 1] + _NO_MERGED_CELLS + body[end + 1 :], len(body)
+    return body[: end + 1] + _NO_MERGED_CELLS + body[cells : close + len(b"sheetData>")] + b"</worksheet>", cells
 
 
 _TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(\s[^>]*?)?(/?)>")

@@ -41,7 +41,8 @@ def load_sheets(o: Opening) -> None:
     names = o.by_name
     shared = [t for t in o.targets.values() if t.lower().endswith(("sharedstrings.xml", "styles.xml"))]
     o.xml.load(n for n in [*shared, "xl/sharedStrings.xml", "xl/styles.xml"] if n in names)
-    o.xml.load(s.part for s in o.sheets if (o.wanted is None or s.name in o.wanted) and s.part in names)
+    # A worksheet's declared counts are looked for by bound_sheets, which knows which of its bytes calamine gets.
+    o.xml.load((s.part for s in o.sheets if (o.wanted is None or s.name in o.wanted) and s.part in names), sheets=True)
 
 
 # Case-blind: quick-xml (inside calamine) accepts <!doctype as well.
@@ -111,6 +112,13 @@ def occurs(body: bytes, scan: LiteralScan) -> bool:
 _HUGE_COUNT = literal_scan(b"ount", rb"""\s*=\s*["']\s*\d{7}""")
 
 
+def refuse_huge_count(body: bytes, part: str) -> None:
+    if occurs(body, _HUGE_COUNT):
+        # calamine reserves memory for a declared count (sst uniqueCount="2147483648" asked for
+        # 51 GB and aborted the process); a return has a few hundred of anything.
+        raise Unreadable(R.HUGE_COUNT, part=part)
+
+
 class XmlParts:
     """XML parts, each really decompressed within the limits and free of DTDs, as they are asked for."""
 
@@ -120,13 +128,14 @@ class XmlParts:
         self.parts: dict[str, bytes] = {}
         self.crcs: dict[str, int] = {}
         self.total = 0
+        self.counts_unchecked: list[str] = []  # worksheets whose declared counts bounds.bound_sheets checks
 
-    def load(self, names: Iterable[str]) -> None:
+    def load(self, names: Iterable[str], sheets: bool = False) -> None:
         for name in names:
             if name not in self.parts:
-                self._load(self.members[name])
+                self._load(self.members[name], sheets)
 
-    def _load(self, info: Member) -> None:
+    def _load(self, info: Member, sheet: bool) -> None:
         cap = min(MAX_XML_BYTES, MAX_XML_TOTAL - self.total)
         if info.size > cap:  # the directory was checked against MAX_XML_BYTES: this is the running total
             raise Unreadable(R.CONTENT_TOO_LARGE, mb=MAX_XML_TOTAL // 1048576)
@@ -137,10 +146,10 @@ class XmlParts:
             raise Unreadable(R.UTF16)
         if _DTD.search(_prolog(body)):
             raise Unreadable(R.XML_ENTITIES)
-        if occurs(body, _HUGE_COUNT):
-            # calamine reserves memory for a declared count (sst uniqueCount="2147483648" asked for
-            # 51 GB and aborted the process); a return has a few hundred of anything.
-            raise Unreadable(R.HUGE_COUNT, part=info.name)
+        if sheet:
+            self.counts_unchecked.append(info.name)
+        else:
+            refuse_huge_count(body, info.name)
         self.parts[info.name] = body
         self.crcs[info.name] = info.crc
 
