@@ -573,7 +573,7 @@ def test_a_huge_declared_count_is_refused_before_calamine_reserves_memory(tmp_pa
     path = tmp_path / "数量异常.xlsx"
     path.write_bytes(corpus.rezip(parts))
     assert_refused(path, R.HUGE_COUNT)
-    # Behind thousands of harmless counts (the scan jumps from one to the next, then hands over to the regex).
+    # Behind thousands of harmless counts: the scan goes on past every one of them.
     sheet = corpus.GOALS_PART
     harmless = b"".join(b'<!-- count="%d" -->' % n for n in range(5000))
     parts[corpus.STRINGS_PART] = corpus.members(corpus.valid_return())[corpus.STRINGS_PART]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from . import refusals as R
 from .limits import MAX_SHEET_COLS, MAX_SHEET_ROWS, MAX_SHEET_TAGS
-from .parts import literal_scan, occurs, refuse_huge_count
+from .parts import refuse_huge_count
 from .refusals import Unreadable
 from .workbook_xml import SheetRef
 
@@ -101,7 +101,7 @@ _USUAL_CELL = re.compile(rb'<c r="[A-Z]{1,3}\d{1,7}"')
 _SUSPECT_CELL = re.compile(
     rb'<c(?=[\s/>])(?! r="(?:[A-Z]|[AB][A-Z]|C[A-V])\d{1,4}"(?: (?:s|t|cm|vm|ph)="[^"]*+")*+/?>)')
 # A cell tag with a namespace prefix (<x:c …>): rare, sent to the exact scan.
-_PREFIXED_CELL = literal_scan(b":c", rb"[\s/>]")
+_PREFIXED_CELL = re.compile(rb":c[\s/>]")
 # An r attribute spelled otherwise: other white space before it, around "=", or single quotes.
 # Written to start with the literal "r" (a fast scan); the look-behinds then check what precedes it.
 _ODD_R = re.compile(rb"""r(?:(?<=[\t\n\r]r)\s*=|(?<=\sr)(?:\s+=|=\s|='))""")
@@ -128,7 +128,7 @@ def sheet_extent(body: bytes) -> tuple[int, int]:
 def clearly_within_limits(body: bytes) -> bool:
     """True when every cell is spelled `<c r="B7"` and none is beyond the limits: a few C-speed
     searches that answer for every sheet of ours, before the exact (slower) sheet_extent."""
-    return not (_SUSPECT_CELL.search(body) or occurs(body, _PREFIXED_CELL))
+    return not (_SUSPECT_CELL.search(body) or _PREFIXED_CELL.search(body))
 
 
 def _only_usual_r(body: bytes) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from xml.etree.ElementTree import Element
 
@@ -78,42 +77,14 @@ def _prolog(body: bytes) -> bytes:
     return body
 
 
-@dataclass(frozen=True)
-class LiteralScan:
-    """A pattern that starts with a literal, made by literal_scan so the two cannot drift apart (see occurs)."""
-
-    literal: bytes
-    pattern: re.Pattern[bytes]
-
-
-def literal_scan(literal: bytes, rest: bytes) -> LiteralScan:
-    return LiteralScan(literal, re.compile(re.escape(literal) + rest))
-
-
-_FIND_TRIES = 64  # places a pattern is tried at one by one before the regex engine scans the rest itself
-
-
-def occurs(body: bytes, scan: LiteralScan) -> bool:
-    """Whether the scan's pattern matches anywhere in `body`. bytes.find jumps from one place of its literal to
-    the next four to five times as fast as the regex engine scans for it, and a part holds few of them; past
-    _FIND_TRIES of them (a file made to hold millions) the engine's own scan takes over."""
-    at = 0
-    for _ in range(_FIND_TRIES):
-        at = body.find(scan.literal, at)
-        if at < 0:
-            return False
-        if scan.pattern.match(body, at):
-            return True
-        at += 1
-    return scan.pattern.search(body, at) is not None
-
-
 # A count / uniqueCount attribute of a million or more.
-_HUGE_COUNT = literal_scan(b"ount", rb"""\s*=\s*["']\s*\d{7}""")
+# Written to start with a literal: the regex engine's own search for it is quicker than bytes.find then
+# a match at each place (measured: 35 against 46 µs a return over the parts other than the sheets).
+_HUGE_COUNT = re.compile(rb"""ount\s*=\s*["']\s*\d{7}""")
 
 
 def refuse_huge_count(body: bytes, part: str) -> None:
-    if occurs(body, _HUGE_COUNT):
+    if _HUGE_COUNT.search(body):
         # calamine reserves memory for a declared count (sst uniqueCount="2147483648" asked for
         # 51 GB and aborted the process); a return has a few hundred of anything.
         raise Unreadable(R.HUGE_COUNT, part=part)
