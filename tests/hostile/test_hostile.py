@@ -599,7 +599,22 @@ def test_a_huge_count_after_the_cells_is_refused_where_calamine_would_be_given_i
     if sheet_data == "prefixed":
         assert_refused(path, R.HUGE_COUNT, corpus.GOALS_PART)
         return
-    (tmp_path / "plain.xlsx").write_bytes(corpus.valid_return())
-    assert _read_fine(path).declaration.indicators == check_file(tmp_path / "plain.xlsx").declaration.indicators
+    (tmp_path / "valid.xlsx").write_bytes(corpus.valid_return())
+    assert _read_fine(path).declaration.indicators == check_file(tmp_path / "valid.xlsx").declaration.indicators
     from xlform.reading.package import open_package
+    assert b"2147483648" in zipfile.ZipFile(path).read(corpus.GOALS_PART)
     assert b"2147483648" not in zipfile.ZipFile(io.BytesIO(open_package(path).calamine_zip())).read(corpus.GOALS_PART)
+
+
+def test_a_sheet_that_is_also_the_shared_strings_has_all_its_counts_looked_for(tmp_path: Path) -> None:
+    # A sheet's counts are looked for only before its cells, but a part the workbook also names as its shared
+    # strings (whose uniqueCount calamine reserves memory for) is scanned whole, wherever the count stands.
+    parts = corpus.members(corpus.valid_return())
+    sst = b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" uniqueCount="2147483648">'
+    parts[corpus.STRINGS_PART] = parts[corpus.GOALS_PART].replace(b"</sheetData>", b"</sheetData>" + sst + b"<si><t>x</t></si></sst>", 1)
+    rels = "xl/_rels/workbook.xml.rels"
+    parts[rels] = parts[rels].replace(b'Target="worksheets/sheet3.xml"', b'Target="sharedStrings.xml"', 1)
+    assert b'Target="sharedStrings.xml"' in parts[rels]
+    path = tmp_path / "两用部件.xlsx"
+    path.write_bytes(corpus.rezip(parts))
+    assert_refused(path, R.HUGE_COUNT)

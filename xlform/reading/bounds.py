@@ -30,13 +30,14 @@ def bound_sheets(o: Opening) -> None:
 def _check_sheets(parts: dict[str, bytes], sheets: list[SheetRef], uncounted: list[str]) -> dict[str, bytes]:
     """Bound every worksheet calamine could be asked for (any part with <sheetData), named or not, as
     calamine is given it (given_to_calamine); the sheets given otherwise than as they are come back.
-    First the declared counts of the sheets `uncounted`, in what of them calamine is given outside the cells."""
+    First the declared counts of the sheets `uncounted`: where calamine gets only a sheet's cells, in the
+    bytes before them, else in the whole part."""
     shown = {s.part: s.name for s in sheets}
-    views = {part: _calamine_view(whole) if part in shown else (whole, len(whole))
+    views = {part: given_to_calamine(whole) if part in shown else (whole, len(whole))
              for part, whole in parts.items() if b"sheetData" in whole}
     for part in uncounted:
         whole = parts[part]
-        refuse_huge_count(whole[: views[part][1]] if part in views else whole, part)
+        refuse_huge_count(whole, part, views[part][1] if part in views else len(whole))
     given: dict[str, bytes] = {}
     for part, (body, _) in views.items():
         whole = parts[part]
@@ -57,23 +58,21 @@ def _check_sheets(parts: dict[str, bytes], sheets: list[SheetRef], uncounted: li
 _NO_MERGED_CELLS = b"<mergeCells></mergeCells>"
 
 
-def given_to_calamine(body: bytes) -> bytes:
-    """A worksheet as calamine is given it (the bounds are checked on exactly these bytes): its root tag, an
-    empty <mergeCells>, and its cells, `<sheetData>…</sheetData>`. Half the bytes of a return's sheets are
-    formats and validations around the cells, which calamine does not need; and python-calamine reads a
-    sheet's merged cells (which nothing here uses) by parsing it a second time up to the first <mergeCells>,
-    so one right at the start halves its work. Where the cells are spelled otherwise than every writer
-    spells them (once, no prefix), everything after the root tag; where the start is (an XML declaration at
-    most, then `<worksheet` with double-quoted attributes), the part as it is."""
-    return _calamine_view(body)[0]
+def given_to_calamine(body: bytes) -> tuple[bytes, int]:
+    """(a worksheet as calamine is given it, how many of the part's first bytes to look for a declared count in).
 
+    The bounds are checked on exactly the bytes given: the sheet's root tag, an empty <mergeCells>, and its
+    cells, `<sheetData>…</sheetData>`. Half the bytes of a return's sheets are formats and validations around
+    the cells, which calamine does not need; and python-calamine reads a sheet's merged cells (which nothing
+    here uses) by parsing it a second time up to the first <mergeCells>, so one right at the start halves its
+    work. Where the cells are spelled otherwise than every writer spells them (once, no prefix), everything
+    after the root tag; where the start is (an XML declaration at most, then `<worksheet` with double-quoted
+    attributes), the part as it is.
 
-def _calamine_view(body: bytes) -> tuple[bytes, int]:
-    """(the sheet as calamine is given it, how many of the part's first bytes to look for a declared count in).
-
-    A count calamine acts on stands outside the cells (no element inside sheetData has one): when calamine
-    is given only the cells, the bytes before them (which it is not given either, but a huge count there
-    is a made file: refused all the same); else the whole part. The count scan then skips 90% of a sheet."""
+    No element inside sheetData has a count, and calamine reserves memory for none of a sheet's (its only such
+    count is sharedStrings' uniqueCount): the count scan looks, where calamine gets only the cells, at the
+    bytes before them (not given to calamine either, but a huge count there is a made file: refused all the
+    same), else at the whole part. It then skips nine-tenths of a sheet."""
     at = body.find(b"<worksheet")
     end = body.find(b">", at)
     head, root = body[:at], body[at:end]

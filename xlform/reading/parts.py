@@ -36,11 +36,13 @@ def load_structure(o: Opening) -> None:
 
 
 def load_sheets(o: Opening) -> None:
-    """What calamine reads when it opens a workbook, then the sheets the caller asked for (checked as load_structure checks)."""
+    """What calamine reads when it opens a workbook, then the sheets the caller asked for (checked as load_structure
+    checks, but for their declared counts: bounds.bound_sheets looks for those where calamine could act on one)."""
     names = o.by_name
     shared = [t for t in o.targets.values() if t.lower().endswith(("sharedstrings.xml", "styles.xml"))]
     o.xml.load(n for n in [*shared, "xl/sharedStrings.xml", "xl/styles.xml"] if n in names)
-    # A worksheet's declared counts are looked for by bound_sheets, which knows which of its bytes calamine gets.
+    # The shared parts first and scanned whole: a sheet part that is also the workbook's sharedStrings (its
+    # uniqueCount is the one count calamine reserves memory for) is then never one whose scan waits.
     o.xml.load((s.part for s in o.sheets if (o.wanted is None or s.name in o.wanted) and s.part in names), sheets=True)
 
 
@@ -83,8 +85,9 @@ def _prolog(body: bytes) -> bytes:
 _HUGE_COUNT = re.compile(rb"""ount\s*=\s*["']\s*\d{7}""")
 
 
-def refuse_huge_count(body: bytes, part: str) -> None:
-    if _HUGE_COUNT.search(body):
+def refuse_huge_count(body: bytes, part: str, end: int | None = None) -> None:
+    """Refuse a part declaring a count of a million or more in its first `end` bytes (all of them: None)."""
+    if _HUGE_COUNT.search(body, 0, len(body) if end is None else end):
         # calamine reserves memory for a declared count (sst uniqueCount="2147483648" asked for
         # 51 GB and aborted the process); a return has a few hundred of anything.
         raise Unreadable(R.HUGE_COUNT, part=part)
@@ -104,9 +107,9 @@ class XmlParts:
     def load(self, names: Iterable[str], sheets: bool = False) -> None:
         for name in names:
             if name not in self.parts:
-                self._load(self.members[name], sheets)
+                self._load(self.members[name], counts_later=sheets)
 
-    def _load(self, info: Member, sheet: bool) -> None:
+    def _load(self, info: Member, counts_later: bool) -> None:
         cap = min(MAX_XML_BYTES, MAX_XML_TOTAL - self.total)
         if info.size > cap:  # the directory was checked against MAX_XML_BYTES: this is the running total
             raise Unreadable(R.CONTENT_TOO_LARGE, mb=MAX_XML_TOTAL // 1048576)
@@ -117,7 +120,7 @@ class XmlParts:
             raise Unreadable(R.UTF16)
         if _DTD.search(_prolog(body)):
             raise Unreadable(R.XML_ENTITIES)
-        if sheet:
+        if counts_later:
             self.counts_unchecked.append(info.name)
         else:
             refuse_huge_count(body, info.name)
