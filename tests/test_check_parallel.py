@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import enum
 import json
+from dataclasses import asdict
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.cli_runner import invoke
 from tests.helpers import filled
-from xlform.export import declaration_dict, dumps_json, table_dicts, to_csv
+from xlform.export import declaration_dict, dumps_json, dumps_json_item, table_dicts, to_csv
 from xlform.form.template import load_template
 from xlform.review.result import FileResult, check_file, json_list, result_json, shown_export, shown_json
 from xlform.writing.workbook import write_workbook
@@ -30,6 +38,51 @@ def test_json_made_in_pieces_is_the_json_of_the_list(tmp_path: Path) -> None:
     results.append(FileResult("带\n换行.xlsx", error="第一行\n第二行", code="x"))
     assert json_list([shown_json(r) for r in results]) == dumps_json([result_json(r) for r in results])
     assert json_list([]) == dumps_json([])
+
+
+def _standard(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2)
+
+
+class _Level(enum.IntEnum):
+    LOW = 1
+
+
+class _Word(enum.StrEnum):
+    OK = "通过"
+
+
+_PLAIN = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.sampled_from([_Level.LOW, _Word.OK]),
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_PLAIN)
+def test_the_json_text_is_the_standard_modules(value: Any) -> None:
+    # Every JSON type, escapes, NaN and infinities, empty and nested containers, enum members: the same text
+    # as json.dumps(indent=2), and as an item of a list the same lines two spaces in.
+    assert dumps_json(value) == _standard(value)
+    assert dumps_json_item(value) == "  " + _standard(value).replace("\n", "\n  ")
+
+
+def test_what_is_not_plain_json_is_converted_or_refused_as_json_does() -> None:
+    assert dumps_json({1: "a", None: [True], 2.5: {}}) == _standard({1: "a", None: [True], 2.5: {}})
+    for bad in (Decimal("1.5"), {"a": {1, 2}}, [object()], {("k",): 1}):
+        with pytest.raises(TypeError):
+            dumps_json(bad)
+    loop: list[Any] = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="Circular"):
+        dumps_json(loop)
+
+
+def test_a_findings_dict_is_its_dataclass(tmp_path: Path) -> None:
+    results = [check_file(p) for p in sorted(_inbox(tmp_path).iterdir())]
+    findings = [f for r in results for f in r.findings]
+    assert findings and all(f.to_dict() == asdict(f) for f in findings)
+    assert [list(f.to_dict()) for f in findings[:1]] == [list(asdict(findings[0]))]
 
 
 def test_check_with_two_jobs_prints_what_one_prints(tmp_path: Path) -> None:

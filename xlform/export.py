@@ -61,7 +61,7 @@ def _jsonable(value: Any) -> Any:
         return {"code": value.code, "name": value.name}
     if is_dataclass(value) and not isinstance(value, type):
         # field by field (dataclasses.asdict deep-copies every value first: two thirds of exporting a return)
-        return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
+        return {name: _jsonable(getattr(value, name)) for name in _field_names(value.__class__)}
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -70,6 +70,12 @@ def _jsonable(value: Any) -> Any:
 
 
 _AS_IS = frozenset({str, int, float, bool})
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    """A dataclass's field names (dataclasses.fields builds a tuple of them for every row of every return)."""
+    return tuple(f.name for f in fields(cls))
 
 
 def declaration_dict(d: Declaration) -> dict[str, Any]:
@@ -83,13 +89,60 @@ def declaration_dict(d: Declaration) -> dict[str, Any]:
 
 
 def dumps_json(items: Any) -> str:
-    return json.dumps(items, ensure_ascii=False, indent=2)
+    """json.dumps(items, ensure_ascii=False, indent=2), the same text. The standard module's C encoder does
+    not indent, and its Python one builds the text a few characters at a time (three times as slow as this,
+    which `check --format json` and `export` pay for every file); anything but plain JSON types goes to it."""
+    try:
+        return _indented(items, "\n")
+    except (_NotPlain, RecursionError):
+        return json.dumps(items, ensure_ascii=False, indent=2)
+
+
+class _NotPlain(Exception):
+    """A value or key _indented leaves to the json module (which converts or refuses it as it always has)."""
+
+
+_encode_text = json.encoder.encode_basestring  # the C function where there is one, as json.dumps uses with ensure_ascii=False
+_SPECIAL_FLOATS = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _indented(value: Any, newline: str) -> str:
+    """`value` as json.dumps(indent=2) writes it at the depth `newline` (a line break and its indent) stands for."""
+    if isinstance(value, str):
+        return _encode_text(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        text = float.__repr__(value)
+        return _SPECIAL_FLOATS.get(text, text)
+    inner = newline + "  "
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        if not all(isinstance(k, str) for k in value):
+            raise _NotPlain  # json.dumps turns numbers, booleans and None into keys; let it
+        items = [_encode_text(k) + ": " + _indented(v, inner) for k, v in value.items()]
+        return "{" + inner + ("," + inner).join(items) + newline + "}"
+    if isinstance(value, list | tuple):
+        if not value:
+            return "[]"
+        return "[" + inner + ("," + inner).join([_indented(v, inner) for v in value]) + newline + "]"
+    raise _NotPlain
 
 
 def dumps_json_item(obj: Any) -> str:
     """An object as dumps_json writes it as an item of a list: every line two spaces in (JSON text has no raw
     newline inside a string). Made in the worker that read a file, so only this text comes back."""
-    return "  " + dumps_json(obj).replace("\n", "\n  ")
+    try:
+        return "  " + _indented(obj, "\n  ")
+    except (_NotPlain, RecursionError):
+        return "  " + json.dumps(obj, ensure_ascii=False, indent=2).replace("\n", "\n  ")
 
 
 def json_items_list(items: Sequence[str]) -> str:
