@@ -311,3 +311,13 @@ def test_a_schema_3_store_is_upgraded_results_recomputed_history_kept(tmp_path: 
         (payload,) = conn.execute("SELECT payload FROM results").fetchone()
     back = Outcome.from_json(json.loads(payload))
     assert back.project == "甲" and all(isinstance(i, IndicatorRow) for i in back.indicators) and back.indicators
+
+
+def test_check_loads_the_store_and_the_manifest_reader_only_when_asked_to(tmp_path: Path, issued: DistributeResult) -> None:
+    # A sixth of what `check` imported before reading a file was these two, used only with --db / --manifest.
+    fill(issued, 0, tmp_path / "0.xlsx", "项目0", time.time())
+    code, said, loaded = _loaded(["check", str(tmp_path / "0.xlsx"), "--jobs", "1"])
+    assert code in (0, 1) and "0.xlsx" in said, said
+    assert "xlform.reading.reader" in loaded and not loaded & {"xlform.store", "xlform.issue.distribute"}, sorted(loaded)
+    code, said, loaded = _loaded(["check", str(tmp_path / "0.xlsx"), "--manifest", str(issued.folder), "--jobs", "1"])
+    assert code in (0, 1) and "xlform.issue.distribute" in loaded and "xlform.store" not in loaded, said

@@ -313,11 +313,16 @@ def _extra_templates(templates: list[str]) -> list[str]:
 
 def _round_templates(a: argparse.Namespace) -> list[TemplateRef]:
     """Where check finds a round's templates: those a store recorded (read only), the manifest's copy, then -t."""
-    from .issue.distribute import manifest_templates
-    from .store import recorded_templates
+    found: list[TemplateRef] = []
+    # Each imported only when asked for: together a sixth of what `check` imports before it reads a file.
+    if a.db:
+        from .store import recorded_templates
 
-    found: list[TemplateRef] = [*(recorded_templates(a.db) if a.db else []),
-                                *(t for m in a.manifest for t in manifest_templates(m))]
+        found += recorded_templates(a.db)
+    if a.manifest:
+        from .issue.distribute import manifest_templates
+
+        found += [t for m in a.manifest for t in manifest_templates(m)]
     return [*found, *_extra_templates(a.templates)]
 
 
