@@ -92,10 +92,15 @@ def dumps_json(items: Any) -> str:
     """json.dumps(items, ensure_ascii=False, indent=2), the same text. The standard module's C encoder does
     not indent, and its Python one builds the text a few characters at a time (three times as slow as this,
     which `check --format json` and `export` pay for every file); anything but plain JSON types goes to it."""
+    return _json_text(items, "\n")
+
+
+def _json_text(value: Any, newline: str) -> str:
+    """dumps_json's text with every line break written as `newline` (a line break and an indent)."""
     try:
-        return _indented(items, "\n")
+        return _indented(value, newline)
     except (_NotPlain, RecursionError):
-        return json.dumps(items, ensure_ascii=False, indent=2)
+        return json.dumps(value, ensure_ascii=False, indent=2).replace("\n", newline)
 
 
 class _NotPlain(Exception):
@@ -139,10 +144,7 @@ def _indented(value: Any, newline: str) -> str:
 def dumps_json_item(obj: Any) -> str:
     """An object as dumps_json writes it as an item of a list: every line two spaces in (JSON text has no raw
     newline inside a string). Made in the worker that read a file, so only this text comes back."""
-    try:
-        return "  " + _indented(obj, "\n  ")
-    except (_NotPlain, RecursionError):
-        return "  " + json.dumps(obj, ensure_ascii=False, indent=2).replace("\n", "\n  ")
+    return "  " + _json_text(obj, "\n  ")
 
 
 def json_items_list(items: Sequence[str]) -> str:

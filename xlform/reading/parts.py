@@ -43,7 +43,7 @@ def load_sheets(o: Opening) -> None:
     o.xml.load(n for n in [*shared, "xl/sharedStrings.xml", "xl/styles.xml"] if n in names)
     # The shared parts first and scanned whole: a sheet part that is also the workbook's sharedStrings (its
     # uniqueCount is the one count calamine reserves memory for) is then never one whose scan waits.
-    o.xml.load((s.part for s in o.sheets if (o.wanted is None or s.name in o.wanted) and s.part in names), sheets=True)
+    o.xml.load((s.part for s in o.sheets if (o.wanted is None or s.name in o.wanted) and s.part in names), counts_later=True)
 
 
 # Case-blind: quick-xml (inside calamine) accepts <!doctype as well.
@@ -104,10 +104,11 @@ class XmlParts:
         self.total = 0
         self.counts_unchecked: list[str] = []  # worksheets whose declared counts bounds.bound_sheets checks
 
-    def load(self, names: Iterable[str], sheets: bool = False) -> None:
+    def load(self, names: Iterable[str], counts_later: bool = False) -> None:
+        """Each part, checked; with counts_later its declared counts are left to bounds.bound_sheets."""
         for name in names:
             if name not in self.parts:
-                self._load(self.members[name], counts_later=sheets)
+                self._load(self.members[name], counts_later)
 
     def _load(self, info: Member, counts_later: bool) -> None:
         cap = min(MAX_XML_BYTES, MAX_XML_TOTAL - self.total)
