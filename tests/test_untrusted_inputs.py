@@ -183,3 +183,54 @@ def test_an_output_linked_to_an_input_is_refused(round_: dict[str, Path], tmp_pa
         result = invoke(["report", str(round_["ret"]), "-o", str(out)])
         assert result.exit_code == 2 and "从不覆盖" in result.stderr
     assert round_["ret"].read_bytes() == before
+
+
+def test_an_output_that_is_a_link_is_written_through_and_a_pipe_is_refused(tmp_path: Path) -> None:
+    """`os.replace` over a link or a device swaps it for a plain file: as root, -o /dev/full did so."""
+    given = tmp_path / "in.xlsx"
+    assert invoke(["example", "-o", str(given)]).exit_code == 0
+    real = tmp_path / "真的.json"
+    real.write_text("旧的", encoding="utf-8")
+    link = tmp_path / "链接.json"
+    link.symlink_to(real.name)
+    assert invoke(["export", str(given), "-o", str(link)]).exit_code == 0
+    assert link.is_symlink() and real.read_text(encoding="utf-8").startswith("[")
+    dangling = tmp_path / "将来.json"
+    dangling.symlink_to("将来的文件.json")
+    assert invoke(["export", str(given), "-o", str(dangling)]).exit_code == 0
+    assert dangling.is_symlink() and (tmp_path / "将来的文件.json").read_text(encoding="utf-8").startswith("[")
+    fifo = tmp_path / "管道"
+    os.mkfifo(fifo)
+    piped = tmp_path / "经链接的管道.json"
+    piped.symlink_to(fifo.name)
+    for out in (fifo, piped, Path("/dev/null")):
+        _fails_cleanly(["export", str(given), "-o", str(out)], "不是普通文件")
+    assert fifo.exists() and not fifo.is_file() and piped.is_symlink()
+    assert Path("/dev/null").is_char_device()
+
+
+def test_a_name_too_long_for_the_system_is_one_line_and_the_other_files_are_still_checked(tmp_path: Path) -> None:
+    given = tmp_path / "in.xlsx"
+    assert invoke(["example", "-o", str(given)]).exit_code == 0
+    long_name = tmp_path / ("长" * 90 + ".xlsx")  # 270 bytes: past the 255 a name may have
+    result = invoke(["check", str(given), str(long_name)])
+    assert result.exit_code == 2 and "内部错误" not in result.output
+    assert "路径太长" in result.stdout and "合计：2 个文件" in result.stdout
+    long_db = str(long_name.with_suffix(".db"))
+    for args in (["new", "-o", str(long_name)], ["report", str(tmp_path), "-o", str(tmp_path / "r.xlsx"), "--db", long_db],
+                 ["status", "--db", long_db]):
+        _fails_cleanly(args, "过长")
+
+
+def test_a_full_disk_under_the_printed_output_is_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    given = tmp_path / "in.xlsx"
+    assert invoke(["example", "-o", str(given)]).exit_code == 0
+    for args in (["check", str(given)], ["export", str(given)]):
+        with open("/dev/full", "w") as full:
+            done = subprocess.run([sys.executable, "-c", "from xlform.cli import run; run()", *args],
+                                  stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+        assert done.returncode == 2, done.stderr
+        assert "磁盘空间不足" in done.stderr and "Traceback" not in done.stderr and "内部错误" not in done.stderr

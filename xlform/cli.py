@@ -673,6 +673,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 0
         code: int = namespace.run(namespace)
+        sys.stdout.flush()  # a full disk or a closed terminal shows here, inside the handlers below
         return code
     except SystemExit as exc:  # -h and --version end here, after printing
         return exc.code if isinstance(exc.code, int) else 0
@@ -691,6 +692,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, as a shell reports it
+    except OSError as exc:  # the system refused a path or a write that no command foresaw: say which, and why
+        from .fileio import os_reason
+
+        where = f"{exc.filename}：" if exc.filename else "写出结果时："
+        _err(f"错误：{where}{os_reason(exc)}。")
+        with contextlib.suppress(OSError, ValueError):  # stdout may be what failed: the last flush must not
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 2
     except Exception as exc:  # noqa: BLE001 - the last line of defence before the user
         _err(f"内部错误：{type(exc).__name__}: {exc}。请把这条信息和所用文件发给维护人员。")
         return 3

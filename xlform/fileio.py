@@ -47,7 +47,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     On any error (or Ctrl-C) the temporary file is removed and `target`, if it
     existed, is left exactly as it was. The result has the permissions a normal write would give.
     """
-    target = Path(target)
+    target = _writable_target(Path(target))
     folder = target.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -71,6 +71,32 @@ def atomic_path(target: Path) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _writable_target(target: Path) -> Path:
+    """The regular file an output goes to. A symbolic link is written through (the file it points at is
+    replaced, the link stays); a device, pipe or socket (/dev/stdout, a FIFO) is refused: replacing it would
+    swap it for a plain file (as root, a system device), writing into it would not be atomic."""
+    try:
+        mode = os.lstat(target).st_mode
+    except FileNotFoundError:
+        return target
+    except OSError as exc:
+        raise UserError(f"无法写入 {target}：{os_reason(exc)}；请换一个输出位置。") from None
+    if stat.S_ISLNK(mode):
+        resolved = Path(os.path.realpath(target))
+        try:
+            mode = os.stat(resolved).st_mode
+        except FileNotFoundError:
+            return resolved  # a link to a file not yet there: it is created where the link points
+        except OSError as exc:
+            raise UserError(f"无法写入 {target}：{os_reason(exc)}；请换一个输出位置。") from None
+        target = resolved
+    if stat.S_ISDIR(mode):
+        raise UserError(f"无法写入 {target}：这是一个文件夹；请给出文件名。")
+    if not stat.S_ISREG(mode):
+        raise UserError(f"无法写入 {target}：这不是普通文件（是设备、管道或套接字）；请给出一个文件名。")
+    return target
 
 
 def write_bytes_atomic(target: Path, data: bytes) -> None:

@@ -245,7 +245,11 @@ class _Walk:
         try:
             st = os.stat(path)
         except OSError as exc:
-            return _disk_file(path, _lstat(path), LINK_LOOP() if exc.errno == errno.ELOOP else LINK_BROKEN())
+            lst = _lstat(path)
+            if exc.errno == errno.ELOOP:
+                return _disk_file(path, lst, LINK_LOOP())
+            gone = exc.errno in (errno.ENOENT, errno.ENOTDIR) and lst is not None
+            return _disk_file(path, lst, LINK_BROKEN() if gone else R.ENTRY_UNREADABLE(why=_why(exc)))
         if not stat.S_ISREG(st.st_mode):
             return _disk_file(path, st, NOT_REGULAR())
         return _disk_file(os.path.realpath(path) if os.path.islink(path) else path, st, name=path)  # opened unfollowed
@@ -270,15 +274,27 @@ def _lstat(path: str) -> os.stat_result | None:
         return None
 
 
+def given_kind(path: Path) -> str:
+    """What a path named on the command line is: "folder", "missing", else "entry" (a file, a link, a
+    pipe, or a name the system cannot look at, too long or not permitted: listed with its reason)."""
+    try:
+        return "folder" if stat.S_ISDIR(os.stat(path).st_mode) else "entry"
+    except (FileNotFoundError, NotADirectoryError):
+        return "entry" if _lstat(str(path)) is not None else "missing"  # a broken link is there, and listed
+    except OSError:
+        return "entry"
+
+
 def walk(inboxes: Iterable[Path]) -> list[DiskFile]:
     """Every entry under the inbox folders (a file may be given directly), in a stable order. Stat only."""
     inboxes = [Path(p) for p in inboxes]
-    walker = _Walk([p for p in inboxes if p.is_dir()])
+    kinds = [given_kind(p) for p in inboxes]
+    walker = _Walk([p for p, kind in zip(inboxes, kinds, strict=True) if kind == "folder"])
     found: list[DiskFile] = []
-    for inbox in inboxes:
-        if inbox.is_dir():
+    for inbox, kind in zip(inboxes, kinds, strict=True):
+        if kind == "folder":
             found += walker.scan(str(inbox))
-        elif os.path.lexists(inbox):
+        elif kind == "entry":
             found.append(walker.given(str(inbox)))
         else:
             raise UserError(f"找不到收件文件夹：{shown_name(str(inbox))}")

@@ -31,6 +31,7 @@ from .inbox import (
     _running,
     _Walk,
     file_hash,
+    given_kind,
     is_junk,
     items_of,
     shown_name,
@@ -164,12 +165,13 @@ def check_inputs(paths: Iterable[Path]) -> list[DiskFile | str]:
     too, and a link, a pipe or a folder that cannot be opened is listed); a path that does not exist stays
     as its name, to be answered as missing."""
     paths = [Path(p) for p in paths]
-    walker = _Walk([p for p in paths if p.is_dir()])
+    kinds = [given_kind(p) for p in paths]
+    walker = _Walk([p for p, kind in zip(paths, kinds, strict=True) if kind == "folder"])
     entries: list[DiskFile | str] = []
-    for path in paths:
-        if path.is_dir():
+    for path, kind in zip(paths, kinds, strict=True):
+        if kind == "folder":
             entries += [d for d in walker.scan(str(path)) if not is_junk(os.path.relpath(d.path, path))]
-        elif os.path.lexists(path):
+        elif kind == "entry":
             entries.append(walker.given(str(path)))
         else:
             entries.append(shown_name(str(path)))
