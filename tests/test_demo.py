@@ -80,3 +80,14 @@ def test_console_entry_point_demo_then_report_exit_codes(tmp_path: Path) -> None
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
     both = _console("report", str(folder / "收件"), "-o", "x.xlsx", "--roster", "a.csv", "--manifest", "b", cwd=tmp_path)
     assert both.returncode == 2 and both.stderr.startswith("错误：") and len(both.stderr.strip().splitlines()) == 1
+
+
+def test_demo_runs_on_a_bureaus_own_template_as_the_readme_shows(tmp_path: Path) -> None:
+    """README: `xlform template copy mof-2021 -o hd-2026.yaml`, then the demo on it: the copy is no built-in."""
+    own = tmp_path / "hd-2026.yaml"
+    assert invoke(["template", "copy", "mof-2021", "-o", str(own)]).exit_code == 0
+    result = invoke(["demo", "-t", str(own), str(tmp_path / "演示")])
+    assert result.exit_code == 0, result.output
+    assert "模板：hd-2026" in result.stdout and (tmp_path / "演示" / "汇总报告.xlsx").is_file()
+    summary = _by_header(openpyxl.load_workbook(tmp_path / "演示" / "汇总报告.xlsx")["汇总"])
+    assert {r["模板"] for r in summary if r["部门"] != "合计"} == {"hd-2026 版本 2"}

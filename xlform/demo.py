@@ -49,7 +49,7 @@ from .form.targets import parse_target
 from .form.template import Template, load_template
 from .issue.distribute import DistributeResult, Issued, distribute
 from .issue.feedback import FeedbackResult, write_feedback
-from .reading.reader import read
+from .reading.reader import Registry, read
 from .report.result import ReportResult
 from .report.run import make_report
 from .writing.workbook import write_workbook
@@ -148,7 +148,7 @@ def _correct(feedback: FeedbackResult, issued: DistributeResult, inbox: Path, te
     """CORRECTS types the corrections into its package (the amounts the findings point at) and sends it in a day
     after its first return: the package read back, its identity and everything else kept, the money fixed."""
     sent = next(s for s in feedback.sent if s.department == CORRECTS)
-    d = read(sent.path)
+    d = read(sent.path, Registry([template]))
     fixed = make["health"](next(i for i in issued.issued if i.department == CORRECTS))
     d.funding, d.extra = fixed.funding, fixed.extra
     corrected = inbox / RESUBMITTED_DIR / sent.path.name
@@ -183,10 +183,11 @@ Returns = dict[str, Maker]
 def _fill_returns(issued: DistributeResult, inbox: Path, template: Template, make: Returns) -> None:
     forms = {(i.department, i.project_no): i for i in issued.issued}
     now = time.time()
+    known = Registry([template])  # a bureau's own template (-t its.yaml) is not among the built-ins
 
     def fill(key: tuple[str, int], role: str, where: Path) -> Path:
         item = forms[key]
-        blank = read(issued.folder / item.file)  # what the department received: its identity stays
+        blank = read(issued.folder / item.file, known)  # what the department received: its identity stays
         d = make[role](item)
         d.identity = blank.identity
         where.parent.mkdir(parents=True, exist_ok=True)
