@@ -28,3 +28,51 @@ def test_hostile_yaml_is_one_clear_error(case: str, tmp_path: Path) -> None:
     path.write_text(HOSTILE[case], encoding="utf-8")
     run = invoke(["template", "check", str(path)])
     assert run.exit_code == 1 and "Traceback" not in run.output and "模板" in run.output
+
+
+def _with(changes: str, sheet_name: str | None = None) -> str:
+    """The mof-2021 template as `template copy` writes it, with lines added (and the first sheet renamed)."""
+    from xlform.form.shipped import templates_dir
+
+    base = (templates_dir() / "mof-2021.yaml").read_text(encoding="utf-8")
+    if sheet_name is not None:
+        assert "  project: 项目总体情况\n" in base
+        base = base.replace("  project: 项目总体情况\n", f"  project: {sheet_name}\n", 1)
+    return base + changes
+
+
+def _columns(n: int, sheet: str = "") -> str:
+    cols = "".join(f"      c{i}: {{label: 列{i}, kind: money}}\n" for i in range(n))
+    return f"tables:\n  wide:\n    label: 宽表\n    rows: 3\n{sheet}    columns:\n{cols}"
+
+
+@pytest.mark.parametrize("name", ['"\'项目"', '"项目\'"', "History", "HISTORY"])
+def test_a_sheet_name_excel_refuses_is_a_template_problem_not_a_crash(name: str, tmp_path: Path) -> None:
+    for text in (_with("", name), _with(f"tables:\n  t1:\n    label: T\n    rows: 3\n    sheet: {name}\n"
+                                        "    columns:\n      a: {label: A, kind: text}\n")):
+        with pytest.raises(TemplateError, match="不是有效的工作表名"):
+            parse_template(text, "本局模板.yaml")
+        path = tmp_path / "本局模板.yaml"
+        path.write_text(text, encoding="utf-8")
+        made = invoke(["new", "-t", str(path), "-o", str(tmp_path / "空白.xlsx")])
+        assert made.exit_code == 2 and "工作表名" in made.stderr and "内部错误" not in made.output
+
+
+@pytest.mark.parametrize(("changes", "problem"), [
+    (_columns(200), "202 列"),  # as the reader, refusing the blank form, counted them
+    (_columns(99), "101 列，超过"),
+    ("tables:\n" + "".join(f"  t{i}:\n    label: 表{i}\n    rows: 500\n    columns:\n      a: {{label: A, kind: text}}\n"
+                           for i in range(40)), "行、"),
+])
+def test_a_form_too_big_to_read_back_is_refused_before_it_is_issued(changes: str, problem: str, tmp_path: Path) -> None:
+    with pytest.raises(TemplateError, match=problem):
+        parse_template(_with(changes), "本局模板.yaml")
+
+
+@pytest.mark.parametrize("changes", [_columns(98), _columns(100, "    sheet: 宽表\n")])
+def test_the_widest_form_allowed_is_issued_and_read_back(changes: str, tmp_path: Path) -> None:
+    path = tmp_path / "本局模板.yaml"
+    path.write_text(_with(changes), encoding="utf-8")
+    assert invoke(["new", "-t", str(path), "-o", str(tmp_path / "空白.xlsx")]).exit_code == 0
+    checked = invoke(["check", "-t", str(path), str(tmp_path / "空白.xlsx")])
+    assert "无法读取：" not in checked.stdout and "合计：1 个文件" in checked.stdout, checked.output

@@ -21,6 +21,7 @@ import yaml
 
 from ..errors import TemplateError
 from ..fileio import FileTooLarge, read_limited
+from ..reading.limits import MAX_SHEET_COLS, MAX_SHEET_ROWS
 from .fields import (
     ADDABLE_KINDS,
     ADDED_COLUMN_WIDTH,
@@ -39,7 +40,7 @@ from .fields import (
     Kind,
 )
 from .kinds import KINDS, OPEN_LISTS
-from .layout import ADDED_BOX, box_limit_default, box_max_limit, default_limit, field_max_limit
+from .layout import ADDED_BOX, box_limit_default, box_max_limit, default_limit, field_max_limit, layout_for
 from .library import (
     LIBRARY_SUFFIXES,
     MAX_LIBRARY_BYTES,
@@ -442,6 +443,8 @@ class _Validator:
             review_grades=self.attempt(lambda: self.review(data), False),
         )
         self.attempt(lambda: self.library_help(template), None)
+        if not self.problems:  # a layout is drawn only from a template without problems
+            self.attempt(lambda: self.within_reading_limits(template), None)
         example = self.attempt(lambda: self.example(self.mapping(data, "example", "example", optional=True),
                                                     template), {})
         if self.problems:
@@ -578,14 +581,33 @@ class _Validator:
         sheets = self.named_texts(data, "sheets", SHEET_KEYS)
         for key, name in sheets.items():
             self.attempt(lambda key=key, name=name: self.sheet_name(name, f"sheets.{key}"), None)
-        if len(set(sheets.values())) != len(sheets):
+        if len({name.casefold() for name in sheets.values()}) != len(sheets):  # Excel: Sheet and SHEET are one
             raise self.fail("sheets", "三张表的名字不能相同。")
         return sheets
 
     def sheet_name(self, name: str, path: str) -> str:
-        if len(name) > 31 or _BAD_SHEET_CHARS.search(name) or name.startswith("_"):
-            raise self.fail(path, "不是有效的工作表名（最多 31 字，不含 [ ] : * ? / \\，不以 _ 开头）。")
+        # Excel's own rules (it refuses to open a file that breaks them), and _ for the sheets xlform adds.
+        if (len(name) > 31 or _BAD_SHEET_CHARS.search(name) or name.startswith(("_", "'")) or name.endswith("'")
+                or name.casefold() == "history"):
+            raise self.fail(path, "不是有效的工作表名（最多 31 字，不含 [ ] : * ? / \\，不以 _ 开头，不以 ' 开头或结尾，"
+                                  "不能叫 History）。")
         return name
+
+    def within_reading_limits(self, template: Template) -> None:
+        """Every cell the form draws within the rows and columns a returned sheet may reach (reading/limits.py):
+        else the tool would issue a form it then refuses to read back."""
+        layout = layout_for(template)
+        reach: dict[str, tuple[int, int]] = {}  # sheet → (last row, last column), 1-based
+        spots = [(c.sheet, c.row, c.last_col) for c in layout.fields.values()]
+        spots += [(t.sheet, t.last_row, t.last_col) for t in layout.tables.values()]
+        spots.append((template.sheets["goals"], layout.goals_last_row, max(layout.goals_width, len(layout.goals_widths)) - 1))
+        for sheet, row, col in spots:
+            rows, cols = reach.get(sheet, (0, 0))
+            reach[sheet] = max(rows, row + 1), max(cols, col + 1)
+        for sheet, (rows, cols) in reach.items():
+            if rows > MAX_SHEET_ROWS or cols > MAX_SHEET_COLS:
+                raise _Problem(f"模板 {self.source}：工作表“{sheet}”画出来有 {rows} 行、{cols} 列，超过交回的表允许的 "
+                               f"{MAX_SHEET_ROWS} 行、{MAX_SHEET_COLS} 列（这样的表下发后无法读回）；请减少行数、列或新增行表。")
 
     def choices(self, section: dict[str, Any]) -> dict[str, tuple[str, ...]]:
         result = {}
