@@ -378,8 +378,10 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         self.close()
+        if isinstance(exc, sqlite3.Error):  # a failure while reading or writing it, said as every other one is
+            raise store_error(self.path, exc) from None
 
     # ---- reading (this signature's) ---------------------------------------------------
     def known_files(self) -> dict[str, KnownFile]:
@@ -737,6 +739,8 @@ _READ_ONLY = "收件记录库 {path} 是只读的（或所在文件夹不可写�
 def store_error(path: Path, exc: sqlite3.Error) -> UserError:
     """What to tell the user when SQLite fails on the store: by its error code, never its English text."""
     code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if not code and isinstance(exc, sqlite3.OperationalError) and "decode" in str(exc):
+        code = sqlite3.SQLITE_CORRUPT  # text that is not the UTF-8 written there: damaged bytes in a valid page
     if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
         return UserError(f"收件记录库正被另一个 xlform report 使用（{path}），等了 {BUSY_SECONDS:.0f} 秒仍未轮到；"
                          "请等那次汇总结束后再运行。")
