@@ -175,6 +175,27 @@ def test_eml_parses_back_with_chinese_and_its_attachments_intact(round_: Round, 
     assert civil_free["To"] == "wjw@example.gov.cn"
 
 
+@pytest.mark.parametrize("sender", ["a@b.cn\r\nBcc: e@x.cn", "not an address", "a@b.cn, evil@x.cn", "a@b.cn\nX: y",
+                                    "预算科 <a@b.cn> <c@d.cn>", ""])
+def test_a_sender_that_is_not_one_address_is_refused_before_anything_is_written(round_: Round, tmp_path: Path,
+                                                                                sender: str) -> None:
+    out = tmp_path / "退回"
+    result = invoke(["feedback", "--db", round_.db, "-o", out, "--eml", "--from", sender])
+    if not sender:  # no --from: the mail program fills it in
+        assert result.exit_code == 0 and "From" not in (out / "2020_区教育局_退回修改.eml").read_text(encoding="ascii")
+        return
+    assert result.exit_code == 2 and "发件人" in result.stderr and "内部错误" not in result.output
+    assert "\r" not in result.stderr and result.stderr.count("\n") == 1  # the line breaks shown, not printed
+    assert not out.exists()
+
+
+def test_a_sender_with_a_display_name_is_one_from_header(round_: Round, tmp_path: Path) -> None:
+    out = tmp_path / "退回"
+    _feedback(round_, out, "--eml", "--from", "预算科 <czj@example.gov.cn>")
+    msg = email.message_from_bytes((out / "2020_区教育局_退回修改.eml").read_bytes(), policy=email.policy.default)
+    assert msg["From"].addresses[0].display_name == "预算科" and msg["From"].addresses[0].addr_spec == "czj@example.gov.cn"
+
+
 def test_a_repeat_run_writes_the_same_files_and_no_new_store_rows(round_: Round, tmp_path: Path) -> None:
     out = tmp_path / "退回"
     _feedback(round_, out, "--eml")

@@ -46,7 +46,7 @@ from ..review.status import FormState, Status
 from ..store import HistoryEntry, Store, existing_store, recorded_file, store_files
 from ..writing.workbook import FONT, TITLE_FONT, ReviewNotes, write_workbook
 from .distribute import package_name
-from .roster import read_roster, safe_file_part
+from .roster import check_sender, read_roster, safe_file_part
 
 MARK = "退回修改"  # in every package's name, so a clerk tells it from the workbook first issued
 SUMMARY_STEM = "审核意见"
@@ -152,6 +152,8 @@ def write_feedback(
     now: str | None = None,
 ) -> FeedbackResult:
     """Write every package due from the store at `db` into `outdir`. Raises UserError for a usage mistake."""
+    if sender:
+        check_sender(sender)
     db, outdir = existing_store(db), Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise UserError(f"{outdir} 是一个文件；请给退回修改包指定一个文件夹（-o 文件夹）。")

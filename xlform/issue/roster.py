@@ -42,6 +42,15 @@ _BAD_FILENAME_CHARS = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _FORMULA_START = ("=", "+", "-", "@")
 _EMAIL = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+")  # one plain address: nothing a header could split on
+# A sender as a mail header takes it: one address, alone or after a display name (`预算科 <ys@example.cn>`).
+_SENDER = re.compile(r"(?:[^<>\s,;\"@][^<>\r\n\t,;\"@]*\s)?<(" + _EMAIL.pattern + r")>|" + _EMAIL.pattern)
+
+
+def check_sender(text: str) -> None:
+    """One address a From header can carry, else a UserError: never a second one, a line break, or a header."""
+    if not _SENDER.fullmatch(text):
+        raise UserError(f"发件人“{_visible(text[:60])}”不是一个有效的电子邮件地址（只写一个，例如 ys@example.cn 或 "
+                        "预算科 <ys@example.cn>）。")
 
 
 @dataclass(frozen=True)
