@@ -145,3 +145,26 @@ def test_a_file_outcome_crosses_processes_whole(tmp_path: Path) -> None:
             assert rows and all(type(r) in (IndicatorRow, CostRow, FindingRow) for r in rows)
             # the key names the bytes read: the file's own digest, taken once
             assert c.key.split("|")[0] == hashlib.sha256(path.read_bytes()).hexdigest() == sent.sha256
+
+
+def test_what_a_folder_holds_beside_the_returns_is_listed_as_ignored(tmp_path: Path) -> None:
+    """check and export answer every file they were handed, as the report does: a temporary file is listed
+    as ignored (never counted as unreadable, never the reason for exit 2)."""
+    from tests.cli_runner import invoke
+
+    folder = tmp_path / "收件"
+    folder.mkdir()
+    assert invoke(["example", "-o", str(folder / "区教育局.xlsx")]).exit_code == 0
+    (folder / "Thumbs.db").write_bytes(b"\x00" * 64)
+    (folder / "~$区教育局.xlsx").write_bytes(b"owner")
+    text = invoke(["check", str(folder)])
+    assert text.exit_code == 1, text.output  # the example has errors; nothing unreadable
+    assert "文件：" + str(folder / "Thumbs.db") in text.stdout and "临时文件，已忽略" in text.stdout
+    assert "合计：1 个文件" in text.stdout and "另有 2 个已忽略（临时文件 2 个）" in text.stdout
+    as_json = invoke(["check", "--format", "json", str(folder)])
+    assert as_json.exit_code == 1 and len(json.loads(as_json.stdout)) == 1
+    assert as_json.stderr.count("已忽略") == 2 and "Thumbs.db：临时文件，已忽略" in as_json.stderr
+    exported = invoke(["export", str(folder), "-o", str(tmp_path / "导出.json")])
+    assert exported.exit_code == 0 and exported.stderr.count("已忽略") == 2, exported.output
+    alone = invoke(["check", str(folder / "~$区教育局.xlsx")])  # named on its own: still a lock file
+    assert alone.exit_code == 2 and "临时文件，已忽略" in alone.stdout and "1 个已忽略" in alone.stderr

@@ -331,13 +331,24 @@ def _check(a: argparse.Namespace) -> int:
     from .reading import refusals as R
     from .review.result import json_list, shown_json, shown_text
 
-    results = checked_paths(a.files, shown_json if a.fmt == "json" else shown_text, _round_templates(a), jobs=a.jobs)
+    shown = checked_paths(a.files, shown_json if a.fmt == "json" else shown_text, _round_templates(a), jobs=a.jobs)
+    results = [r for r in shown if not r.ignored]
+    ignored: dict[str, int] = {}
+    for r in shown:
+        if r.ignored:
+            ignored[r.code] = ignored.get(r.code, 0) + 1
+            if a.fmt == "json":  # the JSON lists the files checked; what was passed over is said beside it
+                _err(f"{r.file}：{r.error}")
+    passed_over = f"{sum(ignored.values())} 个已忽略（{R.counted(ignored)}）" if ignored else ""
     if not results:
-        raise UserError("没有找到要审核的 .xlsx 文件。")
+        if a.fmt != "json":
+            for r in shown:
+                _out(r.text)
+        raise UserError("没有找到要审核的 .xlsx 文件" + (f"：{passed_over}" if passed_over else "") + "。")
     if a.fmt == "json":
         _out(json_list(results))
     else:
-        for r in results:
+        for r in shown:
             _out(r.text)
             _out()
         unreadable = sum(not r.readable for r in results)
@@ -349,7 +360,7 @@ def _check(a: argparse.Namespace) -> int:
         why = f"（{R.counted(codes)}）" if codes else ""
         _out(f"合计：{len(results)} 个文件，{sum(r.ok for r in results)} 个通过，{with_errors} 个需修改，"
              f"{unreadable} 个无法读取{why}；共 {sum(r.errors for r in results)} 个错误，"
-             f"{sum(r.warnings for r in results)} 个提示。")
+             f"{sum(r.warnings for r in results)} 个提示" + (f"；另有 {passed_over}" if passed_over else "") + "。")
         if R.hint(codes):
             _out(R.hint(codes))
     if any(not r.readable for r in results):
@@ -375,10 +386,14 @@ def _export(a: argparse.Namespace) -> int:
     # back. The rows' columns are those of every template among the files, joined here.
     flat = a.fmt == "csv" or bool(a.table)
     render = functools.partial(shown_flat, table=a.table, for_csv=a.fmt == "csv") if flat else shown_export
-    results = checked_paths(a.files, render, templates, jobs=a.jobs)
-    for r in results:  # read in workers: a bad file costs only itself
+    results = []
+    for r in checked_paths(a.files, render, templates, jobs=a.jobs):  # read in workers: a bad file costs only itself
+        if r.ignored:
+            _err(f"{r.file}：{r.error}")
+            continue
         if not r.readable:
             _err(f"无法读取 {r.file}：{r.error}")
+        results.append(r)
     failed = sum(not r.readable for r in results)
     exported = len(results) - failed
     flats = [r.flat for r in results if r.flat is not None]

@@ -495,7 +495,7 @@ class Source:
             yield Item.refused(disk.name, R.JUNK())
             return
         if disk.reason:
-            yield Item(disk.name, reason=disk.reason, code=disk.code)
+            yield Item(disk.name, reason=disk.reason, code=disk.code, ignored=disk.code.startswith(R.IGNORED))
             return
         try:
             with open_regular(disk.path) as fh:

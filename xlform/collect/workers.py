@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -169,8 +170,9 @@ def check_inputs(paths: Iterable[Path]) -> list[DiskFile | str]:
     walker = _Walk([p for p, kind in zip(paths, kinds, strict=True) if kind == "folder"])
     entries: list[DiskFile | str] = []
     for path, kind in zip(paths, kinds, strict=True):
-        if kind == "folder":
-            entries += [d for d in walker.scan(str(path)) if not is_junk(os.path.relpath(d.path, path))]
+        if kind == "folder":  # what the folder holds beside the returns is listed as ignored, as the report lists it
+            entries += [replace(d, reason=R.JUNK().message, code=R.JUNK.code) if is_junk(os.path.relpath(d.path, path))
+                        and not d.reason else d for d in walker.scan(str(path))]
         elif kind == "entry":
             entries.append(walker.given(str(path)))
         else:
@@ -241,10 +243,11 @@ def _result_of(item: Item, registry: Registry | None) -> FileResult:
 
 
 def _check_disk(disk: DiskFile, registry: Registry | None) -> list[FileResult]:
-    """Each item one file holds (a workbook, or each member of a mailed zip), junk aside."""
+    """Each item one file holds (a workbook, or each member of a mailed zip); junk is listed as ignored."""
     results = []
     for item in _watched(items_of(disk)):
-        if item.ignored:
+        if item.data is None:
+            results.append(_result_of(item, registry))
             continue
         with _watchdog():
             results.append(_result_of(item, registry))
@@ -272,8 +275,6 @@ def _check_alone(disk: DiskFile, worker: _OneWorker, render: Callable[[FileResul
         return [render(FileResult.refused(disk.name, failure))]
     results = []
     for item in items_of(disk):  # listed here (unzipped, never parsed as a workbook), on the run's budget
-        if item.ignored:
-            continue
         if item.data is None:
             results.append(render(_result_of(item, None)))
             continue

@@ -45,11 +45,18 @@ class FileResult:
         return self.declaration is not None
 
     @property
+    def ignored(self) -> bool:
+        """A file beside the returns, not one (an Office lock file, the round's template copy): listed, no problem."""
+        return self.code.startswith(R.IGNORED)
+
+    @property
     def ok(self) -> bool:
         return self.readable and self.errors == 0
 
     @property
     def status(self) -> Status:
+        if self.ignored:
+            return Status.IGNORED
         if not self.readable:
             return Status.UNREADABLE
         return Status.PASS if self.errors == 0 else Status.FIX
@@ -109,13 +116,17 @@ class Shown:
     def ok(self) -> bool:
         return self.readable and self.errors == 0
 
+    @property
+    def ignored(self) -> bool:
+        return self.code.startswith(R.IGNORED)
+
 
 def shown_text(r: FileResult) -> Shown:
-    return Shown(r.file, r.readable, r.errors, r.warnings, r.code, result_text(r))
+    return Shown(r.file, r.readable, r.errors, r.warnings, r.code, result_text(r), r.error)
 
 
 def shown_json(r: FileResult) -> Shown:
-    return Shown(r.file, r.readable, r.errors, r.warnings, r.code, dumps_json_item(result_json(r)))
+    return Shown(r.file, r.readable, r.errors, r.warnings, r.code, dumps_json_item(result_json(r)), r.error)
 
 
 def shown_export(r: FileResult) -> Shown:
@@ -137,6 +148,8 @@ def json_list(items: list[Shown]) -> str:
 
 
 def result_text(r: FileResult) -> str:
+    if r.ignored:
+        return f"文件：{r.file}\n  {r.error}"
     if not r.readable:
         return f"文件：{r.file}\n  无法读取：“{Path(r.file).name}”{r.error}"  # one sentence naming the file
     lines = [f"文件：{r.file}"]
