@@ -220,7 +220,7 @@ def test_a_submitted_file_gone_or_changed_is_listed_with_a_reason(round_: Round,
     reasons = {n.department: n.reason for n in result.not_sent}
     assert "已不在原处" in reasons["区教育局"] and "被改动过" in reasons["区卫生健康委"]
     cli = invoke(["feedback", "--db", round_.db, "-o", tmp_path / "again"])
-    assert cli.exit_code == 0 and "未生成：区教育局" in cli.output and "Traceback" not in cli.output + cli.stderr
+    assert cli.exit_code == 1 and "未生成：区教育局" in cli.output and "Traceback" not in cli.output + cli.stderr
     index = (out / INDEX_NAME).read_text(encoding="utf-8-sig")
     assert "已不在原处" in index and "被改动过" in index
 
@@ -329,6 +329,26 @@ def test_relative_paths_the_store_keeps_are_found_beside_it(round_: Round, tmp_p
     monkeypatch.chdir(elsewhere)
     result = write_feedback(tmp_path / db, Path("退回"))
     assert {s.department for s in result.sent} == {"区教育局"} and not result.not_sent
+
+
+def test_relative_paths_recorded_from_a_folder_above_the_store_are_found(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """`xlform demo` records xlform-demo/收件/… in xlform-demo/收件记录.db: found from inside the folder, and
+    after the folder is moved whole."""
+    monkeypatch.chdir(tmp_path)
+    assert invoke(["demo"]).exit_code == 0
+    monkeypatch.chdir(tmp_path / "xlform-demo")
+    inside = invoke(["feedback", "--db", "收件记录.db", "-o", "退回2"])
+    assert inside.exit_code == 0 and "未生成" not in inside.output, inside.output
+    moved = tmp_path / "搬走" / "演示"
+    moved.parent.mkdir()
+    (tmp_path / "xlform-demo").rename(moved)
+    monkeypatch.chdir(tmp_path / "搬走")
+    again = invoke(["feedback", "--db", str(moved / "收件记录.db"), "-o", "退回3"])
+    assert again.exit_code == 1 and "已不在原处" in again.output  # xlform-demo/… is nowhere above the store now
+    monkeypatch.chdir(moved)
+    written = {p.name for p in Path("退回2").glob("*_退回修改.xlsx")}  # those still due after the demo's resubmission
+    assert written and written < {p.name for p in (moved / "退回修改").glob("*_退回修改.xlsx")}
 
 
 def test_report_with_a_manifest_and_feedback_takes_the_mail_addresses_from_the_roster(round_: Round,

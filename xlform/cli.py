@@ -218,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="汇总后为需修改、退回修改的表写退回修改包（需 --db；同 xlform feedback）")
     _feedback_opts(p)
 
-    p = command("feedback", "为需修改或退回修改的表生成退回修改包、审核意见和邮件 / return packages per department",
+    p = command("feedback", "为需修改或退回修改的表生成退回修改包、审核意见和邮件；退出码 0 应退回的都已写出，1 有写不出的"
+                "（原件已不在原处或被改动） / return packages per department",
                 _feedback)
     p.add_argument("--db", type=Path, required=True, metavar="记录库", help="收件记录库（report --db 建立）")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="文件夹", help="输出文件夹")
@@ -558,11 +559,11 @@ def _report(a: argparse.Namespace) -> int:
 
 
 def _feedback(a: argparse.Namespace) -> int:
-    _write_feedback(a, a.output, [])
-    return 0
+    result = _write_feedback(a, a.output, [])
+    return 1 if result.not_sent else 0  # a package due that could not be written: someone must find the file
 
 
-def _write_feedback(a: argparse.Namespace, outdir: Path, inboxes: list[Path]) -> None:
+def _write_feedback(a: argparse.Namespace, outdir: Path, inboxes: list[Path]) -> Any:
     from .issue.distribute import manifest_templates
     from .issue.feedback import write_feedback
 
@@ -572,8 +573,7 @@ def _write_feedback(a: argparse.Namespace, outdir: Path, inboxes: list[Path]) ->
                             inboxes=inboxes)
     for line in result.lines():
         _out(line)
-
-
+    return result
 
 
 def _report_to_act(result: Any) -> None:

@@ -229,8 +229,13 @@ def existing_store(path: Path) -> Path:
 
 def recorded_file(recorded: str, store: Path) -> str:
     """Where a file the store recorded is now: as recorded (an absolute path, or relative to where report ran),
-    else relative to the store's folder (report ran there); "" when neither exists."""
-    return next((p for p in (recorded, str(Path(store).parent / recorded)) if os.path.lexists(p)), "")
+    else relative to the store's folder or a folder above it (report ran there: `xlform demo` records
+    xlform-demo/收件/… beside xlform-demo/收件记录.db; the folder may since have been moved or copied whole);
+    "" when none exists. Whoever opens it checks it is the file recorded (its hash)."""
+    if os.path.lexists(recorded) or os.path.isabs(recorded):
+        return recorded if os.path.lexists(recorded) else ""
+    folder = Path(store).resolve().parent
+    return next((str(p / recorded) for p in (folder, *folder.parents) if os.path.lexists(p / recorded)), "")
 
 
 def store_files(path: Path) -> list[Path]:
