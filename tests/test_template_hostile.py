@@ -76,3 +76,24 @@ def test_the_widest_form_allowed_is_issued_and_read_back(changes: str, tmp_path:
     assert invoke(["new", "-t", str(path), "-o", str(tmp_path / "空白.xlsx")]).exit_code == 0
     checked = invoke(["check", "-t", str(path), str(tmp_path / "空白.xlsx")])
     assert "无法读取：" not in checked.stdout and "合计：1 个文件" in checked.stdout, checked.output
+
+
+@pytest.mark.parametrize(("text", "key", "lines"), [
+    ("id: a\nid: b\n", "id", "第 1 行和第 2 行"),
+    ("labels: {name: 甲, name: 乙}\n", "name", "第 1 行和第 1 行"),
+    ("choices:\n  a: [x]\nrows: {}\nchoices:\n  b: [y]\n", "choices", "第 1 行和第 4 行"),
+])
+def test_a_key_written_twice_is_named_not_silently_replaced(text: str, key: str, lines: str, tmp_path: Path) -> None:
+    with pytest.raises(TemplateError, match=f"键“{key}”在{lines}各写了一次"):
+        parse_template(text, "本局模板.yaml")
+    path = tmp_path / "本局模板.yaml"
+    path.write_text(_with("\n" + text.split("\n", 1)[0].split(":")[0] + ": 重复\n") if key == "id" else text,
+                    encoding="utf-8")
+    run = invoke(["template", "check", str(path)])
+    assert run.exit_code == 1 and "各写了一次" in run.stdout and "Traceback" not in run.output
+
+
+def test_yaml_merge_keys_are_not_taken_for_keys_written_twice() -> None:
+    from xlform.form.yamltext import load_yaml
+
+    assert load_yaml("a: &x {k: 1, j: 3}\nb:\n  <<: *x\n  k: 2\n") == {"a": {"k": 1, "j": 3}, "b": {"k": 2, "j": 3}}

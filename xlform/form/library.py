@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from .values import to_halfwidth
-from .yamltext import load_yaml
+from .yamltext import DuplicateKey, load_yaml
 
 MAX_LIBRARY_BYTES = 1024 * 1024  # a library of a few hundred indicators is ~100 KB
 MAX_LIBRARY_INDICATORS = 2000  # one list column per 二级 on the hidden sheet; more is not a library
@@ -118,6 +118,8 @@ def decode_csv(data: bytes) -> str:
 
 def yaml_problem(exc: yaml.YAMLError) -> str:
     """A YAML syntax error as a clerk reads it (templates and libraries alike): the line, and the parser's words."""
+    if isinstance(exc, DuplicateKey):
+        return str(exc)
     mark = getattr(exc, "problem_mark", None)
     where = f"第 {mark.line + 1} 行" if mark is not None else ""
     return f"YAML 格式错误{where}（技术信息：{getattr(exc, 'problem', exc)}）"

@@ -11,9 +11,35 @@ from typing import Any
 
 import yaml
 
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class DuplicateKey(yaml.YAMLError):
+    """A key written twice in one mapping: YAML keeps the last silently, so a second `choices:` block pasted
+    at the end of a template would replace the first, and the problem shown would be keys "missing"."""
+
+    def __init__(self, key: str, first_line: int, line: int) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key, self.first_line, self.line = key, first_line, line
+
+    def __str__(self) -> str:
+        return (f"键“{self.key}”在第 {self.first_line} 行和第 {self.line} 行各写了一次（后一处会整个顶替前一处）；"
+                "请合并为一处")
+
+
+class _Loader(_BASE):  # type: ignore[misc,valid-type]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
+        seen: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                line = key_node.start_mark.line + 1
+                if key_node.value in seen:
+                    raise DuplicateKey(key_node.value, seen[key_node.value], line)
+                seen[key_node.value] = line
+        return super().construct_mapping(node, deep)
 
 
 def load_yaml(text: str) -> Any:
-    """The data of one YAML document; yaml.YAMLError, RecursionError or ValueError as yaml.safe_load raises them."""
-    return yaml.load(text, Loader=_LOADER)
+    """The data of one YAML document; yaml.YAMLError (DuplicateKey for a key written twice in one mapping),
+    RecursionError or ValueError as yaml.safe_load raises them."""
+    return yaml.load(text, Loader=_Loader)
