@@ -27,7 +27,7 @@ class DuplicateKey(yaml.YAMLError):
                 "请合并为一处")
 
 
-class _Loader(_BASE):  # type: ignore[misc,valid-type]
+class _Loader(_BASE):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
         seen: dict[str, int] = {}
         for key_node, _ in node.value:
