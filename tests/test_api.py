@@ -55,3 +55,19 @@ def test_read_refuses_what_is_not_a_workbook(tmp_path: Path) -> None:
     path.write_text("单位,金额\n区机关事务管理局,232124\n", encoding="utf-8")
     with pytest.raises(Unreadable, match="CSV"):
         xlform.read(path)
+
+
+def test_a_return_of_a_bureaus_own_template_is_read_with_that_template_given(tmp_path: Path) -> None:
+    from tests.cli_runner import invoke
+
+    own = tmp_path / "hd-2026.yaml"
+    assert invoke(["template", "copy", "mof-2021", "-o", str(own)]).exit_code == 0
+    blank = tmp_path / "空白.xlsx"
+    assert invoke(["new", "-t", str(own), "-o", str(blank)]).exit_code == 0
+    with pytest.raises(Unreadable, match="未知的模板"):
+        xlform.read(blank)
+    d = xlform.read(blank, templates=[str(own)])
+    assert d.identity.template_id == "hd-2026" and isinstance(xlform.check(d), list)
+    known = xlform.Registry([own])
+    assert xlform.read(blank, known).identity.template_id == "hd-2026"
+    assert "Registry" in xlform.__all__ and "Registry" in dir(xlform)

@@ -1,7 +1,7 @@
 """xlform: 财政项目支出绩效目标申报表 workbooks — generate, collect, check, summarise.
 
 The library mirrors the command line:
-    xlform.read(path) -> Declaration
+    xlform.read(path, templates=[...]) -> Declaration   (templates: a bureau's own, beside the built-ins)
     xlform.check(declaration) -> list[Finding]
     xlform.write_workbook(template, path, declaration=None) -> Identity
 """
@@ -15,16 +15,16 @@ __version__ = "0.1.0"
 
 # Each name is imported when first used: a command that only reads never loads the writer (xlsxwriter),
 # and `import xlform` stays cheap for a script that needs one function.
-_API = {"load_template": ".form.template", "read": ".reading.reader", "check": ".review.rules",
-        "write_workbook": ".writing.workbook"}
+_API = {"load_template": ".form.template", "read": ".reading.reader", "Registry": ".reading.reader",
+        "check": ".review.rules", "write_workbook": ".writing.workbook"}
 
 if TYPE_CHECKING:
     from .form.template import load_template
-    from .reading.reader import read
+    from .reading.reader import Registry, read
     from .review.rules import check
     from .writing.workbook import write_workbook
 
-__all__ = ["__version__", "check", "load_template", "read", "write_workbook"]
+__all__ = ["Registry", "__version__", "check", "load_template", "read", "write_workbook"]
 
 
 def __getattr__(name: str) -> Any:

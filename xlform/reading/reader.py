@@ -142,9 +142,15 @@ def default_registry() -> Registry:
     return _default_registry
 
 
-def read(path: str | Path, registry: Registry | None = None, data: bytes | None = None) -> Declaration:
-    """Read one workbook. Raises Unreadable (reason in Chinese) when it cannot be read at all."""
+def read(path: str | Path, registry: Registry | None = None, data: bytes | None = None, *,
+         templates: Sequence[TemplateRef] = ()) -> Declaration:
+    """Read one workbook. Raises Unreadable (reason in Chinese) when it cannot be read at all.
+
+    `templates`: a bureau's own templates (YAML paths or Template objects) beside the built-ins, for a
+    return issued with one of them; to read many, make the Registry once: read(p, Registry(templates))."""
     path = Path(path)
+    if templates:
+        registry = Registry([*(registry.templates.values() if registry else ()), *templates])
     registry = registry or default_registry()
     return _Reader(open_package(path, data, registry.sheet_names), registry).read()
 
