@@ -91,3 +91,22 @@ def test_demo_runs_on_a_bureaus_own_template_as_the_readme_shows(tmp_path: Path)
     assert "模板：hd-2026" in result.stdout and (tmp_path / "演示" / "汇总报告.xlsx").is_file()
     summary = _by_header(openpyxl.load_workbook(tmp_path / "演示" / "汇总报告.xlsx")["汇总"])
     assert {r["模板"] for r in summary if r["部门"] != "合计"} == {"hd-2026 版本 2"}
+
+
+def test_export_finds_the_rounds_own_template_as_check_and_report_do(tmp_path: Path) -> None:
+    own = tmp_path / "hd-2026.yaml"
+    assert invoke(["template", "copy", "mof-2021", "-o", str(own)]).exit_code == 0
+    folder = tmp_path / "演示"
+    assert invoke(["demo", "-t", str(own), str(folder)]).exit_code == 0
+    own.unlink()  # the round keeps its copy: the folder issued and the store are enough
+    import json
+
+    alone = invoke(["export", str(folder / "收件")])
+    assert alone.exit_code == 2 and "未知的模板“hd-2026”" in alone.stderr
+    for given in (["--manifest", str(folder / "下发")], ["--db", str(folder / "收件记录.db")]):
+        r = invoke(["export", str(folder / "收件"), *given])
+        assert "未知的模板" not in r.stderr, r.stderr
+        assert {d["identity"]["template_id"] for d in json.loads(r.stdout)} == {"hd-2026"}
+    onto = invoke(["export", str(folder / "收件"), "--manifest", str(folder / "下发"), "-f", "csv",
+                   "-o", str(folder / "下发" / "下发清单.csv")])
+    assert onto.exit_code == 2 and "不能放在下发文件夹" in onto.stderr

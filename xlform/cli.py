@@ -158,11 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", type=Path, metavar="文件或文件夹", help="申报表、文件夹或邮件附件 .zip")
     p.add_argument("-f", "--format", dest="fmt", type=_choice("text", "json"), default="text", metavar="格式",
                    help="输出格式：text（默认）或 json")
-    _extra_templates_opt(p)
-    p.add_argument("--manifest", type=Path, action="append", default=[], metavar="下发清单",
-                   help="下发文件夹或下发清单（可多次）：用下发时保存的模板读取 / the round's folders: their template copies")
-    p.add_argument("--db", type=Path, metavar="记录库",
-                   help="收件记录库：用其中记下的模板读取（只读）/ the store's recorded templates (read only)")
+    _round_templates_opts(p)
     _jobs_opt(p)
 
     p = command("export", "导出读取到的数据（JSON 或 CSV）/ export the data as read", _export)
@@ -172,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--table", metavar="表",
                    help=f"只导出一张行表：{'、'.join(TABLES)}，或模板新增的行表（JSON 或 CSV）")
     p.add_argument("-o", "--output", type=Path, metavar="文件", help="输出文件（默认打印出来）")
-    _extra_templates_opt(p)
+    _round_templates_opts(p)
     _jobs_opt(p)
 
     p = command("rules", "列出审核规则；-t 给出模板时标明哪些适用 / list the review rules", _rules)
@@ -312,6 +308,15 @@ def _extra_templates(templates: list[str]) -> list[str]:
     return templates
 
 
+def _round_templates_opts(p: argparse.ArgumentParser) -> None:
+    """Where check and export find a round's own templates, as report does: -t, the round's folders, the store."""
+    _extra_templates_opt(p)
+    p.add_argument("--manifest", type=Path, action="append", default=[], metavar="下发清单",
+                   help="下发文件夹或下发清单（可多次）：用下发时保存的模板读取 / the round's folders: their template copies")
+    p.add_argument("--db", type=Path, metavar="记录库",
+                   help="收件记录库：用其中记下的模板读取（只读）/ the store's recorded templates (read only)")
+
+
 def _round_templates(a: argparse.Namespace) -> list[TemplateRef]:
     """Where check finds a round's templates: those a store recorded (read only), the manifest's copy, then -t."""
     found: list[TemplateRef] = []
@@ -378,9 +383,10 @@ def _export(a: argparse.Namespace) -> int:
     from .review.result import json_list, shown_export, shown_flat
 
     if a.output:
-        refuse_overwriting_inputs([(a.output, "导出文件")], [(f, "文件夹" if f.is_dir() else "申报表") for f in a.files]
-                                  + [(Path(t), "模板") for t in a.templates])
-    templates = _extra_templates(a.templates)
+        read = [(f, "文件夹" if f.is_dir() else "申报表") for f in a.files] + [(Path(t), "模板") for t in a.templates]
+        read += [(m, "下发文件夹" if m.is_dir() else "下发清单") for m in a.manifest] + ([(a.db, "收件记录库")] if a.db else [])
+        refuse_overwriting_inputs([(a.output, "导出文件")], read)
+    templates = _round_templates(a)
     if a.table:
         _known_table(a.table, templates)
     # Each file's object (plain JSON), or its rows (CSV, --table), made in the worker that read it: only that comes
@@ -413,7 +419,7 @@ def _export(a: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
-def _known_table(table: str, templates: list[str]) -> None:
+def _known_table(table: str, templates: list[TemplateRef]) -> None:
     """`--table` names a built-in table or one a known template adds; else a usage error listing them."""
     from .export import known_tables
     from .reading.reader import Registry
