@@ -120,3 +120,39 @@ def test_cli_rejects_a_bad_roster_before_writing_anything(tmp_path: Path) -> Non
     assert "重复" in result.stderr and "不能用于文件名" in result.stderr
     assert "Traceback" not in result.output + result.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("header", ["部门名称,联系人,部门名称", "部门名称,邮箱,电子邮箱", "单位名称,部门名称"])
+def test_two_columns_for_one_thing_are_named_not_one_silently_taken(tmp_path: Path, header: str) -> None:
+    text = _problem(tmp_path, f"{header}\n区教育局,张三,jyj@example.cn\n")
+    assert "有两列都是" in text and ("第 A 列" in text or "第 B 列" in text)
+
+
+@pytest.mark.parametrize("phone", ["abc", "-1", "电话见附件", "=1+1"])
+def test_a_phone_that_is_no_number_is_a_problem(tmp_path: Path, phone: str) -> None:
+    assert "联系电话" in _problem(tmp_path, f"部门名称,联系电话\n区教育局,{phone}\n")
+
+
+@pytest.mark.parametrize("phone", ["021-64120000", "021-6412 0000 转 8001", "(021)64120000", "13800000000/13900000000",
+                                   "０２１-６４１２００００", "+86 21 6412 0000"])
+def test_phones_as_offices_write_them_are_read(tmp_path: Path, phone: str) -> None:
+    assert [d.phone for d in read_roster(_csv(tmp_path, f"部门名称,联系电话\n区教育局,{phone}\n"))] == [phone]
+
+
+def test_a_tick_box_value_is_no_department_name(tmp_path: Path) -> None:
+    path = tmp_path / "名单.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    ws = wb.add_worksheet()
+    ws.write_row(0, 0, ["部门名称", "联系人"])
+    ws.write_boolean(1, 0, True)
+    ws.write_row(2, 0, ["区民政局", "李四"])
+    wb.close()
+    with pytest.raises(UserError, match="第 2 行：“部门名称”是逻辑值"):
+        read_roster(path)
+
+
+def test_a_roster_path_that_is_a_folder_is_said_to_be_one(tmp_path: Path) -> None:
+    folder = tmp_path / "名单.csv"
+    folder.mkdir()
+    with pytest.raises(UserError, match="不是普通文件"):
+        read_roster(folder)

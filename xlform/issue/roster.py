@@ -19,6 +19,7 @@ from typing import Any
 from ..errors import UserError
 from ..fileio import FileTooLarge, read_limited
 from ..form.values import clean_text
+from ..ooxml.cellref import column_letters
 from ..reading.refusals import Unreadable
 
 MAX_PROJECTS = 100  # per department; more is almost certainly a typo (e.g. 1000 for 10)
@@ -36,7 +37,11 @@ _HEADERS = {
     "项目数": "projects", "项目数量": "projects", "项目个数": "projects",
     "e-mail": "email", "email": "email", "邮箱": "email", "电子邮箱": "email", "电子邮件": "email",
 }
+_HEADER_LABELS = {"name": "部门名称", "code": "部门编码", "contact": "联系人", "phone": "联系电话", "projects": "项目数",
+                  "email": "邮箱"}  # each field as a message names it
 _HEADER_NOISE = re.compile(r"[\s*＊:：（）()]|必填")
+# A telephone number, or two: digits with the separators offices use (021-64000000 转 8001, (021)6400 0000 / 138…).
+_PHONE = re.compile(r"[\d\s\-－—+＋()（）#＃/、,，;；.转分机extEXT]+")
 # Characters Windows forbids in file names, and control characters (which nothing should hold).
 _BAD_FILENAME_CHARS = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
@@ -87,6 +92,8 @@ def read_roster(path: str | Path) -> list[Department]:
 
 def _read_rows(path: Path) -> list[list[Any]]:
     if not path.is_file():
+        if path.exists():
+            raise UserError(f"部门名单 {path} 不是普通文件（是文件夹、管道或设备）；请给出名单文件（.csv 或 .xlsx）。")
         raise UserError(f"找不到部门名单文件：{path}")
     suffix = path.suffix.lower()
     if suffix == ".csv" or suffix == ".txt":
@@ -155,11 +162,29 @@ def _find_header(rows: list[list[Any]], path: Path) -> tuple[int, dict[int, str]
     for i, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
         columns = _header_fields(row)
         if columns:
+            _refuse_repeated_columns(row, columns, path)
             return i, columns
     first = next((r for r in rows if any(clean_text(c) for c in r)), [])
     seen = "、".join(clean_text(c) for c in first if clean_text(c))[:100] or "（空）"
     raise UserError(f"部门名单 {path} 缺少“部门名称”列（前 {HEADER_SEARCH_ROWS} 行中没有找到）。"
                     f"应有的列：部门名称（必填）、部门编码、联系人、联系电话、项目数、邮箱；现有：{seen}。")
+
+
+def _refuse_repeated_columns(row: list[Any], columns: dict[int, str], path: Path) -> None:
+    """Two columns for one thing (two 部门名称, 邮箱 and 电子邮箱): which one holds the truth is anyone's guess."""
+    for i, cell in enumerate(row):
+        key = _HEADERS.get(_HEADER_NOISE.sub("", clean_text(cell)).lower())
+        if key and i not in columns:
+            first = next(j for j, k in columns.items() if k == key)
+            raise UserError(f"部门名单 {path} 的表头有两列都是“{_HEADER_LABELS[key]}”（第 {column_letters(first)} 列"
+                            f"“{clean_text(row[first])}”和第 {column_letters(i)} 列“{clean_text(cell)}”）；请删去或改名其中一列。")
+
+
+def _phone_problem(phone: str) -> str:
+    """A telephone number as offices write them (021-64000000 转 8001, 138 0000 0000, 两个号码以 / 分开), or why not."""
+    if not _PHONE.fullmatch(phone) or sum(ch.isdigit() for ch in phone) < 5:
+        return f"联系电话“{_visible(phone)}”不像电话号码（应为数字，可带 - 空格 括号 转 分机）。"
+    return ""
 
 
 def _parse_rows(rows: list[list[Any]], header_at: int, columns: dict[int, str]) -> tuple[list[Department], list[str]]:
@@ -173,6 +198,10 @@ def _parse_rows(rows: list[list[Any]], header_at: int, columns: dict[int, str]) 
         if not any(values.values()):
             continue  # blank lines are common at the end of a sheet
         where = f"第 {line} 行"
+        ticked = [_HEADER_LABELS[key] for i, key in columns.items() if i < len(rows[index]) and isinstance(rows[index][i], bool)]
+        if ticked:  # TRUE / FALSE: a cell typed as a tick box, not a name or a number
+            problems.append(f"{where}：“{'、'.join(ticked)}”是逻辑值（TRUE / FALSE），不是文字；请重新填写。")
+            continue
         name = values.get("name", "")
         name_problem = department_name_problem(name)
         if name_problem:
@@ -193,6 +222,8 @@ def _parse_rows(rows: list[list[Any]], header_at: int, columns: dict[int, str]) 
             problems.append(f"{where}：{projects_problem}")
         contact, phone = values.get("contact", "").strip(), values.get("phone", "").strip()
         email = values.get("email", "").strip()
+        if phone and _phone_problem(phone):
+            problems.append(f"{where}：{_phone_problem(phone)}")
         if email and not _EMAIL.fullmatch(email):
             problems.append(f"{where}：邮箱“{_visible(email)}”不是有效的电子邮件地址。")
         departments.append(Department(name, code, contact, phone, projects, line, email))
