@@ -143,3 +143,39 @@ def test_stamped_zip_is_well_formed() -> None:
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         assert zf.testzip() is None
         assert "区教育局" in zf.read("xl/sharedStrings.xml").decode()
+
+
+def _edited_manifest(tmp_path: Path, column: str, value: str) -> Path:
+    result = distribute([Department("区教育局"), Department("区民政局")], tmp_path / "out", load_template("shanghai-2020"))
+    import csv
+
+    with result.manifest.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    rows[1][rows[0].index(column)] = value
+    with result.manifest.open("w", encoding="utf-8-sig", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    return result.manifest
+
+
+@pytest.mark.parametrize(("column", "value"), [("年度", "abcd"), ("年度", "20200"), ("项目序号", "abc"), ("项目序号", "0"),
+                                               ("模板摘要", "deadbeef"), ("表单编号", ""), ("部门名称", "")])
+def test_a_manifest_cell_edited_out_of_shape_is_named_with_its_row(tmp_path: Path, column: str, value: str) -> None:
+    manifest = _edited_manifest(tmp_path, column, value)
+    with pytest.raises(UserError, match=f"第 2 行：“{column}”"):
+        read_manifest(manifest)
+    inbox = tmp_path / "收件"
+    inbox.mkdir()
+    r = invoke(["report", str(inbox), "-o", str(tmp_path / "r.xlsx"), "--manifest", str(manifest.parent)])
+    assert r.exit_code == 2 and "被改坏了" in r.stderr and not (tmp_path / "r.xlsx").exists()
+
+
+def test_a_manifest_with_only_its_header_is_not_taken_for_no_manifest(tmp_path: Path) -> None:
+    manifest = tmp_path / MANIFEST_NAME
+    manifest.write_text("表单编号,部门名称,项目序号\n", encoding="utf-8-sig")
+    with pytest.raises(UserError, match="没有任何下发记录"):
+        read_manifest(manifest)
+    bad = tmp_path / "坏" / MANIFEST_NAME
+    bad.parent.mkdir()
+    bad.write_bytes(b"\xef\xbb\xbf\xe8\xa1\xa8\xe5\x8d\x95\xe7\xbc\x96\xe5\x8f\xb7,x\n\x00a,b\n")
+    with pytest.raises(UserError, match="下发清单"):
+        read_manifest(bad)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import re
 import shutil
 import time
 import uuid
@@ -29,9 +30,10 @@ from typing import TYPE_CHECKING
 from ..collect.inbox import TEMPLATE_COPY_PREFIX, TEMPLATE_COPY_SUFFIX, is_template_copy
 from ..errors import UserError
 from ..export import csv_safe
-from ..fileio import atomic_path, os_reason, write_bytes_atomic
+from ..fileio import FileTooLarge, atomic_path, os_reason, read_limited, write_bytes_atomic
 from ..form.model import Declaration, Identity
 from ..form.template import Template, TemplateError, load_template
+from ..form.values import MAX_YEAR, MIN_YEAR
 from ..ooxml.ziparchive import copied, deflated, directory, write_zip
 from .roster import Department, decode_csv, department_name_problem, read_roster, safe_file_part
 
@@ -390,11 +392,17 @@ def read_manifest(path: str | Path) -> list[Issued]:
         path = path / MANIFEST_NAME
     if not path.is_file():
         raise UserError(f"找不到下发清单：{path}（由 xlform distribute 生成的 {MANIFEST_NAME}）。")
-    raw = path.read_bytes()
+    try:
+        raw = read_limited(path, MAX_MANIFEST_BYTES)
+    except FileTooLarge:
+        raise UserError(f"下发清单 {path} 过大（超过 {MAX_MANIFEST_BYTES // 1048576} MB），不是 distribute 写的清单。") from None
     text = decode_csv(raw)
     if text is None:
         raise UserError(f"下发清单 {path} 的编码无法识别。")
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error:  # a NUL byte, a field past the csv module's limit: not a list anyone saved from Excel
+        raise UserError(f"下发清单 {path} 不是有效的 CSV；请使用 xlform distribute 生成的清单。") from None
     if not rows:
         raise UserError(f"下发清单 {path} 是空的。")
     header = [h.strip() for h in rows[0]]
@@ -402,21 +410,49 @@ def read_manifest(path: str | Path) -> list[Issued]:
     missing = [h for h, attr in MANIFEST_COLUMNS[:2] if attr not in where]
     if missing:
         raise UserError(f"下发清单 {path} 缺少列：{'、'.join(missing)}；请使用 xlform distribute 生成的清单。")
-    issued = []
-    for row in rows[1:]:
+    issued, problems = [], []
+    for line, row in enumerate(rows[1:], start=2):
         if not any(c.strip() for c in row):
             continue
         values: dict[str, object] = {}
         for _, attr in MANIFEST_COLUMNS:
             text = _unsafe(row[where[attr]]) if attr in where and where[attr] < len(row) else ""
+            problem = _manifest_cell_problem(attr, text)
+            if problem:
+                problems.append(f"第 {line} 行：{problem}")
             values[attr] = (int(text) if text.isdigit() else 0) if attr in _INT_COLUMNS else text
         recipient = Department(str(values.pop("department")), str(values.pop("code")), str(values.pop("contact")),
                                str(values.pop("phone")))
         issued.append(Issued(recipient=recipient, **values))  # type: ignore[arg-type]
+    if not issued and not problems:
+        problems.append("表头下面没有任何下发记录")
+    if problems:
+        shown = "\n  ".join(problems[:20]) + (f"\n  ……另有 {len(problems) - 20} 处" if len(problems) > 20 else "")
+        raise UserError(f"下发清单 {path} 有 {len(problems)} 处被改坏了（distribute 写出的清单不会这样）：\n  {shown}\n"
+                        "请改回，或换用 distribute 写出的原清单。")
     return issued
 
 
 _INT_COLUMNS = ("project_no", "year")
+MAX_MANIFEST_BYTES = 50 * 1024 * 1024  # a province's round is a few MB
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _manifest_cell_problem(attr: str, text: str) -> str:
+    """Why a cell of the manifest is not what distribute wrote there ("" when it is)."""
+    label = _MANIFEST_LABEL[attr]
+    if attr in ("form_id", "department") and not text:
+        return f"“{label}”是空的"
+    if attr == "year" and text and not (text.isdigit() and MIN_YEAR <= int(text) <= MAX_YEAR):
+        return f"“{label}”是“{text[:20]}”，不是 {MIN_YEAR}–{MAX_YEAR} 之间的年份"
+    if attr == "project_no" and text and not (text.isdigit() and int(text) >= 1):
+        return f"“{label}”是“{text[:20]}”，不是从 1 起的序号"
+    if attr == "template_digest" and text and not _HEX64.fullmatch(text):
+        return f"“{label}”是“{text[:20]}”，不是 64 位的摘要"
+    return ""  # 下发时间 is only shown: Excel re-saving the list may rewrite it as a date of its own
+
+
+_MANIFEST_LABEL = {attr: header for header, attr in MANIFEST_COLUMNS}
 
 
 def read_manifests(paths: Sequence[str | Path]) -> list[Issued]:
