@@ -232,6 +232,20 @@ def test_packages_are_never_written_among_the_returns(round_: Round) -> None:
     assert sorted(p.name for p in round_.inbox.iterdir()) == before
 
 
+def test_nothing_is_written_among_the_returns_even_when_no_return_could_be_read_again(round_: Round) -> None:
+    """The inbox is known from the store, not only from the returns read back: with every return gone, the
+    list of what could not be sent would have been written into the inbox, and read as a return next time."""
+    for f in round_.inbox.glob("*.xlsx"):
+        f.unlink()
+    before = sorted(p.name for p in round_.inbox.iterdir())
+    for args in (["feedback", "--db", round_.db, "-o", round_.inbox], ["feedback", "--db", round_.db, "-o", round_.inbox / "退回"],
+                 ["remind", "--db", round_.db, "-o", round_.inbox / "催报.xlsx"]):
+        result = invoke([str(a) for a in args])
+        assert result.exit_code == 2 and "收件文件夹" in result.stderr, result.output
+        assert result.stdout == ""  # refused before a reminder or a package is worked out
+    assert sorted(p.name for p in round_.inbox.iterdir()) == before
+
+
 def test_report_feedback_writes_the_same_packages(round_: Round, tmp_path: Path) -> None:
     _feedback(round_, tmp_path / "单独")
     result = invoke(["report", round_.inbox, "-o", tmp_path / "r.xlsx", "--manifest", round_.issued.folder,

@@ -647,8 +647,10 @@ def _remind_parser(command: Command) -> None:
 
 
 def _remind(a: argparse.Namespace) -> int:
-    from .report.standing import remind, reminder_text, write_reminders
+    from .report.standing import check_reminders_output, remind, reminder_text, write_reminders
 
+    if a.output is not None:
+        check_reminders_output(a.output, a.db)  # before the reminders are printed, not after
     _, chases = remind(a.db, a.deadline)
     if not chases:
         _out("没有需要催报的部门：各部门的申报表都已交齐，且没有待修改或已退回的。")

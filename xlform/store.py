@@ -689,6 +689,19 @@ def recorded_templates(path: Path) -> list[Template]:
         return _loaded(conn) if version >= TEMPLATES_SINCE else []
 
 
+def inbox_folders(path: Path) -> list[Path]:
+    """The folders the store's returns were read from, where they still are (found as recorded_file finds a
+    file): what a command writing beside the store (remind, feedback) must never write into, lest the next
+    report read its output as a return. Read without writing anything."""
+    path = Path(path)
+    with _read_only(path, f"找不到收件记录库 {path}；请检查路径（它由 xlform report --db 建立）。",
+                    f"{path} 不是 xlform 的收件记录库（SQLite），请检查路径。") as (conn, _):
+        recorded = {os.path.dirname(p) for (p,) in conn.execute("SELECT DISTINCT path FROM files")}
+    # "" is the folder report ran in: where that was is not known now (the folder this command runs in is no guide).
+    found = (recorded_file(folder, path) for folder in sorted(recorded - {"", "."}))
+    return [Path(folder) for folder in found if folder and os.path.isdir(folder)]
+
+
 @dataclass(frozen=True)
 class FinalReturn:
     """The latest version of one form in a store: a past round's final return (distribute --carry-over)."""

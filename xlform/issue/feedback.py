@@ -43,7 +43,7 @@ from ..review.result import check_file
 from ..review.round import sent_back
 from ..review.rules import rule_title
 from ..review.status import FormState, Status
-from ..store import HistoryEntry, Store, existing_store, recorded_file, store_files
+from ..store import HistoryEntry, Store, existing_store, inbox_folders, recorded_file, store_files
 from ..writing.workbook import FONT, TITLE_FONT, ReviewNotes, write_workbook
 from .distribute import package_name
 from .roster import check_sender, read_roster, safe_file_part
@@ -176,7 +176,7 @@ def write_feedback(
         inputs: list[tuple[Path, str]] = [(p, "收件记录库") for p in store_files(db)]
         inputs += [(Path(p), "交来的申报表") for _, _, _, sources in read_back for p in sources]
         inputs += [(Path(p).parent, "收件文件夹") for _, _, _, sources in read_back for p in sources]
-        inputs += [(Path(p), "收件文件夹") for p in inboxes]
+        inputs += [(Path(p), "收件文件夹") for p in [*inboxes, *inbox_folders(db)]]
         if roster:
             inputs.append((Path(roster), "部门名单"))
         inputs += [(Path(t), "模板") for t in templates if isinstance(t, str | Path) and Path(t).exists()]

@@ -19,7 +19,7 @@ from ..fileio import refuse_overwriting_inputs
 from ..review.decisions import Decision
 from ..review.round import Chase, FormLine, RoundFacts, form_lines, state_counts, who_must_act
 from ..review.status import FormState
-from ..store import Store, existing_store, store_files
+from ..store import Store, existing_store, inbox_folders, store_files
 from .result import Column, Heading, Table
 
 # The JSON name of each state (`status --format json`): a contract, like the Chinese words.
@@ -186,15 +186,22 @@ def reminders_table(chases: list[Chase], deadline: date | None) -> Table:
     return Table("催报", "reminders", columns, rows)
 
 
-def write_reminders(chases: list[Chase], deadline: date | None, output: Path, db: Path) -> None:
-    """The printable 催报 sheet (A4 landscape, as every sheet of the report)."""
-    from .files import write_xlsx
-
+def check_reminders_output(output: Path, db: Path) -> None:
+    """Where the 催报 sheet may go, asked before anything is worked out or printed: an .xlsx, not the store,
+    not among the returns (the next report would read it as one)."""
     if output.suffix.lower() != ".xlsx":
         raise UserError(f"催报表 {output} 应以 .xlsx 结尾。")
     if output.is_dir():
         raise UserError(f"“{output}”是一个文件夹；请用 -o 给出文件名，例如 -o {output / '催报.xlsx'}")
-    refuse_overwriting_inputs([(output, "催报表")], [(p, "收件记录库") for p in store_files(db)])
+    refuse_overwriting_inputs([(output, "催报表")], [(p, "收件记录库") for p in store_files(db)]
+                              + [(p, "收件文件夹") for p in inbox_folders(db)])
+
+
+def write_reminders(chases: list[Chase], deadline: date | None, output: Path, db: Path) -> None:
+    """The printable 催报 sheet (A4 landscape, as every sheet of the report)."""
+    from .files import write_xlsx
+
+    check_reminders_output(output, db)
     try:
         write_xlsx([reminders_table(chases, deadline)], output, "元", Heading())
     except OSError as exc:
