@@ -97,3 +97,39 @@ def test_yaml_merge_keys_are_not_taken_for_keys_written_twice() -> None:
     from xlform.form.yamltext import load_yaml
 
     assert load_yaml("a: &x {k: 1, j: 3}\nb:\n  <<: *x\n  k: 2\n") == {"a": {"k": 1, "j": 3}, "b": {"k": 2, "j": 3}}
+
+
+def _inserted(key: str, lines: str) -> str:
+    """mof-2021 with `lines` added at the top of its `key:` block (or a new block when it has none)."""
+    base = _with("")
+    return base.replace(f"\n{key}:\n", f"\n{key}:\n{lines}", 1) if f"\n{key}:\n" in base else f"{base}\n{key}:\n{lines}"
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    (_inserted("taxonomy", "".join(f"  一级{i}: [二级{i}]\n" for i in range(3000))), "个一级目标，最多 50 个"),
+    (_inserted("taxonomy", "  一级甲: [" + ", ".join(f"二级{i}" for i in range(500)) + "]\n"), "有 500 项，最多 100 项"),
+    (_inserted("choices", "  huge:\n" + "".join(f"    - 选项{i}\n" for i in range(20000))), "有 20000 项，最多"),
+    (_inserted("choices", "".join(f"  l{i}: [a]\n" for i in range(300))), "个列表，最多 200 个列表"),
+    (_inserted("codes", "  departments:\n" + "".join(f"    - {100000 + i}-部门{i}\n" for i in range(20000))),
+     "有 20000 项，最多"),
+    (_with("fields:\n  x1:\n    label: " + "长" * 5000 + "\n    kind: text\n"), "过长（5000 字"),
+])
+def test_a_template_too_big_for_a_form_is_refused_quickly(text: str, problem: str) -> None:
+    """Each took minutes or more before: lists drawn column by column on the hidden sheet (a 30,000-entry
+    taxonomy, 105 s for `new`), duplicates found by counting every item again (hours for 100,000)."""
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(TemplateError) as err:
+        parse_template(text, "本局模板.yaml")
+    assert time.perf_counter() - start < 60  # a bound on a hang, not a speed claim: it takes well under a second
+    assert problem in str(err.value), str(err.value)[:300]
+
+
+def test_thousands_of_problems_are_shown_as_the_first_thirty(tmp_path: Path) -> None:
+    path = tmp_path / "本局模板.yaml"
+    extra = "".join(f"  l{i}: [a, b]\n" for i in range(150))
+    path.write_text(_with("").replace("\nchoices:\n", "\nchoices:\n" + extra, 1), encoding="utf-8")
+    for args in (["template", "check", str(path)], ["new", "-t", str(path), "-o", str(tmp_path / "x.xlsx")]):
+        run = invoke(args)
+        assert "……另有 120 个问题" in run.output and run.output.count("没有字段或列用到") == 30

@@ -491,7 +491,7 @@ def _template_check(a: argparse.Namespace) -> int:
     try:
         t = load_template(a.file)
     except TemplateError as exc:
-        for problem in exc.problems:
+        for problem in exc.shown():
             _out(problem)
         _out(f"共 {len(exc.problems)} 个问题；改正后再运行 xlform template check {a.file}。")
         return 1
@@ -703,7 +703,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         _err(f"用法错误：{exc}（运行 xlform -h 或 xlform 命令 -h 查看帮助）")
         return 2
-    except (UserError, TemplateError) as exc:
+    except TemplateError as exc:
+        _err("错误：" + "\n".join(exc.shown()))
+        return 2
+    except UserError as exc:
         _err(f"错误：{exc}")
         return 2
     except KeyboardInterrupt:

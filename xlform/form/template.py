@@ -8,6 +8,7 @@ key and what is wrong, in Chinese.
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import re
@@ -67,6 +68,16 @@ INDICATOR_STYLES = ("shanghai", "mof")
 SHEET_KEYS = ("project", "goals", "guarantees")
 TITLE_KEYS = ("project", "goals", "guarantees", "goals_annex")
 MAX_ROWS = 500
+# A label, a title, a prompt is a line or two on the form; a list option is a cell a clerk picks (Excel keeps a
+# cell to 32,767 characters, a dropdown entry to 255).
+MAX_TEXT_CHARS = 1000
+MAX_OPTION_CHARS = 255
+# Lists are drawn on a hidden sheet, a column each: a real form has a dozen lists of a few to a few hundred
+# options, a taxonomy three or four 一级 of ten 二级 (the writer's time grows with columns × rows).
+MAX_LISTS = 200
+MAX_LIST_OPTIONS = 5000
+MAX_LEVEL1 = 50
+MAX_LEVEL2 = 100
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # a key a template adds: it becomes part of a defined name
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
@@ -342,6 +353,8 @@ class _Validator:
         value = str(value).strip()
         if not value and not empty_ok:
             raise self.fail(path, "不能为空。")
+        if len(value) > MAX_TEXT_CHARS:
+            raise self.fail(path, f"过长（{len(value)} 字，最多 {MAX_TEXT_CHARS} 字）。")
         return value
 
     def mapping(self, data: dict[str, Any], key: str, path: str, *, optional: bool = False) -> dict[str, Any]:
@@ -352,17 +365,21 @@ class _Validator:
             raise self.fail(path, "缺失或不是“键: 值”映射。")
         return value
 
-    def strings(self, value: Any, path: str) -> tuple[str, ...]:
+    def strings(self, value: Any, path: str, most: int = MAX_LIST_OPTIONS) -> tuple[str, ...]:
         if not isinstance(value, list) or not value:
             raise self.fail(path, "应为非空列表。")
+        self.bounded(value, path, most, "项")
         items = []
         for i, item in enumerate(value):
             if isinstance(item, bool) or not isinstance(item, (str, int, float)) or not str(item).strip():
                 raise self.fail(f"{path}[{i}]", "应为非空文字。")
+            if len(str(item).strip()) > MAX_OPTION_CHARS:
+                raise self.fail(f"{path}[{i}]", f"过长（{len(str(item).strip())} 字，一个选项最多 {MAX_OPTION_CHARS} 字）。")
             items.append(str(item).strip())
-        dupes = sorted({x for x in items if items.count(x) > 1})
+        counts = collections.Counter(items)  # not items.count per item: a list of 100,000 would take hours
+        dupes = sorted(x for x, n in counts.items() if n > 1)
         if dupes:
-            raise self.fail(path, f"有重复的值：{'、'.join(dupes)}。")
+            raise self.fail(path, f"有重复的值：{'、'.join(dupes[:20])}{'等' if len(dupes) > 20 else ''}。")
         return tuple(items)
 
     def flag(self, data: dict[str, Any], key: str, path: str) -> bool:
@@ -610,27 +627,38 @@ class _Validator:
                                f"{MAX_SHEET_ROWS} 行、{MAX_SHEET_COLS} 列（这样的表下发后无法读回）；请减少行数、列或新增行表。")
 
     def choices(self, section: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+        self.bounded(section, "choices", MAX_LISTS, "个列表")
         result = {}
         for k, v in section.items():
-            result[str(k)] = self.attempt(lambda k=k, v=v: self.strings(v, f"choices.{k}"), ())
+            result[str(k)] = self.attempt(lambda k=k, v=v: self.strings(v, f"choices.{k}", MAX_LIST_OPTIONS), ())
         return result
+
+    def bounded(self, items: dict[str, Any] | list[Any], path: str, most: int, what: str) -> None:
+        """A count a form could hold, and its lists sheet (one column each, one row an option) could draw."""
+        if len(items) > most:
+            raise self.fail(path, f"有 {len(items)} {what}，最多 {most} {what}。")
 
     def codes(self, section: dict[str, Any]) -> dict[str, tuple[Coded, ...]]:
         """Code lists: each entry `219001-区教育局`, or a mapping {code: 219001, name: 区教育局}."""
         result: dict[str, tuple[Coded, ...]] = {}
+        self.bounded(section, "codes", MAX_LISTS, "个列表")
         for key, entries in section.items():
             path = f"codes.{key}"
             if not isinstance(entries, list) or not entries:
                 self.note(self.fail(path, "应为非空列表，每项写成“编码-名称”，如 219001-区教育局。"))
+                continue
+            if len(entries) > MAX_LIST_OPTIONS:
+                self.note(self.fail(path, f"有 {len(entries)} 项，最多 {MAX_LIST_OPTIONS} 项。"))
                 continue
             items: list[Coded] = []
             for i, entry in enumerate(entries):
                 coded = self.attempt(lambda entry=entry, where=f"{path}[{i}]": self.coded(entry, where), None)
                 if coded is not None:
                     items.append(coded)
-            dupes = sorted({c.code for c in items if [x.code for x in items].count(c.code) > 1})
+            counts = collections.Counter(c.code for c in items)
+            dupes = sorted(code for code, n in counts.items() if n > 1)
             if dupes:
-                self.note(self.fail(path, f"有重复的编码：{'、'.join(dupes)}。"))
+                self.note(self.fail(path, f"有重复的编码：{'、'.join(dupes[:20])}{'等' if len(dupes) > 20 else ''}。"))
             result[str(key)] = tuple(items)
         return result
 
@@ -648,7 +676,8 @@ class _Validator:
 
     def taxonomy(self, data: dict[str, Any]) -> dict[str, tuple[str, ...]]:
         raw = self.mapping(data, "taxonomy", "taxonomy")
-        taxonomy = {str(k).strip(): self.attempt(lambda k=k, v=v: self.strings(v, f"taxonomy.{k}"), ("—",))
+        self.bounded(raw, "taxonomy", MAX_LEVEL1, "个一级目标")
+        taxonomy = {str(k).strip(): self.attempt(lambda k=k, v=v: self.strings(v, f"taxonomy.{k}", MAX_LEVEL2), ("—",))
                     for k, v in raw.items()}
         if not taxonomy:
             raise self.fail("taxonomy", "至少要有一个一级目标。")
