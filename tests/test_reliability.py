@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -616,9 +617,14 @@ def test_any_bytes_name_is_shown_as_text_every_output_can_carry(raw: list[bytes]
     text = shown_name(path)
     text.encode("utf-8")  # JSON, CSV, SQLite, xlsx and a UTF-8 console all take it
     assert text.count("/") == path.count("/")
+    def unshowable(ch: str) -> bool:  # a line break splits a line of output, a direction mark turns a name around
+        return unicodedata.category(ch) == "Cc" or ch in "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+    assert not any(map(unshowable, text))
     for part, shown in zip(raw, text.split("/"), strict=True):
         with contextlib.suppress(UnicodeDecodeError):
-            assert shown == part.decode("utf-8")  # a UTF-8 name is itself
+            name = part.decode("utf-8")
+            assert (shown == name) is not any(map(unshowable, name))  # a UTF-8 name is itself, but for those
 
 
 def test_gbk_names_are_shown_as_their_chinese() -> None:
@@ -702,3 +708,17 @@ def test_a_file_time_past_the_year_9999(tmp_path: Path) -> None:
         received = [c.value for c in ws[1]].index("收到时间") + 1
         assert ws.cell(2, received).value.year == 2262
         assert invoke(["check", str(inbox)]).exit_code == 1
+
+
+def test_a_name_with_a_line_break_or_a_direction_mark_is_shown_with_their_codes(tmp_path: Path) -> None:
+    """报告\u202excod.exe would show as 报告exe.docx; a line break would split the line check prints."""
+    from tests.cli_runner import invoke
+
+    inbox = tmp_path / "收件"
+    inbox.mkdir()
+    for name in ("a\nb.xlsx", "报告\u202excod.xlsx"):
+        assert invoke(["example", "-o", str(inbox / name)]).exit_code == 0
+    result = invoke(["check", str(inbox)])
+    assert "a\\x0ab.xlsx" in result.stdout and "报告\\u202excod.xlsx" in result.stdout
+    assert "\u202e" not in result.stdout and "a\nb" not in result.stdout
+    assert "合计：2 个文件" in result.stdout

@@ -382,6 +382,9 @@ def _export(a: argparse.Namespace) -> int:
     from .fileio import refuse_overwriting_inputs, write_bytes_atomic
     from .review.result import json_list, shown_export, shown_flat
 
+    if a.output and a.output.suffix.lower() in (".xlsx", ".xls", ".xlsm", ".et"):
+        raise UsageError(f"导出文件 {a.output.name} 是表格文件的扩展名，但写出的是 {a.fmt.upper()}；"
+                         f"请改为 {a.output.with_suffix('.' + a.fmt).name}")
     if a.output:
         read = [(f, "文件夹" if f.is_dir() else "申报表") for f in a.files] + [(Path(t), "模板") for t in a.templates]
         read += [(m, "下发文件夹" if m.is_dir() else "下发清单") for m in a.manifest] + ([(a.db, "收件记录库")] if a.db else [])
@@ -436,17 +439,19 @@ def _rules(a: argparse.Namespace) -> int:
     from .review.rules import CATALOGUE
 
     template = load_template(a.template) if a.template else None
+    ids = [*CATALOGUE, *(b.id for b in (template.bureau_rules if template else ()))]
+    width = max(map(len, ids)) + 2  # the id column as wide as the longest id, and two spaces after it
     skipped = 0
     for r in CATALOGUE.values():
         setting = template.rule_settings.get(r.id) if template is not None else None
         severity = (setting.severity if setting and setting.severity else r.severity)
-        line = f"{r.id:<30}{SEVERITY_LABEL[severity]}  {r.title}。例：{r.example}"
+        line = f"{r.id:<{width}}{SEVERITY_LABEL[severity]}  {r.title}。例：{r.example}"
         if template is not None and not r.applies(template):
             if setting is not None and not setting.enabled:
-                line = f"{r.id:<30}不适用  {r.title}（模板 {template.id} 关闭了这条规则）"
+                line = f"{r.id:<{width}}不适用  {r.title}（模板 {template.id} 关闭了这条规则）"
             else:
                 missing = "、".join(k for k in r.needs if not template.has(k))
-                line = f"{r.id:<30}不适用  {r.title}（模板 {template.id} 没有字段：{missing}）"
+                line = f"{r.id:<{width}}不适用  {r.title}（模板 {template.id} 没有字段：{missing}）"
             skipped += 1
         elif setting is not None and (setting.severity or setting.params != dict(r.params)):
             changed = [f"严重程度改为{SEVERITY_LABEL[setting.severity]}"] if setting.severity else []
@@ -458,7 +463,7 @@ def _rules(a: argparse.Namespace) -> int:
     for b in template.bureau_rules:
         when = f"；适用于：{b.when.text}" if b.when is not None else ""
         live = "，填写时自动校验" if b.live else ""
-        _out(f"{b.id:<30}{SEVERITY_LABEL[b.severity]}  {b.title}。条件：{b.check.text}{when}{live}")
+        _out(f"{b.id:<{width}}{SEVERITY_LABEL[b.severity]}  {b.title}。条件：{b.check.text}{when}{live}")
     _out(f"模板 {template.id}：内置规则适用 {len(CATALOGUE) - skipped} 条，不适用 {skipped} 条；"
          f"本模板自定义规则 {len(template.bureau_rules)} 条。")
     return 0
@@ -473,6 +478,8 @@ def _template_copy(a: argparse.Namespace) -> int:
     from .form.template_guide import commented_copy, new_id
 
     out: Path = a.output
+    if out.is_dir():
+        raise UserError(f"“{out}”是一个文件夹；请用 -o 给出文件名，例如 -o {out / (a.source + '-本局.yaml')}")
     if out.suffix.lower() not in (".yaml", ".yml"):
         out = out.with_suffix(out.suffix + ".yaml") if out.suffix else out.with_suffix(".yaml")
     if out.exists():
@@ -548,6 +555,8 @@ def _report(a: argparse.Namespace) -> int:
 
     if a.feedback is not None and a.db is None:
         raise UsageError("--feedback 需要同时给出 --db（退回修改包按收件记录库中的版本生成）")
+    if a.feedback is None and (a.eml or a.sender):
+        raise UsageError("--eml 和 --from 是写退回修改包时的选项，需要同时给出 --feedback 文件夹")
     # With --manifest saying who is expected, a roster given with --feedback only addresses the mails (its 邮箱).
     roster = None if a.manifest and a.feedback is not None else a.roster
     result = make_report(a.inboxes, a.output, roster=roster, manifest=a.manifest, db=a.db, jobs=a.jobs, fmt=a.fmt,

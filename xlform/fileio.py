@@ -16,6 +16,7 @@ _REASONS = {
     errno.EACCES: "没有写入权限", errno.EPERM: "没有写入权限", errno.EROFS: "磁盘或文件夹是只读的",
     errno.ENOSPC: "磁盘空间不足", errno.EDQUOT: "磁盘配额已用完", errno.ENOTDIR: "路径中有一段是文件而不是文件夹",
     errno.ENAMETOOLONG: "路径或文件名过长", errno.ENOENT: "路径不存在",
+    errno.EEXIST: "路径中有一段已是文件（要建的文件夹与它同名）", errno.EISDIR: "这是一个文件夹",
 }
 
 

@@ -18,6 +18,7 @@ import hashlib
 import io
 import os
 import posixpath
+import re
 import stat
 import time
 import zipfile
@@ -72,13 +73,22 @@ def shown_name(path: str) -> str:
     """A path as people see it, and as any file, database or terminal can carry it. A name that is not UTF-8
     (a Windows zip unpacked on Linux leaves GBK names, which os.fsdecode carries as surrogate escapes
     nothing else accepts) is shown decoded as GB18030 when it is that, else with U+FFFD for what is not
-    text; only the shown name changes, the path that opens the file stays as the OS gave it."""
+    text; only the shown name changes, the path that opens the file stays as the OS gave it. Control characters
+    (a line break in a name would split a line of output) and the marks that turn text right to left (U+202E
+    makes 报告\u202excod.exe show as 报告exe.docx) are shown as their codes, \x0a, \u202e."""
     try:
         path.encode("utf-8")
-        return path
     except UnicodeEncodeError:
-        pass
-    return os.sep.join(_shown_part(part) for part in os.fsencode(path).split(os.sep.encode()))
+        path = os.sep.join(_shown_part(part) for part in os.fsencode(path).split(os.sep.encode()))
+    return _UNSHOWABLE.sub(_code_of, path) if _UNSHOWABLE.search(path) else path
+
+
+_UNSHOWABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _code_of(m: re.Match[str]) -> str:
+    code = ord(m.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def _shown_part(raw: bytes) -> str:

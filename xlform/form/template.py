@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from ..errors import TemplateError
-from ..fileio import FileTooLarge, read_limited
+from ..fileio import FileTooLarge, os_reason, read_limited
 from ..reading.limits import MAX_SHEET_COLS, MAX_SHEET_ROWS
 from .fields import (
     ADDABLE_KINDS,
@@ -224,8 +224,11 @@ def load_template(ref: str | Path) -> Template:
         except FileTooLarge:
             raise TemplateError(f"模板文件 {path} 过大（超过 {MAX_TEMPLATE_BYTES // 1024} KB），"
                                 "模板通常只有几 KB；请确认是否选错文件。") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise TemplateError(f"模板文件 {path} 无法读取（需为 UTF-8 编码的 YAML）：{exc}") from None
+        except UnicodeDecodeError:
+            raise TemplateError(f"模板文件 {path} 不是 UTF-8 编码的文字（用记事本或 WPS 另存为 UTF-8 后再用；"
+                                "也可能选错了文件）。") from None
+        except OSError as exc:
+            raise TemplateError(f"模板文件 {path} 无法读取：{os_reason(exc)}。") from None
         key = f"{path}\n{hashlib.sha256(text.encode('utf-8')).hexdigest()}"
         cached = _cache.get(key)
         if cached is not None and cached.text == text:  # no library file beside it that may have changed
