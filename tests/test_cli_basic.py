@@ -139,3 +139,31 @@ def test_output_piped_into_a_reader_that_stops_ends_quietly() -> None:
     stderr = run.stderr.decode("utf-8", errors="replace")
     assert "内部错误" not in stderr and "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
     assert run.returncode == 141  # as a shell reports a program ended by SIGPIPE
+
+
+def test_a_password_excel_cannot_take_is_refused(tmp_path: Path) -> None:
+    long = "x" * 256
+    r = invoke(["new", "--password", long, "-o", str(tmp_path / "a.xlsx")])
+    assert r.exit_code == 2 and "255" in r.stderr and not (tmp_path / "a.xlsx").exists()
+    template = tmp_path / "本局.yaml"
+    assert invoke(["template", "copy", "mof-2021", "-o", str(template)]).exit_code == 0
+    import re
+
+    text = template.read_text(encoding="utf-8")
+    assert re.search(r"^password:.*$", text, flags=re.M)
+    template.write_text(re.sub(r"^password:.*$", f"password: {long}", text, count=1, flags=re.M), encoding="utf-8")
+    checked = invoke(["template", "check", str(template)])
+    assert checked.exit_code == 1 and "password" in checked.stdout and "255" in checked.stdout
+    assert invoke(["new", "--password", "x" * 255, "-o", str(tmp_path / "b.xlsx")]).exit_code == 0
+
+
+def test_the_reminder_hint_after_a_report_names_the_store_or_asks_for_one(tmp_path: Path) -> None:
+    roster = tmp_path / "名单.csv"
+    roster.write_text("部门名称\n区教育局\n区民政局\n", encoding="utf-8")
+    inbox = tmp_path / "收件"
+    inbox.mkdir()
+    plain = invoke(["report", str(inbox), "-o", str(tmp_path / "r.xlsx"), "--roster", str(roster)])
+    assert "需催报 2 个部门（汇总时加 --db 记录库" in plain.stdout, plain.output
+    db = tmp_path / "s.db"
+    kept = invoke(["report", str(inbox), "-o", str(tmp_path / "r2.xlsx"), "--roster", str(roster), "--db", str(db)])
+    assert f"xlform remind --db {db} 列出催报文字" in kept.stdout, kept.output

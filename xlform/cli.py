@@ -280,6 +280,8 @@ def _new(a: argparse.Namespace) -> int:
     from .writing.workbook import default_filename, write_workbook
 
     t = load_template(a.template)
+    if a.password is not None and len(a.password) > 255:
+        raise UsageError(f"--password 过长（{len(a.password)} 字）：Excel 的工作表保护密码最多 255 字")
     unit = a.unit.strip()
     path = workbook_output(a.output or Path(default_filename(t, Identity(year=a.year or t.year, department=unit))))
     write_workbook(t, path, Declaration(identity=Identity(department=unit)), year=a.year, password=a.password)
@@ -569,7 +571,7 @@ def _report(a: argparse.Namespace) -> int:
          + f"；用时 {result.seconds:.1f} 秒。")
     if a.feedback is not None:
         _write_feedback(a, a.feedback, a.inboxes)
-    _report_to_act(result)
+    _report_to_act(result, a.db)
     return result.exit_code
 
 
@@ -591,11 +593,11 @@ def _write_feedback(a: argparse.Namespace, outdir: Path, inboxes: list[Path]) ->
     return result
 
 
-def _report_to_act(result: Any) -> None:
+def _report_to_act(result: Any, db: Path | None) -> None:
     """The short list of who must act, at the end of a report (the whole of it: xlform remind)."""
     from .report.standing import summary_lines
 
-    for line in summary_lines(result.to_act):
+    for line in summary_lines(result.to_act, db):
         _out(line)
 
 

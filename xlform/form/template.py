@@ -360,6 +360,12 @@ class _Validator:
             raise self.fail(path, f"过长（{len(value)} 字，最多 {MAX_TEXT_CHARS} 字）。")
         return value
 
+    def password(self, data: dict[str, Any]) -> str:
+        value = self.text(data, "password", "password", empty_ok=True)
+        if len(value) > 255:  # Excel protects a sheet with at most 255 characters
+            raise self.fail("password", f"过长（{len(value)} 字，最多 255 字）。")
+        return value
+
     def mapping(self, data: dict[str, Any], key: str, path: str, *, optional: bool = False) -> dict[str, Any]:
         value = data.get(key)
         if value is None and optional:
@@ -439,7 +445,7 @@ class _Validator:
             year=year,
             money_unit=money_unit,
             indicator_style=style,
-            password=self.attempt(lambda: self.text(data, "password", "password", empty_ok=True), ""),
+            password=self.attempt(lambda: self.password(data), ""),
             help_contact=self.attempt(lambda: self.text(data, "help_contact", "help_contact", empty_ok=True), ""),
             sheets=sheets,
             titles=self.attempt(lambda: self.named_texts(data, "titles", TITLE_KEYS), {k: k for k in TITLE_KEYS}),

@@ -154,11 +154,13 @@ def reminder_text(chase: Chase, deadline: date | None) -> str:
     return f"{d.name}{'（' + who + '）' if who else ''}：\n您好！绩效目标申报{by}完成以下事项：\n{body}\n如有疑问请与财政局联系。谢谢！"
 
 
-def summary_lines(chases: list[Chase], limit: int = 5) -> list[str]:
-    """The short list `report` ends with: a few departments and what each must do."""
+def summary_lines(chases: list[Chase], db: Path | None = None, limit: int = 5) -> list[str]:
+    """The short list `report` ends with: a few departments and what each must do (the reminders themselves:
+    `xlform remind` on the store the report was made with, which a report without --db has not)."""
     if not chases:
         return []
-    out = [f"需催报 {len(chases)} 个部门（xlform remind --db 记录库 列出催报文字）："]
+    more = f"xlform remind --db {db} 列出催报文字" if db is not None else "汇总时加 --db 记录库，即可用 xlform remind 列出催报文字"
+    out = [f"需催报 {len(chases)} 个部门（{more}）："]
     for chase in chases[:limit]:
         counts = state_counts(chase.lines)
         d = chase.department
