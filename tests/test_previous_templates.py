@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.cli_runner import invoke
 from xlform import check, read
 from xlform.form.sample import example_declaration
@@ -86,3 +88,32 @@ def _roster(tmp_path: Path, departments: list[Department]) -> Path:
     path = tmp_path / "名单.csv"
     path.write_text("部门名称\n" + "".join(f"{d.name}\n" for d in departments), encoding="utf-8")
     return path
+
+
+def test_a_round_issued_before_templates_were_checked_more_strictly_stays_readable(tmp_path: Path) -> None:
+    """A copy kept beside the manifest (and the one the store records) is the template the forms were issued
+    with: a later, stricter xlform reads with it as it is (a key written twice keeps its last value)."""
+    from xlform.form.shipped import templates_dir
+    from xlform.form.template import TemplateError, parse_template
+    from xlform.issue.distribute import distribute
+
+    text = (templates_dir() / "shanghai-2020.yaml").read_text(encoding="utf-8").replace(
+        "id: shanghai-2020", "id: hd-old", 1) + "\nhelp_contact: 预算科 64000000\n"
+    with pytest.raises(TemplateError, match="各写了一次"):
+        parse_template(text, "本局.yaml")  # what template check says of it now
+    old = parse_template(text, "本局.yaml", issuing=False)  # as an earlier xlform took it
+    roster = tmp_path / "名单.csv"
+    roster.write_text("部门名称\n区教育局\n", encoding="utf-8")
+    issued = distribute(roster, tmp_path / "下发", old)
+    inbox = tmp_path / "收件"
+    inbox.mkdir()
+    (inbox / "区教育局.xlsx").write_bytes((issued.folder / issued.issued[0].file).read_bytes())  # sent back blank
+    for given in (["--manifest", str(tmp_path / "下发")],):
+        checked = invoke(["check", str(inbox), *given])
+        assert "无法读取：" not in checked.stdout and "合计：1 个文件" in checked.stdout, checked.output
+    db = tmp_path / "s.db"
+    made = invoke(["report", str(inbox), "-o", str(tmp_path / "r.xlsx"), "--manifest", str(tmp_path / "下发"),
+                   "--db", str(db)])
+    assert made.exit_code in (0, 1) and "无法读取 0 个" in made.stdout, made.output
+    again = invoke(["check", str(inbox), "--db", str(db)])
+    assert "无法读取：" not in again.stdout and "合计：1 个文件" in again.stdout, again.output

@@ -102,3 +102,4 @@ def test_copied_template_with_added_fields_and_table_through_a_round(tmp_path: P
     amount = next(i for i, h in enumerate(detail_headers) if str(h).startswith("金额"))  # 金额（元）
     amounts = [r[amount] for r in detail.iter_rows(min_row=2, values_only=True)]
     assert sorted(a for a in amounts if isinstance(a, int | float)) == [32124, 200000]
+

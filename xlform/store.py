@@ -442,6 +442,16 @@ class Store:
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                               (_path_value(f"to_act:{output}"), json.dumps(to_act, ensure_ascii=False)))
 
+    def remember_inboxes(self, folders: Iterable[Path]) -> None:
+        """The inbox folders a report read (absolute): remind and feedback never write into them (inbox_folders),
+        also when every return sits in a subfolder, or none could be found again. Written only when new."""
+        known = self._meta_json("inboxes")
+        known = [str(k) for k in known] if isinstance(known, list) else []
+        added = [f for f in (os.path.abspath(f) for f in folders) if f not in known]
+        if added:
+            with self._writing():
+                self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('inboxes', ?)", (json.dumps(known + added),))
+
     def report_to_act(self, output: str) -> Any:
         """What set_report_state kept of who must act (None when nothing, or nothing readable)."""
         return self._meta_json(_path_value(f"to_act:{output}"))
@@ -653,7 +663,7 @@ def _loaded(conn: sqlite3.Connection) -> list[Template]:
         from .form.template import parse_template  # on the first recorded template: a store without any never loads it
 
         try:
-            t = parse_template(text, f"收件记录库中的模板 {tid} 版本 {version}")
+            t = parse_template(text, f"收件记录库中的模板 {tid} 版本 {version}", issuing=False)
         except TemplateError:
             continue
         if t.digest == digest:
@@ -697,9 +707,15 @@ def inbox_folders(path: Path) -> list[Path]:
     with _read_only(path, f"找不到收件记录库 {path}；请检查路径（它由 xlform report --db 建立）。",
                     f"{path} 不是 xlform 的收件记录库（SQLite），请检查路径。") as (conn, _):
         recorded = {os.path.dirname(p) for (p,) in conn.execute("SELECT DISTINCT path FROM files")}
+        row = conn.execute("SELECT value FROM meta WHERE key = 'inboxes'").fetchone()
+    try:
+        given = json.loads(row[0]) if row else []  # the inboxes themselves, as report was given them (absolute)
+    except (ValueError, TypeError):
+        given = []
     # "" is the folder report ran in: where that was is not known now (the folder this command runs in is no guide).
-    found = (recorded_file(folder, path) for folder in sorted(recorded - {"", "."}))
-    return [Path(folder) for folder in found if folder and os.path.isdir(folder)]
+    found = [recorded_file(folder, path) for folder in sorted(recorded - {"", "."})]
+    found += [f for f in (given if isinstance(given, list) else []) if isinstance(f, str)]
+    return [Path(folder) for folder in dict.fromkeys(found) if folder and os.path.isdir(folder)]
 
 
 @dataclass(frozen=True)

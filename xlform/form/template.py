@@ -204,9 +204,9 @@ def previous_templates() -> list[Template]:
 _cache: dict[str, Template] = {}
 
 
-def load_template(ref: str | Path) -> Template:
+def load_template(ref: str | Path, *, issuing: bool = True) -> Template:
     """A built-in template by id, or a YAML file by path (read again each time: a file edited since gives
-    the edited template, an unchanged one the same Template object)."""
+    the edited template, an unchanged one the same Template object). `issuing`: see parse_template."""
     key = str(ref)
     if key in builtin_ids():
         if key not in _cache:
@@ -229,11 +229,11 @@ def load_template(ref: str | Path) -> Template:
                                 "也可能选错了文件）。") from None
         except OSError as exc:
             raise TemplateError(f"模板文件 {path} 无法读取：{os_reason(exc)}。") from None
-        key = f"{path}\n{hashlib.sha256(text.encode('utf-8')).hexdigest()}"
+        key = f"{path}\n{hashlib.sha256(text.encode('utf-8')).hexdigest()}\n{issuing}"
         cached = _cache.get(key)
         if cached is not None and cached.text == text:  # no library file beside it that may have changed
             return cached
-        template = parse_template(text, str(path), path.parent)
+        template = parse_template(text, str(path), path.parent, issuing=issuing)
         if cached is None or cached.digest != template.digest:  # the same template (library included): same object
             _cache[key] = template
         return _cache[key]
@@ -245,7 +245,8 @@ TemplateRef = str | Path | Template
 
 
 def as_template(ref: TemplateRef) -> Template:
-    return ref if isinstance(ref, Template) else load_template(ref)
+    """A template to read returns with (so not held to the rules for issuing new forms: see parse_template)."""
+    return ref if isinstance(ref, Template) else load_template(ref, issuing=False)
 
 
 BUILTIN_LIBRARY = "内置:"  # `library: 内置:shanghai-2020` names a library shipped with xlform (templates/library/)
@@ -256,18 +257,23 @@ def builtin_library_ids() -> list[str]:
     return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
-def parse_template(text: str, source: str, base: Traversable | None = None) -> Template:
+def parse_template(text: str, source: str, base: Traversable | None = None, *, issuing: bool = True) -> Template:
     """A template from its YAML text. `base` is the folder a library file it names is relative to (None: the
-    text must carry its library files, as the copy a round keeps does)."""
+    text must carry its library files, as the copy a round keeps does).
+
+    `issuing`: held to every rule for a form about to be issued (template check, new, example, distribute).
+    False for a template returns are read with (the copy a round kept, one a store recorded, -t for check or
+    report): a round issued by an earlier xlform stays readable when a later one checks templates more
+    strictly (a key written twice keeps its last value, as YAML does; no limit added since applies)."""
     try:
-        data = load_yaml(text)
+        data = load_yaml(text, allow_duplicates=not issuing)
     except yaml.YAMLError as exc:
         raise TemplateError(f"模板 {source}：{yaml_problem(exc)}。") from None
     except RecursionError:  # [[[[… fifty thousand deep: the parser recurses per level
         raise TemplateError(f"模板 {source}：嵌套层数过多（列表或键套了上千层），不是有效的模板。") from None
     except ValueError:  # an integer of thousands of digits (Python refuses to convert past 4,300)
         raise TemplateError(f"模板 {source}：含有位数过多的数字（上千位），不是有效的模板。") from None
-    validator = _Validator(source, base)
+    validator = _Validator(source, base, issuing)
     template = validator.template(data)
     if validator.library_read:  # carry the library in the text: the round's copy needs no other file
         text += ("" if text.endswith("\n") else "\n") + embedded_block(validator.library_texts)  # the YAML kept as written
@@ -326,9 +332,10 @@ class _Validator:
     """Turns parsed YAML into a Template, or raises TemplateError listing every problem (file, key, what is
     wrong, and the valid options)."""
 
-    def __init__(self, source: str, base: Traversable | None = None) -> None:
+    def __init__(self, source: str, base: Traversable | None = None, issuing: bool = True) -> None:
         self.source = source
         self.base = base
+        self.issuing = issuing  # the limits on a form to issue apply (parse_template)
         self.problems: list[str] = []
         self.library_texts: dict[str, str] = {}  # each library file's text, by the name the template gives
         self.library_read = False  # a library file was read from disk (not carried in the text)
@@ -356,13 +363,13 @@ class _Validator:
         value = str(value).strip()
         if not value and not empty_ok:
             raise self.fail(path, "不能为空。")
-        if len(value) > MAX_TEXT_CHARS:
+        if self.issuing and len(value) > MAX_TEXT_CHARS:
             raise self.fail(path, f"过长（{len(value)} 字，最多 {MAX_TEXT_CHARS} 字）。")
         return value
 
     def password(self, data: dict[str, Any]) -> str:
         value = self.text(data, "password", "password", empty_ok=True)
-        if len(value) > 255:  # Excel protects a sheet with at most 255 characters
+        if self.issuing and len(value) > 255:  # Excel protects a sheet with at most 255 characters
             raise self.fail("password", f"过长（{len(value)} 字，最多 255 字）。")
         return value
 
@@ -382,7 +389,7 @@ class _Validator:
         for i, item in enumerate(value):
             if isinstance(item, bool) or not isinstance(item, (str, int, float)) or not str(item).strip():
                 raise self.fail(f"{path}[{i}]", "应为非空文字。")
-            if len(str(item).strip()) > MAX_OPTION_CHARS:
+            if self.issuing and len(str(item).strip()) > MAX_OPTION_CHARS:
                 raise self.fail(f"{path}[{i}]", f"过长（{len(str(item).strip())} 字，一个选项最多 {MAX_OPTION_CHARS} 字）。")
             items.append(str(item).strip())
         counts = collections.Counter(items)  # not items.count per item: a list of 100,000 would take hours
@@ -420,9 +427,11 @@ class _Validator:
         sheets = self.attempt(lambda: self.sheets(data), {k: k for k in SHEET_KEYS})
         codes = self.attempt(lambda: self.codes(self.mapping(data, "codes", "codes", optional=True)), {})
         choices = self.attempt(lambda: self.choices(self.mapping(data, "choices", "choices")), {})
-        taxonomy = self.attempt(lambda: self.taxonomy(data), {"—": ("—",)})
-        required_level1 = self.attempt(lambda: self.required_level1(data, taxonomy), ())
-        library = self.attempt(lambda: self.library(data, taxonomy), None)
+        read_taxonomy = self.attempt(lambda: self.taxonomy(data), None)
+        taxonomy = read_taxonomy or {"—": ("—",)}
+        # What is checked against the taxonomy is not, when there is none to check against (a page of echoes).
+        required_level1 = self.attempt(lambda: self.required_level1(data, taxonomy), ()) if read_taxonomy else ()
+        library = self.attempt(lambda: self.library(data, taxonomy), None) if read_taxonomy else None
         fields, added_labels, added_required, added_limits, prompts = self.fields(data, choices, codes)
         labels = self.labels(data, fields, added_labels)
         column_defs, columns = self.columns(self.attempt(lambda: self.mapping(data, "columns", "columns"), {}),
@@ -468,11 +477,12 @@ class _Validator:
             library=library,
             review_grades=self.attempt(lambda: self.review(data), False),
         )
-        self.attempt(lambda: self.library_help(template), None)
-        if not self.problems:  # a layout is drawn only from a template without problems
+        if read_taxonomy:
+            self.attempt(lambda: self.library_help(template), None)
+        if self.issuing and not self.problems:  # a layout is drawn only from a template without problems
             self.attempt(lambda: self.within_reading_limits(template), None)
         example = self.attempt(lambda: self.example(self.mapping(data, "example", "example", optional=True),
-                                                    template), {})
+                                                    template), {}) if read_taxonomy else {}
         if self.problems:
             raise TemplateError("\n".join(self.problems), tuple(self.problems))
         return replace(template, example=example)
@@ -607,14 +617,14 @@ class _Validator:
         sheets = self.named_texts(data, "sheets", SHEET_KEYS)
         for key, name in sheets.items():
             self.attempt(lambda key=key, name=name: self.sheet_name(name, f"sheets.{key}"), None)
-        if len({name.casefold() for name in sheets.values()}) != len(sheets):  # Excel: Sheet and SHEET are one
+        if len({name.casefold() if self.issuing else name for name in sheets.values()}) != len(sheets):  # Excel: A = a
             raise self.fail("sheets", "三张表的名字不能相同。")
         return sheets
 
     def sheet_name(self, name: str, path: str) -> str:
         # Excel's own rules (it refuses to open a file that breaks them), and _ for the sheets xlform adds.
-        if (len(name) > 31 or _BAD_SHEET_CHARS.search(name) or name.startswith(("_", "'")) or name.endswith("'")
-                or name.casefold() == "history"):
+        excel_refuses = name.startswith("'") or name.endswith("'") or name.casefold() == "history"
+        if len(name) > 31 or _BAD_SHEET_CHARS.search(name) or name.startswith("_") or (self.issuing and excel_refuses):
             raise self.fail(path, "不是有效的工作表名（最多 31 字，不含 [ ] : * ? / \\，不以 _ 开头，不以 ' 开头或结尾，"
                                   "不能叫 History）。")
         return name
@@ -644,7 +654,7 @@ class _Validator:
 
     def bounded(self, items: dict[str, Any] | list[Any], path: str, most: int, what: str) -> None:
         """A count a form could hold, and its lists sheet (one column each, one row an option) could draw."""
-        if len(items) > most:
+        if self.issuing and len(items) > most:
             raise self.fail(path, f"有 {len(items)} {what}，最多 {most} {what}。")
 
     def codes(self, section: dict[str, Any]) -> dict[str, tuple[Coded, ...]]:
@@ -656,7 +666,7 @@ class _Validator:
             if not isinstance(entries, list) or not entries:
                 self.note(self.fail(path, "应为非空列表，每项写成“编码-名称”，如 219001-区教育局。"))
                 continue
-            if len(entries) > MAX_LIST_OPTIONS:
+            if self.issuing and len(entries) > MAX_LIST_OPTIONS:
                 self.note(self.fail(path, f"有 {len(entries)} 项，最多 {MAX_LIST_OPTIONS} 项。"))
                 continue
             items: list[Coded] = []

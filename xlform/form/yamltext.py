@@ -29,17 +29,19 @@ class DuplicateKey(yaml.YAMLError):
 
 class _Loader(_BASE):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
-        seen: dict[str, int] = {}
+        seen: dict[tuple[str, str], int] = {}
         for key_node, _ in node.value:
             if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
                 line = key_node.start_mark.line + 1
-                if key_node.value in seen:
-                    raise DuplicateKey(key_node.value, seen[key_node.value], line)
-                seen[key_node.value] = line
+                key = (key_node.tag, key_node.value)  # 1 and "1" are two keys
+                if key in seen:
+                    raise DuplicateKey(key_node.value, seen[key], line)
+                seen[key] = line
         return super().construct_mapping(node, deep)
 
 
-def load_yaml(text: str) -> Any:
-    """The data of one YAML document; yaml.YAMLError (DuplicateKey for a key written twice in one mapping),
-    RecursionError or ValueError as yaml.safe_load raises them."""
-    return yaml.load(text, Loader=_Loader)
+def load_yaml(text: str, allow_duplicates: bool = False) -> Any:
+    """The data of one YAML document; yaml.YAMLError (DuplicateKey for a key written twice in one mapping,
+    unless `allow_duplicates`: then the last one counts, as YAML has it), RecursionError or ValueError as
+    yaml.safe_load raises them."""
+    return yaml.load(text, Loader=_BASE if allow_duplicates else _Loader)

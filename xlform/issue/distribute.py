@@ -496,7 +496,7 @@ def manifest_templates(path: str | Path) -> list[Template]:
             raise UserError(f"下发清单中记录的模板副本 {name} 不在 {folder} 中；请把它放回下发清单旁边，"
                             "或用 -t 指定下发时所用的模板文件。")
         try:
-            found.append(load_template(copy))
+            found.append(load_template(copy, issuing=False))  # read with as issued, whichever xlform issued it
         except TemplateError as exc:
             raise UserError(f"下发时保存的模板副本无法使用：{exc}") from None
     return found

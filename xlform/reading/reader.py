@@ -116,7 +116,7 @@ class Registry:
 
     def register_text(self, text: str, source: str) -> Template:
         """A template from its YAML text (TemplateError when it is not a valid one)."""
-        return self.register(parse_template(text, source))
+        return self.register(parse_template(text, source, issuing=False))
 
     def find(self, template_id: str, version: str, digest: str = "", fingerprint: str = "") -> Template:
         exact = self.by_digest.get(digest) if digest else None
