@@ -149,7 +149,8 @@ def test_a_file_outcome_crosses_processes_whole(tmp_path: Path) -> None:
 
 def test_what_a_folder_holds_beside_the_returns_is_listed_as_ignored(tmp_path: Path) -> None:
     """check and export answer every file they were handed, as the report does: a temporary file is listed
-    as ignored (never counted as unreadable, never the reason for exit 2)."""
+    as ignored, never counted as unreadable (a lock file named on its own leaves nothing to check: exit 2, as
+    for an empty folder)."""
     from tests.cli_runner import invoke
 
     folder = tmp_path / "收件"

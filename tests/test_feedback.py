@@ -176,7 +176,8 @@ def test_eml_parses_back_with_chinese_and_its_attachments_intact(round_: Round, 
 
 
 @pytest.mark.parametrize("sender", ["a@b.cn\r\nBcc: e@x.cn", "not an address", "a@b.cn, evil@x.cn", "a@b.cn\nX: y",
-                                    "预算科 <a@b.cn> <c@d.cn>", ""])
+                                    "预算科 <a@b.cn> <c@d.cn>", "a\x0bb <a@b.cn>", "ab\u2028cd <a@b.cn>",
+                                    "ab\x1bc <a@b.cn>", "预\u202e科 <a@b.cn>", ""])
 def test_a_sender_that_is_not_one_address_is_refused_before_anything_is_written(round_: Round, tmp_path: Path,
                                                                                 sender: str) -> None:
     out = tmp_path / "退回"
@@ -189,9 +190,10 @@ def test_a_sender_that_is_not_one_address_is_refused_before_anything_is_written(
     assert not out.exists()
 
 
-def test_a_sender_with_a_display_name_is_one_from_header(round_: Round, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sender", ["预算科 <czj@example.gov.cn>", "预算科<czj@example.gov.cn>", '"预算科" <czj@example.gov.cn>'])
+def test_a_sender_with_a_display_name_is_one_from_header(round_: Round, tmp_path: Path, sender: str) -> None:
     out = tmp_path / "退回"
-    _feedback(round_, out, "--eml", "--from", "预算科 <czj@example.gov.cn>")
+    _feedback(round_, out, "--eml", "--from", sender)
     msg = email.message_from_bytes((out / "2020_区教育局_退回修改.eml").read_bytes(), policy=email.policy.default)
     assert msg["From"].addresses[0].display_name == "预算科" and msg["From"].addresses[0].addr_spec == "czj@example.gov.cn"
 
@@ -377,3 +379,18 @@ def test_report_with_a_manifest_and_feedback_takes_the_mail_addresses_from_the_r
     r = invoke(["report", round_.inbox, "-o", tmp_path / "汇总3.xlsx", "--manifest", round_.issued.folder,
                 "--roster", round_.roster])
     assert r.exit_code == 2 and "只能选一个" in r.stderr  # without --feedback the two still conflict
+
+
+def test_an_inbox_whose_returns_all_sit_in_subfolders_is_still_never_written_into(tmp_path: Path) -> None:
+    roster = tmp_path / "名单.csv"
+    roster.write_text("部门名称\n区教育局\n区民政局\n", encoding="utf-8")
+    issued = distribute(roster, tmp_path / "下发", load_template("shanghai-2020"))
+    inbox = tmp_path / "收件"
+    (inbox / "区教育局").mkdir(parents=True)
+    (inbox / "区教育局" / "交来的.xlsx").write_bytes((issued.folder / issued.issued[0].file).read_bytes())
+    db = tmp_path / "记录.db"
+    assert invoke(["report", inbox, "-o", tmp_path / "r.xlsx", "--db", db, "--roster", roster]).exit_code in (0, 1)
+    for args in (["remind", "--db", db, "-o", inbox / "催报.xlsx"], ["feedback", "--db", db, "-o", inbox / "退回"]):
+        result = invoke([str(a) for a in args])
+        assert result.exit_code == 2 and "收件文件夹" in result.stderr, result.output
+    assert sorted(p.name for p in inbox.rglob("*")) == ["交来的.xlsx", "区教育局"]

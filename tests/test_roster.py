@@ -134,7 +134,7 @@ def test_a_phone_that_is_no_number_is_a_problem(tmp_path: Path, phone: str) -> N
 
 
 @pytest.mark.parametrize("phone", ["021-64120000", "021-6412 0000 转 8001", "(021)64120000", "13800000000/13900000000",
-                                   "０２１-６４１２００００", "+86 21 6412 0000"])
+                                   "０２１-６４１２００００", "+86 21 6412 0000", "13800000000（微信同号）", "6400 0000（办）"])
 def test_phones_as_offices_write_them_are_read(tmp_path: Path, phone: str) -> None:
     assert [d.phone for d in read_roster(_csv(tmp_path, f"部门名称,联系电话\n区教育局,{phone}\n"))] == [phone]
 

@@ -730,9 +730,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, as a shell reports it
     except OSError as exc:  # the system refused a path or a write that no command foresaw: say which, and why
+        from .collect.inbox import shown_name
         from .fileio import os_reason
 
-        where = f"{exc.filename}：" if exc.filename else "写出结果时："
+        where = f"{shown_name(os.fsdecode(exc.filename))}：" if exc.filename else "写出结果时："
         _err(f"错误：{where}{os_reason(exc)}。")
         with contextlib.suppress(OSError, ValueError):  # stdout may be what failed: the last flush must not
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

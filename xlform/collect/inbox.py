@@ -83,7 +83,7 @@ def shown_name(path: str) -> str:
     return _UNSHOWABLE.sub(_code_of, path) if _UNSHOWABLE.search(path) else path
 
 
-_UNSHOWABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_UNSHOWABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def _code_of(m: re.Match[str]) -> str:

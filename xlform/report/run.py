@@ -85,6 +85,8 @@ def make_report(
     now = datetime.now().isoformat(timespec="seconds")
     store = Store(db, given) if db is not None else None
     try:
+        if store is not None:
+            store.remember_inboxes(p for p in inboxes if p.is_dir())
         saved = store.report_state(str(output.resolve())) if store is not None else None  # the last report here
         if store is not None and fmt == "xlsx":
             _keep_decisions_not_read_back(store, saved, output, db)
