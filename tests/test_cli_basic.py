@@ -167,3 +167,12 @@ def test_the_reminder_hint_after_a_report_names_the_store_or_asks_for_one(tmp_pa
     db = tmp_path / "s.db"
     kept = invoke(["report", str(inbox), "-o", str(tmp_path / "r2.xlsx"), "--roster", str(roster), "--db", str(db)])
     assert f"xlform remind --db {db} 列出催报文字" in kept.stdout, kept.output
+
+
+def test_export_under_a_spreadsheet_name_is_refused(tmp_path: Path) -> None:
+    given = tmp_path / "in.xlsx"
+    assert invoke(["example", "-o", str(given)]).exit_code == 0
+    for fmt, name in (("csv", "指标.xlsx"), ("json", "数据.XLS")):
+        r = invoke(["export", str(given), "-f", fmt, "-o", str(tmp_path / name)])
+        assert r.exit_code == 2 and f"请改为 {Path(name).stem}.{fmt}" in r.stderr and not (tmp_path / name).exists()
+    assert invoke(["export", str(given), "-f", "csv", "-o", str(tmp_path / "指标.csv")]).exit_code == 0

@@ -384,13 +384,13 @@ def _export(a: argparse.Namespace) -> int:
     from .fileio import refuse_overwriting_inputs, write_bytes_atomic
     from .review.result import json_list, shown_export, shown_flat
 
-    if a.output and a.output.suffix.lower() in (".xlsx", ".xls", ".xlsm", ".et"):
-        raise UsageError(f"导出文件 {a.output.name} 是表格文件的扩展名，但写出的是 {a.fmt.upper()}；"
-                         f"请改为 {a.output.with_suffix('.' + a.fmt).name}")
     if a.output:
         read = [(f, "文件夹" if f.is_dir() else "申报表") for f in a.files] + [(Path(t), "模板") for t in a.templates]
         read += [(m, "下发文件夹" if m.is_dir() else "下发清单") for m in a.manifest] + ([(a.db, "收件记录库")] if a.db else [])
         refuse_overwriting_inputs([(a.output, "导出文件")], read)
+    if a.output and a.output.suffix.lower() in (".xlsx", ".xls", ".xlsm", ".et"):
+        raise UsageError(f"导出文件 {a.output.name} 是表格文件的扩展名，但写出的是 {a.fmt.upper()}；"
+                         f"请改为 {a.output.with_suffix('.' + a.fmt).name}")
     templates = _round_templates(a)
     if a.table:
         _known_table(a.table, templates)
