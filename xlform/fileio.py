@@ -78,21 +78,14 @@ def _writable_target(target: Path) -> Path:
     """The regular file an output goes to. A symbolic link is written through (the file it points at is
     replaced, the link stays); a device, pipe or socket (/dev/stdout, a FIFO) is refused: replacing it would
     swap it for a plain file (as root, a system device), writing into it would not be atomic."""
+    if os.path.islink(target):
+        target = Path(os.path.realpath(target))  # a link to a file not yet there: created where the link points
     try:
-        mode = os.lstat(target).st_mode
+        mode = os.stat(target).st_mode
     except FileNotFoundError:
         return target
     except OSError as exc:
         raise UserError(f"无法写入 {target}：{os_reason(exc)}；请换一个输出位置。") from None
-    if stat.S_ISLNK(mode):
-        resolved = Path(os.path.realpath(target))
-        try:
-            mode = os.stat(resolved).st_mode
-        except FileNotFoundError:
-            return resolved  # a link to a file not yet there: it is created where the link points
-        except OSError as exc:
-            raise UserError(f"无法写入 {target}：{os_reason(exc)}；请换一个输出位置。") from None
-        target = resolved
     if stat.S_ISDIR(mode):
         raise UserError(f"无法写入 {target}：这是一个文件夹；请给出文件名。")
     if not stat.S_ISREG(mode):

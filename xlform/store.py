@@ -44,7 +44,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from importlib.abc import Traversable
@@ -490,11 +490,7 @@ class Store:
 
     def _meta_json(self, key: str | bytes) -> Any:
         """A JSON value kept in meta, None when there is none or it does not parse (another program wrote it)."""
-        text = self._meta(key)
-        try:
-            return json.loads(text) if text is not None else None
-        except (ValueError, TypeError):
-            return None
+        return _json_or_none(self._meta(key))
 
     def history(self, form_id: str) -> list[HistoryEntry]:
         """Every return of one form, oldest first, in the report's order: the latest is the one it shows."""
@@ -691,11 +687,23 @@ def _read_only(path: Path, missing: str, not_store: str) -> Iterator[tuple[sqlit
         conn.close()
 
 
+def _json_or_none(text: str | None) -> Any:
+    """A JSON value kept in the store, None when there is none or it does not parse (another program wrote it)."""
+    try:
+        return json.loads(text) if text is not None else None
+    except (ValueError, TypeError):
+        return None
+
+
+def _this_round_read_only(path: Path) -> AbstractContextManager[tuple[sqlite3.Connection, int]]:
+    """The store a command of this round names (--db), opened without writing anything."""
+    return _read_only(path, f"找不到收件记录库 {path}；请检查路径（它由 xlform report --db 建立）。",
+                      f"{path} 不是 xlform 的收件记录库（SQLite），请检查路径。")
+
+
 def recorded_templates(path: Path) -> list[Template]:
     """The templates a store recorded, read without writing anything (`xlform check --db`)."""
-    path = Path(path)
-    with _read_only(path, f"找不到收件记录库 {path}；请检查路径（它由 xlform report --db 建立）。",
-                    f"{path} 不是 xlform 的收件记录库（SQLite），请检查路径。") as (conn, version):
+    with _this_round_read_only(Path(path)) as (conn, version):
         return _loaded(conn) if version >= TEMPLATES_SINCE else []
 
 
@@ -704,14 +712,10 @@ def inbox_folders(path: Path) -> list[Path]:
     file): what a command writing beside the store (remind, feedback) must never write into, lest the next
     report read its output as a return. Read without writing anything."""
     path = Path(path)
-    with _read_only(path, f"找不到收件记录库 {path}；请检查路径（它由 xlform report --db 建立）。",
-                    f"{path} 不是 xlform 的收件记录库（SQLite），请检查路径。") as (conn, _):
+    with _this_round_read_only(path) as (conn, _):
         recorded = {os.path.dirname(p) for (p,) in conn.execute("SELECT DISTINCT path FROM files")}
         row = conn.execute("SELECT value FROM meta WHERE key = 'inboxes'").fetchone()
-    try:
-        given = json.loads(row[0]) if row else []  # the inboxes themselves, as report was given them (absolute)
-    except (ValueError, TypeError):
-        given = []
+    given = _json_or_none(row[0] if row else None)  # the inboxes themselves, as report was given them (absolute)
     # "" is the folder report ran in: where that was is not known now (the folder this command runs in is no guide).
     found = [recorded_file(folder, path) for folder in sorted(recorded - {"", "."})]
     found += [f for f in (given if isinstance(given, list) else []) if isinstance(f, str)]

@@ -246,9 +246,6 @@ def _check_disk(disk: DiskFile, registry: Registry | None) -> list[FileResult]:
     """Each item one file holds (a workbook, or each member of a mailed zip); junk is listed as ignored."""
     results = []
     for item in _watched(items_of(disk)):
-        if item.data is None:
-            results.append(_result_of(item, registry))
-            continue
         with _watchdog():
             results.append(_result_of(item, registry))
     return results

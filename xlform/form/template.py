@@ -277,7 +277,11 @@ def parse_template(text: str, source: str, base: Traversable | None = None, *, i
     template = validator.template(data)
     if validator.library_read:  # carry the library in the text: the round's copy needs no other file
         text += ("" if text.endswith("\n") else "\n") + embedded_block(validator.library_texts)  # the YAML kept as written
-    return replace(template, text=text, digest=hashlib.sha256(text.encode("utf-8")).hexdigest())
+    template = replace(template, text=text, digest=hashlib.sha256(text.encode("utf-8")).hexdigest())
+    if issuing:  # on the template as returned: its layout (cached by object) is the one reader and writer use
+        validator.attempt(lambda: validator.within_reading_limits(template), None)
+        validator.raise_problems()
+    return template
 
 
 class _Problem(Exception):
@@ -479,13 +483,14 @@ class _Validator:
         )
         if read_taxonomy:
             self.attempt(lambda: self.library_help(template), None)
-        if self.issuing and not self.problems:  # a layout is drawn only from a template without problems
-            self.attempt(lambda: self.within_reading_limits(template), None)
         example = self.attempt(lambda: self.example(self.mapping(data, "example", "example", optional=True),
                                                     template), {}) if read_taxonomy else {}
+        self.raise_problems()
+        return replace(template, example=example)
+
+    def raise_problems(self) -> None:
         if self.problems:
             raise TemplateError("\n".join(self.problems), tuple(self.problems))
-        return replace(template, example=example)
 
     # ---- the indicator library ------------------------------------------------
     def library(self, data: dict[str, Any], taxonomy: dict[str, tuple[str, ...]]) -> Library | None:
@@ -666,8 +671,10 @@ class _Validator:
             if not isinstance(entries, list) or not entries:
                 self.note(self.fail(path, "应为非空列表，每项写成“编码-名称”，如 219001-区教育局。"))
                 continue
-            if self.issuing and len(entries) > MAX_LIST_OPTIONS:
-                self.note(self.fail(path, f"有 {len(entries)} 项，最多 {MAX_LIST_OPTIONS} 项。"))
+            try:
+                self.bounded(entries, path, MAX_LIST_OPTIONS, "项")
+            except _Problem as problem:
+                self.note(problem)
                 continue
             items: list[Coded] = []
             for i, entry in enumerate(entries):
