@@ -433,24 +433,24 @@ class Store:
         state = self._meta_json(_path_value(f"report:{output}"))
         return state if isinstance(state, dict) else None
 
-    def set_report_state(self, output: str, state: dict[str, Any], to_act: list[Any]) -> None:
+    def set_report_state(self, output: str, state: dict[str, Any], to_act: list[Any], inboxes: Iterable[Path] = ()) -> None:
         """The state, and who must act as that report found (kept apart: thousands of lines, read only when
-        the report is kept unchanged)."""
+        the report is kept unchanged); and the inbox folders it read, in the same transaction (_remember_inboxes)."""
         with self._writing():
+            self._remember_inboxes(inboxes)
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                               (_path_value(f"report:{output}"), json.dumps(state)))
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                               (_path_value(f"to_act:{output}"), json.dumps(to_act, ensure_ascii=False)))
 
-    def remember_inboxes(self, folders: Iterable[Path]) -> None:
+    def _remember_inboxes(self, folders: Iterable[Path]) -> None:
         """The inbox folders a report read (absolute): remind and feedback never write into them (inbox_folders),
-        also when every return sits in a subfolder, or none could be found again. Written only when new."""
+        also when every return sits in a subfolder, or none could be found again. Inside a write transaction."""
         known = self._meta_json("inboxes")
         known = [str(k) for k in known] if isinstance(known, list) else []
         added = [f for f in (os.path.abspath(f) for f in folders) if f not in known]
         if added:
-            with self._writing():
-                self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('inboxes', ?)", (json.dumps(known + added),))
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('inboxes', ?)", (json.dumps(known + added),))
 
     def report_to_act(self, output: str) -> Any:
         """What set_report_state kept of who must act (None when nothing, or nothing readable)."""

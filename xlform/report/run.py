@@ -85,8 +85,6 @@ def make_report(
     now = datetime.now().isoformat(timespec="seconds")
     store = Store(db, given) if db is not None else None
     try:
-        if store is not None:
-            store.remember_inboxes(p for p in inboxes if p.is_dir())
         saved = store.report_state(str(output.resolve())) if store is not None else None  # the last report here
         if store is not None and fmt == "xlsx":
             _keep_decisions_not_read_back(store, saved, output, db)
@@ -105,7 +103,8 @@ def make_report(
                                  decisions, packages, bool(roster or manifest))
             result = built.result
             if store is not None:  # a file read but not kept, for a reason that may pass: not the same report
-                _remember_report(store, "" if built.retry else signature, result, len(built.kept), built.facts)
+                _remember_report(store, "" if built.retry else signature, result, len(built.kept), built.facts,
+                                 [p for p in inboxes if p.is_dir()])
     except sqlite3.Error as exc:  # locked by another run too long, disk full, …: the store stays as it was
         if db is None:
             raise
@@ -282,10 +281,12 @@ def _keep_decisions_not_read_back(store: Store, saved: dict[str, Any] | None, ou
                         "（没有填写结论也可以运行，读回后再汇总即可），或把这份报告改名另存，再重新汇总。")
 
 
-def _remember_report(store: Store, signature: str, result: ReportResult, kept: int, facts: str) -> None:
+def _remember_report(store: Store, signature: str, result: ReportResult, kept: int, facts: str,
+                     inboxes: list[Path]) -> None:
     """What the report was made of and said; `kept`: the files the store now holds results of (an unchanged
-    inbox run again skips them all); `facts`: the digest of the round's facts it kept (Store.set_round)."""
+    inbox run again skips them all); `facts`: the digest of the round's facts it kept (Store.set_round);
+    `inboxes`: the folders it read (an unchanged inbox is one already recorded)."""
     state = {"signature": signature, "files": _file_states(result.outputs),
              "counts": {name: getattr(result, name) for name in _COUNTS}, "codes": result.codes,
              "notices": result.notices, "kept": kept, "epoch": store.checker_epoch(), "round": facts}
-    store.set_report_state(str(result.outputs[0].resolve()), state, chases_json(result.to_act))
+    store.set_report_state(str(result.outputs[0].resolve()), state, chases_json(result.to_act), inboxes)
