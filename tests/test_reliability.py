@@ -384,6 +384,33 @@ def test_only_regular_files_within_the_limit_are_hashed(tmp_path: Path) -> None:
         walking.file_hash(str(tmp_path / "链接.xlsx"))
 
 
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise on this platform")
+def test_prefetch_asks_the_os_for_regular_files_only_and_never_waits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker asks the OS to start reading its chunk ahead (an inbox not yet in memory). The entries the walk
+    listed are never opened for it; one swapped for a pipe, a link or removed after the walk is skipped without
+    waiting (opening a pipe waits for a writer); a file past the limit is never asked for: only the plain one is."""
+    plain = tmp_path / "申报表.xlsx"
+    plain.write_bytes(corpus.valid_return())
+    disks = walking.walk([tmp_path])
+    assert [d.name for d in disks] == [str(plain)]
+    big = tmp_path / "大.xlsx"
+    big.write_bytes(b"")
+    os.truncate(big, walking.MAX_FILE_BYTES + 10)
+    pipe, link, gone = tmp_path / "管道.xlsx", tmp_path / "链接.xlsx", tmp_path / "已删除.xlsx"
+    os.mkfifo(pipe)
+    link.symlink_to(plain)
+    seen = [walking.DiskFile(str(p), p.name, 100, 0) for p in (pipe, link, gone)]  # as listed before the swap
+    seen.append(walking.DiskFile(str(big), big.name, walking.MAX_FILE_BYTES + 10, 0))
+    seen.append(walking.DiskFile(str(pipe), pipe.name, 0, 0, reason="不是普通文件", code="x"))
+    asked: list[int] = []
+    real = os.posix_fadvise
+    monkeypatch.setattr(os, "posix_fadvise", lambda fd, *a: (asked.append(os.fstat(fd).st_ino), real(fd, *a)))
+    started = time.monotonic()
+    walking.prefetch([*seen, *disks])
+    assert time.monotonic() - started < 5
+    assert asked == [plain.stat().st_ino]
+    assert stat.S_ISFIFO(os.lstat(pipe).st_mode) and link.is_symlink() and not gone.exists()
+
 # ---- 2. nothing vanishes: every entry is read or listed with a reason --------------------------
 
 

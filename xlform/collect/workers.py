@@ -35,6 +35,7 @@ from .inbox import (
     given_kind,
     is_junk,
     items_of,
+    prefetch,
     shown_name,
 )
 from .outcome import Collected, FileOutcome, Outcome, check_item, item_key
@@ -120,6 +121,8 @@ def _die_with_parent() -> None:
 
 
 def _collect_chunk(chunk: list[DiskFile]) -> list[FileOutcome]:
+    with _watchdog():
+        prefetch(chunk)
     return [collect_file(d, _worker_registry) for d in chunk]
 
 
@@ -252,6 +255,8 @@ def _check_disk(disk: DiskFile, registry: Registry | None) -> list[FileResult]:
 
 
 def _check_chunk(disks: list[DiskFile], render: Callable[[FileResult], T]) -> list[list[T]]:
+    with _watchdog():
+        prefetch(disks)
     return [[render(r) for r in _check_disk(d, _worker_registry)] for d in disks]
 
 
