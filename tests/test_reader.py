@@ -230,6 +230,38 @@ def test_protection_removed(write, sample) -> None:
     assert d == original  # still read in full: values are found by name and label
 
 
+@pytest.mark.parametrize("spelling", ["as written", "prefixed", "cells spelled oddly", "only inside the cells"])
+def test_protection_is_looked_for_after_the_cells(tmp_path: Path, spelling: str) -> None:
+    """The protection element stands after the cells (the schema's order): it is looked for from there; with a
+    namespace prefix, or in a sheet whose cells are spelled otherwise (looked for through the whole part), it
+    still counts. A tag among the cells is not where any program writes it: the sheet counts as unprotected."""
+    from tests.hostile import corpus
+
+    part = "xl/worksheets/sheet2.xml"  # 项目总体情况
+    body = corpus.members(corpus.valid_return())[part]
+    tag = re.search(rb"<sheetProtection\b[^>]*>", body)
+    assert tag is not None and body.find(b"</sheetData>") < tag.start()
+
+    def edit(b: bytes) -> bytes:
+        if spelling == "prefixed":
+            b = b.replace(b"<worksheet ", b'<worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main" ', 1)
+            return b.replace(b"<sheetProtection", b"<x:sheetProtection", 1)
+        if spelling == "cells spelled oddly":
+            return b.replace(b"<sheetData>", b"<sheetData >", 1)
+        if spelling == "only inside the cells":
+            b = b.replace(tag.group(0), b"", 1)
+            return b.replace(b"<sheetData>", b"<sheetData>" + tag.group(0), 1)
+        return b
+
+    file = tmp_path / "r.xlsx"
+    file.write_bytes(corpus.edited({part: edit}))
+    findings = [(f.rule, f.sheet) for f in read(file).source.findings]
+    if spelling == "only inside the cells":
+        assert findings == [("structure.unprotected", P)]
+    else:
+        assert findings == []
+
+
 def test_name_deleted(write, sample) -> None:
     file = write(sample)
     wb = openpyxl.load_workbook(file)

@@ -23,27 +23,32 @@ if TYPE_CHECKING:
 
 def bound_sheets(o: Opening) -> None:
     """Each worksheet's extent: calamine allocates the whole rectangle from A1 to the last value."""
-    o.given = _check_sheets(o.xml.parts, o.sheets, o.xml.counts_unchecked)
+    o.given, o.cells_end = _check_sheets(o.xml.parts, o.sheets, o.xml.counts_unchecked)
     o.xml.counts_unchecked.clear()
 
 
-def _check_sheets(parts: dict[str, bytes], sheets: list[SheetRef], uncounted: list[str]) -> dict[str, bytes]:
+def _check_sheets(parts: dict[str, bytes], sheets: list[SheetRef],
+                  uncounted: list[str]) -> tuple[dict[str, bytes], dict[str, int]]:
     """Bound every worksheet calamine could be asked for (any part with <sheetData), named or not, as
-    calamine is given it (given_to_calamine); the sheets given otherwise than as they are come back.
+    calamine is given it (given_to_calamine); the sheets given otherwise than as they are come back, with where
+    their cells end in the part.
     First the declared counts of the sheets `uncounted`: where calamine gets only a sheet's cells, in the
     bytes before them, else in the whole part."""
     shown = {s.part: s.name for s in sheets}
-    views = {part: given_to_calamine(whole) if part in shown else (whole, len(whole))
+    views = {part: given_to_calamine(whole) if part in shown else (whole, len(whole), 0)
              for part, whole in parts.items() if b"sheetData" in whole}
     for part in uncounted:
         whole = parts[part]
         refuse_huge_count(whole, part, views[part][1] if part in views else len(whole))
     given: dict[str, bytes] = {}
-    for part, (body, _) in views.items():
+    cells_end: dict[str, int] = {}
+    for part, (body, _, after) in views.items():
         whole = parts[part]
         where = f"工作表“{shown[part]}”" if part in shown else f"部件 {part}"
         if body is not whole:
             given[part] = body
+        if after:
+            cells_end[part] = after
         if clearly_within_limits(body):
             continue  # one search answers for every sheet of ours
         if body.count(b"<") > MAX_SHEET_TAGS:  # bounds the time sheet_extent may take
@@ -52,14 +57,15 @@ def _check_sheets(parts: dict[str, bytes], sheets: list[SheetRef], uncounted: li
         if rows > MAX_SHEET_ROWS or cols > MAX_SHEET_COLS:
             last = f"第 {rows} 行" if rows > MAX_SHEET_ROWS else f"第 {cols} 列"
             raise Unreadable(R.SHEET_TOO_FAR, where=where, last=last, rows=MAX_SHEET_ROWS, cols=MAX_SHEET_COLS)
-    return given
+    return given, cells_end
 
 
 _NO_MERGED_CELLS = b"<mergeCells></mergeCells>"
 
 
-def given_to_calamine(body: bytes) -> tuple[bytes, int]:
-    """(a worksheet as calamine is given it, how many of the part's first bytes to look for a declared count in).
+def given_to_calamine(body: bytes) -> tuple[bytes, int, int]:
+    """(a worksheet as calamine is given it, how many of the part's first bytes to look for a declared count in,
+    where its cells end in the part: 0 when they are not spelled the usual way).
 
     The bounds are checked on exactly the bytes given: the sheet's root tag, an empty <mergeCells>, and its
     cells, `<sheetData>…</sheetData>`. Half the bytes of a return's sheets are formats and validations around
@@ -77,14 +83,15 @@ def given_to_calamine(body: bytes) -> tuple[bytes, int]:
     end = body.find(b">", at)
     head, root = body[:at], body[at:end]
     if at < 0 or end < 0 or head.count(b"<") > (1 if head.startswith(b"<?xml") and head.rstrip().endswith(b"?>") else 0):
-        return body, len(body)
+        return body, len(body), 0
     if root.count(b'"') % 2 or b"'" in root or b"<" in root[1:]:
-        return body, len(body)  # a ">" inside an attribute value: not the end of the tag
+        return body, len(body), 0  # a ">" inside an attribute value: not the end of the tag
     cells = body.find(b"<sheetData>", end)
     close = body.find(b"sheetData", cells + 2) if cells > 0 else -1
     if close < 0 or body.find(b"sheetData") != cells + 1 or not body.startswith(b"</sheetData>", close - 2):
-        return body[: end + 1] + _NO_MERGED_CELLS + body[end + 1 :], len(body)
-    return body[: end + 1] + _NO_MERGED_CELLS + body[cells : close + len(b"sheetData>")] + b"</worksheet>", cells
+        return body[: end + 1] + _NO_MERGED_CELLS + body[end + 1 :], len(body), 0
+    after = close + len(b"sheetData>")
+    return body[: end + 1] + _NO_MERGED_CELLS + body[cells:after] + b"</worksheet>", cells, after
 
 
 _TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(\s[^>]*?)?(/?)>")

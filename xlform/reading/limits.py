@@ -35,16 +35,34 @@ MAX_SHEET_TAGS = 500_000  # XML tags ("<") in one sheet part (a sheet of ours ha
 def file_bytes(path: Path) -> bytes:
     """The file's bytes, never more than MAX_FILE_BYTES + 1 of them."""
     try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))  # no file object: one return, one read
+        try:
+            size = os.fstat(fd).st_size
             # Never more than the limit, even from a file that grows while we read it or a pipe or
             # device (whose size reads 0); the bytes it claims, when it claims any, in one read.
-            data = fh.read((size or MAX_FILE_BYTES) + 1) if size <= MAX_FILE_BYTES else b""
+            data = _read_upto(fd, MAX_FILE_BYTES + 1, size + 1) if size <= MAX_FILE_BYTES else b""
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise Unreadable(R.CANNOT_OPEN, why=exc.strerror or exc) from None
     if size > MAX_FILE_BYTES:
         raise Unreadable(R.TOO_LARGE, mb=size / 1048576)
     return data
+
+
+def _read_upto(fd: int, n: int, first: int) -> bytes:
+    """At most n bytes, reading until the end: `first` of them in the first read (the size the file
+    claims, and one more to see its end), then a MiB at a time (a pipe, a file that grows)."""
+    chunks: list[bytes] = []
+    want = first
+    while n > 0:
+        chunk = os.read(fd, min(want, n))
+        want = 1 << 20
+        if not chunk:
+            break
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)  # one chunk: itself, not a copy
 
 
 def bound_file(o: Opening) -> None:

@@ -36,6 +36,7 @@ from .styles import Shown
 from .workbook_xml import SheetRef
 
 _PROTECTION = re.compile(rb"<(?:\w+:)?sheetProtection\b[^>]*>")
+_SHEET_LOCKED = re.compile(rb'\bsheet="(1|true)"')
 
 
 @dataclass
@@ -50,6 +51,7 @@ class Package:
     crcs: dict[str, int] = field(default_factory=dict, repr=False)  # their CRC-32s, verified
     date1904: bool = False  # the workbook counts dates from 1904-01-01 (Excel for Mac)
     given: dict[str, bytes] = field(default_factory=dict, repr=False)  # worksheets as calamine gets them (bounds.py)
+    cells_end: dict[str, int] = field(default_factory=dict, repr=False)  # where each one's cells end in its part
 
     def sheet(self, name: str) -> SheetRef | None:
         return self._by_name.get(name)
@@ -84,11 +86,6 @@ class Package:
         parts.update(changed)
         return stored_zip(parts, {**self.crcs, **{n: crc32(b) for n, b in changed.items()}})
 
-    def sheet_part(self, name: str) -> bytes | None:
-        """The checked XML of a worksheet, by its name (None: no such sheet, or one not opened)."""
-        ref = self.sheet(name)
-        return self.parts.get(ref.part) if ref is not None else None
-
     def sheet_cells(self, name: str) -> bytes | None:
         """The bytes of a worksheet that hold its cells: as calamine is given it (only `<sheetData>`, half the
         part), else the whole part. A cell's style is looked up here: no cell stands outside sheetData."""
@@ -98,13 +95,16 @@ class Package:
         return self.given.get(ref.part) or self.parts.get(ref.part)
 
     def sheet_protected(self, name: str) -> bool:
-        body = self.sheet_part(name)
-        if body is None:
+        ref = self.sheet(name)
+        body = self.parts.get(ref.part) if ref is not None else None
+        if ref is None or body is None:
             return False
-        # find() first: a C-speed jump to the one tag, where a regex would try every "<" of the sheet.
-        at = body.find(b"sheetProtection")
+        # find() first: a C-speed jump to the one tag, where a regex would try every "<" of the sheet. The
+        # schema puts it right after the cells (every program writes it there): looked for from there, not
+        # through them, where the cells were found the usual way.
+        at = body.find(b"sheetProtection", self.cells_end.get(ref.part, 0))
         tag = _PROTECTION.search(body, max(0, at - 64)) if at >= 0 else None
-        return bool(tag and re.search(rb'\bsheet="(1|true)"', tag.group(0)))
+        return bool(tag and _SHEET_LOCKED.search(tag.group(0)))
 
     def shown(self, sheet: str, address: str) -> Shown:
         """How the number format of the cell at `address` shows a number (percent, date, …)."""
@@ -157,6 +157,7 @@ class Opening:
     date1904: bool = False
     targets: dict[str | None, str] = field(default_factory=dict)
     given: dict[str, bytes] = field(default_factory=dict)
+    cells_end: dict[str, int] = field(default_factory=dict)
 
     @property
     def xml(self) -> XmlParts:
@@ -176,6 +177,7 @@ class Opening:
             crcs=self.xml.crcs,
             date1904=self.date1904,
             given=self.given,
+            cells_end=self.cells_end,
         )
 
 
