@@ -33,7 +33,7 @@ from typing import Any, BinaryIO
 from ..errors import UserError
 from ..forking import FORK, sent_as_values
 from ..reading import refusals as R
-from ..reading.limits import MAX_FILE_BYTES, MAX_RATIO, RATIO_FLOOR
+from ..reading.limits import MAX_FILE_BYTES, MAX_RATIO, RATIO_FLOOR, read_chunks
 from ..reading.refusals import Reason
 
 # Zip inboxes: a real one holds up to a few thousand ~30 KB returns. The member and unzipped limits hold for
@@ -358,16 +358,12 @@ def _read_hashed(fh: io.FileIO, limit: int, keep: bool) -> tuple[str, int, bytes
     """(sha256, length, bytes if kept) of at most limit + 1 bytes, whatever the file's size said: it may
     have grown since, or be one of /proc's, whose size reads 0 and whose reading never ends."""
     digest, n, chunks = hashlib.sha256(), 0, []
-    want = min(os.fstat(fh.fileno()).st_size, limit) + 1 if keep else 1 << 20  # a return: one read, no copy
-    while n <= limit:
-        chunk = fh.read(min(want, limit + 1 - n))
-        if not chunk:
-            break
+    first = min(os.fstat(fh.fileno()).st_size, limit) + 1 if keep else 1 << 20  # a return: one read, no copy
+    for chunk in read_chunks(fh.fileno(), limit + 1, first):
         digest.update(chunk)
         n += len(chunk)
         if keep:
             chunks.append(chunk)
-        want = 1 << 20
     return digest.hexdigest(), n, b"".join(chunks)
 
 

@@ -7,6 +7,7 @@ from here, and so does the inbox that lists files before reading them.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,7 +41,7 @@ def file_bytes(path: Path) -> bytes:
             size = os.fstat(fd).st_size
             # Never more than the limit, even from a file that grows while we read it or a pipe or
             # device (whose size reads 0); the bytes it claims, when it claims any, in one read.
-            data = _read_upto(fd, MAX_FILE_BYTES + 1, size + 1) if size <= MAX_FILE_BYTES else b""
+            data = b"".join(read_chunks(fd, MAX_FILE_BYTES + 1, size + 1)) if size <= MAX_FILE_BYTES else b""
         finally:
             os.close(fd)
     except OSError as exc:
@@ -50,19 +51,18 @@ def file_bytes(path: Path) -> bytes:
     return data
 
 
-def _read_upto(fd: int, n: int, first: int) -> bytes:
-    """At most n bytes, reading until the end: `first` of them in the first read (the size the file
-    claims, and one more to see its end), then a MiB at a time (a pipe, a file that grows)."""
-    chunks: list[bytes] = []
+def read_chunks(fd: int, n: int, first: int) -> Iterator[bytes]:
+    """At most n bytes of an open file, until its end: `first` of them in the first read (the size the file
+    claims and one more, to see its end: a return in one read), then a MiB at a time (a pipe, a file that
+    grows, one of /proc's whose size reads 0). Joined, one chunk is itself, not a copy."""
     want = first
     while n > 0:
         chunk = os.read(fd, min(want, n))
-        want = 1 << 20
         if not chunk:
-            break
-        chunks.append(chunk)
+            return
+        yield chunk
         n -= len(chunk)
-    return b"".join(chunks)  # one chunk: itself, not a copy
+        want = 1 << 20
 
 
 def bound_file(o: Opening) -> None:
